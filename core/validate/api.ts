@@ -1,0 +1,42 @@
+/** The result types of the one validator (see validateWorkspace.ts). */
+import type { PromptDiagnostic } from '../model/diagnostics.js';
+import type { CompositionRulesModel, ServiceMappingsModel } from '../model/types.js';
+import type { TemplateAnalysis } from '../templates/analysis.js';
+import type { FileSystemHost } from '../workspace/fileSystem.js';
+
+export interface TemplateEntry {
+  /** `analysis/summary` for `templates/analysis/summary.hbs`. */
+  name: string;
+  /** Absolute path of the template file. */
+  file: string;
+  text: string;
+  analysis: TemplateAnalysis;
+  /** Changes whenever the text changes: a key for compiled-template and render caches. */
+  version: number;
+}
+
+export interface WorkspaceValidation {
+  /** The prompt workspace folder (absolute). */
+  root: string;
+  /** Absolute path of the templates root. */
+  templatesRoot: string;
+  serviceMappingsFile: string;
+  compositionRulesFile: string;
+  /** Every diagnostic of every file of the workspace, sorted by file and position. */
+  diagnostics: PromptDiagnostic[];
+  errorCount: number;
+  warningCount: number;
+  /** Absent when the file does not exist or is not valid YAML. */
+  serviceMappings?: ServiceMappingsModel;
+  compositionRules?: CompositionRulesModel;
+  /** Every template under the templates root, by name. */
+  templates: Map<string, TemplateEntry>;
+}
+
+export interface ValidateOptions {
+  fs?: FileSystemHost;
+  /** Texts that win over the file system (open editor buffers), by absolute path. */
+  overlays?: ReadonlyMap<string, string>;
+  /** Overrides the templates root (absolute, or relative to the workspace): the editor's `promptManager.templatesRoot` setting. */
+  templatesRoot?: string;
+}

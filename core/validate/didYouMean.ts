@@ -1,0 +1,53 @@
+/** Suggests the closest known name for a misspelt one. */
+
+export function editDistance(a: string, b: string, max = Infinity): number {
+  if (a === b) return 0;
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  let twoBack: number[] | undefined;
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+      // A transposition ("dpeends") counts as one edit, as people expect.
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) cur[j] = Math.min(cur[j]!, (twoBack?.[j - 2] ?? i) + 1);
+      rowMin = Math.min(rowMin, cur[j]!);
+    }
+    if (rowMin > max) return max + 1;
+    twoBack = prev;
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * The closest candidate within a distance that grows with the name's length, or one that
+ * starts the same way (`dependz` -> `depends_on`); undefined when nothing is close.
+ */
+export function closest(name: string, candidates: Iterable<string>): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestScore = Infinity;
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  for (const c of candidates) {
+    if (c === name) continue;
+    const cl = c.toLowerCase();
+    let d = editDistance(lower, cl, limit + 4);
+    // A shared stem of four or more characters is a strong hint even past the distance limit.
+    const stem = commonPrefix(lower, cl);
+    if (stem >= 4 && stem >= Math.min(lower.length, cl.length) - 2) d = Math.min(d, limit);
+    if (d <= limit && d < bestScore) {
+      best = c;
+      bestScore = d;
+    }
+  }
+  return best;
+}
+
+function commonPrefix(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}

@@ -1,0 +1,665 @@
+/**
+ * The one validator: file texts in, every diagnostic of the contract out. The engine calls it
+ * at load, the language server as you type and the CLI in CI, so they can never disagree.
+ *
+ * A `ValidationCache` carries what can be reused between calls (parsed YAML pieces, template
+ * analyses, file reads); without one every call starts fresh, which is what the CLI does.
+ */
+import * as path from 'node:path';
+import { compareDiagnostics, DEFAULT_SEVERITY, type DiagnosticCode, type PromptDiagnostic, type RelatedLocation } from '../model/diagnostics.js';
+import { buildCompositionRules, buildServiceMappings, type ModelMemo } from '../model/build.js';
+import type { CompositionDef, CompositionRulesModel, NameRef, ServiceMappingsModel, StepDef } from '../model/types.js';
+import { analyzeTemplate } from '../templates/analyze.js';
+import type { TemplateAnalysis } from '../templates/analysis.js';
+import { LineIndex } from '../yaml/lineIndex.js';
+import { IncrementalYamlParser } from '../yaml/parse.js';
+import { AliasBudgetError, deref, isMap, keyName, toJS, walk, type SMap, type SNode, type SPair } from '../yaml/sourceTree.js';
+import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../workspace/discover.js';
+import { nodeFileSystem, overlayFileSystem, type FileSystemHost } from '../workspace/fileSystem.js';
+import { listTemplates, MAX_TEMPLATE_BYTES, resolveTemplateName } from '../workspace/templateIndex.js';
+import type { TemplateEntry, ValidateOptions, WorkspaceValidation } from './api.js';
+import { closest } from './didYouMean.js';
+import { checkSchema, type FileKind } from './schemaCheck.js';
+
+export { findPromptWorkspaces } from '../workspace/discover.js';
+
+/** Largest configuration file read (a limit against hostile repositories). */
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+let versionCounter = 0;
+
+/** What one validator instance keeps between calls. Owned by one caller (server, manager). */
+export class ValidationCache {
+  readonly yamlParsers = new Map<string, IncrementalYamlParser>();
+  readonly templates = new Map<string, { text: string; analysis: TemplateAnalysis; version: number }>();
+  readonly inlineAnalyses = new Map<string, TemplateAnalysis>();
+  /** Schema faults and duplicate keys of one top-level entry, keyed by its (reused) source pair. */
+  readonly entryChecks = new WeakMap<SPair, EntryChecks>();
+  readonly models: ModelMemo = { compositions: new WeakMap() };
+  /** Disk reads, kept until `invalidate` says the file changed. */
+  private readonly reads = new Map<string, string | undefined>();
+  private readonly listings = new Map<string, { name: string; file: string }[]>();
+
+  read(fs: FileSystemHost, file: string, cacheable: boolean): string | undefined {
+    if (!cacheable) return fs.readFile(file);
+    if (this.reads.has(file)) return this.reads.get(file);
+    const t = fs.readFile(file);
+    this.reads.set(file, t);
+    return t;
+  }
+
+  listing(root: string, fs: FileSystemHost, cacheable: boolean): { name: string; file: string }[] {
+    if (!cacheable) return listTemplates(root, fs);
+    let l = this.listings.get(root);
+    if (!l) this.listings.set(root, (l = listTemplates(root, fs)));
+    return l;
+  }
+
+  /** A file changed, appeared or disappeared on disk. */
+  invalidate(file: string): void {
+    this.reads.delete(file);
+    for (const root of this.listings.keys()) {
+      if (file === root || file.startsWith(root + path.sep) || root.startsWith(file + path.sep)) this.listings.delete(root);
+    }
+  }
+
+  invalidateAll(): void {
+    this.reads.clear();
+    this.listings.clear();
+  }
+}
+
+interface FileCtx {
+  file: string;
+  text: string;
+  lines: LineIndex;
+}
+
+class Collector {
+  readonly diagnostics: PromptDiagnostic[] = [];
+  private readonly seen = new Set<string>();
+
+  add(ctx: FileCtx, start: number, end: number, code: DiagnosticCode, message: string, related?: RelatedLocation[]): void {
+    const key = `${ctx.file}\0${start}\0${end}\0${code}\0${message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    const d: PromptDiagnostic = { file: ctx.file, range: ctx.lines.range(start, end), severity: DEFAULT_SEVERITY[code], code, message };
+    if (related?.length) d.related = related;
+    this.diagnostics.push(d);
+  }
+
+  node(ctx: FileCtx, node: SNode, code: DiagnosticCode, message: string, related?: RelatedLocation[]): void {
+    this.add(ctx, node.start, node.end, code, message, related);
+  }
+}
+
+function relatedAt(ctx: FileCtx, node: SNode, message: string): RelatedLocation {
+  return { file: ctx.file, range: ctx.lines.range(node.start, node.end), message };
+}
+
+interface ParsedFile {
+  ctx: FileCtx;
+  root: SNode | null;
+  ok: boolean;
+}
+
+function parseConfigFile(kind: FileKind, file: string, fs: FileSystemHost, cache: ValidationCache, cacheable: boolean, out: Collector): ParsedFile | undefined {
+  const size = fs.fileSize(file);
+  if (size === undefined && fs.readFile(file) === undefined) return undefined;
+  let text: string | undefined;
+  if (size !== undefined && size > MAX_CONFIG_BYTES) {
+    text = '';
+    const ctx: FileCtx = { file, text, lines: new LineIndex(text) };
+    out.add(ctx, 0, 0, 'yaml-syntax', `the file is ${(size / 1e6).toFixed(1)} MB, larger than the ${MAX_CONFIG_BYTES / 1e6} MB limit; split it or remove generated content`);
+    return { ctx, root: null, ok: false };
+  }
+  text = cache.read(fs, file, cacheable) ?? '';
+  const ctx: FileCtx = { file, text, lines: new LineIndex(text) };
+  let parser = cache.yamlParsers.get(file);
+  if (!parser) cache.yamlParsers.set(file, (parser = new IncrementalYamlParser()));
+  const parsed = parser.parse(text);
+  if (parsed.errors.length || parsed.root === undefined) {
+    for (const e of parsed.errors) out.add(ctx, e.start, e.end, 'yaml-syntax', e.message);
+    return { ctx, root: null, ok: false };
+  }
+  if (text.includes('\uFFFD')) {
+    const at = text.indexOf('\uFFFD');
+    out.add(ctx, at, at + 1, 'yaml-syntax', 'the file is not valid UTF-8 here; save it as UTF-8');
+  }
+  const root = parsed.root;
+  if (root !== null && !isMap(deref(root))) {
+    out.node(ctx, root, 'schema', `the file must be a mapping of keys (version, ${kind === 'composition_rules' ? 'compositions' : 'services'}, ...), got ${root.kind === 'seq' ? 'a list' : 'a single value'}`);
+    return { ctx, root: null, ok: true };
+  }
+  try {
+    for (const c of schemaChecks(kind, root, cache)) {
+      out.node(ctx, c.node, 'schema', c.message, c.first ? [relatedAt(ctx, c.first, 'first defined here')] : undefined);
+    }
+  } catch (e) {
+    if (e instanceof AliasBudgetError) {
+      out.add(ctx, 0, Math.min(1, text.length), 'yaml-syntax', 'aliases in this file expand to more than 2,000,000 values (a possible alias bomb); expand them by hand');
+      return { ctx, root: null, ok: false };
+    }
+    throw e;
+  }
+  return { ctx, root, ok: true };
+}
+
+interface EntryCheck {
+  node: SNode;
+  message: string;
+  /** For a duplicate key: where the key was first defined. */
+  first?: SNode;
+}
+type EntryChecks = EntryCheck[];
+
+/** The big mapping of each file, checked entry by entry so that unchanged entries are reused. */
+const SPLIT_KEY: Record<FileKind, string> = { composition_rules: 'compositions', service_mappings: 'services' };
+
+/**
+ * Schema faults and duplicate keys. The file's big mapping (compositions or services) is
+ * checked one entry at a time, each as `{compositions: {name: entry}}` against the whole
+ * schema so that paths and messages are the same as for a whole-file check; an entry whose
+ * source node is unchanged keeps its result.
+ */
+function schemaChecks(kind: FileKind, root: SNode | null, cache: ValidationCache): EntryCheck[] {
+  const budget = { left: 2_000_000 };
+  const r = deref(root);
+  if (!isMap(r)) return checkSchema(kind, toJS(r, budget) ?? {}, root);
+  const splitKey = SPLIT_KEY[kind];
+  const shell: Record<string, unknown> = {};
+  const shellPairs: SPair[] = [];
+  let split: SPair | undefined;
+  for (const p of r.items) {
+    const k = keyName(p);
+    if (k === splitKey && !split && isMap(deref(p.value))) {
+      split = p;
+      Object.defineProperty(shell, k, { value: {}, enumerable: true, writable: true, configurable: true });
+      shellPairs.push({ ...p, value: { kind: 'map', items: [], flow: false, start: p.value!.start, end: p.value!.end } });
+      continue;
+    }
+    shellPairs.push(p);
+    if (k !== undefined) Object.defineProperty(shell, k, { value: toJS(p.value, budget), enumerable: true, writable: true, configurable: true });
+  }
+  const shellRoot: SNode = { kind: 'map', items: shellPairs, flow: r.flow, start: r.start, end: r.end };
+  const out: EntryCheck[] = [...checkSchema(kind, shell, shellRoot), ...duplicateKeys(shellRoot, false)];
+  if (!split) return out;
+  const entries = (deref(split.value) as SMap).items;
+  out.push(...duplicateKeysOf(entries));
+  for (const e of entries) {
+    let checks = cache.entryChecks.get(e);
+    if (!checks) {
+      const name = keyName(e);
+      const value: Record<string, unknown> = {};
+      const inner: Record<string, unknown> = {};
+      if (name !== undefined) Object.defineProperty(inner, name, { value: toJS(e.value, budget), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(value, splitKey, { value: inner, enumerable: true, writable: true, configurable: true });
+      const miniRoot: SNode = { kind: 'map', flow: false, start: r.start, end: r.end, items: [{ key: split.key, value: { kind: 'map', flow: false, items: [e], start: e.start, end: e.end }, start: split.start, end: split.end }] };
+      checks = [...checkSchema(kind, value, miniRoot), ...duplicateKeys(e.value, true)];
+      cache.entryChecks.set(e, checks);
+    }
+    out.push(...checks);
+  }
+  return out;
+}
+
+function duplicateKeysOf(items: SPair[]): EntryCheck[] {
+  if (items.length < 2) return [];
+  const out: EntryCheck[] = [];
+  const seen = new Map<string, SNode>();
+  for (const p of items) {
+    const k = keyName(p);
+    if (k === undefined) continue;
+    const first = seen.get(k);
+    if (first) out.push({ node: p.key, message: `duplicate key '${k}': the later one would silently win; remove or rename one`, first });
+    else seen.set(k, p.key);
+  }
+  return out;
+}
+
+/** Duplicate keys in every mapping of a subtree (or only the top one when `deep` is false). */
+function duplicateKeys(node: SNode | null, deep: boolean): EntryCheck[] {
+  const out: EntryCheck[] = [];
+  if (!deep) {
+    if (node?.kind === 'map') out.push(...duplicateKeysOf(node.items));
+    return out;
+  }
+  walk(node, (n) => {
+    if (n.kind === 'map') out.push(...duplicateKeysOf(n.items));
+  });
+  return out;
+}
+
+/** Validates the prompt workspace in `root` (the folder holding the YAML files). */
+export function validateWorkspace(root: string, options: ValidateOptions & { cache?: ValidationCache } = {}): WorkspaceValidation {
+  root = path.resolve(root);
+  const cacheable = !!options.cache;
+  const cache = options.cache ?? new ValidationCache();
+  const fs = overlayFileSystem(options.fs ?? nodeFileSystem, options.overlays ?? new Map());
+  const out = new Collector();
+  const smFile = path.join(root, SERVICE_MAPPINGS_FILE);
+  const crFile = path.join(root, COMPOSITION_RULES_FILE);
+
+  // An overlay (an open buffer) is never kept as a disk read: the next call may not have it.
+  const overlays = options.overlays ?? new Map<string, string>();
+  const sm = parseConfigFile('service_mappings', smFile, fs, cache, cacheable && !overlays.has(smFile), out);
+  const cr = parseConfigFile('composition_rules', crFile, fs, cache, cacheable && !overlays.has(crFile), out);
+  const smModel: ServiceMappingsModel | undefined = sm?.ok ? buildServiceMappings(smFile, sm.root) : undefined;
+  const crModel: CompositionRulesModel | undefined = cr?.ok ? buildCompositionRules(crFile, cr.root, cache.models) : undefined;
+
+  // The templates root: `templates/` beside the files unless `templates_dir` says otherwise.
+  let templatesRoot = path.join(root, 'templates');
+  const smDir = smModel?.templatesDir;
+  const crDir = crModel?.templatesDir;
+  if (smDir) templatesRoot = path.resolve(root, smDir.value);
+  if (crDir) templatesRoot = path.resolve(root, crDir.value);
+  if (options.templatesRoot) templatesRoot = path.resolve(root, options.templatesRoot);
+  if (smDir && crDir && path.resolve(root, smDir.value) !== path.resolve(root, crDir.value) && sm && cr) {
+    const msg = `templates_dir differs between the two files ('${smDir.value}' here, '${crDir.value}' in composition_rules.yaml); make them name the same folder or remove one`;
+    out.node(sm.ctx, smDir.node, 'templates-dir-mismatch', msg, [relatedAt(cr.ctx, crDir.node, 'composition_rules.yaml sets templates_dir here')]);
+    out.node(cr.ctx, crDir.node, 'templates-dir-mismatch', msg.replace("here, '", "in service_mappings.yaml, '").replace(`'${crDir.value}' in composition_rules.yaml`, `'${crDir.value}' here`), [
+      relatedAt(sm.ctx, smDir.node, 'service_mappings.yaml sets templates_dir here'),
+    ]);
+  }
+
+  const templates = indexTemplates(templatesRoot, fs, cache, cacheable, out, overlays);
+  const used = new Set<string>();
+  const check = new ReferenceChecker(templatesRoot, templates, fs, out, used, cache);
+
+  for (const t of templates.values()) check.partials(t);
+  if (crModel && cr) check.compositionRules(cr.ctx, crModel);
+  if (smModel && sm) check.serviceMappings(sm.ctx, smModel, cr ? (crModel ?? null) : undefined);
+
+  // Unused templates only when every file could be read: otherwise "unused" may be wrong.
+  if ((!sm || sm.ok) && (!cr || cr.ok) && (sm || cr)) {
+    for (const t of templates.values()) {
+      if (used.has(t.name)) continue;
+      const ctx = check.templateCtx(t);
+      out.add(ctx, 0, Math.min(ctx.lines.lineText(0).length, t.text.length), 'unused-template', `template '${t.name}' is not used by any service, composition or partial`);
+    }
+  }
+
+  const diagnostics = out.diagnostics.sort(compareDiagnostics);
+  const result: WorkspaceValidation = {
+    root,
+    templatesRoot,
+    serviceMappingsFile: smFile,
+    compositionRulesFile: crFile,
+    diagnostics,
+    errorCount: diagnostics.filter((d) => d.severity === 'error').length,
+    warningCount: diagnostics.filter((d) => d.severity === 'warning').length,
+    templates,
+  };
+  if (smModel) result.serviceMappings = smModel;
+  if (crModel) result.compositionRules = crModel;
+  return result;
+}
+
+function indexTemplates(templatesRoot: string, fs: FileSystemHost, cache: ValidationCache, cacheable: boolean, out: Collector, overlays: ReadonlyMap<string, string>): Map<string, TemplateEntry> {
+  const templates = new Map<string, TemplateEntry>();
+  for (const { name, file } of cache.listing(templatesRoot, fs, cacheable)) {
+    const size = fs.fileSize(file) ?? 0;
+    let text: string;
+    let analysis: TemplateAnalysis;
+    if (size > MAX_TEMPLATE_BYTES) {
+      text = '';
+      analysis = {
+        partials: [],
+        variables: [],
+        stepReads: [],
+        helpers: [],
+        error: { message: `the template is ${(size / 1e6).toFixed(1)} MB, larger than the ${MAX_TEMPLATE_BYTES / 1e6} MB limit`, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } },
+      };
+    } else {
+      text = cache.read(fs, file, cacheable && !overlays.has(file)) ?? '';
+      analysis = undefined as unknown as TemplateAnalysis;
+    }
+    let cached = cache.templates.get(file);
+    if (!cached || cached.text !== text) {
+      cached = { text, analysis: analysis ?? analyzeTemplate(text), version: ++versionCounter };
+      cache.templates.set(file, cached);
+    }
+    templates.set(name, { name, file, text, analysis: cached.analysis, version: cached.version });
+    if (cached.analysis.error) {
+      const ctx: FileCtx = { file, text, lines: new LineIndex(text) };
+      const r = cached.analysis.error.range;
+      out.add(ctx, ctx.lines.offsetAt(r.start), ctx.lines.offsetAt(r.end), 'template-syntax', cached.analysis.error.message);
+    }
+  }
+  return templates;
+}
+
+class ReferenceChecker {
+  private readonly templateCtxs = new Map<string, FileCtx>();
+
+  constructor(
+    readonly templatesRoot: string,
+    readonly templates: Map<string, TemplateEntry>,
+    readonly fs: FileSystemHost,
+    readonly out: Collector,
+    readonly used: Set<string>,
+    readonly cache: ValidationCache,
+  ) {}
+
+  templateCtx(t: TemplateEntry): FileCtx {
+    let c = this.templateCtxs.get(t.file);
+    if (!c) this.templateCtxs.set(t.file, (c = { file: t.file, text: t.text, lines: new LineIndex(t.text) }));
+    return c;
+  }
+
+  private relPath(name: string): string {
+    return path.relative(process.cwd(), path.join(this.templatesRoot, name + '.hbs')) || name + '.hbs';
+  }
+
+  /** Checks one template reference; returns the template when it exists and parses. */
+  templateRef(ctx: FileCtx, ref: NameRef, node: SNode = ref.node): TemplateEntry | undefined {
+    const res = resolveTemplateName(this.templatesRoot, ref.name, this.fs);
+    if (res.kind === 'outside') {
+      this.out.node(ctx, node, 'template-outside-root', `template '${ref.name}' is outside the templates root (${res.reason}); templates must live under ${this.templatesRoot}`);
+      return undefined;
+    }
+    const t = this.templates.get(ref.name);
+    if (!t) {
+      const guess = closest(ref.name, this.templates.keys());
+      this.out.node(ctx, node, 'unknown-template', `template '${ref.name}' not found: looked for ${this.relPath(ref.name)} (or .handlebars)${guess ? `; did you mean '${guess}'?` : ''}`);
+      return undefined;
+    }
+    this.used.add(t.name);
+    if (t.analysis.error) {
+      const tctx = this.templateCtx(t);
+      const r = t.analysis.error.range;
+      this.out.node(ctx, node, 'template-syntax', `template '${ref.name}' cannot be parsed (line ${r.start.line + 1}, column ${r.start.character + 1}): ${t.analysis.error.message}`, [
+        { file: t.file, range: r, message: t.analysis.error.message },
+      ]);
+      void tctx;
+      return undefined;
+    }
+    return t;
+  }
+
+  /** `{{> partial}}` uses inside every template. */
+  partials(t: TemplateEntry): void {
+    if (!t.analysis.partials.length) return;
+    const ctx = this.templateCtx(t);
+    for (const p of t.analysis.partials) {
+      const start = ctx.lines.offsetAt(p.range.start);
+      const end = ctx.lines.offsetAt(p.range.end);
+      const res = resolveTemplateName(this.templatesRoot, p.name, this.fs);
+      if (res.kind === 'outside') {
+        ctx && this.out.add(ctx, start, end, 'template-outside-root', `partial '${p.name}' is outside the templates root (${res.reason})`);
+        continue;
+      }
+      if (!this.templates.has(p.name)) {
+        const guess = closest(p.name, this.templates.keys());
+        this.out.add(ctx, start, end, 'unknown-template', `partial '${p.name}' not found: looked for ${this.relPath(p.name)} (or .handlebars)${guess ? `; did you mean '${guess}'?` : ''}`);
+        continue;
+      }
+      this.used.add(p.name);
+    }
+  }
+
+  /** Variables and step reads of a template and, transitively, of its partials. */
+  private reads(t: TemplateEntry): { variables: Set<string>; steps: Set<string> } {
+    const variables = new Set<string>();
+    const steps = new Set<string>();
+    const seen = new Set<string>();
+    const visit = (e: TemplateEntry, depth: number) => {
+      if (seen.has(e.name) || depth > 16) return;
+      seen.add(e.name);
+      for (const v of e.analysis.variables) variables.add(v.name);
+      for (const s of e.analysis.stepReads) steps.add(s.stepId);
+      for (const p of e.analysis.partials) {
+        const pe = this.templates.get(p.name);
+        if (pe && !pe.analysis.error) visit(pe, depth + 1);
+      }
+    };
+    visit(t, 0);
+    return { variables, steps };
+  }
+
+  private inline(source: string): TemplateAnalysis {
+    let a = this.cache.inlineAnalyses.get(source);
+    if (!a) {
+      a = analyzeTemplate(source);
+      if (this.cache.inlineAnalyses.size > 10_000) this.cache.inlineAnalyses.clear();
+      this.cache.inlineAnalyses.set(source, a);
+    }
+    return a;
+  }
+
+  compositionRules(ctx: FileCtx, model: CompositionRulesModel): void {
+    const providers = new Set(model.providers.map((p) => p.name));
+    for (const c of model.compositions) this.composition(ctx, c, providers);
+  }
+
+  private providerRef(ctx: FileCtx, ref: NameRef, providers: Set<string>): void {
+    if (providers.has(ref.name)) return;
+    const guess = closest(ref.name, providers);
+    const known = providers.size ? `defined providers: ${[...providers].join(', ')}` : 'no providers are defined; add one under `providers:`';
+    this.out.node(ctx, ref.node, 'unknown-provider', `model provider '${ref.name}' is not defined${guess ? ` (did you mean '${guess}'?)` : ''}; ${known}`);
+  }
+
+  private composition(ctx: FileCtx, c: CompositionDef, providers: Set<string>): void {
+    const byId = new Map<string, StepDef>();
+    for (const s of c.steps) {
+      if (!s.id) continue;
+      const first = byId.get(s.id);
+      if (first) {
+        this.out.node(ctx, s.idNode ?? s.node, 'duplicate-step-id', `step id '${s.id}' is already used in composition '${c.name}'; step ids must be unique`, first.idNode ? [relatedAt(ctx, first.idNode, `first step '${s.id}'`)] : undefined);
+      } else byId.set(s.id, s);
+    }
+    const ids = [...byId.keys()];
+    const unknownStep = (ref: NameRef, what: string) => {
+      const guess = closest(ref.name, ids);
+      this.out.node(ctx, ref.node, 'unknown-step', `${what} names step '${ref.name}', which composition '${c.name}' does not define${guess ? ` (did you mean '${guess}'?)` : ''}`);
+    };
+    // Edges: step -> the steps it depends on (the known ones).
+    const deps = new Map<string, NameRef[]>();
+    for (const s of c.steps) {
+      if (!s.id || byId.get(s.id) !== s) continue;
+      const known: NameRef[] = [];
+      for (const d of s.dependsOn) {
+        if (byId.has(d.name)) known.push(d);
+        else unknownStep(d, `'depends_on' of step '${s.id}'`);
+      }
+      deps.set(s.id, known);
+    }
+    this.cycles(ctx, c, deps);
+    const ancestors = transitiveDeps(deps);
+    const inputs = new Set([...c.inputs.required, ...c.inputs.optional].map((r) => r.name));
+
+    for (const s of c.steps) {
+      if (s.model) this.providerRef(ctx, s.model, providers);
+      if (s.fallback?.template) this.templateRef(ctx, s.fallback.template);
+      const mine = ancestors.get(s.id) ?? new Set<string>();
+      const contextKeys = new Set(s.context.map((e) => e.key));
+      if (s.template) this.stepTemplate(ctx, c, s, s.template, inputs, contextKeys, mine);
+      for (const e of s.context) this.contextReads(ctx, c, s, e.value, e.node, mine);
+    }
+    for (const o of [...c.overrides.states, ...c.overrides.experienceLevels]) {
+      for (const so of o.steps) {
+        const step = byId.get(so.stepName.name);
+        if (!step) {
+          unknownStep(so.stepName, `the override '${o.key}'`);
+          continue;
+        }
+        if (so.model) this.providerRef(ctx, so.model, providers);
+        const mine = ancestors.get(step.id) ?? new Set<string>();
+        const contextKeys = new Set([...step.context.map((e) => e.key), ...so.context.map((e) => e.key)]);
+        if (so.template) this.stepTemplate(ctx, c, step, so.template, inputs, contextKeys, mine);
+        for (const e of so.context) this.contextReads(ctx, c, step, e.value, e.node, mine);
+      }
+    }
+  }
+
+  private stepTemplate(ctx: FileCtx, c: CompositionDef, s: StepDef, ref: NameRef, inputs: Set<string>, contextKeys: Set<string>, mine: Set<string>): void {
+    const t = this.templateRef(ctx, ref);
+    if (!t) return;
+    const { variables, steps } = this.reads(t);
+    for (const v of variables) {
+      if (v === 'steps' || inputs.has(v) || contextKeys.has(v)) continue;
+      this.out.node(ctx, ref.node, 'undeclared-variable', `template '${t.name}' reads '${v}', which neither composition '${c.name}''s inputs nor step '${s.id}''s context provides; add it to inputs (required or optional) or to the step's context`);
+    }
+    for (const id of steps) {
+      if (mine.has(id)) continue;
+      this.out.node(ctx, ref.node, 'undeclared-step-read', undeclaredStepMessage(`template '${t.name}'`, id, s, c));
+    }
+  }
+
+  private contextReads(ctx: FileCtx, c: CompositionDef, s: StepDef, value: unknown, node: SNode | null, mine: Set<string>): void {
+    if (!node) return;
+    const strings: string[] = [];
+    collectStrings(value, strings, 0);
+    for (const str of strings) {
+      if (!str.includes('{{')) continue;
+      const a = this.inline(str);
+      for (const r of a.stepReads) {
+        if (mine.has(r.stepId)) continue;
+        this.out.node(ctx, node, 'undeclared-step-read', undeclaredStepMessage('this context value', r.stepId, s, c));
+      }
+    }
+  }
+
+  /** Every strongly connected component, reported on every edge with the whole path. */
+  private cycles(ctx: FileCtx, c: CompositionDef, deps: Map<string, NameRef[]>): void {
+    for (const scc of stronglyConnected(deps)) {
+      const inScc = new Set(scc);
+      for (const from of scc) {
+        for (const edge of deps.get(from) ?? []) {
+          if (!inScc.has(edge.name)) continue;
+          const back = shortestPath(deps, edge.name, from, inScc);
+          const cycle = [from, ...(back ?? [edge.name])];
+          if (cycle[cycle.length - 1] !== from || cycle.length === 1) cycle.push(from);
+          const text = cycle.join(' -> ');
+          this.out.node(ctx, edge.node, 'dependency-cycle', `dependency cycle in composition '${c.name}': ${text}; remove one of these depends_on entries`);
+        }
+      }
+    }
+  }
+
+  serviceMappings(ctx: FileCtx, model: ServiceMappingsModel, rules: CompositionRulesModel | null | undefined): void {
+    const comps = new Map((rules?.compositions ?? []).map((c) => [c.name, c]));
+    for (const s of model.services) {
+      for (const ref of [...s.primaryTemplates, ...s.templates]) this.templateRef(ctx, ref);
+      if (s.fallback?.template) this.templateRef(ctx, s.fallback.template);
+      // With composition_rules.yaml unreadable we cannot know: say nothing rather than guess.
+      if (rules === null) continue;
+      for (const ref of s.compositions) {
+        if (comps.has(ref.name)) continue;
+        const guess = closest(ref.name, comps.keys());
+        const where = rules ? 'composition_rules.yaml does not define it' : 'there is no composition_rules.yaml beside this file';
+        this.out.node(ctx, ref.node, 'unknown-composition', `composition '${ref.name}' is not defined: ${where}${guess ? ` (did you mean '${guess}'?)` : ''}`);
+      }
+    }
+  }
+}
+
+function undeclaredStepMessage(reader: string, id: string, s: StepDef, c: CompositionDef): string {
+  const exists = c.steps.some((x) => x.id === id);
+  if (!exists) return `${reader} reads steps.${id}, but composition '${c.name}' has no step '${id}'`;
+  return `${reader} reads steps.${id}, but step '${s.id}' does not depend on '${id}' (directly or through its dependencies), so it may not have run yet; add '${id}' to depends_on`;
+}
+
+function collectStrings(v: unknown, out: string[], depth: number): void {
+  if (depth > 32) return;
+  if (typeof v === 'string') out.push(v);
+  else if (Array.isArray(v)) for (const x of v) collectStrings(x, out, depth + 1);
+  else if (v && typeof v === 'object') for (const x of Object.values(v)) collectStrings(x, out, depth + 1);
+}
+
+/** For each step, every step it depends on directly or transitively (cycles tolerated). */
+export function transitiveDeps(deps: Map<string, NameRef[]>): Map<string, Set<string>> {
+  const memo = new Map<string, Set<string>>();
+  const visiting = new Set<string>();
+  const visit = (id: string): Set<string> => {
+    const m = memo.get(id);
+    if (m) return m;
+    const acc = new Set<string>();
+    if (visiting.has(id)) return acc;
+    visiting.add(id);
+    for (const d of deps.get(id) ?? []) {
+      acc.add(d.name);
+      for (const x of visit(d.name)) acc.add(x);
+    }
+    visiting.delete(id);
+    memo.set(id, acc);
+    return acc;
+  };
+  for (const id of deps.keys()) visit(id);
+  return memo;
+}
+
+/** Tarjan's algorithm, iterative; returns the components that hold a cycle (incl. self-loops). */
+export function stronglyConnected(deps: Map<string, NameRef[]>): string[][] {
+  let index = 0;
+  const idx = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const out: string[][] = [];
+  for (const start of deps.keys()) {
+    if (idx.has(start)) continue;
+    const work: { v: string; i: number }[] = [{ v: start, i: 0 }];
+    idx.set(start, index);
+    low.set(start, index++);
+    stack.push(start);
+    onStack.add(start);
+    while (work.length) {
+      const top = work[work.length - 1]!;
+      const edges = deps.get(top.v) ?? [];
+      if (top.i < edges.length) {
+        const w = edges[top.i++]!.name;
+        if (!deps.has(w)) continue;
+        if (!idx.has(w)) {
+          idx.set(w, index);
+          low.set(w, index++);
+          stack.push(w);
+          onStack.add(w);
+          work.push({ v: w, i: 0 });
+        } else if (onStack.has(w)) low.set(top.v, Math.min(low.get(top.v)!, idx.get(w)!));
+        continue;
+      }
+      work.pop();
+      if (work.length) {
+        const parent = work[work.length - 1]!.v;
+        low.set(parent, Math.min(low.get(parent)!, low.get(top.v)!));
+      }
+      if (low.get(top.v) === idx.get(top.v)) {
+        const comp: string[] = [];
+        let w: string;
+        do {
+          w = stack.pop()!;
+          onStack.delete(w);
+          comp.push(w);
+        } while (w !== top.v);
+        const selfLoop = comp.length === 1 && (deps.get(comp[0]!) ?? []).some((e) => e.name === comp[0]);
+        if (comp.length > 1 || selfLoop) out.push(comp.reverse());
+      }
+    }
+  }
+  return out;
+}
+
+/** Shortest path from `from` to `to` inside a component, as the list of nodes after `from`. */
+function shortestPath(deps: Map<string, NameRef[]>, from: string, to: string, allowed: Set<string>): string[] | undefined {
+  if (from === to) return [from];
+  const prev = new Map<string, string>();
+  const queue = [from];
+  const seen = new Set([from]);
+  while (queue.length) {
+    const v = queue.shift()!;
+    for (const e of deps.get(v) ?? []) {
+      if (!allowed.has(e.name) || seen.has(e.name)) continue;
+      seen.add(e.name);
+      prev.set(e.name, v);
+      if (e.name === to) {
+        const pathOut = [to];
+        for (let cur = v; cur !== from; cur = prev.get(cur)!) pathOut.unshift(cur);
+        pathOut.unshift(from);
+        return pathOut;
+      }
+      queue.push(e.name);
+    }
+  }
+  return undefined;
+}

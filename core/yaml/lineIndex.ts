@@ -1,0 +1,49 @@
+/** Converts between offsets and zero-based line/character positions of one text. */
+import type { Position, Range } from '../model/diagnostics.js';
+
+export class LineIndex {
+  /** Offset at which each line starts. */
+  readonly lineStarts: number[];
+
+  constructor(readonly text: string) {
+    const starts = [0];
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+    this.lineStarts = starts;
+  }
+
+  get lineCount(): number {
+    return this.lineStarts.length;
+  }
+
+  positionAt(offset: number): Position {
+    const o = Math.max(0, Math.min(offset, this.text.length));
+    let lo = 0;
+    let hi = this.lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.lineStarts[mid]! <= o) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo, character: o - this.lineStarts[lo]! };
+  }
+
+  offsetAt(pos: Position): number {
+    if (pos.line < 0) return 0;
+    if (pos.line >= this.lineStarts.length) return this.text.length;
+    const start = this.lineStarts[pos.line]!;
+    const next = pos.line + 1 < this.lineStarts.length ? this.lineStarts[pos.line + 1]! : this.text.length;
+    return Math.min(start + Math.max(0, pos.character), next);
+  }
+
+  range(start: number, end: number): Range {
+    return { start: this.positionAt(start), end: this.positionAt(Math.max(start, end)) };
+  }
+
+  /** The text of a zero-based line, without its line break. */
+  lineText(line: number): string {
+    const s = this.lineStarts[line];
+    if (s === undefined) return '';
+    const e = line + 1 < this.lineStarts.length ? this.lineStarts[line + 1]! : this.text.length;
+    return this.text.slice(s, e).replace(/\r?\n$/, '');
+  }
+}

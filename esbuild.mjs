@@ -1,0 +1,54 @@
+// Bundles the extension client, the language server, the CLI and the core library, and (with
+// --tests) every test file. `--watch` rebuilds on change. One script so that CI, `npm test`
+// and a developer's watch mode build the same way.
+import * as esbuild from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const watch = process.argv.includes('--watch');
+const tests = process.argv.includes('--tests');
+const production = process.argv.includes('--production');
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  minify: production,
+  logLevel: 'warning',
+  // Handlebars' package main pulls in its `require` hook, which would bundle `fs` lookups
+  // for .hbs files we never use; the runtime entry is what we want.
+  mainFields: ['module', 'main'],
+};
+
+function walk(dir, out = []) {
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+const builds = tests
+  ? [{ ...common, entryPoints: walk('test'), outdir: 'out/test', outbase: 'test', external: ['vscode'] }]
+  : [
+      { ...common, entryPoints: ['client/extension.ts'], outfile: 'dist/client.js', external: ['vscode'] },
+      { ...common, entryPoints: ['server/main.ts'], outfile: 'dist/server.js' },
+      { ...common, entryPoints: ['core/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+      { ...common, entryPoints: ['core/index.ts'], outfile: 'dist/core.js' },
+    ].filter((b) => existsSync(b.entryPoints[0]));
+
+if (watch) {
+  for (const b of builds) await (await esbuild.context(b)).watch();
+  console.log('esbuild: watching for changes');
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+  if (!tests && !process.argv.includes('--no-types')) {
+    // Type declarations for applications that import the engine (package.json exports['./core']).
+    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.decl.json'], { stdio: 'inherit' });
+  }
+}
