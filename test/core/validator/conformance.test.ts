@@ -9,14 +9,13 @@ import { test } from 'node:test';
 import { validateWorkspace } from '../../../core/validate/validateWorkspace.js';
 import { CONFORMANCE } from '../../helpers/paths.js';
 
-const cases = fs
-  .readdirSync(CONFORMANCE, { withFileTypes: true })
+const cases = (fs.existsSync(CONFORMANCE) ? fs.readdirSync(CONFORMANCE, { withFileTypes: true }) : [])
   .filter((d) => d.isDirectory())
   .map((d) => d.name)
   .sort();
 
 test('the conformance suite is present', () => {
-  assert.ok(cases.length >= 10, `expected the shared conformance cases in ${CONFORMANCE}`);
+  assert.ok(cases.length >= 10, `expected the shared conformance cases in ${CONFORMANCE} (the repository's sibling folder ../shared)`);
 });
 
 for (const name of cases) {
