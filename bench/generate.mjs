@@ -31,14 +31,14 @@ export function generateWorkspace(dir, { compositions = 2000, stepsPer = 10, ser
     sm.push(`  service_${s}:`);
     sm.push(`    description: Generated service ${s}`);
     sm.push(`    primary_templates: [gen/t${s % templates}]`);
-    sm.push(`    compositions: [comp_${s % compositions}, comp_${(s * 7) % compositions}]`);
+    sm.push(`    compositions: [comp_${s % compositions}, comp_${(s * 7 + 1) % compositions}]`);
     sm.push('    context_requirements: { required: [document], optional: [items] }');
   }
   writeFileSync(join(dir, 'service_mappings.yaml'), sm.join('\n') + '\n');
   return { rulesBytes: rules.length };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1]?.endsWith("generate.mjs")) {
   const dir = process.argv[2] ?? 'bench/.generated/large';
   const r = generateWorkspace(dir);
   console.log(`generated ${dir}: composition_rules.yaml ${(r.rulesBytes / 1e6).toFixed(2)} MB`);

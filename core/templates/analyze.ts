@@ -58,7 +58,7 @@ function failed(error: TemplateParseError): TemplateAnalysis {
 function analyze(source: string, extraHelpers: ReadonlySet<string> | undefined): TemplateAnalysis {
   // 1. Refuse absurd nesting before Handlebars' parser spends seconds on it.
   if (roughNesting(source) > MAX_NESTING) {
-    const scan = scanTemplate(source);
+    const scan = scanTemplate(source, true);
     if (scan.maxDepth > MAX_NESTING) {
       return failed({
         message: `${TOO_DEEP}: more than ${MAX_NESTING} nested blocks, '{{else if}}' branches or sub-expressions`,
@@ -519,9 +519,10 @@ const NAME_TOKENS = new Set(['ID', 'SEP', 'DATA']);
 
 /**
  * Runs Handlebars' own lexer (a private copy of its state, so the shared parser is untouched) over
- * the source and tracks blocks the way the grammar pairs them.
+ * the source and tracks blocks the way the grammar pairs them. `stopWhenTooDeep`: return as soon
+ * as the nesting exceeds MAX_NESTING (the guard needs no more).
  */
-function scanTemplate(source: string): Scan {
+function scanTemplate(source: string, stopWhenTooDeep = false): Scan {
   const scan: Scan = { problems: [], open: [], maxDepth: 0 };
   const parser = jisonParser();
   if (!parser) return scan;
@@ -623,6 +624,7 @@ function scanTemplate(source: string): Scan {
       }
     }
     lastEnd = range.end;
+    if (stopWhenTooDeep && scan.deepAt) break;
   }
   if (tag) scan.openTag = tag;
   return scan;

@@ -36,6 +36,7 @@ export class ValidationCache {
   /** Schema faults and duplicate keys of one top-level entry, keyed by its (reused) source pair. */
   readonly entryChecks = new WeakMap<SPair, EntryChecks>();
   readonly models: ModelMemo = { compositions: new WeakMap() };
+  readonly compositionChecks = new WeakMap<CompositionDef, Recording>();
   /** Disk reads, kept until `invalidate` says the file changed. */
   private readonly reads = new Map<string, string | undefined>();
   private readonly listings = new Map<string, { name: string; file: string }[]>();
@@ -88,8 +89,35 @@ class Collector {
     this.diagnostics.push(d);
   }
 
-  node(ctx: FileCtx, node: SNode, code: DiagnosticCode, message: string, related?: RelatedLocation[]): void {
-    this.add(ctx, node.start, node.end, code, message, related);
+  node(ctx: FileCtx, node: SNode, code: DiagnosticCode, message: string, related?: Related[]): void {
+    this.add(ctx, node.start, node.end, code, message, related?.map((r) => ('node' in r ? relatedAt(ctx, r.node, r.message) : r)));
+  }
+}
+
+/** A related location in the same YAML file, resolved to a range only when reported. */
+interface NodeRelated {
+  node: SNode;
+  message: string;
+}
+type Related = RelatedLocation | NodeRelated;
+
+/**
+ * Records what one composition's checks report, by source node, so that an unchanged
+ * composition replays its result instead of re-checking (its nodes are shifted in place).
+ */
+interface Recording {
+  key: string;
+  records: { node: SNode; code: DiagnosticCode; message: string; related?: Related[] }[];
+  used: string[];
+}
+
+class Recorder {
+  readonly recording: Recording;
+  constructor(key: string) {
+    this.recording = { key, records: [], used: [] };
+  }
+  node(_ctx: FileCtx, node: SNode, code: DiagnosticCode, message: string, related?: Related[]): void {
+    this.recording.records.push(related ? { node, code, message, related } : { node, code, message });
   }
 }
 
@@ -331,6 +359,10 @@ function indexTemplates(templatesRoot: string, fs: FileSystemHost, cache: Valida
 
 class ReferenceChecker {
   private readonly templateCtxs = new Map<string, FileCtx>();
+  private readonly resolved = new Map<string, ReturnType<typeof resolveTemplateName>>();
+  /** Where node diagnostics go: the collector, or a recorder while a composition is checked. */
+  private sink: Pick<Collector, 'node'>;
+  private usedSink: { push(name: string): unknown };
 
   constructor(
     readonly templatesRoot: string,
@@ -339,7 +371,10 @@ class ReferenceChecker {
     readonly out: Collector,
     readonly used: Set<string>,
     readonly cache: ValidationCache,
-  ) {}
+  ) {
+    this.sink = out;
+    this.usedSink = { push: (name: string) => used.add(name) };
+  }
 
   templateCtx(t: TemplateEntry): FileCtx {
     let c = this.templateCtxs.get(t.file);
@@ -352,23 +387,34 @@ class ReferenceChecker {
   }
 
   /** Checks one template reference; returns the template when it exists and parses. */
+  /** Where a name points. A name in the index is inside (listing skipped links that leave); others are checked on disk once. */
+  private resolve(name: string): ReturnType<typeof resolveTemplateName> {
+    let r = this.resolved.get(name);
+    if (!r) {
+      const lexical = resolveTemplateName(this.templatesRoot, name);
+      r = lexical.kind === 'outside' || this.templates.has(name) ? lexical : resolveTemplateName(this.templatesRoot, name, this.fs);
+      this.resolved.set(name, r);
+    }
+    return r;
+  }
+
   templateRef(ctx: FileCtx, ref: NameRef, node: SNode = ref.node): TemplateEntry | undefined {
-    const res = resolveTemplateName(this.templatesRoot, ref.name, this.fs);
+    const res = this.resolve(ref.name);
     if (res.kind === 'outside') {
-      this.out.node(ctx, node, 'template-outside-root', `template '${ref.name}' is outside the templates root (${res.reason}); templates must live under ${this.templatesRoot}`);
+      this.sink.node(ctx, node, 'template-outside-root', `template '${ref.name}' is outside the templates root (${res.reason}); templates must live under ${this.templatesRoot}`);
       return undefined;
     }
     const t = this.templates.get(ref.name);
     if (!t) {
       const guess = closest(ref.name, this.templates.keys());
-      this.out.node(ctx, node, 'unknown-template', `template '${ref.name}' not found: looked for ${this.relPath(ref.name)} (or .handlebars)${guess ? `; did you mean '${guess}'?` : ''}`);
+      this.sink.node(ctx, node, 'unknown-template', `template '${ref.name}' not found: looked for ${this.relPath(ref.name)} (or .handlebars)${guess ? `; did you mean '${guess}'?` : ''}`);
       return undefined;
     }
-    this.used.add(t.name);
+    this.usedSink.push(t.name);
     if (t.analysis.error) {
       const tctx = this.templateCtx(t);
       const r = t.analysis.error.range;
-      this.out.node(ctx, node, 'template-syntax', `template '${ref.name}' cannot be parsed (line ${r.start.line + 1}, column ${r.start.character + 1}): ${t.analysis.error.message}`, [
+      this.sink.node(ctx, node, 'template-syntax', `template '${ref.name}' cannot be parsed (line ${r.start.line + 1}, column ${r.start.character + 1}): ${t.analysis.error.message}`, [
         { file: t.file, range: r, message: t.analysis.error.message },
       ]);
       void tctx;
@@ -384,7 +430,7 @@ class ReferenceChecker {
     for (const p of t.analysis.partials) {
       const start = ctx.lines.offsetAt(p.range.start);
       const end = ctx.lines.offsetAt(p.range.end);
-      const res = resolveTemplateName(this.templatesRoot, p.name, this.fs);
+      const res = this.resolve(p.name);
       if (res.kind === 'outside') {
         ctx && this.out.add(ctx, start, end, 'template-outside-root', `partial '${p.name}' is outside the templates root (${res.reason})`);
         continue;
@@ -429,14 +475,35 @@ class ReferenceChecker {
 
   compositionRules(ctx: FileCtx, model: CompositionRulesModel): void {
     const providers = new Set(model.providers.map((p) => p.name));
-    for (const c of model.compositions) this.composition(ctx, c, providers);
+    // What a composition's result depends on besides itself: the templates and the providers.
+    const key = `${this.templatesRoot}\0${[...this.templates.values()].map((t) => `${t.name}:${t.version}`).join(',')}\0${[...providers].join(',')}`;
+    for (const c of model.compositions) {
+      let rec = this.cache.compositionChecks.get(c);
+      if (!rec || rec.key !== key) {
+        const recorder = new Recorder(key);
+        const out = this.sink;
+        const used = this.usedSink;
+        this.sink = recorder;
+        this.usedSink = recorder.recording.used;
+        try {
+          this.composition(ctx, c, providers);
+        } finally {
+          this.sink = out;
+          this.usedSink = used;
+        }
+        rec = recorder.recording;
+        this.cache.compositionChecks.set(c, rec);
+      }
+      for (const r of rec.records) this.out.node(ctx, r.node, r.code, r.message, r.related);
+      for (const u of rec.used) this.used.add(u);
+    }
   }
 
   private providerRef(ctx: FileCtx, ref: NameRef, providers: Set<string>): void {
     if (providers.has(ref.name)) return;
     const guess = closest(ref.name, providers);
     const known = providers.size ? `defined providers: ${[...providers].join(', ')}` : 'no providers are defined; add one under `providers:`';
-    this.out.node(ctx, ref.node, 'unknown-provider', `model provider '${ref.name}' is not defined${guess ? ` (did you mean '${guess}'?)` : ''}; ${known}`);
+    this.sink.node(ctx, ref.node, 'unknown-provider', `model provider '${ref.name}' is not defined${guess ? ` (did you mean '${guess}'?)` : ''}; ${known}`);
   }
 
   private composition(ctx: FileCtx, c: CompositionDef, providers: Set<string>): void {
@@ -445,13 +512,13 @@ class ReferenceChecker {
       if (!s.id) continue;
       const first = byId.get(s.id);
       if (first) {
-        this.out.node(ctx, s.idNode ?? s.node, 'duplicate-step-id', `step id '${s.id}' is already used in composition '${c.name}'; step ids must be unique`, first.idNode ? [relatedAt(ctx, first.idNode, `first step '${s.id}'`)] : undefined);
+        this.sink.node(ctx, s.idNode ?? s.node, 'duplicate-step-id', `step id '${s.id}' is already used in composition '${c.name}'; step ids must be unique`, first.idNode ? [{ node: first.idNode, message: `first step '${s.id}'` }] : undefined);
       } else byId.set(s.id, s);
     }
     const ids = [...byId.keys()];
     const unknownStep = (ref: NameRef, what: string) => {
       const guess = closest(ref.name, ids);
-      this.out.node(ctx, ref.node, 'unknown-step', `${what} names step '${ref.name}', which composition '${c.name}' does not define${guess ? ` (did you mean '${guess}'?)` : ''}`);
+      this.sink.node(ctx, ref.node, 'unknown-step', `${what} names step '${ref.name}', which composition '${c.name}' does not define${guess ? ` (did you mean '${guess}'?)` : ''}`);
     };
     // Edges: step -> the steps it depends on (the known ones).
     const deps = new Map<string, NameRef[]>();
@@ -498,11 +565,11 @@ class ReferenceChecker {
     const { variables, steps } = this.reads(t);
     for (const v of variables) {
       if (v === 'steps' || inputs.has(v) || contextKeys.has(v)) continue;
-      this.out.node(ctx, ref.node, 'undeclared-variable', `template '${t.name}' reads '${v}', which neither composition '${c.name}''s inputs nor step '${s.id}''s context provides; add it to inputs (required or optional) or to the step's context`);
+      this.sink.node(ctx, ref.node, 'undeclared-variable', `template '${t.name}' reads '${v}', which neither composition '${c.name}''s inputs nor step '${s.id}''s context provides; add it to inputs (required or optional) or to the step's context`);
     }
     for (const id of steps) {
       if (mine.has(id)) continue;
-      this.out.node(ctx, ref.node, 'undeclared-step-read', undeclaredStepMessage(`template '${t.name}'`, id, s, c));
+      this.sink.node(ctx, ref.node, 'undeclared-step-read', undeclaredStepMessage(`template '${t.name}'`, id, s, c));
     }
   }
 
@@ -515,7 +582,7 @@ class ReferenceChecker {
       const a = this.inline(str);
       for (const r of a.stepReads) {
         if (mine.has(r.stepId)) continue;
-        this.out.node(ctx, node, 'undeclared-step-read', undeclaredStepMessage('this context value', r.stepId, s, c));
+        this.sink.node(ctx, node, 'undeclared-step-read', undeclaredStepMessage('this context value', r.stepId, s, c));
       }
     }
   }
@@ -531,7 +598,7 @@ class ReferenceChecker {
           const cycle = [from, ...(back ?? [edge.name])];
           if (cycle[cycle.length - 1] !== from || cycle.length === 1) cycle.push(from);
           const text = cycle.join(' -> ');
-          this.out.node(ctx, edge.node, 'dependency-cycle', `dependency cycle in composition '${c.name}': ${text}; remove one of these depends_on entries`);
+          this.sink.node(ctx, edge.node, 'dependency-cycle', `dependency cycle in composition '${c.name}': ${text}; remove one of these depends_on entries`);
         }
       }
     }
@@ -548,7 +615,7 @@ class ReferenceChecker {
         if (comps.has(ref.name)) continue;
         const guess = closest(ref.name, comps.keys());
         const where = rules ? 'composition_rules.yaml does not define it' : 'there is no composition_rules.yaml beside this file';
-        this.out.node(ctx, ref.node, 'unknown-composition', `composition '${ref.name}' is not defined: ${where}${guess ? ` (did you mean '${guess}'?)` : ''}`);
+        this.sink.node(ctx, ref.node, 'unknown-composition', `composition '${ref.name}' is not defined: ${where}${guess ? ` (did you mean '${guess}'?)` : ''}`);
       }
     }
   }

@@ -2,13 +2,19 @@
 import type { Position, Range } from '../model/diagnostics.js';
 
 export class LineIndex {
-  /** Offset at which each line starts. */
-  readonly lineStarts: number[];
+  private starts: number[] | undefined;
 
-  constructor(readonly text: string) {
-    const starts = [0];
-    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-    this.lineStarts = starts;
+  constructor(readonly text: string) {}
+
+  /** Offset at which each line starts; computed on first use, since most files need no position. */
+  get lineStarts(): number[] {
+    if (!this.starts) {
+      const starts = [0];
+      const text = this.text;
+      for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+      this.starts = starts;
+    }
+    return this.starts;
   }
 
   get lineCount(): number {

@@ -210,6 +210,8 @@ export class IncrementalYamlParser {
         shift(cached.root, p.start - cached.base);
         root = cached.root;
       } else {
+        // Checked per new piece rather than over the whole file on every keystroke.
+        if (!pieceIsSafe(p.text)) return undefined;
         const r = parseYaml(p.text);
         if (r.errors.length || r.root === undefined) return undefined;
         root = r.root;
@@ -261,6 +263,14 @@ export class IncrementalYamlParser {
   }
 }
 
+/**
+ * Anchors, aliases, tags, directives, document markers and tabs can tie pieces together or
+ * change how they read: a piece holding any of them sends the whole file to the full parser.
+ */
+function pieceIsSafe(text: string): boolean {
+  return !/(^|[\s[{,])[&*!][^\s]/m.test(text) && !/^(%|---|\.\.\.)/m.test(text) && !text.includes('\t');
+}
+
 interface Layout {
   entries: { head: Piece; children?: Piece[] }[];
 }
@@ -270,38 +280,29 @@ interface Layout {
  * text uses anything that makes that unsafe.
  */
 export function cutIntoPieces(text: string): Layout | undefined {
-  // Anchors, aliases, tags and directives can tie pieces together: parse those files whole.
-  if (/(^|[\s[{,])[&*!][^\s]/m.test(text) || /^(%|---|\.\.\.)/m.test(text) || text.includes('\t') || text.charCodeAt(0) === 0xfeff) return undefined;
-  const lines: { start: number; end: number; indent: number; blank: boolean }[] = [];
-  for (let s = 0; s < text.length; ) {
-    let e = text.indexOf('\n', s);
-    if (e === -1) e = text.length;
-    let i = s;
-    while (i < e && text.charCodeAt(i) === 32) i++;
-    const c = text.charCodeAt(i);
-    const blank = i >= e || c === 35 /* # */ || c === 13;
-    lines.push({ start: s, end: e + 1 > text.length ? text.length : e + 1, indent: i - s, blank });
-    s = e + 1;
-  }
+  if (text.charCodeAt(0) === 0xfeff) return undefined;
+  const lines = scanLines(text);
+  const n = lines.count;
+  const { start: ls, indent: ind } = lines;
+  const lineEnd = (k: number) => (k + 1 < n ? ls[k + 1]! : text.length);
+  // Leading comments and blank lines belong to the first entry.
+  let firstContent = 0;
+  while (firstContent < n && ind[firstContent]! < 0) firstContent++;
+  if (firstContent === n || ind[firstContent] !== 0) return undefined;
   const entries: Layout['entries'] = [];
   let i = 0;
-  // Leading comments and blank lines belong to the first entry.
-  const firstContent = lines.findIndex((l) => !l.blank);
-  if (firstContent === -1) return undefined;
-  if (lines[firstContent]!.indent !== 0) return undefined;
-  i = 0;
-  while (i < lines.length) {
-    let j = i === 0 ? firstContent + 1 : i + 1;
-    while (j < lines.length && (lines[j]!.blank || lines[j]!.indent > 0)) j++;
-    const start = lines[i]!.start;
-    const end = j < lines.length ? lines[j]!.start : text.length;
-    const headLine = lines[i === 0 ? firstContent : i]!;
-    const headText = text.slice(headLine.start, headLine.end);
-    const key = /^([A-Za-z_][\w.-]*):\s*(#.*)?\r?\n?$/.exec(headText)?.[1];
+  while (i < n) {
+    const headIdx = i === 0 ? firstContent : i;
+    let j = headIdx + 1;
+    while (j < n && ind[j] !== 0) j++;
+    const start = ls[i]!;
+    const end = j < n ? ls[j]! : text.length;
+    const headEnd = lineEnd(headIdx);
+    const key = /^([A-Za-z_][\w.-]*):\s*(#.*)?\r?\n?$/.exec(text.slice(ls[headIdx]!, headEnd))?.[1];
     if (key && SPLIT_KEYS.has(key) && end - start > 4096) {
-      const children = cutChildren(text, lines, i === 0 ? firstContent : i, j);
+      const children = cutChildren(text, lines, headIdx, j);
       if (!children) return undefined;
-      entries.push({ head: { start, end: headLine.end, text: text.slice(start, headLine.end) }, children });
+      entries.push({ head: { start, end: headEnd, text: text.slice(start, headEnd) }, children });
     } else {
       entries.push({ head: { start, end, text: text.slice(start, end) } });
     }
@@ -310,19 +311,47 @@ export function cutIntoPieces(text: string): Layout | undefined {
   return { entries };
 }
 
-function cutChildren(text: string, lines: { start: number; end: number; indent: number; blank: boolean }[], head: number, stop: number): Piece[] | undefined {
+interface Lines {
+  count: number;
+  start: Int32Array;
+  /** Leading spaces of each line, or -1 for a blank or comment-only line. */
+  indent: Int32Array;
+}
+
+/** One pass over the text, into flat arrays: a 2 MB file has ~60,000 lines, scanned per keystroke. */
+function scanLines(text: string): Lines {
+  let count = 1;
+  for (let k = text.indexOf('\n'); k !== -1 && k + 1 < text.length; k = text.indexOf('\n', k + 1)) count++;
+  const start = new Int32Array(count);
+  const indent = new Int32Array(count);
+  let s = 0;
+  for (let line = 0; line < count; line++) {
+    let e = text.indexOf('\n', s);
+    if (e === -1) e = text.length;
+    let k = s;
+    while (k < e && text.charCodeAt(k) === 32) k++;
+    const c = text.charCodeAt(k);
+    start[line] = s;
+    indent[line] = k >= e || c === 35 /* # */ || c === 13 ? -1 : k - s;
+    s = e + 1;
+  }
+  return { count, start, indent };
+}
+
+function cutChildren(text: string, lines: Lines, head: number, stop: number): Piece[] | undefined {
+  const { start: ls, indent: ind, count } = lines;
   let first = head + 1;
-  while (first < stop && lines[first]!.blank) first++;
+  while (first < stop && ind[first]! < 0) first++;
   if (first >= stop) return undefined;
-  const indent = lines[first]!.indent;
-  if (text.charCodeAt(lines[first]!.start + indent) === 45 /* - */) return undefined;
+  const indent = ind[first]!;
+  if (text.charCodeAt(ls[first]! + indent) === 45 /* - */) return undefined;
   const pieces: Piece[] = [];
   let cur = head + 1;
   for (let k = first + 1; k <= stop; k++) {
-    if (k === stop || (!lines[k]!.blank && lines[k]!.indent <= indent)) {
-      if (k < stop && lines[k]!.indent < indent) return undefined;
-      const start = lines[cur]!.start;
-      const end = k < stop ? lines[k]!.start : stop < lines.length ? lines[stop]!.start : text.length;
+    if (k === stop || (ind[k]! >= 0 && ind[k]! <= indent)) {
+      if (k < stop && ind[k]! < indent) return undefined;
+      const start = ls[cur]!;
+      const end = k < stop ? ls[k]! : stop < count ? ls[stop]! : text.length;
       pieces.push({ start, end, text: text.slice(start, end) });
       cur = k;
     }

@@ -1,0 +1,206 @@
+/**
+ * The workflow engine: starts runs, keeps a bounded history of them for status queries, and
+ * republishes every run's progress events. Self-contained behind injected dependencies (the
+ * template host, providers, executors, clock, ids, environment) so that the core engine, the
+ * CLI and tests can each wire it their own way.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { systemClock, type Clock } from '../clock.js';
+import { PromptError } from '../errors.js';
+import type { CompositionDef, ProviderDef, RunDefaults } from '../model/types.js';
+import { createDefaultExecutors, type ExecutorRegistry } from './executors.js';
+import { WorkflowMetrics, type WorkflowMetricsJSON } from './metrics.js';
+import { resolveComposition } from './resolve.js';
+import { WorkflowRunner, type SchedulingPolicy } from './run.js';
+import type {
+  ExecuteOptions,
+  ResolvedComposition,
+  RunStatus,
+  StepFinishedEvent,
+  StepRetryingEvent,
+  StepStartedEvent,
+  WorkflowEvent,
+  WorkflowFinishedEvent,
+  WorkflowHost,
+  WorkflowRun,
+  WorkflowStartedEvent,
+  WorkflowStatus,
+} from './types.js';
+
+export const DEFAULT_HISTORY_LIMIT = 1000;
+
+export interface WorkflowEngineOptions {
+  host: WorkflowHost;
+  /** `providers:` of composition_rules.yaml; replace them on reload with `setProviders`. */
+  providers?: ProviderDef[];
+  /** Default: `render` and `openai-compatible`. */
+  executors?: ExecutorRegistry;
+  clock?: Clock;
+  idGenerator?: () => string;
+  /** Finished runs kept for `getStatus` (running runs are never dropped). Default 1,000. */
+  historyLimit?: number;
+  /** Upper bound on any run's `max_parallel`. Default: none. */
+  maxParallel?: number;
+  /** Where `api_key_env` names are looked up. Default: process.env. */
+  env?: (name: string) => string | undefined;
+  /** An untrusted workspace refuses runs with provider (`model:`) steps. Default true: the extension must pass the workspace's trust. */
+  trusted?: boolean;
+  metrics?: WorkflowMetrics;
+  /** Default `critical-path`; `first-ready` exists for comparison. */
+  schedulingPolicy?: SchedulingPolicy;
+}
+
+/** Engine-level events: `progress` carries every event; each type is also emitted under its own name. */
+export interface WorkflowEngineEvents {
+  progress: [WorkflowEvent];
+  'workflow.started': [WorkflowStartedEvent];
+  'step.started': [StepStartedEvent];
+  'step.retrying': [StepRetryingEvent];
+  'step.finished': [StepFinishedEvent];
+  'workflow.finished': [WorkflowFinishedEvent];
+}
+
+export interface RunSummary {
+  id: string;
+  composition: string;
+  status: RunStatus;
+  startedAt: number;
+}
+
+export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
+  readonly executors: ExecutorRegistry;
+  readonly metrics: WorkflowMetrics;
+  readonly clock: Clock;
+  private readonly host: WorkflowHost;
+  private providers = new Map<string, ProviderDef>();
+  private readonly idGenerator: () => string;
+  private readonly historyLimit: number;
+  private readonly maxParallelCap: number;
+  private readonly env: (name: string) => string | undefined;
+  private trusted: boolean;
+  private readonly policy: SchedulingPolicy;
+  /** Insertion order = start order: eviction drops the oldest finished runs first. */
+  private readonly runs = new Map<string, WorkflowRunner>();
+
+  constructor(options: WorkflowEngineOptions) {
+    super();
+    this.host = options.host;
+    this.executors = options.executors ?? createDefaultExecutors();
+    this.metrics = options.metrics ?? new WorkflowMetrics();
+    this.clock = options.clock ?? systemClock;
+    this.idGenerator = options.idGenerator ?? randomUUID;
+    this.historyLimit = Math.max(0, options.historyLimit ?? DEFAULT_HISTORY_LIMIT);
+    this.maxParallelCap = options.maxParallel ?? Infinity;
+    this.env = options.env ?? ((name) => process.env[name]);
+    this.trusted = options.trusted ?? true;
+    this.policy = options.schedulingPolicy ?? 'critical-path';
+    this.setProviders(options.providers ?? []);
+  }
+
+  /** Replaces the providers (after a configuration reload). Runs already started keep theirs. */
+  setProviders(providers: readonly ProviderDef[]): void {
+    this.providers = new Map(providers.map((p) => [p.name, p]));
+  }
+
+  /** Follows the workspace's trust (VS Code's `workspace.isTrusted`). */
+  setTrusted(trusted: boolean): void {
+    this.trusted = trusted;
+  }
+
+  /**
+   * Resolves the composition for this context (defaults, composition, state override,
+   * experience-level override) and starts it. Returns at once; a run that cannot start
+   * (missing required input, invalid composition, provider step in an untrusted workspace)
+   * ends `failed` with `error` set, and its `done` resolves all the same.
+   */
+  execute(composition: CompositionDef, defaults: RunDefaults, context: Record<string, unknown>, options: ExecuteOptions = {}): WorkflowRun {
+    return this.executeResolved(resolveComposition(composition, defaults, context), context, options);
+  }
+
+  /** Starts an already resolved composition (for callers that resolve overrides themselves). */
+  executeResolved(composition: ResolvedComposition, context: Record<string, unknown>, options: ExecuteOptions = {}): WorkflowRun {
+    const id = options.workflowId ?? this.idGenerator();
+    const previous = this.runs.get(id);
+    if (previous && !previous.isEnded) throw new PromptError('invalid_configuration', `a run with the id "${id}" is still running`, { composition: composition.name });
+    const maxParallel = Math.min(options.maxParallel ?? composition.maxParallel, this.maxParallelCap);
+    const settings: ConstructorParameters<typeof WorkflowRunner>[2] = { id, maxParallel };
+    if (options.serviceName !== undefined) settings.serviceName = options.serviceName;
+    if (options.signal) settings.signal = options.signal;
+    const runner = new WorkflowRunner(
+      {
+        host: this.host,
+        clock: this.clock,
+        executors: this.executors,
+        providers: this.providers,
+        env: this.env,
+        trusted: this.trusted,
+        metrics: this.metrics,
+        policy: this.policy,
+        emit: (e) => {
+          this.emit('progress', e);
+          (this.emit as (name: string, e: WorkflowEvent) => boolean)(e.type, e);
+        },
+      },
+      composition,
+      settings,
+    );
+    if (previous) this.runs.delete(id);
+    this.runs.set(id, runner);
+    // Registered before start so that status is readable from the first event's listeners.
+    void runner.done.then(() => this.evict());
+    if (options.signal?.aborted) runner.cancel('the caller aborted the run before it started');
+    else runner.start(context);
+    this.evict();
+    return {
+      id,
+      done: runner.done,
+      status: () => runner.snapshot(),
+      cancel: (reason?: string) => runner.cancel(reason),
+      [Symbol.asyncIterator]: () => runner.log.iterate(),
+    };
+  }
+
+  getStatus(id: string): WorkflowStatus | undefined {
+    return this.runs.get(id)?.snapshot();
+  }
+
+  /** False when no such run is known or it has already ended. */
+  cancel(id: string, reason?: string): boolean {
+    const r = this.runs.get(id);
+    if (!r || r.isEnded) return false;
+    r.cancel(reason);
+    return true;
+  }
+
+  /** Runs in the history, oldest first. */
+  listRuns(): RunSummary[] {
+    return [...this.runs.values()].map((r) => {
+      const s = r.snapshot();
+      return { id: s.id, composition: s.composition, status: s.status, startedAt: s.startedAt };
+    });
+  }
+
+  get activeRuns(): number {
+    let n = 0;
+    for (const r of this.runs.values()) if (!r.isEnded) n++;
+    return n;
+  }
+
+  /** Size of the history (running and finished runs). */
+  get historySize(): number {
+    return this.runs.size;
+  }
+
+  getMetrics(): WorkflowMetricsJSON {
+    return this.metrics.getMetrics();
+  }
+
+  private evict(): void {
+    if (this.runs.size <= this.historyLimit) return;
+    for (const [id, r] of this.runs) {
+      if (this.runs.size <= this.historyLimit) break;
+      if (r.isEnded) this.runs.delete(id);
+    }
+  }
+}

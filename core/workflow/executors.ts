@@ -1,0 +1,80 @@
+/**
+ * Step executors: what turns a step's rendered prompt into its output. A step without
+ * `model:` uses `render` (the output is the prompt itself); a step with `model:` uses the
+ * executor named by its provider's `type`. An application registers its own LLM client as an
+ * executor under a name of its choice and points a provider's `type` at it.
+ */
+import type { ProviderDef } from '../model/types.js';
+import { createOpenAICompatibleExecutor } from './openaiCompatible.js';
+
+export interface StepExecutionRequest {
+  runId: string;
+  composition: string;
+  stepId: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** The step's template rendered with its context (the engine renders it for every attempt). */
+  prompt: string;
+  /** The step's render context (run input, `steps`, the step's `context:`). */
+  context: Record<string, unknown>;
+  /** The provider named by the step's `model:`, when it has one. */
+  provider?: ProviderDef;
+  /**
+   * Aborted when the attempt times out or the run is cancelled; `signal.reason` is the
+   * PromptError (`timeout` or `cancelled`). The engine stops waiting at that moment and
+   * discards whatever the executor returns later, so honouring it is about freeing resources.
+   */
+  signal: AbortSignal;
+  /** Environment lookup for secrets (`api_key_env`). */
+  env: (name: string) => string | undefined;
+  serviceName?: string;
+}
+
+export interface StepExecutor {
+  readonly name: string;
+  /** The step's output. Throw a PromptError to fail the attempt (its `code`, `status` and `retryAfterMs` drive retries). */
+  execute(request: StepExecutionRequest): Promise<unknown>;
+}
+
+export const RENDER_EXECUTOR = 'render';
+
+/** The default executor: the output is the rendered prompt. */
+export const renderExecutor: StepExecutor = {
+  name: RENDER_EXECUTOR,
+  execute: (req) => Promise.resolve(req.prompt),
+};
+
+export class ExecutorRegistry {
+  private readonly byName = new Map<string, StepExecutor>();
+
+  constructor(executors: Iterable<StepExecutor> = []) {
+    for (const e of executors) this.register(e);
+  }
+
+  /** Adds an executor, replacing any of the same name (tests replace `render` with an instrumented one). */
+  register(executor: StepExecutor): this {
+    this.byName.set(executor.name, executor);
+    return this;
+  }
+
+  unregister(name: string): boolean {
+    return this.byName.delete(name);
+  }
+
+  get(name: string): StepExecutor | undefined {
+    return this.byName.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
+}
+
+/** `render` and `openai-compatible`. */
+export function createDefaultExecutors(): ExecutorRegistry {
+  return new ExecutorRegistry([renderExecutor, createOpenAICompatibleExecutor()]);
+}

@@ -1,0 +1,700 @@
+/**
+ * One workflow run: a DAG scheduler with the contract's run semantics (see
+ * shared/spec/config-format.md, "Run semantics").
+ *
+ * Scheduling is event-driven and O(1) per step start/finish: each step keeps a count of
+ * unfinished dependencies; when it reaches zero the step's `skip`/`when` is decided and, if it
+ * runs, it enters a heap of ready steps ordered by longest remaining path. A slot counter
+ * bounds concurrency. (p-limit is FIFO: it cannot pick the best ready step when a slot frees,
+ * so the heap plus counter replace it.)
+ *
+ * Every state change happens synchronously in this class; executors only ever resolve
+ * promises. After the run has ended (cancel, timeout, or its natural end) `ended` is set and
+ * any late executor result is discarded.
+ */
+import { setMaxListeners } from 'node:events';
+import type { Clock } from '../clock.js';
+import { PromptError, toPromptError } from '../errors.js';
+import type { ProviderDef } from '../model/types.js';
+import { buildStepGraph, remainingPathLengths, topologicalOrder, type GraphProblem, type StepGraph } from './dag.js';
+import { EventLog } from './eventLog.js';
+import { RENDER_EXECUTOR, type ExecutorRegistry, type StepExecutionRequest, type StepExecutor } from './executors.js';
+import type { WorkflowMetrics } from './metrics.js';
+import { StepHeap } from './priorityQueue.js';
+import { isRetryable, retryWaitMs } from './retry.js';
+import type {
+  ErrorJSON,
+  FinalRunStatus,
+  ResolvedComposition,
+  ResolvedStep,
+  RunStatus,
+  SkipReason,
+  StepFinishedEvent,
+  StepRunStatus,
+  StepStatus,
+  WorkflowEvent,
+  WorkflowHost,
+  WorkflowResult,
+  WorkflowStatus,
+} from './types.js';
+import { evaluateWhen } from './when.js';
+
+/** `critical-path`: among ready steps, start first the one with the longest remaining path. `first-ready`: in the order they became ready (kept for comparison in the benchmark). */
+export type SchedulingPolicy = 'critical-path' | 'first-ready';
+
+export interface RunDependencies {
+  host: WorkflowHost;
+  clock: Clock;
+  executors: ExecutorRegistry;
+  providers: ReadonlyMap<string, ProviderDef>;
+  env: (name: string) => string | undefined;
+  trusted: boolean;
+  metrics: WorkflowMetrics;
+  policy: SchedulingPolicy;
+  /** Engine-level listeners. */
+  emit: (e: WorkflowEvent) => void;
+}
+
+export interface RunSettings {
+  id: string;
+  serviceName?: string;
+  maxParallel: number;
+  signal?: AbortSignal;
+}
+
+/** What `steps.<id>` holds in later contexts. */
+interface StepView {
+  output: unknown;
+  status: StepStatus;
+  attempts: number;
+  duration_ms: number;
+}
+
+interface StepState {
+  def: ResolvedStep;
+  status: StepStatus;
+  skipReason?: SkipReason;
+  attempts: number;
+  errors: ErrorJSON[];
+  startedAt?: number;
+  finishedAt?: number;
+  output: unknown;
+  /** Dependencies not yet finished. */
+  remaining: number;
+  timeouts: number;
+  executor?: StepExecutor;
+  provider?: ProviderDef;
+}
+
+type AttemptResult = { ok: true; output: unknown } | { ok: false; error: PromptError };
+
+function defineData(o: Record<string, unknown>, k: string, v: unknown): void {
+  // A step id or context key `__proto__` must be data, never a prototype change; plain
+  // assignment for the rest, as defineProperty is several times slower.
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
+
+interface GraphAnalysis {
+  graph: StepGraph;
+  problems: GraphProblem[];
+  order?: number[];
+}
+/** The step graph of a resolved composition, kept while the composition object lives: a caller that runs the same resolved composition again skips the analysis. */
+const analyses = new WeakMap<ResolvedComposition, GraphAnalysis>();
+function analyse(c: ResolvedComposition): GraphAnalysis {
+  let a = analyses.get(c);
+  if (!a) {
+    const { graph, problems } = buildStepGraph(c.steps);
+    a = { graph, problems };
+    if (!problems.length) a.order = topologicalOrder(graph)!;
+    analyses.set(c, a);
+  }
+  return a;
+}
+
+function outputText(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+export class WorkflowRunner {
+  readonly id: string;
+  readonly composition: ResolvedComposition;
+  readonly done: Promise<WorkflowResult>;
+  readonly log = new EventLog<WorkflowEvent>();
+
+  private resolveDone!: (r: WorkflowResult) => void;
+  private status: RunStatus = 'running';
+  private readonly startedAt: number;
+  private finishedAt?: number;
+  private readonly steps: StepState[];
+  private graph!: StepGraph;
+  private heap!: StepHeap;
+  private fifo: number[] = [];
+  private fifoHead = 0;
+  private readonly readyQueue: number[] = [];
+  private running = 0;
+  /** fail_fast tripped: no new step starts; the run ends when running steps have finished. */
+  private stopping = false;
+  private ended = false;
+  /** Aborted when the run stops; the signal of attempts without a timeout of their own. */
+  private readonly runAbort = new AbortController();
+  /**
+   * What to do when the run stops, for every attempt, fallback render and retry wait in
+   * flight. Cheaper than an abort listener per attempt on the run's signal, and it settles
+   * them at once whether or not the executor honours its signal.
+   */
+  private readonly inFlight = new Set<(reason: PromptError) => void>();
+  private runTimer: unknown;
+  /** Null prototype: ids are plain keys (even `__proto__`), and assignment stays fast with thousands of them. */
+  private readonly stepsView: Record<string, StepView> = Object.create(null) as Record<string, StepView>;
+  private input: Record<string, unknown> = {};
+  private whenContext?: Record<string, unknown>;
+  private output: string | null = null;
+  private error?: ErrorJSON;
+  private readonly maxParallel: number;
+  private readonly serviceName?: string;
+  private detachSignal?: () => void;
+  /** Step events are only published after `workflow.started` (a refused or pre-cancelled run has just `workflow.finished`). */
+  private startedEmitted = false;
+
+  constructor(
+    private readonly deps: RunDependencies,
+    composition: ResolvedComposition,
+    settings: RunSettings,
+  ) {
+    this.id = settings.id;
+    this.composition = composition;
+    this.maxParallel = settings.maxParallel;
+    if (settings.serviceName !== undefined) this.serviceName = settings.serviceName;
+    this.startedAt = deps.clock.now();
+    this.steps = composition.steps.map((def) => ({ def, status: 'pending', attempts: 0, errors: [], output: null, remaining: 0, timeouts: 0 }));
+    this.done = new Promise((r) => (this.resolveDone = r));
+    // Every executor of an unbounded run may listen to this one signal (fetch does).
+    setMaxListeners(0, this.runAbort.signal);
+    const signal = settings.signal;
+    if (signal) {
+      const onAbort = () => this.cancel(typeof signal.reason === 'string' ? signal.reason : 'the caller aborted the run');
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.detachSignal = () => signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  private emit(e: WorkflowEvent): void {
+    this.log.push(e);
+    try {
+      this.deps.emit(e);
+    } catch {
+      // A listener's bug must not corrupt the scheduler's state in the middle of a transition.
+    }
+  }
+
+
+  // ---------------------------------------------------------------- start
+
+  /** Checks that the run can start; a refusal ends it `failed` with the error and no step runs. */
+  private precheck(context: Record<string, unknown>): PromptError | undefined {
+    const c = this.composition;
+    const details = { composition: c.name };
+    const { graph, problems } = analyse(c);
+    this.graph = graph;
+    if (problems.length) return new PromptError('invalid_configuration', `composition "${c.name}" cannot run: ${problems.map((p) => p.message).join('; ')}`, details);
+    if (!(this.maxParallel === Infinity || (Number.isInteger(this.maxParallel) && this.maxParallel >= 1))) {
+      return new PromptError('invalid_configuration', `composition "${c.name}": max_parallel must be a whole number from 1 up, not ${this.maxParallel}`, details);
+    }
+    for (const s of this.steps) {
+      const d = s.def;
+      if (d.skip) continue;
+      if (d.template === undefined) return new PromptError('invalid_configuration', `step "${d.id}" of composition "${c.name}" has no template`, { ...details, step: d.id });
+      if (d.model === undefined) {
+        s.executor = this.deps.executors.get(RENDER_EXECUTOR);
+        if (!s.executor) return new PromptError('invalid_configuration', `no "${RENDER_EXECUTOR}" executor is registered`, details);
+        continue;
+      }
+      if (!this.deps.trusted) {
+        // An untrusted workspace's YAML must not send prompts (and the context in them) to an address it chose.
+        return new PromptError('access_denied', `step "${d.id}" sends its prompt to the provider "${d.model}", which an untrusted workspace may not do`, { ...details, step: d.id });
+      }
+      const p = this.deps.providers.get(d.model);
+      if (!p) return new PromptError('invalid_configuration', `step "${d.id}" names the model "${d.model}", which is not among the providers`, { ...details, step: d.id });
+      s.provider = p;
+      s.executor = this.deps.executors.get(p.type);
+      if (!s.executor) return new PromptError('invalid_configuration', `provider "${p.name}" has the type "${p.type}", for which no executor is registered (known: ${this.deps.executors.names().join(', ')})`, { ...details, step: d.id });
+    }
+    const missing = c.inputs.required.filter((k) => context[k] === undefined || context[k] === null);
+    if (missing.length) {
+      return new PromptError('missing_context', `composition "${c.name}" needs the input${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}`, { ...details, variable: missing[0] });
+    }
+    return undefined;
+  }
+
+  start(context: Record<string, unknown>): void {
+    if (this.ended) return;
+    this.input = { ...context };
+    const refusal = this.precheck(context);
+    if (refusal) {
+      this.error = refusal.toJSON();
+      this.finish('failed');
+      return;
+    }
+    const g = this.graph;
+    const n = this.steps.length;
+    let priority: ArrayLike<number>;
+    // With unbounded parallelism every ready step starts at once: order cannot matter.
+    if (this.deps.policy === 'critical-path' && this.maxParallel < n) {
+      const order = analyse(this.composition).order!;
+      // Past median durations make the remaining path a time; without history every step weighs the same.
+      const known = this.steps.map((s) => this.deps.metrics.stepP50(this.composition.name, s.def.id));
+      const seen = known.filter((x): x is number => x !== undefined);
+      const fallbackWeight = seen.length ? seen.reduce((a, b) => a + b, 0) / seen.length : 1;
+      priority = remainingPathLengths(g, order, (i) => Math.max(known[i] ?? fallbackWeight, 1e-6));
+      this.heap = new StepHeap(priority);
+    }
+    this.startedEmitted = true;
+    this.emit({ type: 'workflow.started', runId: this.id, composition: this.composition.name, time: this.deps.clock.now(), steps: this.composition.steps.map((s) => s.id), maxParallel: this.maxParallel });
+    if (this.composition.timeoutMs !== undefined) {
+      const ms = this.composition.timeoutMs;
+      this.runTimer = this.deps.clock.setTimeout(() => this.stop('timed_out', new PromptError('timeout', `the run took longer than its timeout_ms of ${ms} ms`, { composition: this.composition.name })), ms);
+    }
+    for (let i = 0; i < n; i++) {
+      this.steps[i]!.remaining = g.deps[i]!.length;
+      if (g.deps[i]!.length === 0) this.readyQueue.push(i);
+    }
+    this.drain();
+    this.pump();
+  }
+
+  // ---------------------------------------------------------------- scheduling
+
+  private pushReady(i: number): void {
+    if (this.heap) this.heap.push(i);
+    else this.fifo.push(i);
+  }
+  private popReady(): number | undefined {
+    if (this.heap) return this.heap.pop();
+    if (this.fifoHead >= this.fifo.length) return undefined;
+    const i = this.fifo[this.fifoHead++]!;
+    if (this.fifoHead === this.fifo.length) {
+      this.fifo = [];
+      this.fifoHead = 0;
+    }
+    return i;
+  }
+  private readyCount(): number {
+    return this.heap ? this.heap.size : this.fifo.length - this.fifoHead;
+  }
+
+  private runContext(): Record<string, unknown> {
+    // `steps` is live: it gains an entry as each step finishes. Copying it for every step
+    // would make a long run quadratic.
+    return (this.whenContext ??= { ...this.input, steps: this.stepsView });
+  }
+
+  /** Decides every step whose dependencies have all finished: skipped at once, or ready to run. */
+  private drain(): void {
+    const q = this.readyQueue;
+    // Index loop: deciding a skip can append more steps to the queue.
+    for (let k = 0; k < q.length; k++) {
+      const i = q[k]!;
+      const s = this.steps[i]!;
+      if (s.status !== 'pending') continue;
+      if (s.def.skip) this.finishSkipped(i, 'override');
+      else if (s.def.when && !evaluateWhen(s.def.when, this.runContext())) this.finishSkipped(i, 'when');
+      else this.pushReady(i);
+    }
+    q.length = 0;
+  }
+
+  private pump(): void {
+    if (this.ended) return;
+    while (!this.stopping && this.running < this.maxParallel) {
+      const i = this.popReady();
+      if (i === undefined) break;
+      this.startStep(i);
+    }
+    if (this.running === 0 && (this.stopping || this.readyCount() === 0)) this.finish(this.naturalStatus());
+  }
+
+  /** Releases the dependents of a step that finished in a way that lets them run. */
+  private release(i: number): void {
+    for (const d of this.graph.dependents[i]!) {
+      const s = this.steps[d]!;
+      if (s.status === 'pending' && --s.remaining === 0) this.readyQueue.push(d);
+    }
+  }
+
+  /** A failed step skips everything downstream of it (the skip passes on, transitively). */
+  private skipDownstream(i: number): void {
+    const stack = [i];
+    while (stack.length) {
+      const v = stack.pop()!;
+      for (const d of this.graph.dependents[v]!) {
+        if (this.steps[d]!.status !== 'pending') continue;
+        this.finishSkipped(d, 'upstream');
+        stack.push(d);
+      }
+    }
+  }
+
+  private setView(i: number): void {
+    const s = this.steps[i]!;
+    const duration = s.startedAt !== undefined && s.finishedAt !== undefined ? s.finishedAt - s.startedAt : 0;
+    this.stepsView[s.def.id] = Object.freeze({ output: s.output, status: s.status, attempts: s.attempts, duration_ms: duration });
+  }
+
+  private emitFinished(i: number, error?: PromptError): void {
+    const s = this.steps[i]!;
+    const ev: StepFinishedEvent = {
+      type: 'step.finished',
+      runId: this.id,
+      composition: this.composition.name,
+      time: s.finishedAt ?? this.deps.clock.now(),
+      stepId: s.def.id,
+      status: s.status as StepFinishedEvent['status'],
+      durationMs: s.startedAt !== undefined && s.finishedAt !== undefined ? s.finishedAt - s.startedAt : 0,
+      attempts: s.attempts,
+    };
+    if (s.skipReason) ev.skipReason = s.skipReason;
+    if (error) ev.error = error.toJSON();
+    this.emit(ev);
+  }
+
+  private finishSkipped(i: number, reason: SkipReason): void {
+    const s = this.steps[i]!;
+    s.status = 'skipped';
+    s.skipReason = reason;
+    s.output = null;
+    this.setView(i);
+    this.emitFinished(i);
+    // A step skipped by `when` or `skip` counts as finished for its dependents (Argo);
+    // an upstream skip is passed on by skipDownstream.
+    if (reason !== 'upstream') this.release(i);
+  }
+
+  private startStep(i: number): void {
+    const s = this.steps[i]!;
+    this.running++;
+    s.status = 'running';
+    s.startedAt = this.deps.clock.now();
+    this.emit({ type: 'step.started', runId: this.id, composition: this.composition.name, time: s.startedAt, stepId: s.def.id, attempt: 1 });
+    this.runStep(i).catch((e) => {
+      // runStep handles every failure itself; this is a last guard against an engine bug.
+      if (!this.ended && this.steps[i]!.status === 'running') this.completeStep(i, 'failed', null, toPromptError(e, 'invalid_configuration', { step: s.def.id }));
+    });
+  }
+
+  private completeStep(i: number, status: 'succeeded' | 'fallback' | 'failed', output: unknown, error?: PromptError): void {
+    if (this.ended) return;
+    const s = this.steps[i]!;
+    this.running--;
+    s.status = status;
+    s.output = status === 'failed' ? null : output;
+    s.finishedAt = this.deps.clock.now();
+    this.setView(i);
+    this.emitFinished(i, error);
+    if (status === 'failed' && !s.def.continueOnError) {
+      this.skipDownstream(i);
+      if (this.composition.failFast) this.stopping = true;
+    } else {
+      this.release(i);
+    }
+    this.drain();
+    this.pump();
+  }
+
+  // ---------------------------------------------------------------- one step
+
+  private stepContext(def: ResolvedStep): Record<string, unknown> {
+    const base = { ...this.input, steps: this.stepsView };
+    const keys = Object.keys(def.context);
+    if (keys.length === 0) return base;
+    const ctx: Record<string, unknown> = { ...base };
+    for (const k of keys) {
+      const v = def.context[k];
+      defineData(ctx, k, typeof v === 'string' ? this.deps.host.renderString(v, base) : v);
+    }
+    return ctx;
+  }
+
+  private async runStep(i: number): Promise<void> {
+    const s = this.steps[i]!;
+    const def = s.def;
+    let ctx: Record<string, unknown>;
+    try {
+      ctx = this.stepContext(def);
+    } catch (e) {
+      // The step's `context:` does not render: no attempt can succeed, so no retry.
+      const err = toPromptError(e, 'template_error', { step: def.id, composition: this.composition.name });
+      s.errors.push(err.toJSON());
+      return this.afterFailure(i, err, { ...this.input, steps: this.stepsView });
+    }
+    for (let attempt = 1; ; attempt++) {
+      s.attempts = attempt;
+      const r = await this.attempt(i, ctx, attempt);
+      if (this.ended) return;
+      if (r.ok) return this.completeStep(i, 'succeeded', r.output);
+      const err = r.error;
+      s.errors.push(err.toJSON());
+      if (err.code === 'timeout') s.timeouts++;
+      if (attempt >= def.retry.maxAttempts || !isRetryable(err, def.retry)) return this.afterFailure(i, err, ctx);
+      const waitMs = retryWaitMs(err, def.retry, attempt);
+      this.emit({ type: 'step.retrying', runId: this.id, composition: this.composition.name, time: this.deps.clock.now(), stepId: def.id, attempt, nextAttempt: attempt + 1, waitMs, error: err.toJSON() });
+      await this.sleep(waitMs);
+      if (this.ended) return;
+    }
+  }
+
+  private async afterFailure(i: number, err: PromptError, ctx: Record<string, unknown>): Promise<void> {
+    const s = this.steps[i]!;
+    const fb = s.def.fallback;
+    if (!fb) return this.completeStep(i, 'failed', null, err);
+    if (fb.template === undefined) return this.completeStep(i, 'fallback', fb.value ?? null, err);
+    try {
+      // The fallback is a local, degraded answer: rendered, never sent to the provider whose failure is the likely cause.
+      const out = await this.untilStopped(this.deps.host.renderTemplate(fb.template, ctx, this.renderOpts(this.runAbort.signal)));
+      if (this.ended) return;
+      this.completeStep(i, 'fallback', out, err);
+    } catch (e) {
+      if (this.ended) return;
+      const fbErr = toPromptError(e, 'template_error', { step: s.def.id, template: fb.template });
+      s.errors.push(fbErr.toJSON());
+      this.completeStep(i, 'failed', null, err);
+    }
+  }
+
+  private renderOpts(signal: AbortSignal): { signal: AbortSignal; serviceName?: string } {
+    return this.serviceName !== undefined ? { signal, serviceName: this.serviceName } : { signal };
+  }
+
+  /** `work`'s outcome, or the stop reason as soon as the run stops. */
+  private untilStopped<T>(work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const onStop = (reason: PromptError) => reject(reason);
+      this.inFlight.add(onStop);
+      work.then(
+        (v) => {
+          this.inFlight.delete(onStop);
+          resolve(v);
+        },
+        (e) => {
+          this.inFlight.delete(onStop);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** One attempt: render the prompt, run the executor; settles at the first of its answer, its timeout, or the run's stop (a late answer is dropped). */
+  private attempt(i: number, ctx: Record<string, unknown>, attempt: number): Promise<AttemptResult> {
+    const s = this.steps[i]!;
+    const def = s.def;
+    const clock = this.deps.clock;
+    const provider = s.provider;
+    return new Promise<AttemptResult>((resolve) => {
+      let settled = false;
+      let timer: unknown;
+      let sentAt: number | undefined;
+      // A controller of its own only when the attempt can time out: creating one costs more
+      // than the rest of a no-op step, and without a timeout the run's signal says it all.
+      let ac: AbortController | undefined;
+      const settle = (r: AttemptResult) => {
+        if (settled) return;
+        settled = true;
+        if (timer !== undefined) clock.clearTimeout(timer);
+        this.inFlight.delete(onStop);
+        if (provider && sentAt !== undefined && !this.ended) this.deps.metrics.recordProviderCall(provider.name, clock.now() - sentAt, r.ok ? undefined : { status: r.error.status });
+        resolve(r);
+      };
+      const onStop = (reason: PromptError) => {
+        ac?.abort(reason);
+        settle({ ok: false, error: reason });
+      };
+      this.inFlight.add(onStop);
+      let signal = this.runAbort.signal;
+      if (def.timeoutMs !== undefined) {
+        const ms = def.timeoutMs;
+        ac = new AbortController();
+        signal = ac.signal;
+        timer = clock.setTimeout(() => {
+          const err = new PromptError('timeout', `step "${def.id}" attempt ${attempt} took longer than its timeout_ms of ${ms} ms`, { step: def.id, composition: this.composition.name });
+          ac!.abort(err);
+          settle({ ok: false, error: err });
+        }, ms);
+      }
+      const work = async () => {
+        const prompt = await this.deps.host.renderTemplate(def.template!, ctx, this.renderOpts(signal));
+        if (settled) return undefined;
+        sentAt = clock.now();
+        const req: StepExecutionRequest = {
+          runId: this.id,
+          composition: this.composition.name,
+          stepId: def.id,
+          attempt,
+          prompt,
+          context: ctx,
+          signal,
+          env: this.deps.env,
+        };
+        if (provider) req.provider = provider;
+        if (this.serviceName !== undefined) req.serviceName = this.serviceName;
+        return s.executor!.execute(req);
+      };
+      work().then(
+        (output) => settle({ ok: true, output }),
+        (e) => settle({ ok: false, error: toPromptError(e, sentAt !== undefined && provider ? 'provider_error' : 'template_error', { step: def.id, composition: this.composition.name }) }),
+      );
+    });
+  }
+
+  /** A retry wait on the injected clock; the run's stop ends it early. */
+  private sleep(ms: number): Promise<void> {
+    const clock = this.deps.clock;
+    return new Promise<void>((resolve) => {
+      const onStop = () => {
+        clock.clearTimeout(h);
+        resolve();
+      };
+      const h = clock.setTimeout(() => {
+        this.inFlight.delete(onStop);
+        resolve();
+      }, ms);
+      // systemClock unrefs its timers so that an idle watcher never keeps a process alive; a
+      // retry wait is work in progress, and a CLI awaiting the run must not exit in the middle.
+      (h as { ref?: () => void } | null)?.ref?.();
+      this.inFlight.add(onStop);
+    });
+  }
+
+  // ---------------------------------------------------------------- the end
+
+  cancel(reason?: string): void {
+    this.stop('cancelled', new PromptError('cancelled', reason ?? 'the run was cancelled', { composition: this.composition.name }));
+  }
+
+  private stop(status: 'cancelled' | 'timed_out', error: PromptError): void {
+    if (this.ended) return;
+    this.ended = true; // before the abort: attempts resuming after it must find the run over
+    for (const f of [...this.inFlight]) f(error);
+    this.inFlight.clear();
+    this.runAbort.abort(error);
+    this.finish(status, error, this.startedEmitted);
+  }
+
+  private naturalStatus(): FinalRunStatus {
+    let failed = false;
+    for (const s of this.steps) {
+      if (s.status === 'failed' || (s.status === 'skipped' && s.skipReason === 'upstream')) failed = true;
+    }
+    // `stopping` is only ever set by fail_fast after a failure that was not continue_on_error.
+    if (this.stopping) return 'failed';
+    return failed ? 'partial' : 'succeeded';
+  }
+
+  private finish(status: FinalRunStatus, stopError?: PromptError, started = this.startedEmitted): void {
+    this.ended = true;
+    const clock = this.deps.clock;
+    if (this.runTimer !== undefined) clock.clearTimeout(this.runTimer);
+    this.detachSignal?.();
+    const now = clock.now();
+    for (let i = 0; i < this.steps.length; i++) {
+      const s = this.steps[i]!;
+      if (s.status === 'running') {
+        // Cancelled steps are `cancelled`; a step cut off by the run's timeout failed with `timeout`.
+        s.status = status === 'timed_out' ? 'failed' : 'cancelled';
+        if (stopError) s.errors.push(stopError.toJSON());
+        s.finishedAt = now;
+        s.output = null;
+        this.setView(i);
+        this.emitFinished(i, stopError);
+      } else if (s.status === 'pending') {
+        s.status = 'cancelled';
+        if (started) {
+          this.setView(i);
+          this.emitFinished(i);
+        }
+      }
+    }
+    this.running = 0;
+    this.status = status;
+    this.finishedAt = now;
+    if (status === 'succeeded' || status === 'partial') this.renderOutput();
+    if (this.error === undefined && stopError) this.error = stopError.toJSON();
+    const durationMs = now - this.startedAt;
+    this.recordMetrics(durationMs);
+    const ev: WorkflowEvent = { type: 'workflow.finished', runId: this.id, composition: this.composition.name, time: now, status: this.status as FinalRunStatus, durationMs };
+    if (this.error) ev.error = this.error;
+    this.emit(ev);
+    this.log.close();
+    this.resolveDone(this.snapshot() as WorkflowResult);
+  }
+
+  private renderOutput(): void {
+    const c = this.composition;
+    if (c.output === undefined) {
+      const leaves: string[] = [];
+      this.steps.forEach((s, i) => {
+        if (this.graph.dependents[i]!.length === 0 && s.output !== null && s.output !== undefined) leaves.push(outputText(s.output));
+      });
+      this.output = leaves.join('\n\n');
+      return;
+    }
+    try {
+      this.output = this.deps.host.renderString(c.output, { ...this.input, steps: this.stepsView });
+    } catch (e) {
+      // The steps' outputs are kept; only the assembled output is missing, and that is a failure of the run.
+      this.error = toPromptError(e, 'template_error', { composition: c.name }).toJSON();
+      this.output = null;
+      this.status = 'failed';
+    }
+  }
+
+  private recordMetrics(durationMs: number): void {
+    const m = this.deps.metrics;
+    const name = this.composition.name;
+    m.recordRun(name, this.status as FinalRunStatus, durationMs);
+    for (const s of this.steps) {
+      const rec: Parameters<WorkflowMetrics['recordStep']>[2] = { status: s.status, attempts: s.attempts, fallback: s.status === 'fallback', timeouts: s.timeouts };
+      if (s.startedAt !== undefined && s.finishedAt !== undefined) rec.durationMs = s.finishedAt - s.startedAt;
+      m.recordStep(name, s.def.id, rec);
+    }
+  }
+
+  // ---------------------------------------------------------------- status
+
+  snapshot(): WorkflowStatus {
+    const outputs: Record<string, unknown> = {};
+    const steps: StepRunStatus[] = this.steps.map((s) => {
+      const st: StepRunStatus = { id: s.def.id, status: s.status, attempts: s.attempts, errors: s.errors.slice(), output: s.output };
+      if (s.skipReason) st.skipReason = s.skipReason;
+      if (s.startedAt !== undefined) st.startedAt = s.startedAt;
+      if (s.finishedAt !== undefined) st.finishedAt = s.finishedAt;
+      if (s.startedAt !== undefined && s.finishedAt !== undefined) st.durationMs = s.finishedAt - s.startedAt;
+      if (s.def.template !== undefined) st.template = s.def.template;
+      if (s.def.model !== undefined) st.model = s.def.model;
+      if ((s.status === 'succeeded' || s.status === 'fallback') && s.output !== null && s.output !== undefined) defineData(outputs, s.def.id, s.output);
+      return st;
+    });
+    const out: WorkflowStatus = {
+      id: this.id,
+      composition: this.composition.name,
+      status: this.status,
+      startedAt: this.startedAt,
+      steps,
+      outputs,
+      output: this.output,
+      maxParallel: this.maxParallel,
+      appliedOverrides: { ...this.composition.appliedOverrides },
+    };
+    if (this.serviceName !== undefined) out.serviceName = this.serviceName;
+    if (this.finishedAt !== undefined) {
+      out.finishedAt = this.finishedAt;
+      out.durationMs = this.finishedAt - this.startedAt;
+    }
+    if (this.error) out.error = this.error;
+    return out;
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The public types of the workflow engine: a composition resolved for one run, the run's
+ * status as callers read it, and its progress events. Plain data only (no source nodes), so
+ * that status and events can go to JSON, the CLI and the editor as they are.
+ */
+
+/** What the engine needs from the template side (the lead's PromptManager implements it). */
+export interface WorkflowHost {
+  /** Renders a template by name with the step's context (strict mode; throws PromptError: template_error, missing_context, unknown_template...). */
+  renderTemplate(name: string, context: Record<string, unknown>, opts: { signal: AbortSignal; serviceName?: string }): Promise<string>;
+  /** Renders an inline Handlebars string (a step's `context:` string values, the composition's `output`). */
+  renderString(source: string, context: Record<string, unknown>): string;
+}
+
+export interface ResolvedRetry {
+  /** Total attempts; 1 = no retry. */
+  maxAttempts: number;
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maxIntervalMs: number;
+  nonRetryable: string[];
+}
+
+export interface ResolvedWhen {
+  /** Dotted path into the step's run context (`user_experience_level`, `steps.extract.status`). */
+  path: string;
+  equals?: unknown;
+  notEquals?: unknown;
+  in?: unknown[];
+  exists?: boolean;
+}
+
+export interface ResolvedFallback {
+  template?: string;
+  value?: string;
+}
+
+/** One step with every default and override applied. */
+export interface ResolvedStep {
+  id: string;
+  template?: string;
+  /** A provider name; without it the output is the rendered prompt. */
+  model?: string;
+  dependsOn: string[];
+  when?: ResolvedWhen;
+  /** Set by an override's `skip: true`. */
+  skip: boolean;
+  retry: ResolvedRetry;
+  /** Per attempt; undefined = no limit. */
+  timeoutMs?: number;
+  continueOnError: boolean;
+  fallback?: ResolvedFallback;
+  /** Extra variables; string values are Handlebars, rendered against the run context before the step. */
+  context: Record<string, unknown>;
+}
+
+export interface ResolvedComposition {
+  name: string;
+  description?: string;
+  inputs: { required: string[]; optional: string[] };
+  steps: ResolvedStep[];
+  /** `Infinity` when nothing bounds it. */
+  maxParallel: number;
+  failFast: boolean;
+  /** Whole run; undefined = no limit. */
+  timeoutMs?: number;
+  /** Handlebars source of the run's output; undefined = the leaf steps' outputs joined by blank lines. */
+  output?: string;
+  /** The override keys that applied (for status and the editor). */
+  appliedOverrides: { state?: string; experienceLevel?: string };
+}
+
+export type StepStatus = 'pending' | 'running' | 'succeeded' | 'fallback' | 'failed' | 'skipped' | 'cancelled';
+export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'timed_out';
+export type FinalRunStatus = Exclude<RunStatus, 'running'>;
+/** Why a step was skipped: its `when` was false, an override said `skip`, or something upstream failed. */
+export type SkipReason = 'when' | 'override' | 'upstream';
+
+/** A PromptError as JSON (`PromptError.toJSON()`). */
+export type ErrorJSON = Record<string, unknown>;
+
+export interface StepRunStatus {
+  id: string;
+  status: StepStatus;
+  skipReason?: SkipReason;
+  /** Attempts made (0 for a step that never ran). */
+  attempts: number;
+  /** Every attempt's error, in order (a step that succeeded on attempt 3 has two). */
+  errors: ErrorJSON[];
+  /** Clock milliseconds (the engine's injected clock). */
+  startedAt?: number;
+  finishedAt?: number;
+  durationMs?: number;
+  /** Null until the step finishes, and for a step that failed or was skipped. */
+  output: unknown;
+  template?: string;
+  model?: string;
+}
+
+export interface WorkflowStatus {
+  id: string;
+  composition: string;
+  serviceName?: string;
+  status: RunStatus;
+  startedAt: number;
+  finishedAt?: number;
+  durationMs?: number;
+  /** In declaration order. */
+  steps: StepRunStatus[];
+  /** Outputs of the steps that finished with one, by step id: kept whatever the run's status. */
+  outputs: Record<string, unknown>;
+  /** The composition's output; null until the run ends, and for runs that did not succeed or end partial. */
+  output: string | null;
+  /** Why the run could not start, or why its output could not be rendered. */
+  error?: ErrorJSON;
+  maxParallel: number;
+  appliedOverrides: { state?: string; experienceLevel?: string };
+}
+
+export interface WorkflowResult extends WorkflowStatus {
+  status: FinalRunStatus;
+}
+
+interface EventBase {
+  runId: string;
+  composition: string;
+  /** Clock milliseconds. */
+  time: number;
+}
+export interface WorkflowStartedEvent extends EventBase {
+  type: 'workflow.started';
+  steps: string[];
+  maxParallel: number;
+}
+export interface StepStartedEvent extends EventBase {
+  type: 'step.started';
+  stepId: string;
+  attempt: number;
+}
+export interface StepRetryingEvent extends EventBase {
+  type: 'step.retrying';
+  stepId: string;
+  /** The attempt that failed. */
+  attempt: number;
+  /** The attempt that will start after the wait (attempt + 1). */
+  nextAttempt: number;
+  waitMs: number;
+  error: ErrorJSON;
+}
+export interface StepFinishedEvent extends EventBase {
+  type: 'step.finished';
+  stepId: string;
+  status: Exclude<StepStatus, 'pending' | 'running'>;
+  skipReason?: SkipReason;
+  durationMs: number;
+  attempts: number;
+  error?: ErrorJSON;
+}
+export interface WorkflowFinishedEvent extends EventBase {
+  type: 'workflow.finished';
+  status: FinalRunStatus;
+  durationMs: number;
+  error?: ErrorJSON;
+}
+export type WorkflowEvent = WorkflowStartedEvent | StepStartedEvent | StepRetryingEvent | StepFinishedEvent | WorkflowFinishedEvent;
+
+export interface ExecuteOptions {
+  /** The run's id; generated when absent. Reusing the id of a run that is still running is refused. */
+  workflowId?: string;
+  /** Passed to `renderTemplate` (service access rules). */
+  serviceName?: string;
+  /** Aborting it cancels the run. */
+  signal?: AbortSignal;
+  /** Overrides the composition's `max_parallel` (the CLI's `--max-parallel`); still capped by the engine's. */
+  maxParallel?: number;
+}
+
+/** The handle `execute` returns at once. Iterating it yields every progress event of the run, from the first. */
+export interface WorkflowRun extends AsyncIterable<WorkflowEvent> {
+  readonly id: string;
+  /** Resolves when the run ends, whatever its status; never rejects. */
+  readonly done: Promise<WorkflowResult>;
+  /** A snapshot of the run's status now. */
+  status(): WorkflowStatus;
+  /** No new step starts, running steps get the abort, the run ends `cancelled`. */
+  cancel(reason?: string): void;
+}
