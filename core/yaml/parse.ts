@@ -9,6 +9,7 @@
 import { Alias, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, Scalar, type Document, type Node as YNode } from 'yaml';
 import type { SNode, SPair, SScalar } from './sourceTree.js';
 import { shift } from './sourceTree.js';
+import { fastParseYaml } from './fastParse.js';
 
 export interface YamlParseError {
   message: string;
@@ -24,7 +25,7 @@ export interface ParsedYaml {
 
 /** A faster parser for the common subset may be plugged in; it returns undefined to decline. */
 export type SubsetParser = (text: string) => SNode | null | undefined;
-let subsetParser: SubsetParser | undefined;
+let subsetParser: SubsetParser | undefined = fastParseYaml;
 export function setSubsetParser(p: SubsetParser | undefined): void {
   subsetParser = p;
 }
