@@ -1,4 +1,6 @@
 /** The CLI's commands, by name. */
+import { demoCommand } from './demoCommand.js';
+import { graphCommand, renderCommand, runCommand } from './engineCommands.js';
 import { validateCommand, type CommandIO } from './validateCommand.js';
 
 export interface Command {
@@ -12,5 +14,25 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'Check every prompt workspace under each DIR (default .); exit 1 on any error.',
     usage: 'validate [DIR...] [--format text|json]',
     run: validateCommand,
+  },
+  render: {
+    summary: 'Render one template with a JSON context, optionally as a service (access, required context, fallback).',
+    usage: 'render TEMPLATE [--context FILE|-] [--service NAME] [--dir DIR] [--json]',
+    run: renderCommand,
+  },
+  run: {
+    summary: 'Run a composition with live progress on stderr and its output on stdout; exit 0 succeeded, 2 partial, 1 failed.',
+    usage: 'run COMPOSITION [--context FILE|-] [--service NAME] [--dir DIR] [--max-parallel N] [--id RUN_ID] [--json]',
+    run: runCommand,
+  },
+  graph: {
+    summary: "Print a composition's DAG as Mermaid (default) or Graphviz dot.",
+    usage: 'graph COMPOSITION [--format mermaid|dot] [--dir DIR]',
+    run: graphCommand,
+  },
+  demo: {
+    summary: 'Validate, render and run workflows on the bundled examples, with no network.',
+    usage: 'demo [DIR]',
+    run: demoCommand,
   },
 };

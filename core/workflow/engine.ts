@@ -129,10 +129,10 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
     if (options.signal) settings.signal = options.signal;
     const runner = new WorkflowRunner(
       {
-        host: this.host,
+        host: options.host ?? this.host,
         clock: this.clock,
         executors: this.executors,
-        providers: this.providers,
+        providers: options.providers ? new Map(options.providers.map((p) => [p.name, p])) : this.providers,
         env: this.env,
         trusted: this.trusted,
         metrics: this.metrics,

@@ -3,6 +3,7 @@
  * status as callers read it, and its progress events. Plain data only (no source nodes), so
  * that status and events can go to JSON, the CLI and the editor as they are.
  */
+import type { ProviderDef } from '../model/types.js';
 
 /** What the engine needs from the template side (the lead's PromptManager implements it). */
 export interface WorkflowHost {
@@ -173,6 +174,12 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Overrides the composition's `max_parallel` (the CLI's `--max-parallel`); still capped by the engine's. */
   maxParallel?: number;
+  /**
+   * The template host and providers of this run. The prompt manager passes the ones of the
+   * configuration the run started with, so a hot reload during the run does not reach it.
+   */
+  host?: WorkflowHost;
+  providers?: readonly ProviderDef[];
 }
 
 /** The handle `execute` returns at once. Iterating it yields every progress event of the run, from the first. */

@@ -1,0 +1,95 @@
+/**
+ * `promptmanager demo [DIR]`: what a newcomer needs to see, on the bundled examples, with no
+ * network. Validates the workspace, renders a template for a service (and shows the cache and
+ * an access check), runs a fan-out/fan-in workflow, then a workflow whose model step fails,
+ * retries and falls back while the run still delivers.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PromptManager } from '../engine/promptManager.js';
+import { PromptError } from '../errors.js';
+import { validateWorkspace } from '../validate/validateWorkspace.js';
+import { parseArgs } from './args.js';
+import { startDemoModelServer } from './demoModelServer.js';
+import { ProgressView } from './progress.js';
+import { formatDiagnostic, type CommandIO } from './validateCommand.js';
+import { pickWorkspace } from './workspaceArg.js';
+
+function excerpt(text: string, lines = 8): string {
+  const all = text.trim().split('\n');
+  const shown = all.slice(0, lines).map((l) => `    | ${l}`);
+  if (all.length > lines) shown.push(`    | ... (${all.length - lines} more lines)`);
+  return shown.join('\n') + '\n';
+}
+
+function readJson(file: string): Record<string, unknown> {
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+}
+
+export async function demoCommand(argv: string[], io: CommandIO): Promise<number> {
+  const args = parseArgs(argv, new Set(), new Set());
+  const root = pickWorkspace(args.positionals[0] ?? 'examples', io.cwd);
+  const rel = path.relative(io.cwd, root) || '.';
+  const contexts = path.join(root, 'contexts');
+  const say = io.stdout;
+
+  say(`\n== 1. Validate ${rel}/ (the same check the editor runs as you type and CI runs with 'promptmanager validate')\n`);
+  const v = validateWorkspace(root);
+  for (const d of v.diagnostics.filter((x) => x.severity !== 'information')) say('  ' + formatDiagnostic(d, io.cwd) + '\n');
+  say(`  ${v.errorCount} errors, ${v.warningCount} warnings, ${v.templates.size} templates, ${v.compositionRules?.compositions.length ?? 0} compositions, ${v.serviceMappings?.services.length ?? 0} services\n`);
+  if (v.errorCount) return 1;
+
+  const model = await startDemoModelServer();
+  const manager = await PromptManager.create({ root, environment: 'production', watch: false,
+    // The demo's model server takes any key; a real provider reads it from api_key_env.
+    workflow: { providerOverrides: { local: { baseUrl: model.url } }, env: (name) => process.env[name] || (name === 'PROMPTMANAGER_API_KEY' ? 'demo-key' : undefined) },
+  });
+  try {
+    say(`\n== 2. Render a template for a service\n`);
+    const svcCtx = readJson(path.join(contexts, 'analysis_service.json'));
+    const r1 = await manager.render('analysis/quick_summary', svcCtx, { serviceName: 'analysis_service' });
+    say(`  analysis_service renders analysis/quick_summary with contexts/analysis_service.json:\n`);
+    say(excerpt(r1.text));
+    const r2 = await manager.render('analysis/quick_summary', svcCtx, { serviceName: 'analysis_service' });
+    say(`  first render ${r1.durationMs.toFixed(2)} ms; the same render again: ${r2.durationMs.toFixed(3)} ms${r2.fromCache ? ' (from the result cache)' : ''}\n`);
+    try {
+      await manager.render('analysis/extract', readJson(path.join(contexts, 'qa_service.json')), { serviceName: 'qa_service' });
+    } catch (e) {
+      if (e instanceof PromptError) say(`  qa_service asking for analysis/extract is refused: [${e.code}] ${e.message}\n`);
+      else throw e;
+    }
+
+    const runOne = async (composition: string, service: string, title: string) => {
+      say(`\n== ${title}\n`);
+      const run = await manager.startWorkflow(composition, readJson(path.join(contexts, `${composition}.json`)), { serviceName: service });
+      const view = new ProgressView((s) => say(io.isTTY ? s : s.replace(/^(?=.)/gm, '  ')), io.isTTY);
+      for await (const ev of run) view.onEvent(ev);
+      const result = await run.done;
+      view.finish(result);
+      if (result.output !== null) say(`  output:\n${excerpt(result.output, 10)}`);
+      return result;
+    };
+
+    await runOne('complete_analysis', 'analysis_service', '3. Run complete_analysis: extract, then summary, critique and risks in parallel, then the report');
+    await runOne('reply_drafter', 'drafting_service', `4. Run reply_drafter: its 'draft' step sends the prompt to the model provider (a demo server on 127.0.0.1)`);
+    model.mode = 'down';
+    const before = model.requests;
+    const failing = await runOne('reply_drafter', 'drafting_service', '5. Run reply_drafter again while the provider answers 503: the model step retries, then falls back');
+    const draft = failing.steps.find((s) => s.id === 'draft');
+    say(`  the model server saw ${model.requests - before} request(s) in this run; step 'draft' ended '${draft?.status}' after ${draft?.attempts} attempt(s), and the run is '${failing.status}'\n`);
+
+    say(`\n== 6. Metrics and health\n`);
+    const h = manager.healthCheck();
+    say(`  health: ${h.status}\n`);
+    for (const [name, c] of Object.entries(h.components)) say(`    ${name.padEnd(10)} ${c.status.padEnd(9)} ${c.reason}\n`);
+    const prom = manager.getMetrics({ format: 'prometheus' });
+    const lines = prom.split('\n').filter((l) => l && !l.startsWith('#'));
+    say(`  ${lines.length} Prometheus samples, for example:\n`);
+    for (const l of lines.filter((x) => /render|workflow/.test(x)).slice(0, 6)) say(`    ${l}\n`);
+    say(`\nNext: 'node dist/cli.js run complete_analysis --dir ${rel} --context ${path.join(rel, 'contexts', 'complete_analysis.json')}', or open ${rel}/ in VS Code with the extension.\n`);
+    return 0;
+  } finally {
+    await manager.close();
+    await model.close();
+  }
+}

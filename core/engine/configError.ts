@@ -1,0 +1,28 @@
+/** The one error a configuration with errors fails a load with. */
+import { PromptError } from '../errors.js';
+import type { PromptDiagnostic } from '../model/diagnostics.js';
+
+/** `file:line:col code message`, one-based, as compilers print and terminals link. */
+export function formatDiagnostic(d: PromptDiagnostic): string {
+  return `${d.file}:${d.range.start.line + 1}:${d.range.start.character + 1} ${d.code} ${d.message}`;
+}
+
+/** A PromptError('invalid_configuration') that also carries the diagnostics themselves. */
+export class ConfigurationError extends PromptError {
+  readonly diagnostics: readonly PromptDiagnostic[];
+  constructor(root: string, diagnostics: readonly PromptDiagnostic[]) {
+    const errors = diagnostics.filter((d) => d.severity === 'error');
+    const lines = errors.map((d) => '  ' + formatDiagnostic(d));
+    super(
+      'invalid_configuration',
+      `The prompt workspace ${root} has ${errors.length} error${errors.length === 1 ? '' : 's'}:\n${lines.join('\n')}`,
+      errors[0] ? { location: { file: errors[0].file, line: errors[0].range.start.line + 1, column: errors[0].range.start.character + 1 } } : {},
+    );
+    this.name = 'ConfigurationError';
+    this.diagnostics = errors;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), diagnostics: this.diagnostics.map(formatDiagnostic) };
+  }
+}

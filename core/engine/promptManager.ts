@@ -1,0 +1,813 @@
+/**
+ * PromptManager: the library object an application holds. It loads a prompt workspace through
+ * the one validator, renders templates (with or without a service's rules), keeps metrics and
+ * health, hot-reloads the configuration, and hands workflow runs to an attached engine.
+ *
+ * Everything a render needs is read from one immutable snapshot taken at its start, so a reload
+ * (an atomic swap of `manager.snapshot`) never disturbs a render or run already under way.
+ */
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import type Handlebars from 'handlebars';
+import { systemClock, type Clock } from '../clock.js';
+import { PromptError, toPromptError, type ErrorCode, type PromptErrorDetails } from '../errors.js';
+import type { PromptDiagnostic } from '../model/diagnostics.js';
+import { validateWorkspace } from '../validate/validateWorkspace.js';
+import type { WorkspaceValidation } from '../validate/api.js';
+import { nodeFileSystem, type FileSystemHost } from '../workspace/fileSystem.js';
+import { TemplateCachePolicy, type CacheDecision, type ResultCacheMode } from './cachePolicy.js';
+import { ConfigurationError } from './configError.js';
+import { hashContext } from './contextHash.js';
+import { computeHealth, type HealthReport } from './health.js';
+import { MetricsRegistry, type MetricsSnapshot, type RenderStats } from './metrics.js';
+import { recommendConfiguration, sequentialIds, type Environment } from './presets.js';
+import { toPrometheusText } from './prometheus.js';
+import { RenderCache } from './renderCache.js';
+import type { BatchResult, RenderContext, RenderOptions, RenderRequest, RenderResult } from './renderTypes.js';
+import { resolveComposition } from '../workflow/resolve.js';
+import type { ResolvedComposition, WorkflowResult, WorkflowRun, WorkflowStatus } from '../workflow/types.js';
+import { EngineWorkflowPort, type WorkflowSettings } from '../workflow/managerPort.js';
+import type { RunSummary } from '../workflow/engine.js';
+import { buildSnapshot, compositionTemplates, nextRenderKeys, withDependents, type EngineSnapshot, type ServiceRules } from './snapshot.js';
+import { TemplateEngine, type CompiledTemplate, type TemplateFunction } from './templateEngine.js';
+import type { TemplateHost, WorkflowPort, WorkflowRenderOptions } from './workflowPort.js';
+import { WorkspaceWatcher } from './workspaceWatcher.js';
+
+export interface PromptManagerOptions {
+  /** The prompt workspace folder: the one holding service_mappings.yaml / composition_rules.yaml. */
+  root: string;
+  /** Preset the defaults come from (see `recommendConfiguration`); default `production`. */
+  environment?: Environment;
+  /** Files come from here; default the disk. Watching only happens on the disk. */
+  fs?: FileSystemHost;
+  /** A variable the context lacks fails with `missing_context` (default true). */
+  strict?: boolean;
+  /** Hot reload on file changes (default per preset). */
+  watch?: boolean;
+  debounceMs?: number;
+  /** The result cache; `false` turns it off. Compiled templates are always cached. */
+  cache?: false | { mode?: ResultCacheMode; maxEntries?: number; maxBytes?: number };
+  /** Record per-render metrics (default true). */
+  metrics?: boolean;
+  clock?: Clock;
+  /** Ids of workflow runs started without one. */
+  idGenerator?: () => string;
+  /** Application helpers, registered after the prompt helpers. */
+  helpers?: Record<string, Handlebars.HelperDelegate>;
+  /** Samples a percentile or hit rate needs before health compares it with a target (default 20). */
+  healthMinSamples?: number;
+  /**
+   * Another workflow engine behind the port; by default the manager runs core/workflow's
+   * engine with `workflow` settings.
+   */
+  workflows?: WorkflowPort;
+  /** Settings of the built-in workflow engine: history size, trust, provider overrides... */
+  workflow?: WorkflowSettings;
+}
+
+export interface ReloadResult {
+  status: 'reloaded' | 'unchanged' | 'rejected';
+  /** The generation in use after the reload. */
+  generation: number;
+  /** Templates whose text changed, appeared or disappeared. */
+  changedTemplates: string[];
+  /** Errors of a rejected reload. */
+  diagnostics: readonly PromptDiagnostic[];
+  durationMs: number;
+  error?: PromptError;
+}
+
+export interface TemplateInfo {
+  name: string;
+  file: string;
+  /** The validator's version of the text. */
+  version: number;
+  /** Top-level context variables the template reads. */
+  variables: string[];
+  /** Templates it includes as partials. */
+  partials: string[];
+  helpers: string[];
+  compiled: boolean;
+  usedBy: { services: string[]; compositions: string[] };
+  cache: { state: 'probe' | 'on' | 'off'; lastDecision?: CacheDecision };
+}
+
+export interface ContextCheck {
+  valid: boolean;
+  /** Required keys the context lacks (or holds as undefined). */
+  missing: string[];
+}
+
+export interface ExecuteWorkflowOptions {
+  serviceName?: string;
+  workflowId?: string;
+  signal?: AbortSignal;
+  /** Lowers the composition's `max_parallel` for this run (the CLI's --max-parallel). */
+  maxParallel?: number;
+}
+
+/** Per compiled template: its metrics series and its result-cache policy. */
+interface TemplateRuntime {
+  stats: RenderStats;
+  policy: TemplateCachePolicy;
+}
+
+/**
+ * Events (`manager.events`):
+ * - `configReloaded` `{ generation, changedTemplates, durationMs }` — a valid change was swapped in;
+ * - `configRejected` `{ diagnostics, error, generation }` — an invalid change; the last good stays;
+ * - `watchError` `{ error }` — a file watcher failed (reload() still works);
+ * - `closed`.
+ */
+export class PromptManager {
+  readonly root: string;
+  readonly environment: Environment;
+  readonly events = new EventEmitter();
+  readonly clock: Clock;
+  readonly idGenerator: () => string;
+  readonly strict: boolean;
+  readonly cacheMode: ResultCacheMode;
+  private readonly fs: FileSystemHost;
+  private readonly engine: TemplateEngine;
+  private readonly cache: RenderCache | undefined;
+  private readonly metrics = new MetricsRegistry();
+  private readonly metricsOn: boolean;
+  private readonly healthMinSamples: number;
+  private readonly runtime = new WeakMap<CompiledTemplate, TemplateRuntime>();
+  private current!: EngineSnapshot;
+  private configTexts = '';
+  private rejection?: { diagnostics: readonly PromptDiagnostic[]; message: string };
+  private watcher?: WorkspaceWatcher;
+  private workflows?: WorkflowPort;
+  /** The built-in engine, when no other port was given. */
+  private runner?: EngineWorkflowPort;
+  private closed = false;
+
+  private constructor(options: PromptManagerOptions) {
+    const preset = recommendConfiguration(options.environment ?? 'production').settings;
+    this.environment = options.environment ?? 'production';
+    this.root = path.resolve(options.root);
+    this.fs = options.fs ?? nodeFileSystem;
+    this.clock = options.clock ?? systemClock;
+    this.idGenerator = options.idGenerator ?? (preset.deterministicIds ? sequentialIds() : () => randomUUID());
+    this.strict = options.strict ?? preset.strict;
+    this.metricsOn = options.metrics ?? preset.metrics;
+    this.healthMinSamples = options.healthMinSamples ?? 20;
+    this.engine = new TemplateEngine({ strict: this.strict, helpers: options.helpers });
+    // A preset without a cache (testing) still has sensible sizes when the caller turns it on.
+    const sized = preset.cache.maxEntries > 0 ? preset.cache : recommendConfiguration('development').settings.cache;
+    const asked = options.cache === false ? { mode: 'off' as const } : options.cache ?? {};
+    const mode = asked.mode ?? preset.cache.mode;
+    const maxEntries = (asked as { maxEntries?: number }).maxEntries ?? sized.maxEntries;
+    const maxBytes = (asked as { maxBytes?: number }).maxBytes ?? sized.maxBytes;
+    this.cacheMode = mode !== 'off' && maxEntries > 0 && maxBytes > 0 ? mode : 'off';
+    this.cache = this.cacheMode === 'off' ? undefined : new RenderCache({ maxEntries, maxBytes });
+    if (options.workflows) this.workflows = options.workflows;
+    else {
+      this.runner = new EngineWorkflowPort({ ...options.workflow, clock: this.clock, idGenerator: this.idGenerator });
+      this.workflows = this.runner;
+      // Manager-level progress events, for editors and dashboards that watch every run.
+      this.runner.engine.on('progress', (e) => {
+        this.events.emit('workflow.progress', e);
+        this.events.emit(e.type, e);
+      });
+    }
+  }
+
+  /**
+   * Loads the prompt workspace in `options.root`. A workspace with errors fails with one
+   * PromptError('invalid_configuration') listing every `file:line:col code message`.
+   */
+  static async create(options: PromptManagerOptions): Promise<PromptManager> {
+    const m = new PromptManager(options);
+    m.initialLoad();
+    const preset = recommendConfiguration(m.environment).settings;
+    const watch = (options.watch ?? preset.watch) && m.fs === nodeFileSystem;
+    if (watch) m.startWatching(options.debounceMs ?? preset.debounceMs);
+    return m;
+  }
+
+  /** The configuration in use: validation result, compiled-template registry, service rules. */
+  get snapshot(): EngineSnapshot {
+    return this.current;
+  }
+
+  /** Template compilations so far (one per template text version). */
+  get compilations(): number {
+    return this.engine.compilations;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---------------------------------------------------------------- configuration
+
+  private initialLoad(): void {
+    const t0 = this.clock.now();
+    let validation: WorkspaceValidation;
+    try {
+      validation = validateWorkspace(this.root, { fs: this.fs });
+    } catch (e) {
+      this.metrics.config.record('failed', this.clock.now() - t0, t0);
+      throw toPromptError(e, 'invalid_configuration');
+    }
+    if (validation.errorCount > 0) {
+      this.metrics.config.record('failed', this.clock.now() - t0, t0);
+      throw new ConfigurationError(validation.root, validation.diagnostics);
+    }
+    const { table } = this.engine.prepare(validation.templates);
+    this.swap(buildSnapshot(validation, table, 1, this.clock.now(), nextRenderKeys(table, undefined, 'all')));
+    this.configTexts = this.readConfigTexts(validation);
+    this.metrics.config.record('loaded', this.clock.now() - t0, t0);
+  }
+
+  private swap(next: EngineSnapshot): void {
+    this.current = next;
+    this.metrics.setKnownNames(next.templates.keys(), next.services.keys(), next.compositions.keys());
+  }
+
+  private readConfigTexts(v: WorkspaceValidation): string {
+    return `${this.fs.readFile(v.serviceMappingsFile) ?? ''}\u0000${this.fs.readFile(v.compositionRulesFile) ?? ''}`;
+  }
+
+  /**
+   * Re-validates the workspace and swaps the configuration in when it is valid. An invalid one
+   * is rejected (the last good stays in use, `configRejected` is emitted, health is degraded);
+   * this method does not throw for it.
+   */
+  reload(): ReloadResult {
+    const t0 = this.clock.now();
+    const old = this.current;
+    let validation: WorkspaceValidation | undefined;
+    let error: PromptError;
+    try {
+      validation = validateWorkspace(this.root, { fs: this.fs });
+    } catch (e) {
+      error = toPromptError(e, 'invalid_configuration');
+    }
+    if (!validation || validation.errorCount > 0) {
+      error ??= new ConfigurationError(validation!.root, validation!.diagnostics);
+      const diagnostics = error instanceof ConfigurationError ? error.diagnostics : [];
+      this.rejection = { diagnostics, message: error.message };
+      const durationMs = this.clock.now() - t0;
+      this.metrics.config.record('rejected', durationMs, t0);
+      this.events.emit('configRejected', { diagnostics, error, generation: old.generation });
+      return { status: 'rejected', generation: old.generation, changedTemplates: [], diagnostics, durationMs, error };
+    }
+    // A valid configuration after a rejected one is swapped in even when it equals the one in
+    // use (the fix restored it): listeners of configReloaded learn that the fault is gone.
+    const recovering = this.rejection !== undefined;
+    this.rejection = undefined;
+    const { table, changed } = this.engine.prepare(validation.templates);
+    const texts = this.readConfigTexts(validation);
+    const configChanged = texts !== this.configTexts || validation.templatesRoot !== old.validation.templatesRoot;
+    if (!changed.size && !configChanged && !recovering) {
+      const durationMs = this.clock.now() - t0;
+      this.metrics.config.record('unchanged', durationMs, t0);
+      return { status: 'unchanged', generation: old.generation, changedTemplates: [], diagnostics: [], durationMs };
+    }
+    // Renderings depend on a template's text and on the partials it includes.
+    const affected = configChanged ? 'all' : new Set([...withDependents(changed, old.templates), ...withDependents(changed, table)]);
+    const next = buildSnapshot(validation, table, old.generation + 1, this.clock.now(), nextRenderKeys(table, old.renderKeys, affected));
+    if (this.cache) {
+      if (affected === 'all') this.cache.clear();
+      else this.cache.deleteTemplates(affected);
+    }
+    this.swap(next);
+    this.configTexts = texts;
+    this.watcher?.watch({ root: validation.root, templatesRoot: validation.templatesRoot });
+    const durationMs = this.clock.now() - t0;
+    this.metrics.config.record('reloaded', durationMs, t0);
+    const changedTemplates = [...changed].sort();
+    this.events.emit('configReloaded', { generation: next.generation, changedTemplates, durationMs });
+    return { status: 'reloaded', generation: next.generation, changedTemplates, diagnostics: [], durationMs };
+  }
+
+  private startWatching(debounceMs: number): void {
+    this.watcher = new WorkspaceWatcher({
+      clock: this.clock,
+      debounceMs,
+      onChange: (files) => {
+        if (this.closed) return;
+        try {
+          this.reload();
+        } catch (error) {
+          this.events.emit('watchError', { error, files });
+        }
+      },
+      onError: (error) => this.events.emit('watchError', { error }),
+    });
+    const v = this.current.validation;
+    this.watcher.watch({ root: v.root, templatesRoot: v.templatesRoot });
+  }
+
+  /** Whether a debounced file change is waiting to be reloaded (tests). */
+  get reloadPending(): boolean {
+    return this.watcher?.pending ?? false;
+  }
+
+  // ---------------------------------------------------------------- rendering
+
+  /**
+   * Renders a template. Without `serviceName` any template may be rendered (the
+   * backward-compatible call); with one, the service's access list, required context and
+   * fallback template apply.
+   */
+  async render(templateName: string, context: RenderContext = {}, options?: RenderOptions): Promise<RenderResult> {
+    return this.renderSync(templateName, context, options);
+  }
+
+  /** `render` without the promise, for callers on a hot synchronous path. */
+  renderSync(templateName: string, context: RenderContext = {}, options?: RenderOptions): RenderResult {
+    const snap = this.current;
+    const serviceName = options?.serviceName;
+    if (serviceName === undefined) {
+      const t0 = this.clock.now();
+      const ct = snap.templates.get(templateName);
+      if (ct === undefined) throw this.failed(unknownTemplate(templateName, snap), templateName, undefined);
+      try {
+        return this.produce(snap, ct, context, t0, undefined);
+      } catch (e) {
+        throw this.failed(e, templateName, undefined);
+      }
+    }
+    return this.renderAsService(snap, serviceName, templateName, context, true);
+  }
+
+  /**
+   * Renders many requests with at most `concurrency` in flight. Results come back in request
+   * order, each `{ ok, result | error }`: one failure does not fail the batch.
+   */
+  async renderBatch(requests: readonly RenderRequest[], options: { concurrency?: number } = {}): Promise<BatchResult[]> {
+    const { default: pLimit } = await import('p-limit');
+    const limit = pLimit(Math.max(1, options.concurrency ?? 8));
+    return Promise.all(
+      requests.map((request) =>
+        limit(async (): Promise<BatchResult> => {
+          try {
+            const result = this.renderSync(request.templateName, request.context, { serviceName: request.serviceName });
+            return { ok: true, request, result };
+          } catch (e) {
+            return { ok: false, request, error: toPromptError(e, 'template_error', { template: request.templateName, service: request.serviceName }) };
+          }
+        }),
+      ),
+    );
+  }
+
+  /**
+   * A render for the workflow engine: against the run's pinned snapshot, with the service's
+   * access rules but not its fallback (steps have their own) nor its required context (checked
+   * when the run starts). A render after `signal` aborted fails with `cancelled`.
+   */
+  renderForWorkflow(
+    templateName: string,
+    context: RenderContext,
+    options: WorkflowRenderOptions & { snapshot?: EngineSnapshot } = {},
+  ): RenderResult {
+    if (options.signal?.aborted) {
+      throw new PromptError('cancelled', `Render of ${templateName} cancelled`, { template: templateName, service: options.serviceName });
+    }
+    const snap = options.snapshot ?? this.current;
+    if (options.serviceName === undefined) {
+      const t0 = this.clock.now();
+      const ct = snap.templates.get(templateName);
+      if (ct === undefined) throw this.failed(unknownTemplate(templateName, snap), templateName, undefined);
+      try {
+        return this.produce(snap, ct, context, t0, undefined);
+      } catch (e) {
+        throw this.failed(e, templateName, undefined);
+      }
+    }
+    return this.renderAsService(snap, options.serviceName, templateName, context, false);
+  }
+
+  private renderAsService(snap: EngineSnapshot, serviceName: string, templateName: string, context: RenderContext, viaService: boolean): RenderResult {
+    const t0 = this.clock.now();
+    const svc = snap.services.get(serviceName);
+    if (svc === undefined) throw this.failed(unknownService(serviceName, templateName, snap), templateName, serviceName);
+    const sStats = this.metricsOn ? this.metrics.service(serviceName) : undefined;
+    let err: PromptError;
+    try {
+      if (!svc.allowedTemplates.has(templateName)) throw accessDenied(svc, templateName);
+      const ct = snap.templates.get(templateName);
+      if (ct === undefined) throw unknownTemplate(templateName, snap);
+      if (viaService) {
+        const missing = missingRequired(svc, context);
+        if (missing.length) {
+          throw new PromptError(
+            'missing_context',
+            `Service ${serviceName} requires context ${missing.map((m) => `"${m}"`).join(', ')} (context_requirements.required), missing for template ${templateName}`,
+            { template: templateName, service: serviceName, variable: missing[0] },
+          );
+        }
+      }
+      return this.produce(snap, ct, context, t0, sStats);
+    } catch (e) {
+      err = this.failed(e, templateName, serviceName);
+    }
+    const fb = svc.fallback;
+    if (viaService && fb && fb.on.has(err.code) && fb.template !== templateName) {
+      const fct = snap.templates.get(fb.template);
+      if (fct !== undefined) {
+        try {
+          const r = this.produce(snap, fct, context, t0, sStats);
+          if (this.metricsOn) {
+            this.metrics.template(templateName).fallbacks++;
+            sStats!.fallbacks++;
+          }
+          r.fallbackFor = { template: templateName, code: err.code, message: err.message };
+          return r;
+        } catch (fe) {
+          const fErr = this.failed(fe, fb.template, serviceName);
+          throw rebuild(err, {
+            message: `${err.message}; the fallback template ${fb.template} also failed: ${fErr.message}`,
+            cause: fErr,
+          });
+        }
+      }
+    }
+    throw err;
+  }
+
+  /** The render itself: cache lookup when the template's policy says so, metrics. */
+  private produce(snap: EngineSnapshot, ct: CompiledTemplate, context: RenderContext, t0: number, sStats: RenderStats | undefined): RenderResult {
+    let rt = this.runtime.get(ct);
+    if (rt === undefined) {
+      rt = { stats: this.metrics.template(ct.name), policy: new TemplateCachePolicy(this.cacheMode) };
+      this.runtime.set(ct, rt);
+    }
+    const cache = this.cache;
+    let text: string | undefined;
+    let fromCache = false;
+    let end: number;
+    if (cache !== undefined && rt.policy.lookup) {
+      const hash = hashContext(context);
+      if (hash !== undefined) {
+        const t1 = this.clock.now();
+        const key = RenderCache.key(snap.renderKeys.get(ct.name)!, hash);
+        text = cache.get(key);
+        if (text !== undefined) fromCache = true;
+        else {
+          text = this.engine.render(snap.templates, ct, context);
+          cache.set(key, ct.name, text);
+        }
+        end = this.clock.now();
+        rt.policy.record(true, fromCache, t1 - t0, end - t1);
+        if (this.metricsOn) {
+          if (fromCache) {
+            rt.stats.cacheHits++;
+            if (sStats) sStats.cacheHits++;
+          } else {
+            rt.stats.cacheMisses++;
+            if (sStats) sStats.cacheMisses++;
+          }
+        }
+      } else {
+        text = this.engine.render(snap.templates, ct, context);
+        end = this.clock.now();
+        rt.policy.record(false, false, 0, end - t0);
+      }
+    } else {
+      text = this.engine.render(snap.templates, ct, context);
+      end = this.clock.now();
+      if (cache !== undefined) rt.policy.record(false, false, 0, end - t0);
+    }
+    const durationMs = end - t0;
+    if (this.metricsOn) {
+      rt.stats.renders++;
+      rt.stats.latency.record(durationMs);
+      if (sStats) {
+        sStats.renders++;
+        sStats.latency.record(durationMs);
+      }
+    }
+    return { text, template: ct.name, fromCache, durationMs };
+  }
+
+  /** Counts a failure under its template and service and returns it as a PromptError. */
+  private failed(e: unknown, templateName: string, serviceName: string | undefined): PromptError {
+    let err = toPromptError(e, 'template_error', { template: templateName, service: serviceName });
+    if (serviceName !== undefined && err.service === undefined) err = rebuild(err, { service: serviceName });
+    if (this.metricsOn && !counted.has(err)) {
+      counted.add(err);
+      this.metrics.template(templateName).recordError(err.code);
+      if (serviceName !== undefined) this.metrics.service(serviceName).recordError(err.code);
+    }
+    return err;
+  }
+
+  /** The compiled Handlebars function of a template (benchmarks, direct callers). */
+  compiledTemplate(templateName: string): TemplateFunction {
+    const ct = this.current.templates.get(templateName);
+    if (!ct) throw unknownTemplate(templateName, this.current);
+    return this.engine.compiledFunction(ct);
+  }
+
+  // ---------------------------------------------------------------- services and listings
+
+  private service(serviceName: string): ServiceRules {
+    const svc = this.current.services.get(serviceName);
+    if (!svc) throw unknownService(serviceName, undefined, this.current);
+    return svc;
+  }
+
+  /** Template names, sorted; with a service, the ones it may render that exist. */
+  listTemplates(options: { serviceName?: string } = {}): string[] {
+    const snap = this.current;
+    if (options.serviceName === undefined) return [...snap.templates.keys()].sort();
+    const svc = this.service(options.serviceName);
+    return [...svc.allowedTemplates].filter((t) => snap.templates.has(t)).sort();
+  }
+
+  /** Composition names, sorted; with a service, the ones it may run. */
+  listCompositions(options: { serviceName?: string } = {}): string[] {
+    const snap = this.current;
+    if (options.serviceName === undefined) return [...snap.compositions.keys()].sort();
+    const svc = this.service(options.serviceName);
+    return [...svc.compositions].filter((c) => snap.compositions.has(c)).sort();
+  }
+
+  /** The service's default template: the first of its `primary_templates`. */
+  defaultTemplate(serviceName: string): string {
+    const svc = this.service(serviceName);
+    const first = svc.primaryTemplates[0];
+    if (first === undefined) {
+      throw new PromptError('unknown_template', `Service ${serviceName} has no primary_templates, so a template name must be given`, { service: serviceName });
+    }
+    return first;
+  }
+
+  getTemplateInfo(templateName: string): TemplateInfo {
+    const snap = this.current;
+    const ct = snap.templates.get(templateName);
+    if (!ct) throw unknownTemplate(templateName, snap);
+    const a = ct.entry.analysis;
+    const services = [...snap.services.values()].filter((s) => s.allowedTemplates.has(templateName)).map((s) => s.name).sort();
+    const compositions = [...snap.compositions.values()].filter((c) => compositionTemplates(c).includes(templateName)).map((c) => c.name).sort();
+    const rt = this.runtime.get(ct);
+    return {
+      name: templateName,
+      file: ct.file,
+      version: ct.entry.version,
+      variables: [...new Set((a?.variables ?? []).map((v) => v.name))].sort(),
+      partials: [...new Set((a?.partials ?? []).map((p) => p.name))].sort(),
+      helpers: [...new Set(a?.helpers ?? [])].sort(),
+      compiled: this.engine.isCompiled(ct),
+      usedBy: { services, compositions },
+      cache: { state: rt?.policy.state ?? (this.cacheMode === 'on' ? 'on' : this.cacheMode === 'off' ? 'off' : 'probe'), lastDecision: rt?.policy.lastDecision },
+    };
+  }
+
+  /** Whether a context holds what a service requires (`context_requirements.required`). */
+  validateContext(serviceName: string, context: RenderContext): ContextCheck {
+    const missing = missingRequired(this.service(serviceName), context);
+    return { valid: missing.length === 0, missing };
+  }
+
+  /** A composition with defaults and the overrides chosen by this context applied. */
+  resolveComposition(compositionName: string, context: RenderContext = {}): ResolvedComposition {
+    const def = this.current.compositions.get(compositionName);
+    if (!def) throw unknownComposition(compositionName, this.current);
+    return resolveComposition(def, this.current.runDefaults, context);
+  }
+
+  // ---------------------------------------------------------------- workflows
+
+  /**
+   * The template side of a workflow engine (core/workflow's WorkflowHost): renders against
+   * `snapshot` when given (a run pinned to the configuration it started with), else against
+   * whatever configuration is current at each render.
+   */
+  createWorkflowHost(options: { snapshot?: EngineSnapshot } = {}): TemplateHost {
+    return {
+      renderTemplate: async (name, context, opts) =>
+        this.renderForWorkflow(name, context, { serviceName: opts.serviceName, signal: opts.signal, snapshot: options.snapshot }).text,
+      renderString: (source, context) => this.engine.renderInline((options.snapshot ?? this.current).templates, source, context),
+    };
+  }
+
+  /** Replaces the built-in workflow engine with another behind the same port. */
+  attachWorkflowEngine(port: WorkflowPort): this {
+    this.workflows = port;
+    this.runner = port instanceof EngineWorkflowPort ? port : undefined;
+    return this;
+  }
+
+  get workflowEngine(): WorkflowPort | undefined {
+    return this.workflows;
+  }
+
+  /**
+   * Starts a composition and returns its run handle at once: `id`, `done` (the final status,
+   * never rejects), `cancel()`, and an async iterator over its progress events. With a
+   * service, the service must list the composition (`access_denied`) and the context must hold
+   * its required keys (`missing_context`). The run is pinned to the current configuration.
+   */
+  async startWorkflow(compositionName: string, context: RenderContext = {}, options: ExecuteWorkflowOptions = {}): Promise<WorkflowRun> {
+    const snap = this.current;
+    const { serviceName } = options;
+    const t0 = this.clock.now();
+    const record = (status: string, code?: ErrorCode) => {
+      if (this.metricsOn) this.metrics.recordWorkflow(compositionName, serviceName, this.clock.now() - t0, status, code);
+    };
+    try {
+      this.checkRun(snap, compositionName, context, serviceName);
+      if (!this.runner) {
+        throw new PromptError('invalid_configuration', 'startWorkflow needs the built-in workflow engine; with another port use executeWorkflow', { composition: compositionName });
+      }
+      const run = this.runner.start(compositionName, context, this.runOptions(snap, options));
+      void run.done.then((r) => record(r.status, r.error?.code as ErrorCode | undefined));
+      return run;
+    } catch (e) {
+      const err = toPromptError(e, 'template_error', { composition: compositionName, service: serviceName });
+      record('failed', err.code);
+      throw err;
+    }
+  }
+
+  /**
+   * Runs a composition to its end and returns its final status (every step's status,
+   * attempts, errors, timings and output). Same checks as `startWorkflow`.
+   */
+  async executeWorkflow(compositionName: string, context: RenderContext = {}, options: ExecuteWorkflowOptions = {}): Promise<WorkflowResult> {
+    if (this.runner || !this.workflows) return (await this.startWorkflow(compositionName, context, options)).done;
+    // Another engine behind the port: the manager still checks, pins and measures.
+    const snap = this.current;
+    const t0 = this.clock.now();
+    const record = (status: string, code?: ErrorCode) => {
+      if (this.metricsOn) this.metrics.recordWorkflow(compositionName, options.serviceName, this.clock.now() - t0, status, code);
+    };
+    try {
+      this.checkRun(snap, compositionName, context, options.serviceName);
+      const result = (await this.workflows.execute(compositionName, context, this.runOptions(snap, options))) as WorkflowResult;
+      record(typeof result?.status === 'string' ? result.status : 'succeeded');
+      return result;
+    } catch (e) {
+      const err = toPromptError(e, 'template_error', { composition: compositionName, service: options.serviceName });
+      record(err.code === 'cancelled' ? 'cancelled' : err.code === 'timeout' ? 'timed_out' : 'failed', err.code);
+      throw err;
+    }
+  }
+
+  /** A run's status, during the run and after it (within the history limit). */
+  getWorkflowStatus(workflowId: string): WorkflowStatus | undefined {
+    return this.runner?.engine.getStatus(workflowId);
+  }
+
+  /** Cancels a run: no new step starts, running steps get the abort, status `cancelled`. */
+  cancelWorkflow(workflowId: string, reason?: string): boolean {
+    return this.runner?.engine.cancel(workflowId, reason) ?? false;
+  }
+
+  /** Runs in the history, newest last. */
+  listWorkflowRuns(): RunSummary[] {
+    return this.runner?.engine.listRuns() ?? [];
+  }
+
+  /** Per composition and step: runs by status, durations, retries, fallbacks, timeouts. */
+  getWorkflowMetrics(): ReturnType<EngineWorkflowPort['engine']['getMetrics']> | undefined {
+    return this.runner?.engine.getMetrics();
+  }
+
+  /** Follows the workspace's trust: an untrusted workspace runs no provider step. */
+  setTrusted(trusted: boolean): void {
+    this.runner?.engine.setTrusted(trusted);
+  }
+
+  private checkRun(snap: EngineSnapshot, compositionName: string, context: RenderContext, serviceName: string | undefined): void {
+    if (!snap.compositions.has(compositionName)) throw unknownComposition(compositionName, snap);
+    if (serviceName === undefined) return;
+    const svc = snap.services.get(serviceName);
+    if (!svc) throw unknownService(serviceName, undefined, snap);
+    if (!svc.compositions.has(compositionName)) {
+      throw new PromptError(
+        'access_denied',
+        `Service ${serviceName} may not run composition ${compositionName}: it is not in the service's compositions (${[...svc.compositions].join(', ') || 'none'})`,
+        { service: serviceName, composition: compositionName },
+      );
+    }
+    const missing = missingRequired(svc, context);
+    if (missing.length) {
+      throw new PromptError('missing_context', `Service ${serviceName} requires context ${missing.map((m) => `"${m}"`).join(', ')} to run ${compositionName}`, {
+        service: serviceName,
+        composition: compositionName,
+        variable: missing[0],
+      });
+    }
+  }
+
+  private runOptions(snap: EngineSnapshot, options: ExecuteWorkflowOptions) {
+    const { serviceName } = options;
+    return {
+      serviceName,
+      workflowId: options.workflowId ?? this.idGenerator(),
+      signal: options.signal,
+      snapshot: snap,
+      render: (name: string, ctx: Record<string, unknown>, o?: WorkflowRenderOptions) => this.renderForWorkflow(name, ctx, { serviceName, ...o, snapshot: snap }),
+      host: this.createWorkflowHost({ snapshot: snap }),
+      clock: this.clock,
+      idGenerator: this.idGenerator,
+      ...(options.maxParallel !== undefined ? { maxParallel: options.maxParallel } : {}),
+    };
+  }
+
+  // ---------------------------------------------------------------- metrics, health, close
+
+  getMetrics(): MetricsSnapshot;
+  getMetrics(options: { format: 'json' }): MetricsSnapshot;
+  getMetrics(options: { format: 'prometheus' }): string;
+  getMetrics(options: { format?: 'json' | 'prometheus' } = {}): MetricsSnapshot | string {
+    const snapshot = this.metrics.toJSON({
+      cache: this.cache ? { ...this.cache.stats(), mode: this.cacheMode } : { mode: 'off' },
+      generation: this.current.generation,
+      templatesCompiled: this.engine.compilations,
+    });
+    return options.format === 'prometheus' ? toPrometheusText(snapshot) : snapshot;
+  }
+
+  healthCheck(): HealthReport {
+    const port = this.workflows;
+    return computeHealth({
+      snapshot: this.current,
+      closed: this.closed,
+      rejection: this.rejection,
+      broken: this.engine.broken,
+      metrics: this.metrics,
+      cacheMode: this.cacheMode,
+      minSamples: this.healthMinSamples,
+      workflows: port?.health ? () => port.health!() : undefined,
+      workflowEngineAttached: port !== undefined,
+      providers: port?.providerHealth ? () => port.providerHealth!() : undefined,
+      env: process.env,
+    });
+  }
+
+  /** Stops watchers and timers and closes the workflow engine; renders still work afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher?.close();
+    this.watcher = undefined;
+    await this.workflows?.close?.();
+    this.events.emit('closed');
+  }
+}
+
+/** Errors already counted in metrics (a fallback path sees the same error twice). */
+const counted = new WeakSet<PromptError>();
+
+function rebuild(e: PromptError, patch: Partial<PromptErrorDetails> & { message?: string }): PromptError {
+  const details: PromptErrorDetails = {
+    template: e.template,
+    service: e.service,
+    composition: e.composition,
+    step: e.step,
+    variable: e.variable,
+    status: e.status,
+    retryAfterMs: e.retryAfterMs,
+    location: e.location,
+    cause: e.cause,
+  };
+  const out = new PromptError(e.code, patch.message ?? e.message, { ...details, ...patch });
+  if (counted.has(e)) counted.add(out);
+  return out;
+}
+
+function missingRequired(svc: ServiceRules, context: RenderContext): string[] {
+  const ctx = context !== null && typeof context === 'object' ? context : {};
+  return svc.requiredContext.filter((k) => (ctx as Record<string, unknown>)[k] === undefined);
+}
+
+function unknownTemplate(name: string, snap: EngineSnapshot): PromptError {
+  return new PromptError('unknown_template', `Unknown template "${name}": no ${name}.hbs under ${snap.validation.templatesRoot}`, { template: name });
+}
+
+function unknownComposition(name: string, snap: EngineSnapshot): PromptError {
+  const known = [...snap.compositions.keys()].sort();
+  return new PromptError(
+    'unknown_composition',
+    `Unknown composition "${name}"${known.length ? ` (defined: ${known.slice(0, 10).join(', ')}${known.length > 10 ? ', ...' : ''})` : ': composition_rules.yaml defines none'}`,
+    { composition: name },
+  );
+}
+
+function unknownService(name: string, template: string | undefined, snap: EngineSnapshot): PromptError {
+  const known = [...snap.services.keys()].sort();
+  // There is no separate code for an unknown service: it may access nothing.
+  return new PromptError(
+    'access_denied',
+    `Unknown service "${name}": service_mappings.yaml does not define it${known.length ? ` (defined: ${known.slice(0, 10).join(', ')}${known.length > 10 ? ', ...' : ''})` : ''}`,
+    { service: name, template },
+  );
+}
+
+function accessDenied(svc: ServiceRules, template: string): PromptError {
+  return new PromptError(
+    'access_denied',
+    `Service ${svc.name} may not render template ${template}: it is not among its primary_templates, templates, fallback or compositions' templates`,
+    { service: svc.name, template },
+  );
+}

@@ -1,0 +1,56 @@
+/**
+ * The core library (`dist/core.js`, package.json `exports['./core']`): what applications,
+ * the CLI and the language server import. A plain list of re-exports; each module says what
+ * it holds.
+ */
+export { PromptError, isPromptError, toPromptError, ERROR_CODES } from './errors.js';
+export type { ErrorCode, ErrorLocation, PromptErrorDetails } from './errors.js';
+export { systemClock, FakeClock, flushMicrotasks } from './clock.js';
+export type { Clock } from './clock.js';
+export { DIAGNOSTIC_CODES, DEFAULT_SEVERITY, compareDiagnostics } from './model/diagnostics.js';
+export type { DiagnosticCode, Severity, Position, Range, RelatedLocation, PromptDiagnostic } from './model/diagnostics.js';
+export type * from './model/types.js';
+export { validateWorkspace, findPromptWorkspaces } from './validate/validateWorkspace.js';
+export type { WorkspaceValidation, TemplateEntry, ValidateOptions } from './validate/api.js';
+export { nodeFileSystem, memoryFileSystem, overlayFileSystem } from './workspace/fileSystem.js';
+export type { FileSystemHost, DirEntry } from './workspace/fileSystem.js';
+export type { TemplateAnalysis } from './templates/analysis.js';
+
+export { PromptManager } from './engine/promptManager.js';
+export type { PromptManagerOptions, ReloadResult, TemplateInfo, ContextCheck, ExecuteWorkflowOptions } from './engine/promptManager.js';
+export type { RenderContext, RenderOptions, RenderResult, RenderRequest, BatchResult } from './engine/renderTypes.js';
+export { PromptEnabledService, PromptEnabled, SERVICE_NAME_KEY } from './engine/promptEnabledService.js';
+export type { PromptCapable, PromptEnabledServiceOptions, RenderPromptRequest, ExecuteWorkflowRequest, ServiceRenderStats } from './engine/promptEnabledService.js';
+export {
+  createPromptManagerForApp,
+  createTesting,
+  createServiceManager,
+  findAppWorkspace,
+  WORKSPACE_ENV_VAR,
+  CONVENTIONAL_WORKSPACE_DIRS,
+  TESTING_ROOT,
+} from './engine/factory.js';
+export type { AppManagerOptions, TestingOptions, ServiceManagerOptions } from './engine/factory.js';
+export { recommendConfiguration, environmentFromNodeEnv, sequentialIds, ENVIRONMENTS } from './engine/presets.js';
+export type { Environment, PresetSettings, Recommendation } from './engine/presets.js';
+export type { EngineSnapshot, ServiceRules } from './engine/snapshot.js';
+export { ConfigurationError, formatDiagnostic } from './engine/configError.js';
+export type { WorkflowPort, WorkflowExecuteOptions, WorkflowRenderOptions, TemplateHost } from './engine/workflowPort.js';
+export { RenderCache } from './engine/renderCache.js';
+export type { RenderCacheOptions, RenderCacheStats } from './engine/renderCache.js';
+export { hashContext } from './engine/contextHash.js';
+export { cachePays } from './engine/cachePolicy.js';
+export type { ResultCacheMode, CacheDecision } from './engine/cachePolicy.js';
+export { LatencyHistogram } from './engine/histogram.js';
+export type { HistogramSummary } from './engine/histogram.js';
+export type { MetricsSnapshot, RenderStatsJSON, WorkflowStatsJSON } from './engine/metrics.js';
+export type { HealthReport, HealthStatus, ComponentHealth } from './engine/health.js';
+
+// Workflows: the DAG engine the manager runs compositions on, its executors and graph export.
+export * from './workflow/index.js';
+export { EngineWorkflowPort } from './workflow/managerPort.js';
+export type { WorkflowSettings, ProviderOverrides } from './workflow/managerPort.js';
+export { LineIndex } from './yaml/lineIndex.js';
+export { ValidationCache } from './validate/validateWorkspace.js';
+export { analyzeTemplate } from './templates/analyze.js';
+export { PROMPT_HELPERS, registerPromptHelpers } from './templates/helpers.js';

@@ -1,0 +1,110 @@
+/** `render`, `run`, `graph` and `demo`: exit codes, stdout/stderr and --json, as scripts use them. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { CLI, EXAMPLES, REPO, tempWorkspace } from '../helpers/paths.js';
+
+function run(args: string[], cwd = REPO, input?: string) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', input, env: { ...process.env, PROMPTMANAGER_API_KEY: '' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const ctx = (name: string) => path.join(EXAMPLES, 'contexts', `${name}.json`);
+
+test('run: a succeeded run prints its output on stdout, progress on stderr, exit 0', () => {
+  const r = run(['run', 'complete_analysis', '--dir', 'examples', '--context', ctx('complete_analysis'), '--service', 'analysis_service']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /# Review of Master Services Agreement/);
+  for (const step of ['extract', 'summary', 'critique', 'risks', 'report']) assert.match(r.stderr, new RegExp(`${step}: succeeded after 1 attempt`));
+  assert.match(r.stderr, /: succeeded in [\d.]+s \(5 succeeded\)/);
+});
+
+test('run --json: the whole status with every step', () => {
+  const r = run(['run', 'complete_analysis', '--dir', 'examples', '--context', ctx('complete_analysis'), '--json', '--id', 'ci-run-1']);
+  assert.equal(r.code, 0, r.stderr);
+  const status = JSON.parse(r.stdout);
+  assert.equal(status.id, 'ci-run-1');
+  assert.equal(status.status, 'succeeded');
+  assert.deepEqual(status.steps.map((s: { id: string; status: string }) => `${s.id}:${s.status}`), ['extract:succeeded', 'summary:succeeded', 'critique:succeeded', 'risks:succeeded', 'report:succeeded']);
+});
+
+test('run: context from standard input', () => {
+  const r = run(['run', 'guided_review', '--dir', 'examples', '--context', '-'], REPO, JSON.stringify({ document: { title: 'T', text: 'x' }, state: 'draft' }));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /checklist: skipped/);
+});
+
+const failing = {
+  'templates/ok.hbs': 'fine {{task}}',
+  'templates/needs.hbs': 'needs {{missing}}',
+};
+
+test('run: a partial run exits 2 and keeps the finished outputs', () => {
+  const dir = tempWorkspace({
+    ...failing,
+    'composition_rules.yaml': 'version: 1\ncompositions:\n  flow:\n    inputs: { required: [task] }\n    fail_fast: false\n    steps:\n      - id: a\n        template: ok\n      - id: b\n        template: needs\n        continue_on_error: true\n',
+  });
+  const r = run(['run', 'flow', '--dir', dir, '--context', '-', '--json'], REPO, '{"task":"t"}');
+  assert.equal(r.code, 2, r.stderr);
+  const status = JSON.parse(r.stdout);
+  assert.equal(status.status, 'partial');
+  assert.equal(status.outputs.a, 'fine t');
+});
+
+test('run: a failed run exits 1; a missing required input is refused with its code', () => {
+  const dir = tempWorkspace({
+    ...failing,
+    'composition_rules.yaml': 'version: 1\ncompositions:\n  flow:\n    inputs: { required: [task] }\n    steps:\n      - id: b\n        template: needs\n      - id: a\n        template: ok\n        depends_on: [b]\n',
+  });
+  assert.equal(run(['run', 'flow', '--dir', dir, '--context', '-'], REPO, '{"task":"t"}').code, 1);
+  const missing = run(['run', 'flow', '--dir', dir, '--json']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stdout + missing.stderr, /missing_context/);
+});
+
+test('run: usage errors exit 64 and say what is wrong', () => {
+  const r = run(['run', 'complete_analysis', '--dir', 'examples', '--max-parallel', 'zero']);
+  assert.equal(r.code, 64);
+  assert.match(r.stderr, /--max-parallel must be an integer of at least 1, got 'zero'/);
+  const bad = run(['run', 'complete_analysis', '--dir', 'examples', '--context', 'nope.json']);
+  assert.equal(bad.code, 64);
+  assert.match(bad.stderr, /cannot read the context file nope\.json: no such file/);
+});
+
+test('render: prints the text; a missing variable names it, exit 1', () => {
+  const ok = run(['render', 'classify/doc_type', '--dir', 'examples', '--context', ctx('classification_service'), '--service', 'classification_service']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.ok(ok.stdout.length > 50);
+  assert.match(ok.stderr, /rendered classify\/doc_type in [\d.]+ ms/);
+  const dir = tempWorkspace({ ...failing, 'composition_rules.yaml': 'version: 1\ncompositions:\n  flow:\n    steps:\n      - id: b\n        template: needs\n' });
+  const bad = run(['render', 'needs', '--dir', dir]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /\[missing_context\].*missing/);
+});
+
+test('graph: mermaid and dot', () => {
+  const m = run(['graph', 'complete_analysis', '--dir', 'examples']);
+  assert.equal(m.code, 0, m.stderr);
+  assert.match(m.stdout, /^(graph|flowchart) /m);
+  assert.match(m.stdout, /s0\["extract<br\/>analysis\/extract"\]/);
+  assert.match(m.stdout, /^  s0 --> s1$/m);
+  const d = run(['graph', 'complete_analysis', '--dir', 'examples', '--format', 'dot']);
+  assert.equal(d.code, 0);
+  assert.match(d.stdout, /digraph/);
+  assert.match(d.stdout, /"extract" -> "summary"/);
+  const u = run(['graph', 'nope', '--dir', 'examples']);
+  assert.equal(u.code, 1);
+  assert.match(u.stderr, /unknown_composition.*defined: complete_analysis/);
+});
+
+test('demo: the README main job runs on the examples with no network', () => {
+  const r = run(['demo', 'examples']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /0 errors, 0 warnings/);
+  assert.match(r.stdout, /from the result cache/);
+  assert.match(r.stdout, /\[access_denied\]/);
+  assert.match(r.stdout, /Demo model reply/);
+  assert.match(r.stdout, /step 'draft' ended 'fallback' after 3 attempt\(s\), and the run is 'succeeded'/);
+  assert.match(r.stdout, /health: (healthy|degraded)/);
+});
