@@ -168,100 +168,216 @@ interface Piece {
   text: string;
 }
 
-interface CachedPiece {
-  root: SNode | null;
-  /** Offset at which the cached tree's offsets currently sit. */
-  base: number;
-}
 
 /**
  * Parses successive versions of one file, reusing the trees of unchanged pieces. The trees of
  * the previous version are shifted in place and reused, so a caller keeps only the latest
  * result of each parser.
  */
+interface PlacedPiece {
+  start: number;
+  end: number;
+  text: string;
+  root: SNode | null;
+}
+
+interface PlacedEntry {
+  head: PlacedPiece;
+  children?: PlacedPiece[];
+  /** Indentation of the children's first lines (the entries of `compositions:`). */
+  childIndent?: number;
+}
+
+/**
+ * Parses successive versions of one file, reusing the trees of unchanged pieces. The trees of
+ * the previous version are shifted in place and reused, so a caller keeps only the latest
+ * result of each parser.
+ *
+ * A typing edit inside one entry takes a shorter path still: the common prefix and suffix of
+ * the two versions show which piece changed, only that piece is parsed again and the pieces
+ * after it move by the length difference, without cutting the whole text again.
+ */
 export class IncrementalYamlParser {
   private lastText: string | undefined;
   private lastResult: ParsedYaml | undefined;
-  private pieces = new Map<string, CachedPiece[]>();
+  private placed: PlacedEntry[] | undefined;
 
   parse(text: string): ParsedYaml {
     if (text === this.lastText && this.lastResult) return this.lastResult;
-    const result = this.parseUncached(text);
+    let result: ParsedYaml | undefined;
+    try {
+      result = this.parseLocalEdit(text);
+    } catch {
+      result = undefined;
+    }
+    if (!result) result = this.parseUncached(text);
     this.lastText = text;
     this.lastResult = result;
     return result;
   }
 
-  private parseUncached(text: string): ParsedYaml {
-    if (text.length < INCREMENTAL_THRESHOLD) {
-      this.pieces.clear();
-      return parseYaml(text);
+  private parseLocalEdit(text: string): ParsedYaml | undefined {
+    const old = this.lastText;
+    const placed = this.placed;
+    if (!placed || old === undefined || text.length < INCREMENTAL_THRESHOLD) return undefined;
+    const delta = text.length - old.length;
+    const prefix = commonPrefix(old, text);
+    const suffix = commonSuffix(old, text, Math.min(old.length, text.length) - prefix);
+    const editEnd = old.length - suffix;
+    let target: { entry: PlacedEntry; index: number } | undefined;
+    for (const entry of placed) {
+      const kids = entry.children;
+      if (!kids) continue;
+      const k = kids.findIndex((c) => c.start < prefix && editEnd < c.end);
+      if (k >= 0) target = { entry, index: k };
     }
-    const layout = cutIntoPieces(text);
-    if (!layout) {
-      this.pieces.clear();
-      return parseYaml(text);
-    }
-    const next = new Map<string, CachedPiece[]>();
-    const parsePiece = (p: Piece): SNode | null | undefined => {
-      const bucket = this.pieces.get(p.text);
-      const cached = bucket?.pop();
-      let root: SNode | null | undefined;
-      if (cached) {
-        shift(cached.root, p.start - cached.base);
-        root = cached.root;
-      } else {
-        // Checked per new piece rather than over the whole file on every keystroke.
-        if (!pieceIsSafe(p.text)) return undefined;
-        const r = parseYaml(p.text);
-        if (r.errors.length || r.root === undefined) return undefined;
-        root = r.root;
-        shift(root, p.start);
+    if (!target || target.entry.childIndent === undefined) return undefined;
+    const piece = target.entry.children![target.index]!;
+    const pieceText = text.slice(piece.start, piece.end + delta);
+    if (!childPieceShapeHolds(pieceText, target.entry.childIndent) || !pieceIsSafe(pieceText)) return undefined;
+    const r = parseYaml(pieceText);
+    if (r.errors.length || r.root === undefined || (r.root && r.root.kind !== 'map')) return undefined;
+    shift(r.root, piece.start);
+    // From here on the state changes: on any surprise, forget it and parse from scratch.
+    this.placed = undefined;
+    for (const entry of placed) {
+      for (const pc of [entry.head, ...(entry.children ?? [])]) {
+        if (pc.start >= piece.end) {
+          shift(pc.root, delta);
+          pc.start += delta;
+          pc.end += delta;
+        }
       }
-      const list = next.get(p.text) ?? [];
-      list.push({ root, base: p.start });
-      next.set(p.text, list);
-      return root;
-    };
+    }
+    target.entry.children![target.index] = { start: piece.start, end: piece.end + delta, text: pieceText, root: r.root };
+    const assembled = assemble(placed);
+    if (!assembled) return undefined;
+    this.placed = placed;
+    return assembled;
+  }
 
-    const rootItems: SPair[] = [];
+  private parseUncached(text: string): ParsedYaml {
+    const previous = this.placed;
+    this.placed = undefined;
+    if (text.length < INCREMENTAL_THRESHOLD) return parseYaml(text);
+    const layout = cutIntoPieces(text);
+    if (!layout) return parseYaml(text);
+    // Trees of the previous version by piece text, to reuse wherever that text still stands.
+    const byText = new Map<string, PlacedPiece[]>();
+    for (const e of previous ?? []) {
+      for (const pc of [e.head, ...(e.children ?? [])]) {
+        const list = byText.get(pc.text);
+        if (list) list.push(pc);
+        else byText.set(pc.text, [pc]);
+      }
+    }
+    const place = (p: Piece): PlacedPiece | undefined => {
+      const cached = byText.get(p.text)?.pop();
+      if (cached) {
+        shift(cached.root, p.start - cached.start);
+        return { start: p.start, end: p.end, text: p.text, root: cached.root };
+      }
+      // Checked per new piece rather than over the whole file on every keystroke.
+      if (!pieceIsSafe(p.text)) return undefined;
+      const r = parseYaml(p.text);
+      if (r.errors.length || r.root === undefined) return undefined;
+      shift(r.root, p.start);
+      return { start: p.start, end: p.end, text: p.text, root: r.root };
+    };
+    const entries: PlacedEntry[] = [];
     for (const entry of layout.entries) {
+      const head = place(entry.head);
+      if (!head) return parseWithYamlPackage(text);
       if (!entry.children) {
-        const r = parsePiece(entry.head);
-        if (r === undefined) return this.fallback(text);
-        if (r === null) continue;
-        if (r.kind !== 'map') return this.fallback(text);
-        rootItems.push(...r.items);
+        entries.push({ head });
         continue;
       }
-      // `compositions:` alone on its line, its entries cut one by one.
-      const head = parsePiece(entry.head);
-      if (head === undefined || !head || head.kind !== 'map' || head.items.length !== 1) return this.fallback(text);
-      const pair = head.items[0]!;
-      const childItems: SPair[] = [];
-      let childStart = -1;
-      let childEnd = -1;
+      const children: PlacedPiece[] = [];
       for (const c of entry.children) {
-        const r = parsePiece(c);
-        if (r === undefined) return this.fallback(text);
-        if (r === null) continue;
-        if (r.kind !== 'map') return this.fallback(text);
-        if (childStart < 0) childStart = r.start;
-        childEnd = r.end;
-        childItems.push(...r.items);
+        const pc = place(c);
+        if (!pc) return parseWithYamlPackage(text);
+        children.push(pc);
       }
-      const value: SNode | null = childItems.length ? { kind: 'map', items: childItems, flow: false, start: childStart, end: childEnd } : null;
-      rootItems.push({ key: pair.key, value, start: pair.start, end: value ? value.end : pair.end });
+      entries.push({ head, children, childIndent: leadingSpaces(text, entry.children[0]!.start) });
     }
-    this.pieces = next;
-    if (!rootItems.length) return { root: null, errors: [] };
-    return { root: { kind: 'map', items: rootItems, flow: false, start: rootItems[0]!.start, end: rootItems[rootItems.length - 1]!.end }, errors: [] };
+    const assembled = assemble(entries);
+    if (!assembled) return parseWithYamlPackage(text);
+    this.placed = entries;
+    return assembled;
   }
+}
 
-  private fallback(text: string): ParsedYaml {
-    this.pieces.clear();
-    return parseWithYamlPackage(text);
+/** Builds the file's tree from its pieces' trees; undefined when they do not fit together. */
+function assemble(entries: PlacedEntry[]): ParsedYaml | undefined {
+  const rootItems: SPair[] = [];
+  for (const entry of entries) {
+    const r = entry.head.root;
+    if (!entry.children) {
+      if (r === null) continue;
+      if (r.kind !== 'map') return undefined;
+      rootItems.push(...r.items);
+      continue;
+    }
+    // `compositions:` alone on its line, its entries cut one by one.
+    if (!r || r.kind !== 'map' || r.items.length !== 1) return undefined;
+    const pair = r.items[0]!;
+    const childItems: SPair[] = [];
+    let childStart = -1;
+    let childEnd = -1;
+    for (const c of entry.children) {
+      const cr = c.root;
+      if (cr === null) continue;
+      if (cr.kind !== 'map') return undefined;
+      if (childStart < 0) childStart = cr.start;
+      childEnd = cr.end;
+      childItems.push(...cr.items);
+    }
+    const value: SNode | null = childItems.length ? { kind: 'map', items: childItems, flow: false, start: childStart, end: childEnd } : null;
+    rootItems.push({ key: pair.key, value, start: pair.start, end: value ? value.end : pair.end });
   }
+  if (!rootItems.length) return { root: null, errors: [] };
+  return { root: { kind: 'map', items: rootItems, flow: false, start: rootItems[0]!.start, end: rootItems[rootItems.length - 1]!.end }, errors: [] };
+}
+
+function leadingSpaces(text: string, at: number): number {
+  let i = at;
+  while (text.charCodeAt(i) === 32) i++;
+  return i - at;
+}
+
+/** A child piece still is one entry: its first line at the children's indent, the rest deeper. */
+function childPieceShapeHolds(piece: string, indent: number): boolean {
+  if (leadingSpaces(piece, 0) !== indent) return false;
+  const c = piece.charCodeAt(indent);
+  if (Number.isNaN(c) || c === 35 /* # */ || c === 45 /* - */ || c === 10 || c === 13) return false;
+  for (let nl = piece.indexOf('\n'); nl !== -1 && nl + 1 < piece.length; nl = piece.indexOf('\n', nl + 1)) {
+    const n = leadingSpaces(piece, nl + 1);
+    const ch = piece.charCodeAt(nl + 1 + n);
+    const blank = Number.isNaN(ch) || ch === 10 || ch === 13 || ch === 35;
+    if (!blank && n <= indent) return false;
+  }
+  return true;
+}
+
+/** Length of the common prefix, compared a block at a time (string equality is a memcmp). */
+function commonPrefix(a: string, b: string): number {
+  const max = Math.min(a.length, b.length);
+  let i = 0;
+  for (const step of [65536, 4096, 256, 16]) {
+    while (i + step <= max && a.slice(i, i + step) === b.slice(i, i + step)) i += step;
+  }
+  while (i < max && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+/** Length of the common suffix, at most `max` characters. */
+function commonSuffix(a: string, b: string, max: number): number {
+  let i = 0;
+  for (const step of [65536, 4096, 256, 16]) {
+    while (i + step <= max && a.slice(a.length - i - step, a.length - i) === b.slice(b.length - i - step, b.length - i)) i += step;
+  }
+  while (i < max && a.charCodeAt(a.length - 1 - i) === b.charCodeAt(b.length - 1 - i)) i++;
+  return i;
 }
 
 /**
