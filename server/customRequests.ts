@@ -1,0 +1,476 @@
+/**
+ * The custom requests of protocol.ts. Lists and graphs come from the same validation the
+ * diagnostics come from (so they work on a workspace with errors); renders, runs, health and
+ * metrics go to one core PromptManager per prompt workspace, reading the open buffers, with
+ * the core workflow engine attached for runs.
+ */
+import * as path from 'node:path';
+import { ResponseError, ErrorCodes, type CancellationToken, type Connection, type Location } from 'vscode-languageserver/node';
+import { PromptError, toPromptError } from '../core/errors.js';
+import { PromptManager } from '../core/engine/promptManager.js';
+import { isConfigFile } from '../core/workspace/discover.js';
+import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
+import { buildGraph } from '../core/workflow/graph.js';
+import { resolveComposition } from '../core/workflow/resolve.js';
+import type { WorkflowEvent, WorkflowRun, WorkflowStatus } from '../core/workflow/types.js';
+import type { SNode } from '../core/yaml/sourceTree.js';
+import { compositionsUsing } from './features/hover.js';
+import { linesOf, type WorkspaceSnapshot } from './features/snapshot.js';
+import {
+  CancelRunRequest,
+  CompositionGraphRequest,
+  HealthRequest,
+  ListCompositionsRequest,
+  ListProvidersRequest,
+  ListRunsRequest,
+  ListServicesRequest,
+  ListTemplatesRequest,
+  ListWorkspacesRequest,
+  MetricsRequest,
+  PROTOCOL_VERSION,
+  RenderRequest,
+  RunStatusRequest,
+  RunWorkflowRequest,
+  SetTrustNotification,
+  StepProgressNotification,
+  type CompositionGraph,
+  type CompositionInfo,
+  type HealthReport,
+  type PromptErrorInfo,
+  type ProviderInfo,
+  type ServiceInfo,
+  type TemplateInfo,
+  type WorkspaceParams,
+} from './protocol.js';
+import type { ManagedWorkspace, WorkspaceManager } from './workspaceManager.js';
+
+export interface CustomRequestHost {
+  connection: Connection;
+  manager: WorkspaceManager;
+  ready: Promise<void>;
+  uriToPath(uri: string): string | undefined;
+  freshSnapshot(ws: ManagedWorkspace): WorkspaceSnapshot;
+  /** The workspace's trust (VS Code's workspace trust; true for clients without the notion). */
+  trusted(): boolean;
+}
+
+interface EngineEntry {
+  pm?: PromptManager;
+  /** The workspace generation the manager last loaded. */
+  generation: number;
+  /** The preset it was created with (`promptManager.environment`). */
+  environment?: string;
+  error?: PromptErrorInfo;
+}
+
+interface RunEntry {
+  workspace: ManagedWorkspace;
+  run?: WorkflowRun;
+  controller: AbortController;
+  composition: string;
+  startedAt: number;
+  final?: WorkflowStatus;
+}
+
+/** Registers the handlers; the returned function cancels running runs and closes the engines (on shutdown). */
+export function registerCustomRequests(host: CustomRequestHost): () => Promise<void> {
+  const { connection, manager } = host;
+  const engines = new Map<string, EngineEntry>();
+  const runs = new Map<string, RunEntry>();
+  let trusted = host.trusted();
+
+  function fail(code: PromptErrorInfo['code'], message: string): never {
+    throw new ResponseError(ErrorCodes.InvalidParams, message, { code });
+  }
+
+  /** The prompt workspace a request names (its folder or any file in it), or the only one. */
+  function workspaceOf(p: WorkspaceParams | null | undefined): ManagedWorkspace {
+    const all = [...manager.workspaces.values()];
+    if (!p?.workspace) {
+      if (all.length === 1) return all[0]!;
+      fail(all.length ? 'workspace_required' : 'unknown_workspace', all.length ? `${all.length} prompt workspaces are open: say which one with 'workspace'` : 'no prompt workspace is open');
+    }
+    const target = host.uriToPath(p.workspace) ?? path.resolve(p.workspace);
+    const exact = manager.workspaces.get(target);
+    if (exact) return exact;
+    const byFile = manager.workspacesOf(target, isConfigFile(target))[0];
+    if (byFile) return byFile;
+    const above = all.filter((w) => target.startsWith(w.root + path.sep)).sort((a, b) => b.root.length - a.root.length)[0];
+    if (above) return above;
+    fail('unknown_workspace', `no prompt workspace holds ${p.workspace}`);
+  }
+
+  const locationOf = (snap: WorkspaceSnapshot, file: string, n: SNode | undefined): Location => ({
+    uri: snap.uriOf(file),
+    range: (n && linesOf(snap, file)?.range(n.start, n.end)) ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+  });
+
+  function errorInfo(e: unknown, snap?: WorkspaceSnapshot): PromptErrorInfo {
+    const err = e instanceof PromptError ? e : toPromptError(e, 'template_error');
+    const info: PromptErrorInfo = { code: err.code, message: err.message };
+    if (err.template) info.template = err.template;
+    if (err.service) info.service = err.service;
+    if (err.composition) info.composition = err.composition;
+    if (err.variable) info.variable = err.variable;
+    const loc = err.location;
+    if (loc?.file) {
+      const line = Math.max(0, (loc.line ?? 1) - 1);
+      const character = Math.max(0, (loc.column ?? 1) - 1);
+      info.location = { uri: snap ? snap.uriOf(loc.file) : manager.uriOf(loc.file), range: { start: { line, character }, end: { line, character } } };
+    }
+    return info;
+  }
+
+  // ------------------------------------------------------------------ lists
+
+  connection.onRequest(ListWorkspacesRequest, async () => {
+    await host.ready;
+    return {
+      protocolVersion: PROTOCOL_VERSION,
+      workspaces: [...manager.workspaces.values()]
+        .sort((a, b) => (a.root < b.root ? -1 : 1))
+        .map((ws) => {
+          const v = host.freshSnapshot(ws).validation;
+          const info = {
+            uri: manager.uriOf(ws.root),
+            name: path.relative(ws.folder, ws.root).split(path.sep).join('/') || '.',
+            templatesRoot: manager.uriOf(v.templatesRoot),
+            errorCount: v.errorCount,
+            warningCount: v.warningCount,
+            serviceCount: v.serviceMappings?.services.length ?? 0,
+            compositionCount: v.compositionRules?.compositions.length ?? 0,
+            templateCount: v.templates.size,
+          };
+          return {
+            ...info,
+            ...(manager.readText(v.serviceMappingsFile) !== undefined ? { serviceMappings: manager.uriOf(v.serviceMappingsFile) } : {}),
+            ...(manager.readText(v.compositionRulesFile) !== undefined ? { compositionRules: manager.uriOf(v.compositionRulesFile) } : {}),
+          };
+        }),
+    };
+  });
+
+  connection.onRequest(ListServicesRequest, async (p) => {
+    await host.ready;
+    const ws = workspaceOf(p);
+    const snap = host.freshSnapshot(ws);
+    const model = snap.validation.serviceMappings ?? snap.lastGood.serviceMappings;
+    const items: ServiceInfo[] = (model?.services ?? []).map((s) => {
+      const info: ServiceInfo = {
+        name: s.name,
+        primaryTemplates: s.primaryTemplates.map((r) => r.name),
+        templates: s.templates.map((r) => r.name),
+        compositions: s.compositions.map((r) => r.name),
+        contextRequirements: { required: [...s.contextRequirements.required], optional: [...s.contextRequirements.optional] },
+        performanceTargets: { ...s.performanceTargets },
+        location: locationOf(snap, model!.file, s.nameNode),
+      };
+      if (s.description) info.description = s.description;
+      if (s.fallback?.template) info.fallbackTemplate = s.fallback.template.name;
+      return info;
+    });
+    return { workspace: manager.uriOf(ws.root), items };
+  });
+
+  connection.onRequest(ListTemplatesRequest, async (p) => {
+    await host.ready;
+    const ws = workspaceOf(p);
+    const snap = host.freshSnapshot(ws);
+    const v = snap.validation;
+    const services = (v.serviceMappings ?? snap.lastGood.serviceMappings)?.services ?? [];
+    const rules = v.compositionRules ?? snap.lastGood.compositionRules;
+    let allowed: Set<string> | undefined;
+    if (p.service !== undefined) {
+      const s = services.find((x) => x.name === p.service);
+      if (!s) fail('unknown_service', `service '${p.service}' is not defined`);
+      allowed = new Set([...s.primaryTemplates, ...s.templates].map((r) => r.name));
+      if (s.fallback?.template) allowed.add(s.fallback.template.name);
+      for (const c of s.compositions) {
+        const def = rules?.compositions.find((x) => x.name === c.name);
+        for (const st of def?.steps ?? []) {
+          if (st.template) allowed.add(st.template.name);
+          if (st.fallback?.template) allowed.add(st.fallback.template.name);
+        }
+        for (const o of [...(def?.overrides.states ?? []), ...(def?.overrides.experienceLevels ?? [])]) for (const so of o.steps) if (so.template) allowed.add(so.template.name);
+      }
+    }
+    const items: TemplateInfo[] = [];
+    for (const t of [...v.templates.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (allowed && !allowed.has(t.name)) continue;
+      const info: TemplateInfo = {
+        name: t.name,
+        uri: snap.uriOf(t.file),
+        variables: [...new Set(t.analysis.variables.map((x) => x.name))],
+        partials: [...new Set(t.analysis.partials.map((x) => x.name))],
+        stepReads: [...new Set(t.analysis.stepReads.map((x) => x.stepId))],
+        helpers: [...t.analysis.helpers],
+        usedByServices: services.filter((s) => [...s.primaryTemplates, ...s.templates].some((r) => r.name === t.name) || s.fallback?.template?.name === t.name).map((s) => s.name),
+        usedByCompositions: compositionsUsing(snap, t.name).map((c) => c.name),
+      };
+      if (t.analysis.error) info.error = { message: t.analysis.error.message, range: t.analysis.error.range };
+      items.push(info);
+    }
+    return { workspace: manager.uriOf(ws.root), items };
+  });
+
+  connection.onRequest(ListCompositionsRequest, async (p) => {
+    await host.ready;
+    const ws = workspaceOf(p);
+    const snap = host.freshSnapshot(ws);
+    const rules = snap.validation.compositionRules ?? snap.lastGood.compositionRules;
+    const services = (snap.validation.serviceMappings ?? snap.lastGood.serviceMappings)?.services ?? [];
+    let allowed: Set<string> | undefined;
+    if (p.service !== undefined) {
+      const s = services.find((x) => x.name === p.service);
+      if (!s) fail('unknown_service', `service '${p.service}' is not defined`);
+      allowed = new Set(s.compositions.map((c) => c.name));
+    }
+    const items: CompositionInfo[] = (rules?.compositions ?? [])
+      .filter((c) => !allowed || allowed.has(c.name))
+      .map((c) => {
+        const info: CompositionInfo = {
+          name: c.name,
+          inputs: { required: c.inputs.required.map((r) => r.name), optional: c.inputs.optional.map((r) => r.name) },
+          steps: c.steps.map((s) => {
+            const st: CompositionInfo['steps'][number] = { id: s.id, dependsOn: s.dependsOn.map((d) => d.name), location: locationOf(snap, rules!.file, s.idNode ?? s.node) };
+            if (s.template) st.template = s.template.name;
+            if (s.model) st.model = s.model.name;
+            return st;
+          }),
+          overrides: { states: c.overrides.states.map((o) => o.key), experienceLevels: c.overrides.experienceLevels.map((o) => o.key) },
+          services: services.filter((s) => s.compositions.some((r) => r.name === c.name)).map((s) => s.name),
+          location: locationOf(snap, rules!.file, c.nameNode),
+        };
+        if (c.description) info.description = c.description;
+        return info;
+      });
+    return { workspace: manager.uriOf(ws.root), items };
+  });
+
+  connection.onRequest(ListProvidersRequest, async (p) => {
+    await host.ready;
+    const ws = workspaceOf(p);
+    const snap = host.freshSnapshot(ws);
+    const rules = snap.validation.compositionRules ?? snap.lastGood.compositionRules;
+    const items: ProviderInfo[] = (rules?.providers ?? []).map((pr) => {
+      const info: ProviderInfo = { name: pr.name, type: pr.type, location: locationOf(snap, rules!.file, pr.nameNode) };
+      if (pr.baseUrl !== undefined) info.baseUrl = pr.baseUrl;
+      if (pr.model !== undefined) info.model = pr.model;
+      if (pr.apiKeyEnv !== undefined) info.apiKeyEnv = pr.apiKeyEnv;
+      return info;
+    });
+    return { workspace: manager.uriOf(ws.root), items };
+  });
+
+  // ------------------------------------------------------------------ graph
+
+  connection.onRequest(CompositionGraphRequest, async (p) => {
+    await host.ready;
+    const ws = workspaceOf(p);
+    const snap = host.freshSnapshot(ws);
+    const rules = snap.validation.compositionRules ?? snap.lastGood.compositionRules;
+    const def = rules?.compositions.find((c) => c.name === p.composition);
+    if (!rules || !def) return { ok: false as const, error: { code: 'unknown_composition', message: `composition '${p.composition}' is not defined`, composition: p.composition } };
+    let g;
+    let applied: CompositionGraph['appliedOverrides'];
+    if (p.context) {
+      const resolved = resolveComposition(def, rules.defaults, p.context);
+      g = buildGraph(resolved);
+      applied = resolved.appliedOverrides;
+    } else g = buildGraph(def);
+    const graph: CompositionGraph = {
+      composition: def.name,
+      nodes: g.nodes.map((n) => {
+        const step = def.steps.find((s) => s.id === n.id);
+        const out: CompositionGraph['nodes'][number] = { ...n };
+        if (step) out.location = locationOf(snap, rules.file, step.idNode ?? step.node);
+        const t = n.template ? snap.validation.templates.get(n.template) : undefined;
+        if (t) out.templateUri = snap.uriOf(t.file);
+        return out;
+      }),
+      edges: g.edges,
+      layers: g.layers,
+      location: locationOf(snap, rules.file, def.nameNode),
+    };
+    if (g.cycle) graph.cycle = g.cycle;
+    if (applied) graph.appliedOverrides = applied;
+    return { ok: true as const, graph };
+  });
+
+  // ------------------------------------------------------------------ engine: render, runs, health, metrics
+
+  /** A file system that reads the open buffers (they win over disk), as the diagnostics do. */
+  const liveFs: FileSystemHost = {
+    ...nodeFileSystem,
+    readFile: (f) => manager.open.get(f)?.text ?? nodeFileSystem.readFile(f),
+    realpath: (f) => nodeFileSystem.realpath(f) ?? (manager.open.has(f) ? f : undefined),
+    fileSize: (f) => manager.open.get(f)?.text.length ?? nodeFileSystem.fileSize(f),
+  };
+
+  /** The workspace's PromptManager, (re)loaded from the current texts when they changed. */
+  async function engineFor(ws: ManagedWorkspace): Promise<{ pm: PromptManager } | { error: PromptErrorInfo }> {
+    host.freshSnapshot(ws);
+    let entry = engines.get(ws.root);
+    if (!entry) engines.set(ws.root, (entry = { generation: -1 }));
+    const environment = manager.settingsFor(ws.folder).environment ?? 'development';
+    if (entry.pm && entry.environment !== environment) {
+      // Another preset (cache, strictness): a new manager; the old one's runs keep their snapshot.
+      void entry.pm.close();
+      delete entry.pm;
+      entry.generation = -1;
+    }
+    if (entry.generation !== ws.generation) {
+      entry.generation = ws.generation;
+      delete entry.error;
+      try {
+        if (!entry.pm) {
+          entry.environment = environment;
+          // Runs go to the manager's own workflow engine, pinned to the snapshot they start with.
+          entry.pm = await PromptManager.create({ root: ws.root, environment, fs: liveFs, watch: false, workflow: { trusted, historyLimit: 200 } });
+        } else {
+          const r = entry.pm.reload();
+          if (r.status === 'rejected') entry.error = { code: 'invalid_configuration', message: r.error?.message ?? 'the configuration has errors; fix them to render' };
+        }
+      } catch (e) {
+        entry.error = errorInfo(e);
+      }
+    }
+    if (entry.error) return { error: entry.error };
+    if (!entry.pm) return { error: { code: 'invalid_configuration', message: 'the configuration could not be loaded' } };
+    return { pm: entry.pm };
+  }
+
+  connection.onRequest(RenderRequest, async (p) => {
+    await host.ready;
+    const t0 = performance.now();
+    const ws = workspaceOf(p);
+    const e = await engineFor(ws);
+    if ('error' in e) return { ok: false as const, error: e.error, durationMs: performance.now() - t0 };
+    try {
+      const r = await e.pm.render(p.template, p.context ?? {}, p.service !== undefined ? { serviceName: p.service } : undefined);
+      return { ok: true as const, text: r.text, templateUsed: r.template, fromCache: r.fromCache, durationMs: r.durationMs };
+    } catch (err) {
+      return { ok: false as const, error: errorInfo(err, host.freshSnapshot(ws)), durationMs: performance.now() - t0 };
+    }
+  });
+
+  connection.onRequest(RunWorkflowRequest, async (p, token: CancellationToken) => {
+    await host.ready;
+    const ws = workspaceOf(p);
+    const e = await engineFor(ws);
+    if ('error' in e) return { ok: false as const, error: e.error };
+    const snap = host.freshSnapshot(ws);
+    const runId = p.runId ?? e.pm.idGenerator();
+    const existing = runs.get(runId);
+    if (existing && !existing.final) return { ok: false as const, error: { code: 'invalid_configuration', message: `a run with the id '${runId}' is still running` } };
+    const controller = new AbortController();
+    const entry: RunEntry = { workspace: ws, controller, composition: p.composition, startedAt: Date.now() };
+    runs.set(runId, entry);
+    trimRuns();
+    const progress = connection.window.attachWorkDoneProgress(p.workDoneToken);
+    const cancel = token.onCancellationRequested(() => controller.abort());
+    const def = (snap.validation.compositionRules ?? snap.lastGood.compositionRules)?.compositions.find((c) => c.name === p.composition);
+    const total = Math.max(1, def?.steps.length ?? 1);
+    let finished = 0;
+    // Cancelled through the request (or promptManager/cancelRun), not through the progress.
+    progress.begin(`Running ${p.composition}`, 0, undefined, false);
+    const forward = (ev: WorkflowEvent) => {
+      const step = 'stepId' in ev ? def?.steps.find((s) => s.id === ev.stepId) : undefined;
+      void connection.sendNotification(StepProgressNotification, {
+        runId,
+        workspace: manager.uriOf(ws.root),
+        event: ev,
+        ...(step && def ? { location: { uri: snap.uriOf(snap.validation.compositionRulesFile), range: linesOf(snap, snap.validation.compositionRulesFile)?.range((step.idNode ?? step.node).start, (step.idNode ?? step.node).end) ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } } } : {}),
+      });
+      if (ev.type === 'step.finished') {
+        finished++;
+        progress.report(Math.round((finished / total) * 100), `${ev.stepId}: ${ev.status}`);
+      } else if (ev.type === 'step.started') progress.report(`${ev.stepId}: running`);
+    };
+    try {
+      const opts: { serviceName?: string; workflowId: string; signal: AbortSignal } = { workflowId: runId, signal: controller.signal };
+      if (p.service !== undefined) opts.serviceName = p.service;
+      const run = await e.pm.startWorkflow(p.composition, p.context ?? {}, opts);
+      entry.run = run;
+      for await (const ev of run) forward(ev);
+      const result = await run.done;
+      entry.final = result;
+      return { ok: true as const, status: result };
+    } catch (err) {
+      entry.final = { id: runId, composition: p.composition, status: 'failed', startedAt: entry.startedAt, steps: [], outputs: {}, output: null, maxParallel: 0, appliedOverrides: {}, error: errorInfo(err) as unknown as Record<string, unknown> };
+      return { ok: false as const, error: errorInfo(err, snap) };
+    } finally {
+      cancel.dispose();
+      progress.done();
+    }
+  });
+
+  // The workspace's trust, followed into every engine: an untrusted workspace runs no provider step.
+  connection.onNotification(SetTrustNotification, (p) => {
+    trusted = p.trusted === true;
+    for (const e of engines.values()) e.pm?.setTrusted(trusted);
+  });
+
+  function trimRuns(): void {
+    if (runs.size <= 200) return;
+    for (const [id, r] of runs) {
+      if (runs.size <= 200) break;
+      if (r.final) runs.delete(id);
+    }
+  }
+
+  connection.onRequest(RunStatusRequest, async (p) => {
+    const r = runs.get(p.runId);
+    if (!r) return null;
+    return r.run ? r.run.status() : (r.final ?? null);
+  });
+
+  connection.onRequest(CancelRunRequest, async (p) => {
+    const r = runs.get(p.runId);
+    if (!r || r.final) return { cancelled: false };
+    if (r.run) r.run.cancel(p.reason ?? 'cancelled from the editor');
+    r.controller.abort();
+    return { cancelled: true };
+  });
+
+  connection.onRequest(ListRunsRequest, async (p) => {
+    const want = p?.workspace ? workspaceOf(p) : undefined;
+    return [...runs.entries()]
+      .filter(([, r]) => !want || r.workspace === want)
+      .map(([id, r]) => {
+        const s = r.run?.status() ?? r.final;
+        return { id, workspace: manager.uriOf(r.workspace.root), composition: r.composition, status: s?.status ?? 'running', startedAt: s?.startedAt ?? r.startedAt };
+      });
+  });
+
+  connection.onRequest(HealthRequest, async (p) => {
+    await host.ready;
+    const ws = workspaceOf(p);
+    const e = await engineFor(ws);
+    const workspace = manager.uriOf(ws.root);
+    // A configuration that does not load: the last good one is still in use when there is one.
+    const pm = 'pm' in e ? e.pm : engines.get(ws.root)?.pm;
+    if (!pm) {
+      const reason = 'error' in e ? e.error.message : 'the configuration could not be loaded';
+      return { ok: true as const, workspace, health: { status: 'unhealthy' as const, components: { config: { status: 'unhealthy' as const, reason } } } };
+    }
+    const health: HealthReport = pm.healthCheck();
+    return { ok: true as const, workspace, health };
+  });
+
+  connection.onRequest(MetricsRequest, async (p) => {
+    await host.ready;
+    const ws = workspaceOf(p);
+    const e = await engineFor(ws);
+    const pm = 'pm' in e ? e.pm : engines.get(ws.root)?.pm;
+    if (!pm) return { ok: false as const, error: 'error' in e ? e.error : { code: 'not_available', message: 'no engine' } };
+    if (p.format === 'prometheus') return { ok: true as const, workspace: manager.uriOf(ws.root), format: 'prometheus' as const, text: pm.getMetrics({ format: 'prometheus' }) };
+    const metrics = { ...(pm.getMetrics() as unknown as Record<string, unknown>), workflowEngine: pm.getWorkflowMetrics() };
+    return { ok: true as const, workspace: manager.uriOf(ws.root), format: 'json' as const, metrics };
+  });
+
+  return async () => {
+    for (const r of runs.values()) if (!r.final) r.controller.abort();
+    for (const e of engines.values()) await e.pm?.close().catch(() => undefined);
+  };
+}

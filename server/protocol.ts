@@ -1,0 +1,362 @@
+/**
+ * The custom requests and notifications between the PromptManager language server and its
+ * clients, typed once: the server implements them (server/customRequests.ts) and the VS Code
+ * client imports this module to call them (as vscode-eslint shares its protocol module).
+ *
+ * This file must stay free of Node-only imports so that any client can bundle it: only
+ * `vscode-languageserver-protocol` values and `import type`s (erased at build time).
+ *
+ * Conventions
+ * - Every file and folder is a URI string (`file:///...`), every range is an LSP `Range`.
+ * - `workspace` selects a prompt workspace: the URI of its folder or of any file in it (the
+ *   active editor's document is a good choice). It may be omitted when the server knows
+ *   exactly one prompt workspace; otherwise the request fails with `workspace_required`.
+ * - Failures that belong to the request (unknown template, render error) are results with
+ *   `ok: false`, never LSP errors: LSP errors are for broken requests (unknown workspace).
+ */
+import { NotificationType, ProtocolRequestType, RequestType, type Location, type Range, type WorkDoneProgressParams } from 'vscode-languageserver-protocol';
+import type { WorkflowEvent, WorkflowStatus, StepRunStatus } from '../core/workflow/types.js';
+
+export type { WorkflowEvent, WorkflowStatus, StepRunStatus };
+
+/** Bumped when a request or result changes incompatibly; the server reports it in `initialize`'s `serverInfo` and `promptManager/listWorkspaces`. */
+export const PROTOCOL_VERSION = 1;
+
+/** The error codes of the contract, plus the ones the server adds for broken requests. */
+export type PromptErrorCode =
+  | 'template_error'
+  | 'missing_context'
+  | 'access_denied'
+  | 'timeout'
+  | 'provider_error'
+  | 'cancelled'
+  | 'unknown_template'
+  | 'unknown_composition'
+  | 'unknown_service'
+  | 'invalid_configuration'
+  | 'workspace_required'
+  | 'unknown_workspace'
+  | 'not_available'
+  | (string & {});
+
+export interface PromptErrorInfo {
+  code: PromptErrorCode;
+  message: string;
+  /** Where the fault is (the template line that failed to render, the YAML key at fault). */
+  location?: Location;
+  /** The template, service, composition or variable concerned, when there is one. */
+  template?: string;
+  service?: string;
+  composition?: string;
+  variable?: string;
+}
+
+/** Selects a prompt workspace (see the conventions above). */
+export interface WorkspaceParams {
+  workspace?: string;
+}
+
+// ---------------------------------------------------------------------------------------
+// Listing
+
+export interface PromptWorkspaceInfo {
+  /** The prompt workspace folder. */
+  uri: string;
+  /** The folder's name relative to its workspace folder (`.` for the folder itself). */
+  name: string;
+  templatesRoot: string;
+  /** Absent when the file does not exist. */
+  serviceMappings?: string;
+  compositionRules?: string;
+  errorCount: number;
+  warningCount: number;
+  serviceCount: number;
+  compositionCount: number;
+  templateCount: number;
+}
+
+export interface ListWorkspacesResult {
+  protocolVersion: number;
+  workspaces: PromptWorkspaceInfo[];
+}
+
+export interface ServiceInfo {
+  name: string;
+  description?: string;
+  /** In priority order: the first is the service's default template. */
+  primaryTemplates: string[];
+  templates: string[];
+  compositions: string[];
+  contextRequirements: { required: string[]; optional: string[] };
+  fallbackTemplate?: string;
+  performanceTargets: { renderP95Ms?: number; workflowP95Ms?: number; minCacheHitRate?: number };
+  /** The service's key in service_mappings.yaml. */
+  location: Location;
+}
+
+export interface TemplateInfo {
+  /** `analysis/summary`. */
+  name: string;
+  uri: string;
+  /** Top-level variables the template reads (not through partials). */
+  variables: string[];
+  partials: string[];
+  /** Step ids read as `steps.<id>`. */
+  stepReads: string[];
+  helpers: string[];
+  /** Set when Handlebars cannot parse it. */
+  error?: { message: string; range: Range };
+  /** Services (by name) that may render it, and compositions (by name) whose steps use it. */
+  usedByServices: string[];
+  usedByCompositions: string[];
+}
+
+export interface StepInfo {
+  id: string;
+  template?: string;
+  model?: string;
+  dependsOn: string[];
+  /** The step's `id:` value (or the step's first key when it has no id). */
+  location: Location;
+  /** The step's `template:` value, when it has one (the client puts its `Preview` CodeLens there). */
+  templateLocation?: Location;
+}
+
+export interface CompositionInfo {
+  name: string;
+  description?: string;
+  inputs: { required: string[]; optional: string[] };
+  steps: StepInfo[];
+  /** Names of the state and experience-level overrides. */
+  overrides: { states: string[]; experienceLevels: string[] };
+  /** Services that list it. */
+  services: string[];
+  location: Location;
+}
+
+export interface ListResult<T> {
+  /** The prompt workspace the items come from. */
+  workspace: string;
+  items: T[];
+}
+
+export interface ListTemplatesParams extends WorkspaceParams {
+  /** Only the templates this service may render. */
+  service?: string;
+}
+export interface ListCompositionsParams extends WorkspaceParams {
+  /** Only the compositions this service may run. */
+  service?: string;
+}
+
+export const ListWorkspacesRequest = new RequestType<Record<string, never> | null, ListWorkspacesResult, void>('promptManager/listWorkspaces');
+export const ListServicesRequest = new RequestType<WorkspaceParams, ListResult<ServiceInfo>, void>('promptManager/listServices');
+export const ListTemplatesRequest = new RequestType<ListTemplatesParams, ListResult<TemplateInfo>, void>('promptManager/listTemplates');
+export const ListCompositionsRequest = new RequestType<ListCompositionsParams, ListResult<CompositionInfo>, void>('promptManager/listCompositions');
+
+/** A model provider of composition_rules.yaml (never a key: only the name of the variable that holds it). */
+export interface ProviderInfo {
+  name: string;
+  type: string;
+  baseUrl?: string;
+  model?: string;
+  /** The environment variable the provider reads its API key from. */
+  apiKeyEnv?: string;
+  /** The provider's key in composition_rules.yaml. */
+  location: Location;
+}
+export const ListProvidersRequest = new RequestType<WorkspaceParams, ListResult<ProviderInfo>, void>('promptManager/listProviders');
+
+// ---------------------------------------------------------------------------------------
+// Rendering
+
+export interface RenderParams extends WorkspaceParams {
+  template: string;
+  context: Record<string, unknown>;
+  /** With a service: its access rules, required context and fallback apply. */
+  service?: string;
+}
+
+export type RenderResult =
+  | {
+      ok: true;
+      text: string;
+      /** The template that produced the text: the service's fallback template when it answered. */
+      templateUsed: string;
+      fromCache: boolean;
+      durationMs: number;
+    }
+  | { ok: false; error: PromptErrorInfo; durationMs: number };
+
+export const RenderRequest = new RequestType<RenderParams, RenderResult, void>('promptManager/render');
+
+// ---------------------------------------------------------------------------------------
+// Workflow runs
+
+export interface RunWorkflowParams extends WorkspaceParams, WorkDoneProgressParams {
+  composition: string;
+  context: Record<string, unknown>;
+  service?: string;
+  /** The run's id; generated when absent. Reusing the id of a running run is refused. */
+  runId?: string;
+  maxParallel?: number;
+}
+
+/**
+ * Resolves when the run ends, whatever its status (a run that could not start ends `failed`
+ * with `status.error`). While it runs the server reports work-done progress (when the client
+ * passed a `workDoneToken`) and sends `promptManager/stepProgress` for every event. Cancelling
+ * the request (`$/cancelRequest`) or the progress, or `promptManager/cancelRun`, cancels the
+ * run; the result then has status `cancelled`.
+ */
+export type RunWorkflowResult = { ok: true; status: WorkflowStatus } | { ok: false; error: PromptErrorInfo };
+
+export const RunWorkflowRequest = new ProtocolRequestType<RunWorkflowParams, RunWorkflowResult, never, void, void>('promptManager/runWorkflow');
+
+export interface StepProgressParams {
+  runId: string;
+  /** The prompt workspace folder the run belongs to. */
+  workspace: string;
+  event: WorkflowEvent;
+  /** The step's location in composition_rules.yaml, for events about a step. */
+  location?: Location;
+}
+export const StepProgressNotification = new NotificationType<StepProgressParams>('promptManager/stepProgress');
+
+export interface RunStatusParams {
+  runId: string;
+}
+/** Null when no run with this id is known (never started, or dropped from the history). */
+export const RunStatusRequest = new RequestType<RunStatusParams, WorkflowStatus | null, void>('promptManager/runStatus');
+
+export interface CancelRunParams {
+  runId: string;
+  reason?: string;
+}
+/** `cancelled` is false when no such run is running. */
+export const CancelRunRequest = new RequestType<CancelRunParams, { cancelled: boolean }, void>('promptManager/cancelRun');
+
+export interface RunSummaryInfo {
+  id: string;
+  workspace: string;
+  composition: string;
+  status: WorkflowStatus['status'];
+  startedAt: number;
+}
+export const ListRunsRequest = new RequestType<WorkspaceParams, RunSummaryInfo[], void>('promptManager/listRuns');
+
+// ---------------------------------------------------------------------------------------
+// Composition graph
+
+export interface CompositionGraphParams extends WorkspaceParams {
+  composition: string;
+  /** With a context, the state and experience-level overrides it selects are applied. */
+  context?: Record<string, unknown>;
+}
+
+export interface GraphNodeInfo {
+  id: string;
+  template?: string;
+  model?: string;
+  /** One more than the node's deepest dependency; 0 for steps without dependencies. */
+  layer: number;
+  when?: string;
+  skip?: boolean;
+  continueOnError?: boolean;
+  hasFallback?: boolean;
+  /** The step in composition_rules.yaml. */
+  location?: Location;
+  /** The step's template file, when it exists. */
+  templateUri?: string;
+}
+
+export interface CompositionGraph {
+  composition: string;
+  nodes: GraphNodeInfo[];
+  /** `from` is the dependency, `to` the step that depends on it. */
+  edges: { from: string; to: string }[];
+  layers: string[][];
+  /** A dependency cycle, closed (`['a', 'b', 'a']`), when there is one. */
+  cycle?: string[];
+  /** The composition's key in composition_rules.yaml. */
+  location: Location;
+  /** The overrides applied (only with `context`). */
+  appliedOverrides?: { state?: string; experienceLevel?: string };
+}
+
+export type CompositionGraphResult = { ok: true; graph: CompositionGraph } | { ok: false; error: PromptErrorInfo };
+export const CompositionGraphRequest = new RequestType<CompositionGraphParams, CompositionGraphResult, void>('promptManager/compositionGraph');
+
+// ---------------------------------------------------------------------------------------
+// Health and metrics
+
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+export interface HealthComponent {
+  status: HealthStatus;
+  reason: string;
+}
+export interface HealthReport {
+  status: HealthStatus;
+  components: Record<string, HealthComponent>;
+}
+export type HealthResult = { ok: true; workspace: string; health: HealthReport } | { ok: false; error: PromptErrorInfo };
+export const HealthRequest = new RequestType<WorkspaceParams, HealthResult, void>('promptManager/health');
+
+export interface MetricsParams extends WorkspaceParams {
+  /** `json` (default) or the Prometheus text format. */
+  format?: 'json' | 'prometheus';
+}
+export type MetricsResult =
+  | { ok: true; workspace: string; format: 'json'; metrics: Record<string, unknown> }
+  | { ok: true; workspace: string; format: 'prometheus'; text: string }
+  | { ok: false; error: PromptErrorInfo };
+export const MetricsRequest = new RequestType<MetricsParams, MetricsResult, void>('promptManager/metrics');
+
+// ---------------------------------------------------------------------------------------
+// Server -> client notifications
+
+export interface IndexedParams {
+  /** The prompt workspaces known now (folder URIs). */
+  workspaces: string[];
+  /** Milliseconds the (re)indexing took. */
+  durationMs: number;
+}
+/**
+ * Sent after the initial indexing and whenever the set of prompt workspaces or their
+ * services, compositions or templates changed, so that tree views can refresh.
+ */
+/**
+ * Client → server: the workspace's trust changed (VS Code's workspace trust). An untrusted
+ * workspace runs no step that calls a model provider. `initializationOptions.trusted` gives
+ * the value at start; clients without the notion leave it out (trusted).
+ */
+export interface SetTrustParams {
+  trusted: boolean;
+}
+export const SetTrustNotification = new NotificationType<SetTrustParams>('promptManager/setTrust');
+
+export const IndexedNotification = new NotificationType<IndexedParams>('promptManager/indexed');
+
+// ---------------------------------------------------------------------------------------
+// Settings (read with workspace/configuration, section `promptManager`)
+
+export interface PromptManagerSettings {
+  /** Overrides the templates root (relative to the prompt workspace folder); empty = the files' `templates_dir`, else `templates/`. */
+  templatesRoot: string;
+  diagnostics: {
+    /** Diagnostic codes not to report (`unused-template`, ...). */
+    disabledCodes: string[];
+  };
+  /** At most this many diagnostics per file (errors first). */
+  maxProblemsPerFile: number;
+  trace: { server: 'off' | 'messages' | 'verbose' };
+  /** The engine preset for renders and runs (core/engine/presets.ts); absent = `development`. */
+  environment?: 'development' | 'production' | 'testing';
+}
+
+export const DEFAULT_SETTINGS: PromptManagerSettings = {
+  templatesRoot: '',
+  diagnostics: { disabledCodes: [] },
+  maxProblemsPerFile: 1000,
+  trace: { server: 'off' },
+};

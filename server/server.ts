@@ -1,0 +1,453 @@
+/**
+ * The connection layer: LSP messages in, calls to the workspace manager and the feature
+ * functions out. No check and no feature logic lives here.
+ *
+ * Diagnostics: every change marks the prompt workspaces it matters to as dirty and schedules
+ * one validation per workspace after a short debounce (at most 100 ms; shorter for small
+ * workspaces). A validation always reads the current buffers, and a feature request validates
+ * first when its workspace is dirty, so nothing ever answers from, or publishes, stale texts.
+ * Each validation carries a generation; a result older than the last published one is dropped.
+ */
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CodeActionKind,
+  DidChangeWatchedFilesNotification,
+  ErrorCodes,
+  FileChangeType,
+  ResponseError,
+  TextDocumentSyncKind,
+  TextDocuments,
+  type Connection,
+  type Diagnostic,
+  type InitializeParams,
+  type InitializeResult,
+  type TextDocumentPositionParams,
+} from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { isConfigFile } from '../core/workspace/discover.js';
+import { isTemplateFile } from '../core/workspace/templateIndex.js';
+import { codeActions } from './features/codeActions.js';
+import { completion } from './features/completion.js';
+import { diagnosticsByFile } from './features/diagnostics.js';
+import { hover } from './features/hover.js';
+import { definition, documentSymbols, references, workspaceSymbols, type FeatureRequest } from './features/navigation.js';
+import { prepareRename, rename } from './features/rename.js';
+import { documentSnapshot, templateNameOfFile, type DocumentSnapshot } from './features/snapshot.js';
+import { registerCustomRequests, type CustomRequestHost } from './customRequests.js';
+import { DEFAULT_SETTINGS, IndexedNotification, PROTOCOL_VERSION, type PromptManagerSettings } from './protocol.js';
+import { WorkspaceManager, type ManagedWorkspace } from './workspaceManager.js';
+
+export const SERVER_NAME = 'promptmanager-language-server';
+export const SERVER_VERSION = '0.1.0';
+
+export interface ServerOptions {
+  /** Fixed debounce in ms (initializationOptions.debounceMs wins); default adapts to the validation time. */
+  debounceMs?: number;
+}
+
+function uriToPath(uri: string): string | undefined {
+  if (!uri.startsWith('file:')) return undefined;
+  try {
+    return path.resolve(fileURLToPath(uri));
+  } catch {
+    return undefined;
+  }
+}
+
+export function startServer(connection: Connection, options: ServerOptions = {}): void {
+  const documents = new TextDocuments(TextDocument);
+  const manager = new WorkspaceManager();
+  const timers = new Map<string, NodeJS.Timeout>();
+  /** Per file: the JSON of the diagnostics last published, and the generation they came from. */
+  const published = new Map<string, { json: string; generation: number; version?: number }>();
+  const lastPublishedGeneration = new Map<string, number>();
+  let debounceMs = options.debounceMs;
+  /** From initializationOptions.trusted at start; `promptManager/setTrust` follows changes. */
+  let workspaceTrusted = true;
+  let supportsConfiguration = false;
+  let supportsDynamicWatchers = false;
+  let trace: PromptManagerSettings['trace']['server'] = 'off';
+  let resolveReady!: () => void;
+  const ready = new Promise<void>((r) => (resolveReady = r));
+  let isReady = false;
+
+  const log = (msg: string) => {
+    if (trace !== 'off') connection.console.log(msg);
+  };
+
+  // ------------------------------------------------------------------ diagnostics
+
+  function delayFor(ws: ManagedWorkspace): number {
+    if (debounceMs !== undefined) return debounceMs;
+    // Half the last validation's time, between 10 and 50 ms: a burst of keystrokes is checked
+    // once per pause, and typing in a big file spends at most about two thirds of the time
+    // validating; well under the 100 ms the contract allows.
+    return Math.round(Math.min(50, Math.max(10, ws.lastDurationMs / 2)));
+  }
+
+  function schedule(ws: ManagedWorkspace): void {
+    ws.dirty = true;
+    if (!isReady) return;
+    const old = timers.get(ws.root);
+    if (old) clearTimeout(old);
+    timers.set(
+      ws.root,
+      setTimeout(() => {
+        timers.delete(ws.root);
+        validateAndPublish(ws);
+      }, delayFor(ws)),
+    );
+  }
+
+  function validateAndPublish(ws: ManagedWorkspace): void {
+    if (!manager.workspaces.has(ws.root)) return;
+    const t = timers.get(ws.root);
+    if (t) {
+      clearTimeout(t);
+      timers.delete(ws.root);
+    }
+    try {
+      const v = manager.validate(ws);
+      log(`validated ${ws.root} in ${ws.lastDurationMs.toFixed(1)} ms: ${v.diagnostics.length} diagnostic(s)`);
+      publish(ws);
+      // Tree views list services, compositions and templates: tell the client when they change.
+      const sig = [v.templatesRoot, ...(v.serviceMappings?.services.map((x) => x.name) ?? []), '\0', ...(v.compositionRules?.compositions.map((x) => x.name) ?? []), '\0', ...v.templates.keys()].join('\n');
+      if (signatures.get(ws.root) !== sig) {
+        const first = !signatures.has(ws.root);
+        signatures.set(ws.root, sig);
+        if (!first && isReady) notifyIndexedSoon();
+      }
+    } catch (e) {
+      connection.console.error(`validation of ${ws.root} failed: ${(e as Error).stack ?? e}`);
+    }
+  }
+
+  /** Publishes the workspace's latest diagnostics: changed files, edited open files, and clears. */
+  function publish(ws: ManagedWorkspace): void {
+    const v = ws.validation;
+    if (!v) return;
+    const gen = ws.generation;
+    if ((lastPublishedGeneration.get(ws.root) ?? -1) > gen) return;
+    lastPublishedGeneration.set(ws.root, gen);
+    const settings = manager.settingsFor(ws.folder);
+    const byFile = diagnosticsByFile(v.diagnostics, settings.diagnostics && { disabledCodes: settings.diagnostics.disabledCodes, maxProblemsPerFile: settings.maxProblemsPerFile }, (f) => manager.uriOf(f));
+    const files = new Set<string>(byFile.keys());
+    for (const [f, p] of published) if (ownedBy(ws, f) && p.json !== '[]') files.add(f);
+    // Files the validation covered get an answer whether or not they have diagnostics.
+    for (const f of [v.serviceMappingsFile, v.compositionRulesFile]) if (manager.open.has(f)) files.add(f);
+    for (const t of v.templates.values()) if (manager.open.has(t.file)) files.add(t.file);
+    for (const f of files) sendDiagnostics(f, byFile.get(f) ?? [], gen);
+  }
+
+  /** Whether a file's diagnostics come from this workspace. */
+  function ownedBy(ws: ManagedWorkspace, file: string): boolean {
+    const v = ws.validation;
+    if (!v) return false;
+    if (file === v.serviceMappingsFile || file === v.compositionRulesFile) return true;
+    return file.startsWith(v.templatesRoot + path.sep);
+  }
+
+  function sendDiagnostics(file: string, diagnostics: Diagnostic[], generation: number): void {
+    const json = JSON.stringify(diagnostics);
+    const open = manager.open.get(file);
+    const prev = published.get(file);
+    if (prev && prev.json === json && (!open || prev.version === open.version)) return;
+    published.set(file, { json, generation, ...(open ? { version: open.version } : {}) });
+    connection.sendDiagnostics({ uri: manager.uriOf(file), diagnostics, ...(open ? { version: open.version } : {}) });
+  }
+
+  function clearWorkspace(ws: ManagedWorkspace): void {
+    for (const [f, p] of published) {
+      if (!ownedBy(ws, f) || p.json === '[]') continue;
+      // Another workspace may own the file too (a shared templates root): let it republish.
+      sendDiagnostics(f, [], ws.generation);
+    }
+    const t = timers.get(ws.root);
+    if (t) clearTimeout(t);
+    timers.delete(ws.root);
+  }
+
+  // ------------------------------------------------------------------ settings
+
+  function readSettings(raw: unknown): PromptManagerSettings {
+    const r = (raw ?? {}) as Partial<Record<string, unknown>>;
+    const diag = (r.diagnostics ?? {}) as { disabledCodes?: unknown };
+    const tr = (r.trace ?? {}) as { server?: unknown };
+    const env = r.environment;
+    return {
+      ...(env === 'development' || env === 'production' || env === 'testing' ? { environment: env } : {}),
+      templatesRoot: typeof r.templatesRoot === 'string' ? r.templatesRoot : DEFAULT_SETTINGS.templatesRoot,
+      diagnostics: { disabledCodes: Array.isArray(diag.disabledCodes) ? diag.disabledCodes.map(String) : [] },
+      maxProblemsPerFile: typeof r.maxProblemsPerFile === 'number' && r.maxProblemsPerFile >= 0 ? r.maxProblemsPerFile : DEFAULT_SETTINGS.maxProblemsPerFile,
+      trace: { server: tr.server === 'messages' || tr.server === 'verbose' ? tr.server : 'off' },
+    };
+  }
+
+  async function loadSettings(pushed?: unknown): Promise<void> {
+    const folders = [...manager.folders.entries()];
+    if (supportsConfiguration && folders.length) {
+      try {
+        const values = await connection.workspace.getConfiguration(folders.map(([, f]) => ({ scopeUri: f.uri, section: 'promptManager' })));
+        folders.forEach(([folder], i) => manager.setSettings(folder, readSettings(values[i])));
+      } catch (e) {
+        connection.console.warn(`could not read the settings: ${(e as Error).message}`);
+      }
+    } else if (pushed !== undefined) {
+      for (const [folder] of folders) manager.setSettings(folder, readSettings(pushed));
+    }
+    const first = folders[0];
+    trace = first ? manager.settingsFor(first[0]).trace.server : 'off';
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  connection.onInitialize((params: InitializeParams): InitializeResult => {
+    const caps = params.capabilities;
+    supportsConfiguration = !!caps.workspace?.configuration;
+    supportsDynamicWatchers = !!caps.workspace?.didChangeWatchedFiles?.dynamicRegistration;
+    const ops = caps.workspace?.workspaceEdit?.resourceOperations;
+    manager.resourceOperations = !!caps.workspace?.workspaceEdit?.documentChanges && !!ops?.includes('rename') && !!ops?.includes('create');
+    const init = (params.initializationOptions ?? {}) as { debounceMs?: unknown; settings?: unknown; trusted?: unknown };
+    if (init.trusted === false) workspaceTrusted = false;
+    if (typeof init.debounceMs === 'number') debounceMs = Math.min(100, Math.max(0, init.debounceMs));
+    const folders = params.workspaceFolders ?? (params.rootUri ? [{ uri: params.rootUri, name: 'root' }] : params.rootPath ? [{ uri: 'file://' + params.rootPath, name: 'root' }] : []);
+    for (const f of folders) {
+      const p = uriToPath(f.uri);
+      if (p) {
+        manager.folders.set(p, { uri: f.uri });
+        manager.rememberUri(p, f.uri);
+      }
+    }
+    if (init.settings !== undefined) for (const folder of manager.folders.keys()) manager.setSettings(folder, readSettings(init.settings));
+    return {
+      capabilities: {
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: false },
+        completionProvider: { triggerCharacters: ['{', '>', '.', ':', '/', '[', ',', ' ', '"', "'", '-'], resolveProvider: false },
+        hoverProvider: true,
+        definitionProvider: true,
+        referencesProvider: true,
+        documentSymbolProvider: true,
+        workspaceSymbolProvider: true,
+        renameProvider: { prepareProvider: true },
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+        workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
+      },
+      serverInfo: { name: SERVER_NAME, version: `${SERVER_VERSION} (protocol ${PROTOCOL_VERSION})` },
+    };
+  });
+
+  connection.onInitialized(async () => {
+    if (supportsDynamicWatchers) {
+      void connection.client.register(DidChangeWatchedFilesNotification.type, {
+        watchers: [{ globPattern: '**/{service_mappings,composition_rules}.yaml' }, { globPattern: '**/*.{hbs,handlebars}' }],
+      });
+    }
+    if (manager.folders.size) {
+      try {
+        connection.workspace.onDidChangeWorkspaceFolders((e) => {
+          for (const f of e.removed) {
+            const p = uriToPath(f.uri);
+            if (p) for (const ws of manager.removeFolder(p)) clearWorkspace(ws);
+          }
+          for (const f of e.added) {
+            const p = uriToPath(f.uri);
+            if (!p) continue;
+            manager.rememberUri(p, f.uri);
+            manager.folders.set(p, { uri: f.uri });
+            void loadSettings().then(() => {
+              for (const ws of manager.discover(p)) validateAndPublish(ws);
+              notifyIndexed(0);
+            });
+          }
+        });
+      } catch {
+        // The client does not support workspace folder changes.
+      }
+    }
+    await loadSettings();
+    const t0 = performance.now();
+    for (const folder of manager.folders.keys()) manager.discover(folder);
+    // Files opened before we were ready may belong to no folder.
+    for (const file of manager.open.keys()) manager.workspacesOf(file, true);
+    isReady = true;
+    for (const ws of manager.workspaces.values()) validateAndPublish(ws);
+    notifyIndexed(performance.now() - t0);
+    resolveReady();
+  });
+
+  const signatures = new Map<string, string>();
+  let notifyPending = false;
+  function notifyIndexedSoon(): void {
+    if (notifyPending) return;
+    notifyPending = true;
+    setTimeout(() => {
+      notifyPending = false;
+      notifyIndexed(0);
+    }, 200);
+  }
+
+  function notifyIndexed(durationMs: number): void {
+    void connection.sendNotification(IndexedNotification, { workspaces: [...manager.workspaces.keys()].sort().map((r) => manager.uriOf(r)), durationMs });
+  }
+
+  connection.onDidChangeConfiguration(async (change) => {
+    const pushed = (change.settings as { promptManager?: unknown } | undefined)?.promptManager;
+    await loadSettings(pushed);
+    for (const ws of manager.workspaces.values()) {
+      ws.cache.invalidateAll();
+      ws.diskTexts.clear();
+      published.forEach((p, f) => ownedBy(ws, f) && (p.json = '\0'));
+      schedule(ws);
+    }
+  });
+
+  // ------------------------------------------------------------------ documents
+
+  documents.onDidOpen((e) => {
+    const file = uriToPath(e.document.uri);
+    if (!file) return;
+    manager.rememberUri(file, e.document.uri);
+    const text = e.document.getText();
+    manager.open.set(file, { uri: e.document.uri, text, version: e.document.version });
+    for (const ws of manager.workspacesOf(file, isReady)) {
+      // Opening a file as it is on disk changes nothing the validation saw: answer at once.
+      const seen = ws.diskTexts.get(file) ?? (ws.validation ? ws.validation.templates.get(templateNameOfFile(ws.validation, file) ?? '')?.text : undefined);
+      if (isReady && !ws.dirty && ws.validation && seen === text) publish(ws);
+      else schedule(ws);
+    }
+  });
+  documents.onDidChangeContent((e) => {
+    const file = uriToPath(e.document.uri);
+    if (!file) return;
+    const d = manager.open.get(file);
+    if (d && d.version === e.document.version) return;
+    manager.open.set(file, { uri: e.document.uri, text: e.document.getText(), version: e.document.version });
+    for (const ws of manager.workspacesOf(file, isReady)) schedule(ws);
+  });
+  documents.onDidClose((e) => {
+    const file = uriToPath(e.document.uri);
+    if (!file) return;
+    manager.open.delete(file);
+    // The disk text wins again; it may differ from the buffer.
+    for (const ws of manager.fileChanged(file)) schedule(ws);
+    // A file that belongs to no workspace any more keeps no diagnostics.
+    if (!manager.workspacesOf(file).length && published.get(file)?.json !== '[]' && published.has(file)) sendDiagnostics(file, [], 0);
+  });
+
+  connection.onDidChangeWatchedFiles((e) => {
+    let rediscover = false;
+    const touched = new Set<ManagedWorkspace>();
+    for (const c of e.changes) {
+      const file = uriToPath(c.uri);
+      if (!file) continue;
+      if (isConfigFile(file) && c.type !== FileChangeType.Changed) rediscover = true;
+      const folderEvent = !isConfigFile(file) && !isTemplateFile(file);
+      if (folderEvent && c.type !== FileChangeType.Changed) rediscover = true;
+      for (const ws of manager.fileChanged(file)) {
+        // A folder appeared or went: any file below it may have changed.
+        if (folderEvent) ws.cache.invalidateAll();
+        touched.add(ws);
+      }
+    }
+    if (rediscover) {
+      for (const ws of manager.prune()) {
+        touched.delete(ws);
+        clearWorkspace(ws);
+      }
+      for (const folder of manager.folders.keys()) for (const ws of manager.discover(folder)) touched.add(ws);
+      notifyIndexed(0);
+    }
+    for (const ws of touched) schedule(ws);
+  });
+
+  // ------------------------------------------------------------------ features
+
+  /** The request's document and the snapshot of its (first) prompt workspace, fresh. */
+  async function requestFor(uri: string): Promise<{ file: string; doc: DocumentSnapshot; ws: ManagedWorkspace } | undefined> {
+    await ready;
+    const file = uriToPath(uri);
+    if (!file) return undefined;
+    const all = manager.workspacesOf(file, true);
+    const ws = all[0];
+    if (!ws) return undefined;
+    const text = manager.readText(file);
+    if (text === undefined) return undefined;
+    return { file, doc: documentSnapshot(file, text, uri), ws };
+  }
+
+  async function feature<T>(p: TextDocumentPositionParams, fn: (req: FeatureRequest) => T, empty: T): Promise<T> {
+    const r = await requestFor(p.textDocument.uri);
+    if (!r) return empty;
+    const snap = manager.snapshot(r.ws);
+    if (r.ws.generation !== (lastPublishedGeneration.get(r.ws.root) ?? -1)) publish(r.ws);
+    try {
+      return fn({ ws: snap, doc: r.doc, position: p.position });
+    } catch (e) {
+      if (e instanceof ResponseError) throw e;
+      connection.console.error(`request failed: ${(e as Error).stack ?? e}`);
+      return empty;
+    }
+  }
+
+  connection.onCompletion((p) => feature(p, completion, { isIncomplete: false, items: [] }));
+  connection.onHover((p) => feature(p, hover, null));
+  connection.onDefinition((p) => feature(p, definition, []));
+  connection.onReferences((p) => feature(p, (req) => references(req, p.context.includeDeclaration), []));
+  connection.onPrepareRename((p) =>
+    feature(
+      p,
+      (req) => {
+        const r = prepareRename(req);
+        if ('error' in r) throw new ResponseError(ErrorCodes.InvalidRequest, r.error);
+        return r;
+      },
+      null,
+    ),
+  );
+  connection.onRenameRequest((p) =>
+    feature(
+      p,
+      (req) => {
+        const r = rename(req, p.newName);
+        if ('error' in r) throw new ResponseError(ErrorCodes.InvalidRequest, r.error);
+        return r.edit;
+      },
+      null,
+    ),
+  );
+  connection.onDocumentSymbol(async (p) => {
+    const r = await requestFor(p.textDocument.uri);
+    if (!r) return [];
+    return documentSymbols(manager.snapshot(r.ws), r.doc);
+  });
+  connection.onWorkspaceSymbol(async (p) => {
+    await ready;
+    return workspaceSymbols([...manager.workspaces.values()].map((ws) => manager.snapshot(ws)), p.query);
+  });
+  connection.onCodeAction(async (p) => {
+    const r = await requestFor(p.textDocument.uri);
+    if (!r) return [];
+    return codeActions({ ws: manager.snapshot(r.ws), doc: r.doc, range: p.range, diagnostics: p.context.diagnostics });
+  });
+
+  const host: CustomRequestHost = {
+    connection,
+    manager,
+    ready,
+    uriToPath,
+    freshSnapshot: (ws) => manager.snapshot(ws),
+    trusted: () => workspaceTrusted,
+  };
+  const disposeCustom = registerCustomRequests(host);
+
+  connection.onShutdown(async () => {
+    for (const t of timers.values()) clearTimeout(t);
+    timers.clear();
+    isReady = false;
+    await disposeCustom();
+  });
+
+  documents.listen(connection);
+  connection.listen();
+}

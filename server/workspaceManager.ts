@@ -1,0 +1,259 @@
+/**
+ * The server's state, without the connection: the workspace folders, the prompt workspaces
+ * found in them (each with its own ValidationCache and latest validation), the open buffers
+ * that win over disk, and the file texts each validation saw. The connection layer
+ * (server.ts) feeds it events and asks it for validations and snapshots.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { WorkspaceValidation } from '../core/validate/api.js';
+import { ValidationCache, validateWorkspace } from '../core/validate/validateWorkspace.js';
+import { findPromptWorkspaces, isConfigFile, workspaceOfFile } from '../core/workspace/discover.js';
+import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
+import { isTemplateFile } from '../core/workspace/templateIndex.js';
+import { workspaceSnapshot, type WorkspaceSnapshot } from './features/snapshot.js';
+import { DEFAULT_SETTINGS, type PromptManagerSettings } from './protocol.js';
+
+export interface ManagedWorkspace {
+  root: string;
+  /** The workspace folder it was found in (or its own root for a file opened alone). */
+  folder: string;
+  cache: ValidationCache;
+  /** Disk texts the validator read, kept in step with the cache (invalidated together). */
+  diskTexts: Map<string, string | undefined>;
+  validation?: WorkspaceValidation;
+  lastGood: WorkspaceSnapshot['lastGood'];
+  snapshot?: WorkspaceSnapshot;
+  /** Something it depends on changed since `validation`. */
+  dirty: boolean;
+  /** Bumped by every validation. */
+  generation: number;
+  lastDurationMs: number;
+}
+
+export interface OpenDocument {
+  uri: string;
+  text: string;
+  version: number;
+}
+
+function isUnder(file: string, dir: string): boolean {
+  return file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
+}
+
+export class WorkspaceManager {
+  readonly folders = new Map<string, { uri: string }>();
+  readonly workspaces = new Map<string, ManagedWorkspace>();
+  readonly open = new Map<string, OpenDocument>();
+  /** URIs as the client spells them, for files it told us about. */
+  private readonly uris = new Map<string, string>();
+  private readonly settings = new Map<string, PromptManagerSettings>();
+  /** Whether the client can rename and create files in a WorkspaceEdit. */
+  resourceOperations = true;
+
+  constructor(readonly baseFs: FileSystemHost = nodeFileSystem) {}
+
+  uriOf(file: string): string {
+    return this.uris.get(file) ?? pathToFileURL(file).href;
+  }
+
+  rememberUri(file: string, uri: string): void {
+    this.uris.set(file, uri);
+  }
+
+  settingsFor(folder: string): PromptManagerSettings {
+    return this.settings.get(folder) ?? DEFAULT_SETTINGS;
+  }
+
+  setSettings(folder: string, s: PromptManagerSettings): void {
+    this.settings.set(folder, s);
+  }
+
+  // ------------------------------------------------------------------ folders and discovery
+
+  addFolder(folder: string, uri: string): ManagedWorkspace[] {
+    this.folders.set(folder, { uri });
+    return this.discover(folder);
+  }
+
+  /** Removes a folder and the prompt workspaces found in it; returns them (to clear their diagnostics). */
+  removeFolder(folder: string): ManagedWorkspace[] {
+    this.folders.delete(folder);
+    const gone: ManagedWorkspace[] = [];
+    for (const ws of [...this.workspaces.values()]) {
+      if (ws.folder === folder) {
+        this.workspaces.delete(ws.root);
+        gone.push(ws);
+      }
+    }
+    return gone;
+  }
+
+  /** (Re)discovers the prompt workspaces of a folder; returns the new ones. */
+  discover(folder: string): ManagedWorkspace[] {
+    const found = new Set(findPromptWorkspaces(folder, this.baseFs));
+    const added: ManagedWorkspace[] = [];
+    for (const root of found) {
+      if (this.workspaces.has(root)) continue;
+      const ws = this.create(root, folder);
+      added.push(ws);
+    }
+    return added;
+  }
+
+  /** Drops prompt workspaces of a folder that no longer hold a configuration file. */
+  prune(): ManagedWorkspace[] {
+    const gone: ManagedWorkspace[] = [];
+    for (const ws of [...this.workspaces.values()]) {
+      const hasConfig = ['service_mappings.yaml', 'composition_rules.yaml'].some((f) => this.exists(path.join(ws.root, f)));
+      if (!hasConfig) {
+        this.workspaces.delete(ws.root);
+        gone.push(ws);
+      }
+    }
+    return gone;
+  }
+
+  private exists(file: string): boolean {
+    return this.open.has(file) || this.baseFs.realpath(file) !== undefined;
+  }
+
+  private create(root: string, folder: string): ManagedWorkspace {
+    const ws: ManagedWorkspace = { root, folder, cache: new ValidationCache(), diskTexts: new Map(), lastGood: {}, dirty: true, generation: 0, lastDurationMs: 0 };
+    this.workspaces.set(root, ws);
+    return ws;
+  }
+
+  /** The folder a file belongs to (the innermost), if any. */
+  folderOf(file: string): string | undefined {
+    let best: string | undefined;
+    for (const f of this.folders.keys()) if (isUnder(file, f) && (!best || f.length > best.length)) best = f;
+    return best;
+  }
+
+  /**
+   * The prompt workspaces a file matters to: the one holding a configuration file, every one
+   * whose templates root holds a template. A configuration or template file outside every
+   * known workspace gets its own (a file opened alone).
+   */
+  workspacesOf(file: string, create = false): ManagedWorkspace[] {
+    const out: ManagedWorkspace[] = [];
+    if (isConfigFile(file)) {
+      const ws = this.workspaces.get(path.dirname(file));
+      if (ws) out.push(ws);
+    } else {
+      for (const ws of this.workspaces.values()) {
+        const troot = ws.validation?.templatesRoot ?? path.join(ws.root, 'templates');
+        if (isUnder(file, troot) || (!ws.validation && isUnder(file, ws.root))) out.push(ws);
+      }
+    }
+    if (!out.length && create && (isConfigFile(file) || isTemplateFile(file))) {
+      const root = isConfigFile(file) ? path.dirname(file) : workspaceOfFile(file, this.fsWithOpen());
+      if (root && !this.workspaces.has(root)) out.push(this.create(root, this.folderOf(root) ?? root));
+      else if (root) out.push(this.workspaces.get(root)!);
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ files
+
+  /** A file changed, appeared or disappeared on disk. */
+  fileChanged(file: string): ManagedWorkspace[] {
+    const hit: ManagedWorkspace[] = [];
+    for (const ws of this.workspaces.values()) {
+      ws.cache.invalidate(file);
+      for (const k of ws.diskTexts.keys()) if (isUnder(k, file)) ws.diskTexts.delete(k);
+      const troot = ws.validation?.templatesRoot ?? path.join(ws.root, 'templates');
+      if (isUnder(file, ws.root) || isUnder(file, troot) || isUnder(troot, file)) {
+        ws.dirty = true;
+        hit.push(ws);
+      }
+    }
+    return hit;
+  }
+
+  private fsWithOpen(): FileSystemHost {
+    const open = this.open;
+    const base = this.baseFs;
+    return {
+      ...base,
+      readFile: (f) => open.get(f)?.text ?? base.readFile(f),
+      realpath: (f) => base.realpath(f) ?? (open.has(f) ? f : undefined),
+      fileSize: (f) => open.get(f)?.text.length ?? base.fileSize(f),
+    };
+  }
+
+  /** The validator's file system for a workspace: records what it reads from disk. */
+  private recordingFs(ws: ManagedWorkspace): FileSystemHost {
+    const base = this.baseFs;
+    return {
+      ...base,
+      readFile: (f) => {
+        const t = base.readFile(f);
+        ws.diskTexts.set(f, t);
+        return t;
+      },
+    };
+  }
+
+  overlays(): Map<string, string> {
+    const m = new Map<string, string>();
+    for (const [f, d] of this.open) m.set(f, d.text);
+    return m;
+  }
+
+  // ------------------------------------------------------------------ validation
+
+  validate(ws: ManagedWorkspace): WorkspaceValidation {
+    const t0 = performance.now();
+    const settings = this.settingsFor(ws.folder);
+    const options: NonNullable<Parameters<typeof validateWorkspace>[1]> = { fs: this.recordingFs(ws), overlays: this.overlays(), cache: ws.cache };
+    if (settings.templatesRoot) options.templatesRoot = path.resolve(ws.root, settings.templatesRoot);
+    const v = validateWorkspace(ws.root, options);
+    ws.validation = v;
+    if (v.serviceMappings) ws.lastGood.serviceMappings = v.serviceMappings;
+    else if (!this.exists(v.serviceMappingsFile)) delete ws.lastGood.serviceMappings;
+    if (v.compositionRules) ws.lastGood.compositionRules = v.compositionRules;
+    else if (!this.exists(v.compositionRulesFile)) delete ws.lastGood.compositionRules;
+    ws.dirty = false;
+    ws.generation++;
+    ws.snapshot = undefined;
+    ws.lastDurationMs = performance.now() - t0;
+    return v;
+  }
+
+  /** The workspace's snapshot, validating first when something changed. */
+  snapshot(ws: ManagedWorkspace): WorkspaceSnapshot {
+    if (ws.dirty || !ws.validation) this.validate(ws);
+    if (!ws.snapshot) {
+      const open = this.open;
+      const disk = ws.diskTexts;
+      const base = this.baseFs;
+      const snap = workspaceSnapshot(ws.validation!, (f) => {
+        const o = open.get(f);
+        if (o) return o.text;
+        if (disk.has(f)) return disk.get(f);
+        return base.readFile(f);
+      });
+      snap.lastGood = { ...ws.lastGood };
+      snap.uriOf = (f) => this.uriOf(f);
+      snap.resourceOperations = this.resourceOperations;
+      ws.snapshot = snap;
+    }
+    return ws.snapshot;
+  }
+
+  readText(file: string): string | undefined {
+    return this.open.get(file)?.text ?? this.baseFs.readFile(file);
+  }
+
+  /** Whether a path exists on disk (files and folders). */
+  static isDirectory(p: string): boolean {
+    try {
+      return fs.statSync(p).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+}
