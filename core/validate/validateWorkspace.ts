@@ -39,7 +39,17 @@ export class ValidationCache {
   readonly compositionChecks = new WeakMap<CompositionDef, Recording>();
   /** Disk reads, kept until `invalidate` says the file changed. */
   private readonly reads = new Map<string, string | undefined>();
+  private readonly sizes = new Map<string, number | undefined>();
   private readonly listings = new Map<string, { name: string; file: string }[]>();
+
+  /** A file's size, kept like its text: a big workspace has hundreds of templates to stat. */
+  size(fs: FileSystemHost, file: string, cacheable: boolean): number | undefined {
+    if (!cacheable) return fs.fileSize(file);
+    if (this.sizes.has(file)) return this.sizes.get(file);
+    const n = fs.fileSize(file);
+    this.sizes.set(file, n);
+    return n;
+  }
 
   read(fs: FileSystemHost, file: string, cacheable: boolean): string | undefined {
     if (!cacheable) return fs.readFile(file);
@@ -59,6 +69,7 @@ export class ValidationCache {
   /** A file changed, appeared or disappeared on disk. */
   invalidate(file: string): void {
     this.reads.delete(file);
+    this.sizes.delete(file);
     for (const root of this.listings.keys()) {
       if (file === root || file.startsWith(root + path.sep) || root.startsWith(file + path.sep)) this.listings.delete(root);
     }
@@ -66,6 +77,7 @@ export class ValidationCache {
 
   invalidateAll(): void {
     this.reads.clear();
+    this.sizes.clear();
     this.listings.clear();
   }
 }
@@ -132,7 +144,7 @@ interface ParsedFile {
 }
 
 function parseConfigFile(kind: FileKind, file: string, fs: FileSystemHost, cache: ValidationCache, cacheable: boolean, out: Collector): ParsedFile | undefined {
-  const size = fs.fileSize(file);
+  const size = cache.size(fs, file, cacheable);
   if (size === undefined && fs.readFile(file) === undefined) return undefined;
   let text: string | undefined;
   if (size !== undefined && size > MAX_CONFIG_BYTES) {
@@ -326,7 +338,7 @@ export function validateWorkspace(root: string, options: ValidateOptions & { cac
 function indexTemplates(templatesRoot: string, fs: FileSystemHost, cache: ValidationCache, cacheable: boolean, out: Collector, overlays: ReadonlyMap<string, string>): Map<string, TemplateEntry> {
   const templates = new Map<string, TemplateEntry>();
   for (const { name, file } of cache.listing(templatesRoot, fs, cacheable)) {
-    const size = fs.fileSize(file) ?? 0;
+    const size = cache.size(fs, file, cacheable && !overlays.has(file)) ?? 0;
     let text: string;
     let analysis: TemplateAnalysis;
     if (size > MAX_TEMPLATE_BYTES) {
