@@ -319,21 +319,22 @@ export class PromptManager {
     return this.renderSync(templateName, context, options);
   }
 
+  /** A render on one snapshot: any template without a service, the service's rules with one. */
+  private renderOn(snap: EngineSnapshot, templateName: string, context: RenderContext, serviceName: string | undefined, sync: boolean): RenderResult {
+    if (serviceName !== undefined) return this.renderAsService(snap, serviceName, templateName, context, sync);
+    const t0 = this.clock.now();
+    const ct = snap.templates.get(templateName);
+    if (ct === undefined) throw this.failed(unknownTemplate(templateName, snap), templateName, undefined);
+    try {
+      return this.produce(snap, ct, context, t0, undefined);
+    } catch (e) {
+      throw this.failed(e, templateName, undefined);
+    }
+  }
+
   /** `render` without the promise, for callers on a hot synchronous path. */
   renderSync(templateName: string, context: RenderContext = {}, options?: RenderOptions): RenderResult {
-    const snap = this.current;
-    const serviceName = options?.serviceName;
-    if (serviceName === undefined) {
-      const t0 = this.clock.now();
-      const ct = snap.templates.get(templateName);
-      if (ct === undefined) throw this.failed(unknownTemplate(templateName, snap), templateName, undefined);
-      try {
-        return this.produce(snap, ct, context, t0, undefined);
-      } catch (e) {
-        throw this.failed(e, templateName, undefined);
-      }
-    }
-    return this.renderAsService(snap, serviceName, templateName, context, true);
+    return this.renderOn(this.current, templateName, context, options?.serviceName, true);
   }
 
   /**
@@ -370,18 +371,7 @@ export class PromptManager {
     if (options.signal?.aborted) {
       throw new PromptError('cancelled', `Render of ${templateName} cancelled`, { template: templateName, service: options.serviceName });
     }
-    const snap = options.snapshot ?? this.current;
-    if (options.serviceName === undefined) {
-      const t0 = this.clock.now();
-      const ct = snap.templates.get(templateName);
-      if (ct === undefined) throw this.failed(unknownTemplate(templateName, snap), templateName, undefined);
-      try {
-        return this.produce(snap, ct, context, t0, undefined);
-      } catch (e) {
-        throw this.failed(e, templateName, undefined);
-      }
-    }
-    return this.renderAsService(snap, options.serviceName, templateName, context, false);
+    return this.renderOn(options.snapshot ?? this.current, templateName, context, options.serviceName, false);
   }
 
   private renderAsService(snap: EngineSnapshot, serviceName: string, templateName: string, context: RenderContext, viaService: boolean): RenderResult {
@@ -609,10 +599,7 @@ export class PromptManager {
   async startWorkflow(compositionName: string, context: RenderContext = {}, options: ExecuteWorkflowOptions = {}): Promise<WorkflowRun> {
     const snap = this.current;
     const { serviceName } = options;
-    const t0 = this.clock.now();
-    const record = (status: string, code?: ErrorCode) => {
-      if (this.metricsOn) this.metrics.recordWorkflow(compositionName, serviceName, this.clock.now() - t0, status, code);
-    };
+    const record = this.workflowRecorder(compositionName, serviceName);
     try {
       this.checkRun(snap, compositionName, context, serviceName);
       if (!this.runner) {
@@ -636,10 +623,7 @@ export class PromptManager {
     if (this.runner || !this.workflows) return (await this.startWorkflow(compositionName, context, options)).done;
     // Another engine behind the port: the manager still checks, pins and measures.
     const snap = this.current;
-    const t0 = this.clock.now();
-    const record = (status: string, code?: ErrorCode) => {
-      if (this.metricsOn) this.metrics.recordWorkflow(compositionName, options.serviceName, this.clock.now() - t0, status, code);
-    };
+    const record = this.workflowRecorder(compositionName, options.serviceName);
     try {
       this.checkRun(snap, compositionName, context, options.serviceName);
       const result = (await this.workflows.execute(compositionName, context, this.runOptions(snap, options))) as WorkflowResult;
@@ -675,6 +659,14 @@ export class PromptManager {
   /** Follows the workspace's trust: an untrusted workspace runs no provider step. */
   setTrusted(trusted: boolean): void {
     this.runner?.engine.setTrusted(trusted);
+  }
+
+  /** Records a run's outcome and duration (from now) in the manager's metrics. */
+  private workflowRecorder(compositionName: string, serviceName: string | undefined): (status: string, code?: ErrorCode) => void {
+    const t0 = this.clock.now();
+    return (status, code) => {
+      if (this.metricsOn) this.metrics.recordWorkflow(compositionName, serviceName, this.clock.now() - t0, status, code);
+    };
   }
 
   private checkRun(snap: EngineSnapshot, compositionName: string, context: RenderContext, serviceName: string | undefined): void {
