@@ -178,7 +178,7 @@ const schemas = {
 };
 const yamlSettings = { schemas, validate: true, hover: true, completion: true, format: { enable: false }, schemaStore: { enable: false }, maxItemsComputed: 5000 };
 
-const ours = await drive('promptmanager', process.execPath, [resolve('dist/server.js'), '--stdio'], { settings: () => ({}) });
+const ours = await drive('promptmanager', process.execPath, [...(process.env.SERVER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.SERVER_PROF] : []), resolve('dist/server.js'), '--stdio'], { settings: () => ({}) });
 const skipYls = process.env.SKIP_YLS === '1';
 const yls = skipYls ? { openFromSpawn: NaN, openFromDidOpen: NaN, edits: [NaN], completion: [NaN], hover: [NaN], rss: NaN, items: 0, diagnostics: 0 } : await drive('yaml-language-server', process.execPath, [resolve('node_modules/yaml-language-server/bin/yaml-language-server'), '--stdio'], {
   settings: (section) => (section === 'yaml' ? yamlSettings : section === 'http' ? { proxy: '', proxyStrictSSL: false } : {}),
