@@ -13,7 +13,7 @@ import type Handlebars from 'handlebars';
 import { systemClock, type Clock } from '../clock.js';
 import { PromptError, toPromptError, type ErrorCode, type PromptErrorDetails } from '../errors.js';
 import type { PromptDiagnostic } from '../model/diagnostics.js';
-import { validateWorkspace } from '../validate/validateWorkspace.js';
+import { ValidationCache, validateWorkspace } from '../validate/validateWorkspace.js';
 import type { WorkspaceValidation } from '../validate/api.js';
 import { nodeFileSystem, type FileSystemHost } from '../workspace/fileSystem.js';
 import { TemplateCachePolicy, type CacheDecision, type ResultCacheMode } from './cachePolicy.js';
@@ -140,6 +140,11 @@ export class PromptManager {
   private rejection?: { diagnostics: readonly PromptDiagnostic[]; message: string };
   private watcher?: WorkspaceWatcher;
   private workflows?: WorkflowPort;
+  /**
+   * Kept across reloads so that a reload re-parses only what changed (big YAML files are
+   * parsed entry by entry); its file reads are dropped before each validation.
+   */
+  private readonly validationCache = new ValidationCache();
   /** The built-in engine, when no other port was given. */
   private runner?: EngineWorkflowPort;
   private closed = false;
@@ -208,7 +213,7 @@ export class PromptManager {
     const t0 = this.clock.now();
     let validation: WorkspaceValidation;
     try {
-      validation = validateWorkspace(this.root, { fs: this.fs });
+      validation = this.validate();
     } catch (e) {
       this.metrics.config.record('failed', this.clock.now() - t0, t0);
       throw toPromptError(e, 'invalid_configuration');
@@ -243,7 +248,7 @@ export class PromptManager {
     let validation: WorkspaceValidation | undefined;
     let error: PromptError;
     try {
-      validation = validateWorkspace(this.root, { fs: this.fs });
+      validation = this.validate();
     } catch (e) {
       error = toPromptError(e, 'invalid_configuration');
     }
@@ -317,6 +322,11 @@ export class PromptManager {
    */
   async render(templateName: string, context: RenderContext = {}, options?: RenderOptions): Promise<RenderResult> {
     return this.renderSync(templateName, context, options);
+  }
+
+  private validate(): WorkspaceValidation {
+    this.validationCache.invalidateAll();
+    return validateWorkspace(this.root, { fs: this.fs, cache: this.validationCache });
   }
 
   /** A render on one snapshot: any template without a service, the service's rules with one. */

@@ -1,0 +1,104 @@
+/**
+ * Picking the context of a render or a run: a sample `contexts/*.json` of the prompt workspace
+ * (the likely one first), a JSON typed in an input box, a JSON file elsewhere, or the last one
+ * used (remembered per prompt workspace).
+ */
+import * as vscode from 'vscode';
+import { contextJsonError, describeContext, rankContexts, type ContextHints } from './contextRanking.js';
+
+export type ContextSource = { kind: 'file'; uri: string } | { kind: 'inline'; json: string };
+
+export interface PickedContext {
+  source: ContextSource;
+  value: Record<string, unknown>;
+  /** `contexts/analysis_service.json`, `typed JSON`... */
+  label: string;
+}
+
+const LAST_KEY = 'promptManager.lastContext';
+
+/** Reads a context (again: a file may have changed since it was picked). Throws a readable error. */
+export async function loadContext(source: ContextSource, workspaceUri: string): Promise<PickedContext> {
+  if (source.kind === 'inline') {
+    const err = contextJsonError(source.json);
+    if (err) throw new Error(err);
+    return { source, value: JSON.parse(source.json) as Record<string, unknown>, label: 'typed JSON' };
+  }
+  const uri = vscode.Uri.parse(source.uri);
+  const label = contextLabel(uri, workspaceUri);
+  // An open, edited buffer wins over the disk.
+  const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+  const text = open ? open.getText() : new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+  const err = contextJsonError(text);
+  if (err) throw new Error(`${label}: ${err}`);
+  return { source, value: JSON.parse(text) as Record<string, unknown>, label };
+}
+
+export function contextLabel(uri: vscode.Uri, workspaceUri: string): string {
+  const base = vscode.Uri.parse(workspaceUri).path.replace(/\/?$/, '/');
+  return uri.path.startsWith(base) ? uri.path.slice(base.length) : uri.fsPath;
+}
+
+type Item = vscode.QuickPickItem & { run?: () => Promise<PickedContext | undefined> };
+
+/**
+ * Asks for a context. `hints` rank the sample files; the one used last for this prompt
+ * workspace comes first. Remembers the choice.
+ */
+export async function pickContext(state: vscode.Memento, workspaceUri: string, hints: ContextHints, title: string): Promise<PickedContext | undefined> {
+  const lastAll = state.get<Record<string, ContextSource>>(LAST_KEY, {});
+  const last = lastAll[workspaceUri];
+  const dir = vscode.Uri.joinPath(vscode.Uri.parse(workspaceUri), 'contexts');
+  let files: string[] = [];
+  try {
+    files = (await vscode.workspace.fs.readDirectory(dir)).filter(([n, t]) => t === vscode.FileType.File && n.toLowerCase().endsWith('.json')).map(([n]) => n);
+  } catch {
+    // No contexts/ folder.
+  }
+  const ranked = rankContexts(files, hints);
+  const items: Item[] = [];
+  const fromFile = (uri: vscode.Uri) => async () => loadContext({ kind: 'file', uri: uri.toString() }, workspaceUri);
+  if (last) {
+    const label = last.kind === 'file' ? contextLabel(vscode.Uri.parse(last.uri), workspaceUri) : 'typed JSON';
+    items.push({ label: `$(history) Last used: ${label}`, description: last.kind === 'inline' ? last.json.slice(0, 60) : '', run: async () => loadContext(last, workspaceUri) });
+  }
+  if (ranked.length) items.push({ label: 'contexts/', kind: vscode.QuickPickItemKind.Separator });
+  for (const r of ranked) {
+    const uri = vscode.Uri.joinPath(dir, r.name);
+    let detail = '';
+    try {
+      detail = describeContext(JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri))));
+    } catch {
+      detail = 'not valid JSON';
+    }
+    items.push({ label: r.name, description: r.reason ? `recommended: ${r.reason}` : '', detail: `keys: ${detail}`, run: fromFile(uri) });
+  }
+  items.push({ label: 'other', kind: vscode.QuickPickItemKind.Separator });
+  items.push({
+    label: '$(edit) Type a JSON context…',
+    run: async () => {
+      const json = await vscode.window.showInputBox({
+        title,
+        prompt: 'The context as a JSON object',
+        value: last?.kind === 'inline' ? last.json : '{}',
+        validateInput: contextJsonError,
+        ignoreFocusOut: true,
+      });
+      return json === undefined ? undefined : loadContext({ kind: 'inline', json }, workspaceUri);
+    },
+  });
+  items.push({
+    label: '$(folder-opened) Open a JSON file…',
+    run: async () => {
+      const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { JSON: ['json'] }, defaultUri: dir, title });
+      return picked?.[0] ? fromFile(picked[0])() : undefined;
+    },
+  });
+  items.push({ label: '$(circle-slash) Empty context {}', run: async () => loadContext({ kind: 'inline', json: '{}' }, workspaceUri) });
+
+  const pick = await vscode.window.showQuickPick(items, { title, placeHolder: 'Pick the context (variables) to render with', matchOnDescription: true });
+  if (!pick?.run) return undefined;
+  const ctx = await pick.run();
+  if (ctx) await state.update(LAST_KEY, { ...lastAll, [workspaceUri]: ctx.source });
+  return ctx;
+}

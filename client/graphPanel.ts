@@ -1,0 +1,178 @@
+/**
+ * PromptManager: Show Workflow Graph. One webview per composition, drawing the server's
+ * composition graph as SVG (client/graphLayout.ts), redrawn as composition_rules.yaml is edited
+ * and as runs report step statuses; clicking a node opens the step in the YAML.
+ */
+import * as vscode from 'vscode';
+import { CompositionGraphRequest, ListCompositionsRequest, type CompositionGraph, type PromptWorkspaceInfo } from '../server/protocol.js';
+import { formatDuration } from './format.js';
+import { graphHtml } from './graphHtml.js';
+import { layoutGraph, renderSvg } from './graphLayout.js';
+import { runKey, type RunStore } from './runStore.js';
+import { requestErrorMessage, type ServerController } from './serverController.js';
+import { normUri, pickWorkspace } from './workspaces.js';
+
+export interface GraphArgs {
+  workspace?: string;
+  composition?: string;
+}
+
+class GraphPanel implements vscode.Disposable {
+  readonly panel: vscode.WebviewPanel;
+  private graph: CompositionGraph | undefined;
+  private problem = '';
+  private ready = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly owner: GraphPanels,
+    readonly workspace: PromptWorkspaceInfo,
+    readonly composition: string,
+  ) {
+    this.panel = vscode.window.createWebviewPanel('promptManager.graph', `Graph: ${composition}`, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false }, { enableScripts: true, localResourceRoots: [], enableFindWidget: true });
+    this.panel.webview.html = graphHtml(nonce(), `Workflow ${composition}`);
+    this.disposables.push(
+      this.panel.webview.onDidReceiveMessage((m: { type: string; step?: string; index?: number }) => {
+        if (m.type === 'ready') {
+          this.ready = true;
+          this.post();
+        } else if (m.type === 'open') void this.openStep(m.index, m.step);
+        else if (m.type === 'run') void vscode.commands.executeCommand('promptManager.runWorkflow', { workspace: this.workspace.uri, composition: this.composition });
+        else if (m.type === 'refresh') void this.refresh();
+      }),
+      this.panel.onDidDispose(() => this.owner.forget(this)),
+    );
+    void this.refresh();
+  }
+
+  get key(): string {
+    return runKey(this.workspace.uri, this.composition);
+  }
+
+  /** Asks the server for the graph again (soon, when `delayMs`). */
+  refresh(delayMs = 0): Promise<void> | void {
+    if (delayMs) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(() => void this.refresh(), delayMs);
+      return;
+    }
+    return (async () => {
+      try {
+        const r = await this.owner.server.request(CompositionGraphRequest, { workspace: this.workspace.uri, composition: this.composition });
+        if (r.ok) {
+          this.graph = r.graph;
+          this.problem = r.graph.cycle ? `Dependency cycle: ${r.graph.cycle.join(' -> ')}` : '';
+        } else this.problem = `${r.error.message}${this.graph ? ' (showing the last graph that could be drawn)' : ''}`;
+      } catch (e) {
+        this.problem = requestErrorMessage(e);
+      }
+      this.post();
+    })();
+  }
+
+  post(): void {
+    if (!this.ready) return;
+    const last = this.owner.runs.lastRun(this.workspace.uri, this.composition);
+    const g = this.graph;
+    const statuses = last?.steps ?? {};
+    const svg = g ? renderSvg(g, layoutGraph(g), statuses) : '';
+    const summary = g ? `${g.nodes.length} steps · ${g.edges.length} dependencies · ${g.layers.length} layers${this.workspace.name === '.' ? '' : ` · ${this.workspace.name}`}` : '';
+    const run = last
+      ? last.running
+        ? `run ${last.runId}: running`
+        : `last run ${last.runId}: ${last.status?.status ?? 'ended'}${last.status?.durationMs !== undefined ? ` in ${formatDuration(last.status.durationMs)}` : ''}`
+      : 'not run yet';
+    void this.panel.webview.postMessage({ type: 'graph', title: `Workflow ${this.composition}`, summary, run, problem: this.problem, svg, composition: this.composition, workspace: this.workspace.uri });
+  }
+
+  private async openStep(index: number | undefined, step: string | undefined): Promise<void> {
+    const n = (index !== undefined ? this.graph?.nodes[index] : undefined) ?? this.graph?.nodes.find((x) => x.id === step);
+    const loc = n?.location ?? this.graph?.location;
+    if (!loc) return;
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(loc.uri));
+    const r = loc.range;
+    await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.One, selection: new vscode.Range(r.start.line, r.start.character, r.end.line, r.end.character) });
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    for (const d of this.disposables) d.dispose();
+    this.panel.dispose();
+  }
+}
+
+export class GraphPanels implements vscode.Disposable {
+  private readonly panels = new Map<string, GraphPanel>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    readonly server: ServerController,
+    readonly runs: RunStore,
+  ) {
+    const sub = runs.onChange((key) => {
+      for (const p of this.panels.values()) if (p.key === key) p.post();
+    });
+    this.disposables.push(
+      { dispose: () => sub.dispose() },
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (!e.contentChanges.length) return;
+        const u = e.document.uri.toString();
+        if (!/\/(composition_rules\.yaml|[^/]+\.(hbs|handlebars))$/.test(u)) return;
+        for (const p of this.panels.values()) if (u.startsWith(normUri(p.workspace.uri).replace(/\/?$/, '/'))) void p.refresh(250);
+      }),
+    );
+  }
+
+  async show(args: GraphArgs = {}): Promise<void> {
+    const ws = await pickWorkspace(this.server, args.workspace, 'Show Workflow Graph: pick a prompt workspace');
+    if (!ws) return;
+    let composition = args.composition;
+    if (!composition) {
+      const list = (await this.server.request(ListCompositionsRequest, { workspace: ws.uri })).items;
+      if (!list.length) {
+        void vscode.window.showWarningMessage(`PromptManager: ${ws.name} defines no composition.`);
+        return;
+      }
+      const active = vscode.window.activeTextEditor;
+      const line = active && active.document.uri.toString() === list[0]!.location.uri ? active.selection.active.line : -1;
+      // The composition under the cursor, when composition_rules.yaml is the active editor.
+      const under = line >= 0 ? [...list].reverse().find((c) => c.location.range.start.line <= line) : undefined;
+      const pick = await vscode.window.showQuickPick(
+        list.map((c) => ({ label: c.name, description: `${c.steps.length} steps${c === under ? ' · at the cursor' : ''}`, detail: c.description ?? '', c })).sort((a, b) => (a.c === under ? -1 : b.c === under ? 1 : 0)),
+        { title: 'Show Workflow Graph', placeHolder: 'Pick a composition' },
+      );
+      if (!pick) return;
+      composition = pick.c.name;
+    }
+    const key = runKey(ws.uri, composition);
+    const existing = this.panels.get(key);
+    if (existing) {
+      existing.panel.reveal(vscode.ViewColumn.Beside);
+      void existing.refresh();
+      return;
+    }
+    this.panels.set(key, new GraphPanel(this, ws, composition));
+  }
+
+  /** The server re-indexed: redraw every graph. */
+  refreshAll(): void {
+    for (const p of this.panels.values()) void p.refresh(100);
+  }
+
+  forget(p: GraphPanel): void {
+    if (this.panels.get(p.key) === p) this.panels.delete(p.key);
+  }
+
+  dispose(): void {
+    for (const p of [...this.panels.values()]) p.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+function nonce(): string {
+  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  let s = '';
+  for (let i = 0; i < 32; i++) s += chars[Math.floor(Math.random() * chars.length)];
+  return s;
+}

@@ -1,0 +1,142 @@
+/**
+ * PromptManager: Run Workflow. Picks a composition (and a service that may run it) and a
+ * context, refuses runs that call a model provider in an untrusted workspace, then runs it on
+ * the server with a cancellable progress notification ("step k of n"), one output line per
+ * event, and a summary table with the final output at the end.
+ */
+import * as vscode from 'vscode';
+import { CancelRunRequest, CompositionGraphRequest, ListCompositionsRequest, RunWorkflowRequest, type CompositionInfo, type RunWorkflowParams, type WorkflowEvent } from '../server/protocol.js';
+import { pickContext } from './contexts.js';
+import { formatDuration, formatEventLine, formatRunSummary } from './format.js';
+import { providerSteps, untrustedRunMessage } from './policy.js';
+import type { RunStore } from './runStore.js';
+import { requestErrorMessage, type ServerController } from './serverController.js';
+import { pickWorkspace } from './workspaces.js';
+
+export interface RunArgs {
+  workspace?: string;
+  composition?: string;
+  service?: string;
+}
+
+export async function runWorkflow(server: ServerController, runs: RunStore, out: vscode.OutputChannel, state: vscode.Memento, args: RunArgs = {}): Promise<void> {
+  const ws = await pickWorkspace(server, args.workspace, 'Run Workflow: pick a prompt workspace');
+  if (!ws) return;
+  const compositions = (await server.request(ListCompositionsRequest, { workspace: ws.uri })).items;
+  if (!compositions.length) {
+    void vscode.window.showWarningMessage(`PromptManager: ${ws.name} defines no composition (composition_rules.yaml).`);
+    return;
+  }
+  let comp: CompositionInfo | undefined = args.composition ? compositions.find((c) => c.name === args.composition) : undefined;
+  if (args.composition && !comp) {
+    void vscode.window.showErrorMessage(`PromptManager: composition '${args.composition}' is not defined in ${ws.name}.`);
+    return;
+  }
+  if (!comp) {
+    const pick = await vscode.window.showQuickPick(
+      compositions.map((c) => ({
+        label: c.name,
+        description: c.services.length ? c.services.join(', ') : '',
+        detail: [c.description, `${c.steps.length} steps`, c.inputs.required.length ? `requires ${c.inputs.required.join(', ')}` : '', c.steps.some((s) => s.model) ? '$(cloud) calls a model' : ''].filter(Boolean).join(' · '),
+        c,
+      })),
+      { title: 'Run Workflow', placeHolder: 'Pick a composition to run', matchOnDescription: true, matchOnDetail: true },
+    );
+    if (!pick) return;
+    comp = pick.c;
+  }
+  let service = args.service;
+  if (service === undefined && comp.services.length) {
+    const pick = await vscode.window.showQuickPick(
+      [...comp.services.map((s) => ({ label: s, description: 'its access rules and required context apply', service: s as string | undefined })), { label: 'No service', description: 'every template, no access rules', service: undefined }],
+      { title: `Run Workflow: ${comp.name}`, placeHolder: 'Run it as which service?' },
+    );
+    if (!pick) return;
+    service = pick.service;
+  }
+  const ctx = await pickContext(state, ws.uri, { composition: comp.name, ...(service ? { service } : {}) }, `Run Workflow: context for ${comp.name}`);
+  if (!ctx) return;
+
+  // Workspace trust: nothing that calls a model provider runs in an untrusted workspace.
+  if (!vscode.workspace.isTrusted) {
+    let steps = providerSteps(comp.steps);
+    try {
+      const g = await server.request(CompositionGraphRequest, { workspace: ws.uri, composition: comp.name, context: ctx.value });
+      if (g.ok) steps = providerSteps(g.graph.nodes);
+    } catch {
+      // Keep the steps as declared.
+    }
+    if (steps.length) {
+      const msg = untrustedRunMessage(comp.name, steps);
+      out.appendLine(msg);
+      const a = await vscode.window.showErrorMessage(msg, 'Manage Workspace Trust');
+      if (a) void vscode.commands.executeCommand('workbench.trust.manage');
+      return;
+    }
+  }
+
+  const composition = comp;
+  const runId = `vscode-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+  const stepIds = composition.steps.map((s) => s.id);
+  const width = Math.max(10, ...stepIds.map((s) => s.length));
+  const maxParallel = vscode.workspace.getConfiguration('promptManager').get<number>('run.maxParallel', 0);
+  const params: RunWorkflowParams = { workspace: ws.uri, composition: composition.name, context: ctx.value, runId, ...(service ? { service } : {}), ...(maxParallel > 0 ? { maxParallel } : {}) };
+
+  out.appendLine('');
+  out.appendLine(`=== Run ${runId}: ${composition.name}${service ? ` as ${service}` : ''} with ${ctx.label} (${ws.name}) ===`);
+  out.show(true);
+  runs.begin(ws.uri, composition.name, runId, stepIds);
+
+  let finalStatus: Parameters<RunStore['end']>[1];
+  try {
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `PromptManager: ${composition.name}`, cancellable: true },
+      async (progress, token) => {
+        const total = Math.max(1, stepIds.length);
+        let finished = 0;
+        const running = new Set<string>();
+        const message = () => `step ${Math.min(total, finished + (running.size ? 1 : 0))} of ${total}${running.size ? `: ${[...running].join(', ')}` : ''}`;
+        progress.report({ message: `step 0 of ${total}: starting` });
+        const sub = runs.onEvent(runId, (ev: WorkflowEvent) => {
+          out.appendLine(formatEventLine(ev, new Date(), width));
+          if (ev.type === 'step.started') {
+            running.add(ev.stepId);
+            progress.report({ message: message() });
+          } else if (ev.type === 'step.finished') {
+            running.delete(ev.stepId);
+            finished++;
+            progress.report({ increment: 100 / total, message: `step ${finished} of ${total} done: ${ev.stepId} ${ev.status}` });
+          }
+        });
+        const cancel = token.onCancellationRequested(() => {
+          out.appendLine(`Cancelling run ${runId}…`);
+          server.request(CancelRunRequest, { runId, reason: 'cancelled from VS Code' }).catch((e) => out.appendLine(requestErrorMessage(e)));
+        });
+        try {
+          const r = await server.request(RunWorkflowRequest, params);
+          if (!r.ok) {
+            out.appendLine(`Run ${runId} could not start: ${r.error.code}: ${r.error.message}`);
+            void vscode.window.showErrorMessage(`PromptManager: ${composition.name} could not run: ${r.error.message}`, 'Show Output').then((a) => a && out.show());
+            return;
+          }
+          finalStatus = r.status;
+          out.appendLine('');
+          for (const line of formatRunSummary(r.status)) out.appendLine(line);
+          out.appendLine(`=== End of run ${runId} ===`);
+          out.show(true);
+          const s = r.status.status;
+          if (s === 'succeeded') void vscode.window.setStatusBarMessage(`PromptManager: ${composition.name} succeeded in ${formatDuration(r.status.durationMs)}`, 5000);
+          else void vscode.window.showWarningMessage(`PromptManager: ${composition.name} ended ${s}${r.status.error ? `: ${String((r.status.error as { message?: unknown }).message ?? '')}` : ''}`, 'Show Output').then((a) => a && out.show());
+        } finally {
+          sub.dispose();
+          cancel.dispose();
+        }
+      },
+    );
+  } catch (e) {
+    out.appendLine(`Run ${runId} failed: ${requestErrorMessage(e)}`);
+    void vscode.window.showErrorMessage(requestErrorMessage(e));
+  } finally {
+    runs.end(runId, finalStatus);
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * Starts the bundled language server (dist/server.js) over IPC with vscode-languageclient,
+ * restarts it when it crashes (saying so), and gives the rest of the client one typed way to
+ * call the server's custom requests (server/protocol.ts).
+ *
+ * Provider API keys come from SecretStorage and reach the server as environment variables of
+ * its process (the engine reads a provider's key from the variable its `api_key_env` names):
+ * never through settings, initialization options or any logged message.
+ */
+import * as vscode from 'vscode';
+import {
+  CloseAction,
+  ErrorAction,
+  LanguageClient,
+  ResponseError,
+  RevealOutputChannelOn,
+  State,
+  TransportKind,
+  type LanguageClientOptions,
+  type NotificationType,
+  type RequestType,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
+import type { PromptManagerSettings } from '../server/protocol.js';
+import { CrashPolicy, secretKey } from './policy.js';
+
+export const CLIENT_ID = 'promptManager';
+export const CLIENT_NAME = 'PromptManager Language Server';
+const KEY_NAMES = 'promptManager.apiKeyNames';
+
+/** The `promptManager` settings as the server reads them (workspace/configuration). */
+export function readSettings(scope?: vscode.Uri): PromptManagerSettings {
+  const c = vscode.workspace.getConfiguration('promptManager', scope);
+  const env = c.get<string>('environment', 'development');
+  return {
+    templatesRoot: c.get<string>('templatesRoot', ''),
+    diagnostics: { disabledCodes: c.get<string[]>('diagnostics.disabledCodes', []) },
+    maxProblemsPerFile: c.get<number>('maxProblemsPerFile', 1000),
+    trace: { server: c.get<'off' | 'messages' | 'verbose'>('trace.server', 'off') },
+    environment: env === 'production' || env === 'testing' ? env : 'development',
+  };
+}
+
+export class ServerUnavailableError extends Error {}
+
+export class ServerController implements vscode.Disposable {
+  readonly client: LanguageClient;
+  /** The server process's extra environment: the provider keys. Mutated in place before each start. */
+  private readonly env: Record<string, string> = {};
+  private readonly policy = new CrashPolicy();
+  private starting: Promise<void> | undefined;
+  private readonly stateEmitter = new vscode.EventEmitter<'starting' | 'running' | 'stopped'>();
+  readonly onDidChangeState = this.stateEmitter.event;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly context: vscode.ExtensionContext) {
+    const module = context.asAbsolutePath('dist/server.js');
+    const serverOptions: ServerOptions = {
+      run: { module, transport: TransportKind.ipc, options: { env: this.env } },
+      debug: { module, transport: TransportKind.ipc, options: { env: this.env, execArgv: ['--nolazy', '--inspect=6019'] } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [
+        { scheme: 'file', language: 'yaml', pattern: '**/service_mappings.yaml' },
+        { scheme: 'file', language: 'yaml', pattern: '**/composition_rules.yaml' },
+        { scheme: 'file', language: 'handlebars' },
+        { scheme: 'file', pattern: '**/*.{hbs,handlebars}' },
+      ],
+      synchronize: { configurationSection: 'promptManager' },
+      // The server enforces workspace trust too (no provider step runs untrusted): it starts with the current trust.
+      initializationOptions: () => ({ settings: readSettings(), trusted: vscode.workspace.isTrusted }),
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      diagnosticCollectionName: 'promptmanager',
+      errorHandler: {
+        error: (_error, _message, count) => ({ action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown }),
+        closed: () => {
+          const { restart, recent } = this.policy.onCrash(Date.now());
+          if (restart) {
+            void vscode.window
+              .showWarningMessage(`PromptManager: the language server stopped unexpectedly and was restarted${recent > 1 ? ` (${recent} times in the last 3 minutes)` : ''}.`, 'Show Server Log')
+              .then((a) => a && this.client.outputChannel.show());
+            return { action: CloseAction.Restart, handled: true };
+          }
+          void vscode.window
+            .showErrorMessage(`PromptManager: the language server crashed ${recent} times in 3 minutes and was not restarted. Diagnostics, previews and runs are off until you restart it.`, 'Restart Server', 'Show Server Log')
+            .then((a) => {
+              if (a === 'Restart Server') void vscode.commands.executeCommand('promptManager.restartServer');
+              else if (a) this.client.outputChannel.show();
+            });
+          return { action: CloseAction.DoNotRestart, handled: true };
+        },
+      },
+    };
+    this.client = new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
+    this.disposables.push(
+      this.stateEmitter,
+      this.client.onDidChangeState((e) => {
+        this.stateEmitter.fire(e.newState === State.Running ? 'running' : e.newState === State.Starting ? 'starting' : 'stopped');
+      }),
+    );
+  }
+
+  get isRunning(): boolean {
+    return this.client.state === State.Running;
+  }
+
+  /** Starts the server (with the current provider keys in its environment). */
+  start(): Promise<void> {
+    if (!this.starting) {
+      this.starting = (async () => {
+        await this.loadSecrets();
+        await this.client.start();
+      })().finally(() => (this.starting = undefined));
+    }
+    return this.starting;
+  }
+
+  /** Stops and starts the server again: `PromptManager: Restart Server`, and after a key changed. */
+  async restart(): Promise<void> {
+    this.policy.reset();
+    await this.loadSecrets();
+    if (this.client.state === State.Running) await this.client.restart();
+    else {
+      if (this.client.state === State.Starting) await this.client.stop().catch(() => undefined);
+      await this.client.start();
+    }
+  }
+
+  /** Sends a custom request, waiting for a starting server; a stopped server is an error users can act on. */
+  async request<P, R>(type: RequestType<P, R, void>, params: P, token?: vscode.CancellationToken): Promise<R> {
+    if (this.starting) await this.starting.catch(() => undefined);
+    if (this.client.state !== State.Running) throw new ServerUnavailableError('The PromptManager language server is not running: run "PromptManager: Restart Server".');
+    // By method name: the typed overloads do not resolve for a generic P (the params go as they are either way).
+    // (No trailing undefined token: it would turn the params into a positional array.)
+    return token ? this.client.sendRequest<R>(type.method, params, token) : this.client.sendRequest<R>(type.method, params);
+  }
+
+  onNotification<P>(type: NotificationType<P>, handler: (p: P) => void): vscode.Disposable {
+    return this.client.onNotification(type, handler);
+  }
+
+  /** Sends a notification when the server runs (a stopped server gets the state again when it starts). */
+  notify<P>(type: NotificationType<P>, params: P): void {
+    if (this.client.state === State.Running) void this.client.sendNotification(type.method, params).catch(() => undefined);
+  }
+
+  // ---------------------------------------------------------------- provider keys
+
+  /** Names of the environment variables that have a key in SecretStorage (names only, never values). */
+  keyNames(): string[] {
+    return this.context.globalState.get<string[]>(KEY_NAMES, []);
+  }
+
+  async setKey(envName: string, value: string | undefined): Promise<void> {
+    const names = new Set(this.keyNames());
+    if (value) {
+      await this.context.secrets.store(secretKey(envName), value);
+      names.add(envName);
+    } else {
+      await this.context.secrets.delete(secretKey(envName));
+      names.delete(envName);
+    }
+    await this.context.globalState.update(KEY_NAMES, [...names].sort());
+  }
+
+  private async loadSecrets(): Promise<void> {
+    for (const k of Object.keys(this.env)) delete this.env[k];
+    for (const name of this.keyNames()) {
+      const v = await this.context.secrets.get(secretKey(name));
+      if (v) this.env[name] = v;
+    }
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+/** A message for a failed request: the server's own words for the errors it answers. */
+export function requestErrorMessage(e: unknown): string {
+  if (e instanceof ServerUnavailableError) return e.message;
+  if (e instanceof ResponseError) {
+    const code = (e.data as { code?: string } | undefined)?.code;
+    return `PromptManager: ${code ? `${code}: ` : ''}${e.message}`;
+  }
+  return `PromptManager: ${(e as Error)?.message ?? String(e)}`;
+}
+
+/** Whether the server does not implement a request (an older server). */
+export function isMethodNotFound(e: unknown): boolean {
+  return e instanceof ResponseError && e.code === -32601;
+}
