@@ -54,3 +54,6 @@ export { LineIndex } from './yaml/lineIndex.js';
 export { ValidationCache } from './validate/validateWorkspace.js';
 export { analyzeTemplate } from './templates/analyze.js';
 export { PROMPT_HELPERS, registerPromptHelpers } from './templates/helpers.js';
+// Resource limits (file sizes, YAML aliases and depth, partial depth, render output, history).
+export { LIMITS, DEFAULT_LIMITS, configureLimits, resetLimits } from './limits.js';
+export type { Limits, RenderLimits } from './limits.js';

@@ -33,6 +33,7 @@ import { buildSnapshot, compositionTemplates, nextRenderKeys, withDependents, ty
 import { TemplateEngine, type CompiledTemplate, type TemplateFunction } from './templateEngine.js';
 import type { TemplateHost, WorkflowPort, WorkflowRenderOptions } from './workflowPort.js';
 import { WorkspaceWatcher } from './workspaceWatcher.js';
+import type { RenderLimits } from '../limits.js';
 
 export interface PromptManagerOptions {
   /** The prompt workspace folder: the one holding service_mappings.yaml / composition_rules.yaml. */
@@ -64,6 +65,8 @@ export interface PromptManagerOptions {
   workflows?: WorkflowPort;
   /** Settings of the built-in workflow engine: history size, trust, provider overrides... */
   workflow?: WorkflowSettings;
+  /** This manager's render limits (partial depth, output size); default `LIMITS` (core/limits.ts). */
+  limits?: Partial<RenderLimits>;
 }
 
 export interface ReloadResult {
@@ -159,7 +162,7 @@ export class PromptManager {
     this.strict = options.strict ?? preset.strict;
     this.metricsOn = options.metrics ?? preset.metrics;
     this.healthMinSamples = options.healthMinSamples ?? 20;
-    this.engine = new TemplateEngine({ strict: this.strict, helpers: options.helpers });
+    this.engine = new TemplateEngine({ strict: this.strict, helpers: options.helpers, limits: options.limits });
     // A preset without a cache (testing) still has sensible sizes when the caller turns it on.
     const sized = preset.cache.maxEntries > 0 ? preset.cache : recommendConfiguration('development').settings.cache;
     const asked = options.cache === false ? { mode: 'off' as const } : options.cache ?? {};

@@ -11,6 +11,7 @@ import Handlebars from 'handlebars';
 import { PromptError, type ErrorLocation } from '../errors.js';
 import type { TemplateEntry } from '../validate/api.js';
 import { registerPromptHelpers } from '../templates/helpers.js';
+import { renderLimits, type RenderLimits } from '../limits.js';
 
 type HB = typeof Handlebars;
 export type TemplateFunction = HandlebarsTemplateDelegate;
@@ -39,6 +40,8 @@ export interface TemplateEngineOptions {
   strict: boolean;
   /** Extra helpers of the application, registered after the prompt helpers. */
   helpers?: Record<string, Handlebars.HelperDelegate>;
+  /** Partial depth and output size of one render; default `LIMITS` (core/limits.ts). */
+  limits?: Partial<RenderLimits>;
 }
 
 /** Name under which inline strings appear in errors. */
@@ -67,12 +70,59 @@ export class TemplateEngine {
   private readonly inline = new Map<string, CompiledTemplateImpl>();
   /** The innermost template an error was raised in (set by partial wrappers). */
   private readonly errorTemplate = new WeakMap<object, string>();
+  readonly limits: RenderLimits;
+  /** Partials being rendered inside one another right now. */
+  private partialDepth = 0;
+  /** Renders in progress (a helper may render inline strings inside a render). */
+  private renderDepth = 0;
+  /**
+   * Characters the outermost render in progress has produced so far, as far as `each`
+   * iterations and partials tell: checked as they finish, so that an `each` over a huge
+   * context stops at the limit instead of building gigabytes.
+   */
+  private produced = 0;
 
   constructor(options: TemplateEngineOptions) {
     this.strict = options.strict;
+    this.limits = renderLimits(options.limits);
     this.hb = Handlebars.create();
     registerPromptHelpers(this.hb);
+    this.countEachOutput();
     for (const [name, fn] of Object.entries(options.helpers ?? {})) this.hb.registerHelper(name, fn);
+  }
+
+  /** Wraps the built-in `each` so that every iteration's output counts against the render's output limit. */
+  private countEachOutput(): void {
+    const builtin = this.hb.helpers.each as Handlebars.HelperDelegate | undefined;
+    if (typeof builtin !== 'function') return;
+    const engine = this;
+    this.hb.registerHelper('each', function (this: unknown, context: unknown, options: Handlebars.HelperOptions) {
+      if (!options || typeof options.fn !== 'function') return builtin.call(this, context, options);
+      const fn = options.fn;
+      const counted = (ctx: unknown, o?: Handlebars.RuntimeOptions) => {
+        const before = engine.produced;
+        const out = fn(ctx, o);
+        engine.account(before, out);
+        return out;
+      };
+      return builtin.call(this, context, { ...options, fn: counted });
+    });
+  }
+
+  /** Counts output that a nested render (an iteration, a partial) produced and enforces the limit. */
+  private account(before: number, out: unknown, template?: string): void {
+    const n = typeof out === 'string' ? out.length : 0;
+    if (before + n > this.produced) this.produced = before + n;
+    if (this.produced > this.limits.maxRenderOutputChars) throw this.outputTooLarge(this.produced, template);
+  }
+
+  private outputTooLarge(chars: number, template?: string): PromptError {
+    const max = this.limits.maxRenderOutputChars;
+    return new PromptError(
+      'limit_exceeded',
+      `the render output passed ${max.toLocaleString('en-US')} characters (maxRenderOutputChars)${chars > max ? ` at ${chars.toLocaleString('en-US')}` : ''}: an each over a huge context? Render less, or raise the limit`,
+      template !== undefined ? { template } : {},
+    );
   }
 
   /**
@@ -120,11 +170,22 @@ export class TemplateEngine {
     const partial = (context: unknown, options: Handlebars.RuntimeOptions): string => {
       const ct = this.active?.get(name) as CompiledTemplateImpl | undefined;
       if (!ct) throw new PromptError('unknown_template', `The partial "${name}" is not a template of this workspace`, { template: name });
+      const max = this.limits.maxPartialDepth;
+      if (this.partialDepth >= max) {
+        // A partial that includes itself (directly or through others) stops here, long before the stack would overflow.
+        throw new PromptError('limit_exceeded', `partials nest deeper than ${max} levels (maxPartialDepth) at the partial "${name}": does it include itself, directly or through another partial?`, { template: name });
+      }
+      this.partialDepth++;
+      const before = this.produced;
       try {
-        return this.functionOf(ct)(context, options);
+        const out = this.functionOf(ct)(context, options);
+        this.account(before, out, name);
+        return out;
       } catch (e) {
         if (e !== null && typeof e === 'object' && !this.errorTemplate.has(e)) this.errorTemplate.set(e, name);
         throw e;
+      } finally {
+        this.partialDepth--;
       }
     };
     this.hb.registerPartial(name, partial as unknown as Handlebars.Template);
@@ -185,12 +246,23 @@ export class TemplateEngine {
     const fn = this.functionOf(ct as CompiledTemplateImpl);
     const outer = this.active;
     this.active = table;
+    const outermost = this.renderDepth === 0;
+    if (outermost) {
+      this.produced = 0;
+      this.partialDepth = 0;
+    }
+    this.renderDepth++;
     try {
-      return fn(context);
+      const out = fn(context);
+      // Whatever the helpers did, the finished text is held to the limit too.
+      if (typeof out === 'string' && out.length > this.limits.maxRenderOutputChars) throw this.outputTooLarge(out.length);
+      return out;
     } catch (e) {
       throw this.translate(e, table, ct);
     } finally {
       this.active = outer;
+      this.renderDepth--;
+      if (outermost) this.produced = 0;
     }
   }
 

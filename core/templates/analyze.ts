@@ -26,6 +26,7 @@ import type {
   TemplateVariableRead,
 } from './analysis.js';
 import { KNOWN_HELPER_NAMES } from './helpers.js';
+import { DEFAULT_LIMITS, LIMITS } from '../limits.js';
 
 export interface AnalyzeOptions {
   /** Further helper names registered by the application (besides builtins and prompt helpers). */
@@ -36,7 +37,7 @@ export interface AnalyzeOptions {
  * Blocks, `{{else if}}` chains and sub-expressions nested deeper than this are refused before
  * parsing: Handlebars' parser slows down quadratically with depth (1000 levels take ~0.5 s).
  */
-export const MAX_NESTING = 1000;
+export const MAX_NESTING = DEFAULT_LIMITS.maxTemplateNesting;
 
 const TOO_DEEP = 'template nesting is too deep';
 const ZERO_RANGE: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
@@ -57,11 +58,12 @@ function failed(error: TemplateParseError): TemplateAnalysis {
 
 function analyze(source: string, extraHelpers: ReadonlySet<string> | undefined): TemplateAnalysis {
   // 1. Refuse absurd nesting before Handlebars' parser spends seconds on it.
-  if (roughNesting(source) > MAX_NESTING) {
-    const scan = scanTemplate(source, true);
-    if (scan.maxDepth > MAX_NESTING) {
+  const maxNesting = LIMITS.maxTemplateNesting;
+  if (roughNesting(source) > maxNesting) {
+    const scan = scanTemplate(source, true, maxNesting);
+    if (scan.maxDepth > maxNesting) {
       return failed({
-        message: `${TOO_DEEP}: more than ${MAX_NESTING} nested blocks, '{{else if}}' branches or sub-expressions`,
+        message: `${TOO_DEEP}: more than ${maxNesting} nested blocks, '{{else if}}' branches or sub-expressions (maxTemplateNesting)`,
         range: scan.deepAt ?? ZERO_RANGE,
       });
     }
@@ -520,9 +522,9 @@ const NAME_TOKENS = new Set(['ID', 'SEP', 'DATA']);
 /**
  * Runs Handlebars' own lexer (a private copy of its state, so the shared parser is untouched) over
  * the source and tracks blocks the way the grammar pairs them. `stopWhenTooDeep`: return as soon
- * as the nesting exceeds MAX_NESTING (the guard needs no more).
+ * as the nesting exceeds `maxNesting` (the guard needs no more).
  */
-function scanTemplate(source: string, stopWhenTooDeep = false): Scan {
+function scanTemplate(source: string, stopWhenTooDeep = false, maxNesting = LIMITS.maxTemplateNesting): Scan {
   const scan: Scan = { problems: [], open: [], maxDepth: 0 };
   const parser = jisonParser();
   if (!parser) return scan;
@@ -542,7 +544,7 @@ function scanTemplate(source: string, stopWhenTooDeep = false): Scan {
     const depth = stack.length + chains + sexpr;
     if (depth > scan.maxDepth) {
       scan.maxDepth = depth;
-      if (depth > MAX_NESTING && !scan.deepAt) scan.deepAt = at;
+      if (depth > maxNesting && !scan.deepAt) scan.deepAt = at;
     }
   };
   const elseAt = (at: Range, text: string, chain: boolean) => {

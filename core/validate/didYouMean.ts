@@ -22,17 +22,23 @@ export function editDistance(a: string, b: string, max = Infinity): number {
   return prev[b.length]!;
 }
 
+/** Names longer than this get no suggestion, and are suggested for nothing. */
+const MAX_SUGGEST_LENGTH = 256;
+
 /**
  * The closest candidate within a distance that grows with the name's length, or one that
  * starts the same way (`dependz` -> `depends_on`); undefined when nothing is close.
  */
 export function closest(name: string, candidates: Iterable<string>): string | undefined {
+  // The edit distance costs the product of the lengths: a hostile 1 MB name would take hours,
+  // and nobody misspells a name that long in a way worth suggesting.
+  if (name.length > MAX_SUGGEST_LENGTH) return undefined;
   const lower = name.toLowerCase();
   let best: string | undefined;
   let bestScore = Infinity;
   const limit = Math.max(2, Math.floor(name.length / 3));
   for (const c of candidates) {
-    if (c === name) continue;
+    if (c === name || c.length > MAX_SUGGEST_LENGTH) continue;
     const cl = c.toLowerCase();
     let d = editDistance(lower, cl, limit + 4);
     // A shared stem of four or more characters is a strong hint even past the distance limit.

@@ -6,7 +6,7 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import compositionRulesSchema from '../../schemas/composition_rules.schema.json';
 import serviceMappingsSchema from '../../schemas/service_mappings.schema.json';
-import { deref, getPair, isMap, isSeq, keyName, type SNode } from '../yaml/sourceTree.js';
+import { deref, isMap, isSeq, keyName, type SMap, type SNode, type SPair } from '../yaml/sourceTree.js';
 import { closest } from './didYouMean.js';
 
 export type FileKind = 'composition_rules' | 'service_mappings';
@@ -38,25 +38,30 @@ function validatorFor(kind: FileKind): ValidateFunction {
 }
 
 /** Checks a file's plain value against its schema and maps every fault to the source tree. */
-export function checkSchema(kind: FileKind, value: unknown, root: SNode | null): SchemaFault[] {
+export function checkSchema(kind: FileKind, value: unknown, root: SNode | null, maxFaults = Infinity): SchemaFault[] {
   const validate = validatorFor(kind);
   if (validate(value)) return [];
-  return mapErrors(validate.errors ?? [], root, value);
+  return mapErrors(validate.errors ?? [], root, value, maxFaults);
 }
 
 const COMBINATORS = new Set(['if', 'then', 'else', 'anyOf', 'oneOf', 'allOf', 'not']);
 
-function mapErrors(errors: ErrorObject[], root: SNode | null, rootValue: unknown): SchemaFault[] {
+function mapErrors(errors: ErrorObject[], root: SNode | null, rootValue: unknown, maxFaults: number): SchemaFault[] {
   const faults: SchemaFault[] = [];
   const seen = new Set<string>();
+  // Key lookups go through an index built once per mapping: a file with thousands of unknown
+  // keys must not cost one linear scan per key (that made a 400 KB file take minutes).
+  const pairOf = pairIndex();
   // A bad key name is reported once by `propertyNames`; drop the `pattern` error ajv adds for it.
   const badNames = new Set(errors.filter((e) => e.keyword === 'propertyNames').map((e) => `${e.instancePath}/${(e.params as { propertyName?: string }).propertyName}`));
   for (const e of errors) {
+    // One more than asked for, so that the caller can tell that there were more.
+    if (faults.length > maxFaults) break;
     if (COMBINATORS.has(e.keyword)) continue;
     const propertyName = (e.params as { propertyName?: string }).propertyName;
     if (propertyName !== undefined && e.keyword !== 'propertyNames') continue;
     const segments = e.instancePath === '' ? [] : e.instancePath.slice(1).split('/').map(unescapePointer);
-    const fault = describe(e, segments, root, rootValue, badNames);
+    const fault = describe(e, segments, root, rootValue, badNames, pairOf);
     if (!fault) continue;
     const key = `${fault.node.start}:${fault.node.end}:${fault.message}`;
     if (seen.has(key)) continue;
@@ -64,13 +69,45 @@ function mapErrors(errors: ErrorObject[], root: SNode | null, rootValue: unknown
     faults.push(fault);
   }
   // One diagnostic per place: a wrong type already says everything about that value.
-  const typed = new Set(faults.filter((f) => f.message.includes(' must be ')).map((f) => `${f.node.start}:${f.node.end}`));
-  return faults.filter((f, i) => {
+  const firstTyped = new Map<string, SchemaFault>();
+  for (const f of faults) {
+    if (!f.message.includes(' must be ')) continue;
     const k = `${f.node.start}:${f.node.end}`;
-    if (!typed.has(k)) return true;
-    const first = faults.findIndex((g) => `${g.node.start}:${g.node.end}` === k);
-    return first === i;
+    if (!firstTyped.has(k)) firstTyped.set(k, f);
+  }
+  if (!firstTyped.size) return faults;
+  const kept = new Set<string>();
+  return faults.filter((f) => {
+    const k = `${f.node.start}:${f.node.end}`;
+    if (!firstTyped.has(k)) return true;
+    // The first fault at a typed place (whatever its kind) stands for the place.
+    if (kept.has(k)) return false;
+    kept.add(k);
+    return true;
   });
+}
+
+type PairLookup = (map: SMap, key: string) => SPair | undefined;
+
+/** The first pair of a mapping with a key, through an index built on the first lookup. */
+function pairIndex(): PairLookup {
+  const indexes = new Map<SMap, Map<string, SPair>>();
+  return (map, key) => {
+    if (map.items.length < 8) {
+      for (const p of map.items) if (keyName(p) === key) return p;
+      return undefined;
+    }
+    let idx = indexes.get(map);
+    if (!idx) {
+      idx = new Map();
+      for (const p of map.items) {
+        const k = keyName(p);
+        if (k !== undefined && !idx.has(k)) idx.set(k, p);
+      }
+      indexes.set(map, idx);
+    }
+    return idx.get(key);
+  };
 }
 
 function unescapePointer(s: string): string {
@@ -85,7 +122,7 @@ interface Located {
   parent: SNode | null;
 }
 
-function locate(root: SNode | null, segments: string[]): Located {
+function locate(root: SNode | null, segments: string[], pairOf: PairLookup): Located {
   let cur: SNode | null = deref(root);
   let keyNode: SNode | null = null;
   let parent: SNode | null = null;
@@ -93,7 +130,7 @@ function locate(root: SNode | null, segments: string[]): Located {
     if (!cur) break;
     parent = cur;
     if (isMap(cur)) {
-      const p = getPair(cur, seg);
+      const p = pairOf(cur, seg);
       keyNode = p ? p.key : null;
       cur = p ? deref(p.value) : null;
       if (!p) break;
@@ -163,8 +200,8 @@ function knownKeys(schema: JsonSchema | undefined): string[] {
   return props && typeof props === 'object' ? Object.keys(props) : [];
 }
 
-function describe(e: ErrorObject, segments: string[], root: SNode | null, rootValue: unknown, badNames: Set<string>): SchemaFault | undefined {
-  const at = locate(root, segments);
+function describe(e: ErrorObject, segments: string[], root: SNode | null, rootValue: unknown, badNames: Set<string>, pairOf: PairLookup): SchemaFault | undefined {
+  const at = locate(root, segments, pairOf);
   const parentSchema = (e.parentSchema ?? {}) as JsonSchema;
   const name = nameOf(segments);
   const valueNode = at.node ?? at.keyNode ?? deref(root);
@@ -175,7 +212,7 @@ function describe(e: ErrorObject, segments: string[], root: SNode | null, rootVa
       const key = (e.params as { additionalProperty: string }).additionalProperty;
       if (badNames.has(`${e.instancePath}/${key}`)) return undefined;
       const holder = deref(at.node);
-      const pair = isMap(holder) ? getPair(holder, key) : undefined;
+      const pair = isMap(holder) ? pairOf(holder, key) : undefined;
       const known = knownKeys(parentSchema);
       const guess = closest(key, known);
       const where = segments.length ? ` in ${ownerName(segments)}` : '';
@@ -193,7 +230,7 @@ function describe(e: ErrorObject, segments: string[], root: SNode | null, rootVa
     case 'propertyNames': {
       const prop = (e.params as { propertyName: string }).propertyName;
       const holder = deref(at.node);
-      const pair = isMap(holder) ? getPair(holder, prop) : undefined;
+      const pair = isMap(holder) ? pairOf(holder, prop) : undefined;
       const names = (parentSchema.propertyNames ?? {}) as JsonSchema;
       const pattern = typeof names.pattern === 'string' ? names.pattern : '';
       const hint = PATTERN_HINTS[pattern] ?? `names matching ${pattern}`;

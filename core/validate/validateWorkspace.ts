@@ -6,27 +6,31 @@
  * analyses, file reads); without one every call starts fresh, which is what the CLI does.
  */
 import * as path from 'node:path';
-import { compareDiagnostics, DEFAULT_SEVERITY, type DiagnosticCode, type PromptDiagnostic, type RelatedLocation } from '../model/diagnostics.js';
+import { compareDiagnostics, DEFAULT_SEVERITY, type DiagnosticCode, type PromptDiagnostic, type Range, type RelatedLocation } from '../model/diagnostics.js';
 import { buildCompositionRules, buildServiceMappings, type ModelMemo } from '../model/build.js';
 import type { CompositionDef, CompositionRulesModel, NameRef, ServiceMappingsModel, StepDef } from '../model/types.js';
 import { analyzeTemplate } from '../templates/analyze.js';
 import type { TemplateAnalysis } from '../templates/analysis.js';
 import { LineIndex } from '../yaml/lineIndex.js';
 import { IncrementalYamlParser } from '../yaml/parse.js';
-import { AliasBudgetError, deref, isMap, keyName, toJS, walk, type SMap, type SNode, type SPair } from '../yaml/sourceTree.js';
+import { AliasBudgetError, CollectionLimitError, deref, isMap, keyName, toJS, walk, type SMap, type SNode, type SPair } from '../yaml/sourceTree.js';
+import { DEFAULT_LIMITS, LIMITS } from '../limits.js';
 import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../workspace/discover.js';
 import { nodeFileSystem, overlayFileSystem, type FileSystemHost } from '../workspace/fileSystem.js';
-import { listTemplates, MAX_TEMPLATE_BYTES, resolveTemplateName } from '../workspace/templateIndex.js';
+import { listTemplates, resolveTemplateName } from '../workspace/templateIndex.js';
 import type { TemplateEntry, ValidateOptions, WorkspaceValidation } from './api.js';
 import { closest } from './didYouMean.js';
 import { checkSchema, type FileKind } from './schemaCheck.js';
 
 export { findPromptWorkspaces } from '../workspace/discover.js';
 
-/** Largest configuration file read (a limit against hostile repositories). */
-export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+/** Largest configuration file read by default (a limit against hostile repositories); `LIMITS.maxConfigBytes` is the one in force. */
+export const MAX_CONFIG_BYTES = DEFAULT_LIMITS.maxConfigBytes;
 
 let versionCounter = 0;
+
+/** Longest diagnostic message; longer ones (quoting a huge name) are cut. */
+const MAX_MESSAGE_LENGTH = 2000;
 
 /** What one validator instance keeps between calls. Owned by one caller (server, manager). */
 export class ValidationCache {
@@ -93,6 +97,8 @@ class Collector {
   private readonly seen = new Set<string>();
 
   add(ctx: FileCtx, start: number, end: number, code: DiagnosticCode, message: string, related?: RelatedLocation[]): void {
+    // A message quotes names and values from the files: a hostile 1 MB name must not make a 2 MB line.
+    if (message.length > MAX_MESSAGE_LENGTH) message = message.slice(0, MAX_MESSAGE_LENGTH) + '…';
     const key = `${ctx.file}\0${start}\0${end}\0${code}\0${message}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
@@ -147,10 +153,10 @@ function parseConfigFile(kind: FileKind, file: string, fs: FileSystemHost, cache
   const size = cache.size(fs, file, cacheable);
   if (size === undefined && fs.readFile(file) === undefined) return undefined;
   let text: string | undefined;
-  if (size !== undefined && size > MAX_CONFIG_BYTES) {
+  if (size !== undefined && size > LIMITS.maxConfigBytes) {
     text = '';
     const ctx: FileCtx = { file, text, lines: new LineIndex(text) };
-    out.add(ctx, 0, 0, 'yaml-syntax', `the file is ${(size / 1e6).toFixed(1)} MB, larger than the ${MAX_CONFIG_BYTES / 1e6} MB limit; split it or remove generated content`);
+    out.add(ctx, 0, 0, 'yaml-syntax', `the file is ${megabytes(size)} MB, larger than the ${megabytes(LIMITS.maxConfigBytes)} MB limit (maxConfigBytes); split it or remove generated content`);
     return { ctx, root: null, ok: false };
   }
   text = cache.read(fs, file, cacheable) ?? '';
@@ -177,7 +183,12 @@ function parseConfigFile(kind: FileKind, file: string, fs: FileSystemHost, cache
     }
   } catch (e) {
     if (e instanceof AliasBudgetError) {
-      out.add(ctx, 0, Math.min(1, text.length), 'yaml-syntax', 'aliases in this file expand to more than 2,000,000 values (a possible alias bomb); expand them by hand');
+      const why = /(^|[\s[{,:])\*[^\s,\]}]/.test(text) ? 'once its aliases are expanded (a possible alias bomb); expand them by hand or remove some' : 'split it or remove generated content';
+      out.add(ctx, 0, Math.min(1, text.length), 'yaml-syntax', `the file holds more than ${LIMITS.maxYamlValues.toLocaleString('en-US')} values (maxYamlValues) ${why}`);
+      return { ctx, root: null, ok: false };
+    }
+    if (e instanceof CollectionLimitError) {
+      out.node(ctx, e.node, 'yaml-syntax', `this ${e.node.kind === 'map' ? 'mapping' : 'list'} has ${e.count.toLocaleString('en-US')} entries, more than the limit of ${e.limit.toLocaleString('en-US')} (maxCollectionItems); split the file`);
       return { ctx, root: null, ok: false };
     }
     throw e;
@@ -203,9 +214,11 @@ const SPLIT_KEY: Record<FileKind, string> = { composition_rules: 'compositions',
  * source node is unchanged keeps its result.
  */
 function schemaChecks(kind: FileKind, root: SNode | null, cache: ValidationCache): EntryCheck[] {
-  const budget = { left: 2_000_000 };
+  const budget = { left: LIMITS.maxYamlValues };
+  const cap = LIMITS.maxSchemaProblemsPerFile;
   const r = deref(root);
-  if (!isMap(r)) return checkSchema(kind, toJS(r, budget) ?? {}, root);
+  if (!isMap(r)) return checkSchema(kind, toJS(r, budget) ?? {}, root, cap);
+  if (r.items.length > LIMITS.maxCollectionItems) throw new CollectionLimitError(r, r.items.length, LIMITS.maxCollectionItems);
   const splitKey = SPLIT_KEY[kind];
   const shell: Record<string, unknown> = {};
   const shellPairs: SPair[] = [];
@@ -222,11 +235,16 @@ function schemaChecks(kind: FileKind, root: SNode | null, cache: ValidationCache
     if (k !== undefined) Object.defineProperty(shell, k, { value: toJS(p.value, budget), enumerable: true, writable: true, configurable: true });
   }
   const shellRoot: SNode = { kind: 'map', items: shellPairs, flow: r.flow, start: r.start, end: r.end };
-  const out: EntryCheck[] = [...checkSchema(kind, shell, shellRoot), ...duplicateKeys(shellRoot, false)];
-  if (!split) return out;
-  const entries = (deref(split.value) as SMap).items;
+  const out: EntryCheck[] = [...checkSchema(kind, shell, shellRoot, cap), ...duplicateKeys(shellRoot, false)];
+  if (!split) return capProblems(out, cap, r.items[0]?.key ?? r);
+  const splitMap = deref(split.value) as SMap;
+  const entries = splitMap.items;
+  if (entries.length > LIMITS.maxCollectionItems) throw new CollectionLimitError(splitMap, entries.length, LIMITS.maxCollectionItems);
   out.push(...duplicateKeysOf(entries));
   for (const e of entries) {
+    // Past the cap nothing more is reported: entries after it are not even checked. Each
+    // entry's own result is capped alike, so a cached entry and a fresh one report the same.
+    if (out.length > cap) break;
     let checks = cache.entryChecks.get(e);
     if (!checks) {
       const name = keyName(e);
@@ -235,12 +253,42 @@ function schemaChecks(kind: FileKind, root: SNode | null, cache: ValidationCache
       if (name !== undefined) Object.defineProperty(inner, name, { value: toJS(e.value, budget), enumerable: true, writable: true, configurable: true });
       Object.defineProperty(value, splitKey, { value: inner, enumerable: true, writable: true, configurable: true });
       const miniRoot: SNode = { kind: 'map', flow: false, start: r.start, end: r.end, items: [{ key: split.key, value: { kind: 'map', flow: false, items: [e], start: e.start, end: e.end }, start: split.start, end: split.end }] };
-      checks = [...checkSchema(kind, value, miniRoot), ...duplicateKeys(e.value, true)];
+      checks = [...checkSchema(kind, value, miniRoot, cap), ...duplicateKeys(e.value, true)];
       cache.entryChecks.set(e, checks);
     }
     out.push(...checks);
   }
-  return out;
+  return capProblems(out, cap, r.items[0]!.key);
+}
+
+/** At most `cap` problems, then one that says more were left out. */
+function capProblems(out: EntryCheck[], cap: number, at: SNode): EntryCheck[] {
+  if (out.length <= cap) return out;
+  const kept = out.slice(0, cap);
+  kept.push({ node: at, message: `more than ${cap.toLocaleString('en-US')} schema problems in this file; only the first ${cap.toLocaleString('en-US')} are reported (maxSchemaProblemsPerFile): fix those first` });
+  return kept;
+}
+
+const ZERO: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+
+function limitAnalysis(message: string, range: Range): TemplateAnalysis {
+  return { partials: [], variables: [], stepReads: [], helpers: [], error: { message, range } };
+}
+
+/** Offset of the n-th (1-based) occurrence of `needle`, or -1. */
+function nthIndexOf(text: string, needle: string, n: number): number {
+  let at = -1;
+  for (let k = 0, from = 0; k < n; k++) {
+    at = text.indexOf(needle, from);
+    if (at < 0) return -1;
+    from = at + needle.length;
+  }
+  return at;
+}
+
+function megabytes(bytes: number): string {
+  const mb = bytes / (1024 * 1024);
+  return mb >= 10 || Number.isInteger(mb) ? mb.toFixed(0) : mb.toFixed(1);
 }
 
 function duplicateKeysOf(items: SPair[]): EntryCheck[] {
@@ -319,7 +367,12 @@ export function validateWorkspace(root: string, options: ValidateOptions & { cac
     }
   }
 
-  const diagnostics = out.diagnostics.sort(compareDiagnostics);
+  // A name that resolves outside the templates root is `template-outside-root`, not also a
+  // `schema` error for its pattern (a backslash, a drive letter): one diagnostic per fault.
+  const where = (d: PromptDiagnostic) => `${d.file}\0${d.range.start.line}:${d.range.start.character}:${d.range.end.line}:${d.range.end.character}`;
+  const outside = new Set(out.diagnostics.filter((d) => d.code === 'template-outside-root').map(where));
+  const kept = outside.size ? out.diagnostics.filter((d) => d.code !== 'schema' || !outside.has(where(d))) : out.diagnostics;
+  const diagnostics = kept.sort(compareDiagnostics);
   const result: WorkspaceValidation = {
     root,
     templatesRoot,
@@ -340,24 +393,31 @@ function indexTemplates(templatesRoot: string, fs: FileSystemHost, cache: Valida
   for (const { name, file } of cache.listing(templatesRoot, fs, cacheable)) {
     const size = cache.size(fs, file, cacheable && !overlays.has(file)) ?? 0;
     let text: string;
-    let analysis: TemplateAnalysis;
-    if (size > MAX_TEMPLATE_BYTES) {
+    let limited: TemplateAnalysis | undefined;
+    if (size > LIMITS.maxTemplateBytes) {
       text = '';
-      analysis = {
-        partials: [],
-        variables: [],
-        stepReads: [],
-        helpers: [],
-        error: { message: `the template is ${(size / 1e6).toFixed(1)} MB, larger than the ${MAX_TEMPLATE_BYTES / 1e6} MB limit`, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } },
-      };
+      limited = limitAnalysis(`the template is ${megabytes(size)} MB, larger than the ${megabytes(LIMITS.maxTemplateBytes)} MB limit (maxTemplateBytes); split it into partials`, ZERO);
     } else {
       text = cache.read(fs, file, cacheable && !overlays.has(file)) ?? '';
-      analysis = undefined as unknown as TemplateAnalysis;
     }
     let cached = cache.templates.get(file);
-    if (!cached || cached.text !== text) {
-      cached = { text, analysis: analysis ?? analyzeTemplate(text), version: ++versionCounter };
+    if (!cached || cached.text !== text || limited) {
+      // Compiling costs per expression, and Handlebars runs out of memory on a few hundred
+      // thousand: a template with too many is refused before it is even parsed.
+      const at = limited ? -1 : nthIndexOf(text, '{{', LIMITS.maxTemplateExpressions + 1);
+      if (at >= 0) {
+        const lines = new LineIndex(text);
+        limited = limitAnalysis(`the template has more than ${LIMITS.maxTemplateExpressions.toLocaleString('en-US')} '{{...}}' expressions (maxTemplateExpressions); split it into partials`, lines.range(at, at + 2));
+      }
+      cached = { text, analysis: limited ?? analyzeTemplate(text), version: cached && cached.text === text ? cached.version : ++versionCounter };
       cache.templates.set(file, cached);
+    }
+    if (text.includes('\uFFFD')) {
+      // Bytes that are not UTF-8 (a file saved as Latin-1) were read as U+FFFD: a prompt would
+      // silently carry the replacement characters.
+      const ctx: FileCtx = { file, text, lines: new LineIndex(text) };
+      const bad = text.indexOf('\uFFFD');
+      out.add(ctx, bad, bad + 1, 'template-syntax', 'the template is not valid UTF-8 here; save it as UTF-8');
     }
     templates.set(name, { name, file, text, analysis: cached.analysis, version: cached.version });
     if (cached.analysis.error) {

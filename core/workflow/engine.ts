@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from '../clock.js';
 import { PromptError } from '../errors.js';
+import { DEFAULT_LIMITS, LIMITS } from '../limits.js';
 import type { CompositionDef, ProviderDef, RunDefaults } from '../model/types.js';
 import { createDefaultExecutors, type ExecutorRegistry } from './executors.js';
 import { WorkflowMetrics, type WorkflowMetricsJSON } from './metrics.js';
@@ -28,7 +29,8 @@ import type {
   WorkflowStatus,
 } from './types.js';
 
-export const DEFAULT_HISTORY_LIMIT = 1000;
+/** The default of `historyLimit`; `LIMITS.historyLimit` (core/limits.ts) is the one in force. */
+export const DEFAULT_HISTORY_LIMIT = DEFAULT_LIMITS.historyLimit;
 
 export interface WorkflowEngineOptions {
   host: WorkflowHost;
@@ -90,7 +92,7 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
     this.metrics = options.metrics ?? new WorkflowMetrics();
     this.clock = options.clock ?? systemClock;
     this.idGenerator = options.idGenerator ?? randomUUID;
-    this.historyLimit = Math.max(0, options.historyLimit ?? DEFAULT_HISTORY_LIMIT);
+    this.historyLimit = Math.max(0, options.historyLimit ?? LIMITS.historyLimit);
     this.maxParallelCap = options.maxParallel ?? Infinity;
     this.env = options.env ?? ((name) => process.env[name]);
     this.trusted = options.trusted ?? true;

@@ -115,7 +115,8 @@ export function createOpenAICompatibleExecutor(options: OpenAICompatibleOptions 
       }
       const content = (json as { choices?: { message?: { content?: unknown } }[] } | null)?.choices?.[0]?.message?.content;
       if (typeof content !== 'string') throw fail(`${label} answered without choices[0].message.content`, { status: res.status }, key);
-      return content;
+      // A provider that echoes the key back must not put it into the run's status and outputs.
+      return redact(content, key);
     },
   };
 }

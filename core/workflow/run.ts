@@ -113,6 +113,18 @@ function analyse(c: ResolvedComposition): GraphAnalysis {
   return a;
 }
 
+/** Undefined when the provider has no base_url or an http(s) one; else what is wrong with it. */
+function providerScheme(p: ProviderDef): string | undefined {
+  if (p.baseUrl === undefined || p.baseUrl === null) return undefined;
+  let url: URL;
+  try {
+    url = new URL(String(p.baseUrl));
+  } catch {
+    return 'not a URL';
+  }
+  return url.protocol === 'http:' || url.protocol === 'https:' ? undefined : url.protocol;
+}
+
 function outputText(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
@@ -221,6 +233,12 @@ export class WorkflowRunner {
       }
       const p = this.deps.providers.get(d.model);
       if (!p) return new PromptError('invalid_configuration', `step "${d.id}" names the model "${d.model}", which is not among the providers`, { ...details, step: d.id });
+      // Whatever executor serves the provider, its address must be http or https: the schema
+      // says so, and a provider override or a hand-built model must not get around it.
+      const scheme = providerScheme(p);
+      if (scheme !== undefined) {
+        return new PromptError('invalid_configuration', `provider "${p.name}" has a base_url that is not http or https (${scheme}); the engine sends prompts only over http and https`, { ...details, step: d.id });
+      }
       s.provider = p;
       s.executor = this.deps.executors.get(p.type);
       if (!s.executor) return new PromptError('invalid_configuration', `provider "${p.name}" has the type "${p.type}", for which no executor is registered (known: ${this.deps.executors.names().join(', ')})`, { ...details, step: d.id });

@@ -26,7 +26,10 @@ export interface FileSystemHost {
 export const nodeFileSystem: FileSystemHost = {
   readFile(file) {
     try {
-      return fs.readFileSync(file, 'utf8');
+      const text = fs.readFileSync(file, 'utf8');
+      // A UTF-8 byte-order mark is not content: editors hide it, so positions must not count
+      // it, and a template must not put it into a prompt.
+      return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
     } catch {
       return undefined;
     }

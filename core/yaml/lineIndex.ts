@@ -1,4 +1,4 @@
-/** Converts between offsets and zero-based line/character positions of one text. */
+/** Converts between offsets and zero-based line/character positions of one text (LSP's line model: `\r\n`, `\r` and `\n` end a line). */
 import type { Position, Range } from '../model/diagnostics.js';
 
 export class LineIndex {
@@ -11,7 +11,19 @@ export class LineIndex {
     if (!this.starts) {
       const starts = [0];
       const text = this.text;
-      for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+      if (!text.includes('\r')) {
+        for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+      } else {
+        // `\r\n`, a lone `\r` and `\n` each end a line, as in LSP, editors and YAML.
+        for (let i = 0; i < text.length; i++) {
+          const c = text.charCodeAt(i);
+          if (c === 10) starts.push(i + 1);
+          else if (c === 13) {
+            if (text.charCodeAt(i + 1) === 10) i++;
+            starts.push(i + 1);
+          }
+        }
+      }
       this.starts = starts;
     }
     return this.starts;
@@ -22,7 +34,9 @@ export class LineIndex {
   }
 
   positionAt(offset: number): Position {
-    const o = Math.max(0, Math.min(offset, this.text.length));
+    let o = Math.max(0, Math.min(offset, this.text.length));
+    // Between the `\r` and the `\n` of one line break is still the end of that line.
+    if (o > 0 && this.text.charCodeAt(o) === 10 && this.text.charCodeAt(o - 1) === 13) o--;
     let lo = 0;
     let hi = this.lineStarts.length - 1;
     while (lo < hi) {
@@ -50,6 +64,6 @@ export class LineIndex {
     const s = this.lineStarts[line];
     if (s === undefined) return '';
     const e = line + 1 < this.lineStarts.length ? this.lineStarts[line + 1]! : this.text.length;
-    return this.text.slice(s, e).replace(/\r?\n$/, '');
+    return this.text.slice(s, e).replace(/(\r\n|\r|\n)$/, '');
   }
 }

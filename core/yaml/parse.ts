@@ -10,6 +10,7 @@ import { Alias, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, Scalar, 
 import type { SNode, SPair, SScalar } from './sourceTree.js';
 import { shift } from './sourceTree.js';
 import { fastParseYaml } from './fastParse.js';
+import { LIMITS } from '../limits.js';
 
 export interface YamlParseError {
   message: string;
@@ -30,17 +31,40 @@ export function setSubsetParser(p: SubsetParser | undefined): void {
   subsetParser = p;
 }
 
-/** Limits that keep a hostile file from exhausting the process. */
+/**
+ * Limits that keep a hostile file from exhausting the process: a view of `LIMITS`
+ * (core/limits.ts), kept for callers of the older name; setting a field sets the limit.
+ */
 export const YAML_LIMITS = {
   /** Alias nodes per file: more is refused as a likely alias bomb. */
-  maxAliases: 100,
+  get maxAliases(): number {
+    return LIMITS.maxYamlAliases;
+  },
+  set maxAliases(n: number) {
+    LIMITS.maxYamlAliases = n;
+  },
   /** Nesting depth of collections. */
-  maxDepth: 200,
+  get maxDepth(): number {
+    return LIMITS.maxYamlDepth;
+  },
+  set maxDepth(n: number) {
+    LIMITS.maxYamlDepth = n;
+  },
 };
+
+/**
+ * YAML 1.2 (like editors and LSP) ends a line at a lone CR too, which the `yaml` package reads
+ * as part of the line. A lone CR becomes a LF: the same length, so every offset still holds.
+ */
+export function withLineFeeds(text: string): string {
+  return text.indexOf('\r') === -1 ? text : text.replace(/\r(?!\n)/g, '\n');
+}
 
 /** Parses one YAML text whole. */
 export function parseYaml(text: string): ParsedYaml {
-  if (subsetParser) {
+  text = withLineFeeds(text);
+  // The fast path declines past 100 levels; a lower depth limit is the package path's to enforce.
+  if (subsetParser && LIMITS.maxYamlDepth > 100) {
     try {
       const fast = subsetParser(text);
       if (fast !== undefined) return { root: fast, errors: [] };
@@ -52,6 +76,7 @@ export function parseYaml(text: string): ParsedYaml {
 }
 
 export function parseWithYamlPackage(text: string): ParsedYaml {
+  text = withLineFeeds(text);
   let doc: Document.Parsed;
   try {
     doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, strict: true, keepSourceTokens: false });
@@ -203,6 +228,7 @@ export class IncrementalYamlParser {
   private placed: PlacedEntry[] | undefined;
 
   parse(text: string): ParsedYaml {
+    text = withLineFeeds(text);
     if (text === this.lastText && this.lastResult) return this.lastResult;
     let result: ParsedYaml | undefined;
     try {

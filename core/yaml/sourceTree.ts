@@ -6,6 +6,8 @@
  * Offsets are UTF-16 code-unit offsets into the file text, `start` inclusive, `end` exclusive.
  * They are mutable only so that an incremental re-parse can shift reused subtrees in place.
  */
+import { LIMITS } from '../limits.js';
+
 export type SNode = SMap | SSeq | SScalar | SAlias;
 
 export interface SBase {
@@ -90,23 +92,39 @@ export class AliasBudgetError extends Error {
 }
 
 /**
+ * Thrown by `toJS` for a mapping or list with more entries than `LIMITS.maxCollectionItems`:
+ * checking such a collection against the schema costs time quadratic in its faults.
+ */
+export class CollectionLimitError extends Error {
+  constructor(
+    readonly node: SNode,
+    readonly count: number,
+    readonly limit: number,
+  ) {
+    super(`a ${node.kind === 'map' ? 'mapping' : 'list'} with ${count} entries, more than the limit of ${limit}`);
+  }
+}
+
+/**
  * Converts a source tree to plain JavaScript. Keys become own data properties of objects
  * created with a null prototype and then copied into plain objects via defineProperty, so a
  * `__proto__` key is data, never a prototype change. Alias expansion is counted against a
  * budget so that a small file cannot expand into gigabytes.
  */
-export function toJS(node: SNode | null, budget = { left: 1_000_000 }, depth = 0): unknown {
+export function toJS(node: SNode | null, budget = { left: LIMITS.maxYamlValues }, depth = 0): unknown {
   if (!node) return null;
-  if (--budget.left < 0) throw new AliasBudgetError(1_000_000);
-  if (depth > 1000) throw new AliasBudgetError(1_000_000);
+  if (--budget.left < 0) throw new AliasBudgetError(LIMITS.maxYamlValues);
+  if (depth > 1000) throw new AliasBudgetError(LIMITS.maxYamlValues);
   switch (node.kind) {
     case 'scalar':
       return node.value;
     case 'alias':
       return node.target ? toJS(node.target, budget, depth + 1) : null;
     case 'seq':
+      if (node.items.length > LIMITS.maxCollectionItems) throw new CollectionLimitError(node, node.items.length, LIMITS.maxCollectionItems);
       return node.items.map((i) => toJS(i, budget, depth + 1));
     case 'map': {
+      if (node.items.length > LIMITS.maxCollectionItems) throw new CollectionLimitError(node, node.items.length, LIMITS.maxCollectionItems);
       const out: Record<string, unknown> = {};
       for (const p of node.items) {
         const k = p.key.kind === 'scalar' ? String(p.key.value) : JSON.stringify(toJS(p.key, budget, depth + 1));

@@ -1,0 +1,135 @@
+/**
+ * The limits of core/limits.ts: one place, the older constants still exported, each limit
+ * enforced where it is documented, and changeable (process-wide with `configureLimits`, per
+ * manager for the render limits and the history).
+ */
+import assert from 'node:assert/strict';
+import { afterEach, test } from 'node:test';
+import { PromptManager } from '../../core/engine/promptManager.js';
+import { PromptError } from '../../core/errors.js';
+import { configureLimits, DEFAULT_LIMITS, LIMITS, resetLimits } from '../../core/limits.js';
+import { MAX_NESTING } from '../../core/templates/analyze.js';
+import { MAX_CONFIG_BYTES, validateWorkspace } from '../../core/validate/validateWorkspace.js';
+import { DEFAULT_HISTORY_LIMIT } from '../../core/workflow/engine.js';
+import { memoryFileSystem } from '../../core/workspace/fileSystem.js';
+import { MAX_TEMPLATE_BYTES } from '../../core/workspace/templateIndex.js';
+import { YAML_LIMITS } from '../../core/yaml/parse.js';
+
+afterEach(() => resetLimits());
+
+function validate(files: Record<string, string>) {
+  return validateWorkspace('/ws', { fs: memoryFileSystem(Object.fromEntries(Object.entries(files).map(([k, v]) => [`/ws/${k}`, v]))) });
+}
+const codes = (v: ReturnType<typeof validate>) => v.diagnostics.map((d) => `${d.code}: ${d.message}`);
+
+test('limits: one table, with the older constants kept as its defaults', () => {
+  assert.equal(MAX_CONFIG_BYTES, DEFAULT_LIMITS.maxConfigBytes);
+  assert.equal(MAX_TEMPLATE_BYTES, DEFAULT_LIMITS.maxTemplateBytes);
+  assert.equal(MAX_NESTING, DEFAULT_LIMITS.maxTemplateNesting);
+  assert.equal(DEFAULT_HISTORY_LIMIT, DEFAULT_LIMITS.historyLimit);
+  assert.equal(YAML_LIMITS.maxAliases, DEFAULT_LIMITS.maxYamlAliases);
+  assert.equal(YAML_LIMITS.maxDepth, DEFAULT_LIMITS.maxYamlDepth);
+  // The old object still sets the limit it names.
+  YAML_LIMITS.maxAliases = 3;
+  assert.equal(LIMITS.maxYamlAliases, 3);
+  assert.ok(Object.isFrozen(DEFAULT_LIMITS));
+});
+
+test('limits: configureLimits validates, changes every caller at once, and resets', () => {
+  assert.throws(() => configureLimits({ maxConfigBytes: 0 }), RangeError);
+  assert.throws(() => configureLimits({ maxPartialDepth: 2.5 }), RangeError);
+  assert.throws(() => configureLimits({ maxYamlDepth: Number.NaN }), RangeError);
+  assert.throws(() => configureLimits({ nope: 1 } as never), /unknown limit 'nope'/);
+  assert.deepEqual({ ...LIMITS }, { ...DEFAULT_LIMITS }, 'a refused change changes nothing');
+  assert.equal(configureLimits({ historyLimit: 0 }).historyLimit, 0);
+  resetLimits();
+  assert.deepEqual({ ...LIMITS }, { ...DEFAULT_LIMITS });
+});
+
+test('limits: each validator limit applies where documented, and follows configureLimits', () => {
+  const rules = 'version: 1\ncompositions:\n  c:\n    inputs: { required: [name] }\n    steps:\n      - id: a\n        template: t\n';
+  const ok = { 'composition_rules.yaml': rules, 'templates/t.hbs': 'Hi {{name}}' };
+  assert.equal(validate(ok).errorCount, 0);
+
+  configureLimits({ maxConfigBytes: 50 });
+  assert.match(codes(validate(ok)).join('\n'), /yaml-syntax: the file is .* MB, larger than the .* MB limit \(maxConfigBytes\)/);
+  resetLimits();
+
+  configureLimits({ maxTemplateBytes: 5 });
+  assert.match(codes(validate(ok)).join('\n'), /template-syntax: the template is .*maxTemplateBytes/);
+  resetLimits();
+
+  configureLimits({ maxTemplateExpressions: 2 });
+  assert.match(codes(validate({ ...ok, 'templates/t.hbs': '{{name}} {{name}} {{{name}}}' })).join('\n'), /more than 2 '\{\{\.\.\.\}\}' expressions/);
+  assert.equal(validate({ ...ok, 'templates/t.hbs': '{{name}} {{name}}' }).errorCount, 0);
+  resetLimits();
+
+  configureLimits({ maxTemplateNesting: 3 });
+  assert.match(codes(validate({ ...ok, 'templates/t.hbs': '{{#if name}}{{#if name}}{{#if name}}{{#if name}}x{{/if}}{{/if}}{{/if}}{{/if}}' })).join('\n'), /nesting is too deep: more than 3/);
+  resetLimits();
+
+  configureLimits({ maxYamlAliases: 2 });
+  assert.match(codes(validate({ ...ok, 'composition_rules.yaml': `${rules}x: &a 1\ny: [*a, *a, *a]\n` })).join('\n'), /yaml-syntax: the file uses more than 2 aliases/);
+  resetLimits();
+
+  configureLimits({ maxYamlValues: 50 });
+  assert.match(codes(validate({ ...ok, 'composition_rules.yaml': `${rules}x: &a [1, 2, 3, 4, 5, 6, 7, 8]\ny: [*a, *a, *a, *a, *a, *a, *a, *a]\n` })).join('\n'), /more than 50 values \(maxYamlValues\) once its aliases are expanded/);
+  resetLimits();
+
+  configureLimits({ maxYamlDepth: 5 });
+  assert.match(codes(validate({ ...ok, 'composition_rules.yaml': `${rules}x: [[[[[[[1]]]]]]]\n` })).join('\n'), /nests deeper than 5 levels/);
+  resetLimits();
+
+  configureLimits({ maxCollectionItems: 3 });
+  const listed = validate({ ...ok, 'composition_rules.yaml': `${rules}x: [1, 2, 3, 4]\n` });
+  assert.match(codes(listed).join('\n'), /yaml-syntax: this list has 4 entries, more than the limit of 3 \(maxCollectionItems\)/);
+  const d = listed.diagnostics.find((x) => /maxCollectionItems/.test(x.message))!;
+  assert.deepEqual(d.range, { start: { line: 7, character: 3 }, end: { line: 7, character: 15 } }, 'on the list itself');
+  resetLimits();
+
+  configureLimits({ maxSchemaProblemsPerFile: 5 });
+  const many = validate({ ...ok, 'composition_rules.yaml': rules + Array.from({ length: 12 }, (_, i) => `k${i}: 1\n`).join('') });
+  assert.equal(many.diagnostics.filter((x) => x.code === 'schema').length, 6);
+  const more = many.diagnostics.find((x) => /more than 5 schema problems/.test(x.message));
+  assert.ok(more, 'one diagnostic says more were left out');
+  assert.equal(more.range.start.line, 0, 'on the first key of the file');
+});
+
+test('limits: the render limits and the history, per manager and process-wide', async () => {
+  const files = {
+    '/ws/composition_rules.yaml': 'version: 1\ncompositions:\n  c:\n    steps:\n      - id: a\n        template: leaf\n',
+    '/ws/templates/deep.hbs': '{{#if n}}[{{> deep n=(lookup next "n") next=next.next}}]{{/if}}',
+    '/ws/templates/leaf.hbs': 'leaf',
+    '/ws/templates/wide.hbs': '{{#each items}}{{../s}}{{/each}}',
+  };
+  // Legitimate recursion (a tree rendered by a partial that calls itself) works below the limit.
+  let tree: Record<string, unknown> = {};
+  for (let i = 0; i < 10; i++) tree = { n: i + 1, next: tree };
+  const m = await PromptManager.create({ root: '/ws', fs: memoryFileSystem(files), strict: false, limits: { maxPartialDepth: 12, maxRenderOutputChars: 100 }, workflow: { historyLimit: 2 } });
+  try {
+    assert.equal((await m.render('deep', tree)).text, '[[[[[[[[[[]]]]]]]]]]');
+    let deeper: Record<string, unknown> = {};
+    for (let i = 0; i < 13; i++) deeper = { n: i + 1, next: deeper };
+    await assert.rejects(m.render('deep', deeper), (e: unknown) => e instanceof PromptError && e.code === 'limit_exceeded' && /12 levels \(maxPartialDepth\)/.test(e.message));
+    assert.equal((await m.render('wide', { items: [1, 2, 3], s: 'x'.repeat(30) })).text.length, 90);
+    await assert.rejects(m.render('wide', { items: [1, 2, 3, 4], s: 'x'.repeat(30) }), (e: unknown) => e instanceof PromptError && e.code === 'limit_exceeded' && /maxRenderOutputChars/.test(e.message));
+    // Failures are counted under their code.
+    assert.equal(m.getMetrics().templates.wide!.errors.limit_exceeded, 1);
+    for (let i = 0; i < 5; i++) await m.executeWorkflow('c', {});
+    assert.equal(m.listWorkflowRuns().length, 2);
+  } finally {
+    await m.close();
+  }
+  await assert.rejects(PromptManager.create({ root: '/ws', fs: memoryFileSystem(files), limits: { maxPartialDepth: 0 } }), RangeError);
+
+  // Process-wide defaults reach a manager created afterwards.
+  configureLimits({ maxRenderOutputChars: 10, historyLimit: 1 });
+  const n = await PromptManager.create({ root: '/ws', fs: memoryFileSystem(files) });
+  try {
+    await assert.rejects(n.render('wide', { items: [1, 2], s: 'abcdef' }), (e: unknown) => e instanceof PromptError && e.code === 'limit_exceeded');
+    for (let i = 0; i < 3; i++) await n.executeWorkflow('c', {});
+    assert.equal(n.listWorkflowRuns().length, 1);
+  } finally {
+    await n.close();
+  }
+});
