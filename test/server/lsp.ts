@@ -266,7 +266,7 @@ export class LspClient {
 
 /** Every diagnostic's range lies inside its document's text. */
 export function rangesInside(text: string, diags: Diagnostic[]): boolean {
-  const lines = text.split('\n');
+  const lines = text.split(/\r\n|\r|\n/); // LSP's line model
   return diags.every((d) => {
     const { start, end } = d.range;
     if (start.line < 0 || end.line < start.line || end.line >= lines.length) return false;
