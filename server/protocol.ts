@@ -16,6 +16,7 @@
  */
 import { NotificationType, ProtocolRequestType, RequestType, type Location, type Range, type WorkDoneProgressParams } from 'vscode-languageserver-protocol';
 import type { WorkflowEvent, WorkflowStatus, StepRunStatus } from '../core/workflow/types.js';
+import type { GraphNode } from '../core/workflow/graph.js';
 
 export type { WorkflowEvent, WorkflowStatus, StepRunStatus };
 
@@ -254,16 +255,8 @@ export interface CompositionGraphParams extends WorkspaceParams {
   context?: Record<string, unknown>;
 }
 
-export interface GraphNodeInfo {
-  id: string;
-  template?: string;
-  model?: string;
-  /** One more than the node's deepest dependency; 0 for steps without dependencies. */
-  layer: number;
-  when?: string;
-  skip?: boolean;
-  continueOnError?: boolean;
-  hasFallback?: boolean;
+/** A node of core/workflow/graph.ts's graph, with where the editor finds it. */
+export interface GraphNodeInfo extends GraphNode {
   /** The step in composition_rules.yaml. */
   location?: Location;
   /** The step's template file, when it exists. */

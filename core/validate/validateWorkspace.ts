@@ -35,7 +35,7 @@ const MAX_MESSAGE_LENGTH = 2000;
 /** What one validator instance keeps between calls. Owned by one caller (server, manager). */
 export class ValidationCache {
   readonly yamlParsers = new Map<string, IncrementalYamlParser>();
-  readonly templates = new Map<string, { text: string; analysis: TemplateAnalysis; version: number }>();
+  readonly templates = new Map<string, { text: string; analysis: TemplateAnalysis; version: number; badByte: number }>();
   readonly inlineAnalyses = new Map<string, TemplateAnalysis>();
   /** Schema faults and duplicate keys of one top-level entry, keyed by its (reused) source pair. */
   readonly entryChecks = new WeakMap<SPair, EntryChecks>();
@@ -143,6 +143,16 @@ function relatedAt(ctx: FileCtx, node: SNode, message: string): RelatedLocation 
   return { file: ctx.file, range: ctx.lines.range(node.start, node.end), message };
 }
 
+const NOT_UTF8 = 'the file is not valid UTF-8 here; save it as UTF-8';
+
+/**
+ * Where bytes that are not UTF-8 (a file saved as Latin-1) were read as U+FFFD, or -1: the
+ * file's text then silently differs from what its author wrote.
+ */
+function invalidUtf8At(text: string): number {
+  return text.indexOf('\uFFFD');
+}
+
 interface ParsedFile {
   ctx: FileCtx;
   root: SNode | null;
@@ -168,10 +178,8 @@ function parseConfigFile(kind: FileKind, file: string, fs: FileSystemHost, cache
     for (const e of parsed.errors) out.add(ctx, e.start, e.end, 'yaml-syntax', e.message);
     return { ctx, root: null, ok: false };
   }
-  if (text.includes('\uFFFD')) {
-    const at = text.indexOf('\uFFFD');
-    out.add(ctx, at, at + 1, 'yaml-syntax', 'the file is not valid UTF-8 here; save it as UTF-8');
-  }
+  const badByte = invalidUtf8At(text);
+  if (badByte >= 0) out.add(ctx, badByte, badByte + 1, 'yaml-syntax', NOT_UTF8);
   const root = parsed.root;
   if (root !== null && !isMap(deref(root))) {
     out.node(ctx, root, 'schema', `the file must be a mapping of keys (version, ${kind === 'composition_rules' ? 'compositions' : 'services'}, ...), got ${root.kind === 'seq' ? 'a list' : 'a single value'}`);
@@ -409,15 +417,13 @@ function indexTemplates(templatesRoot: string, fs: FileSystemHost, cache: Valida
         const lines = new LineIndex(text);
         limited = limitAnalysis(`the template has more than ${LIMITS.maxTemplateExpressions.toLocaleString('en-US')} '{{...}}' expressions (maxTemplateExpressions); split it into partials`, lines.range(at, at + 2));
       }
-      cached = { text, analysis: limited ?? analyzeTemplate(text), version: cached && cached.text === text ? cached.version : ++versionCounter };
+      cached = { text, analysis: limited ?? analyzeTemplate(text), version: cached && cached.text === text ? cached.version : ++versionCounter, badByte: invalidUtf8At(text) };
       cache.templates.set(file, cached);
     }
-    if (text.includes('\uFFFD')) {
-      // Bytes that are not UTF-8 (a file saved as Latin-1) were read as U+FFFD: a prompt would
-      // silently carry the replacement characters.
+    if (cached.badByte >= 0) {
+      // A prompt would silently carry the replacement characters.
       const ctx: FileCtx = { file, text, lines: new LineIndex(text) };
-      const bad = text.indexOf('\uFFFD');
-      out.add(ctx, bad, bad + 1, 'template-syntax', 'the template is not valid UTF-8 here; save it as UTF-8');
+      out.add(ctx, cached.badByte, cached.badByte + 1, 'template-syntax', 'the template is not valid UTF-8 here; save it as UTF-8');
     }
     templates.set(name, { name, file, text, analysis: cached.analysis, version: cached.version });
     if (cached.analysis.error) {

@@ -10,17 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { copyFixture, LspClient, rangesInside, uri } from './lsp.js';
+import { rng } from '../helpers/rng.js';
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SNIPPETS = [
   '{{', '}}', '{{steps.extract.output}}', '{{> common/preamble}}', '{{#if document}}', '{{/if}}', '\n', '  ', ': ', '- ', '[', ']', ', ',

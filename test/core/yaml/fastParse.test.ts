@@ -13,6 +13,7 @@ import { fastParseYaml } from '../../../core/yaml/fastParse.js';
 import { IncrementalYamlParser, parseWithYamlPackage, parseYaml, setSubsetParser } from '../../../core/yaml/parse.js';
 import type { SMap, SNode, SScalar, SSeq } from '../../../core/yaml/sourceTree.js';
 import { CONFORMANCE, EXAMPLES, REPO } from '../../helpers/paths.js';
+import { rng } from '../../helpers/rng.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -67,17 +68,6 @@ function yamlFilesUnder(dir: string): string[] {
   return out.sort();
 }
 
-/** mulberry32: a small seeded generator, so every failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let generatedDir: string | undefined;
 /** The benchmark's large workspace, generated once into a temporary folder. */
