@@ -5,6 +5,7 @@ import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { precompiledSchemas } from './build/precompiledSchemas.mjs';
 
 const watch = process.argv.includes('--watch');
 const tests = process.argv.includes('--tests');
@@ -21,6 +22,7 @@ const common = {
   // Handlebars' package main pulls in its `require` hook, which would bundle `fs` lookups
   // for .hbs files we never use; the runtime entry is what we want.
   mainFields: ['module', 'main'],
+  plugins: [precompiledSchemas],
 };
 
 function walk(dir, out = []) {

@@ -9,7 +9,9 @@
 //   - completion and hover: p95 of N requests each, at a few places of the big file;
 //   - peak server memory (VmHWM of the server process).
 // Not a test: the figures go to bench/RESULTS.md. `EDITS=`, `REQUESTS=`, `YLS_EDITS=` and
-// `YLS_REQUESTS=` change the sample counts; `SKIP_YLS=1` measures our server alone.
+// `YLS_REQUESTS=` change the sample counts; `SKIP_YLS=1` measures our server alone;
+// `SERVER_PROF=dir` writes a CPU profile of our server; `SERVER_NODE_ARGS="--flag ..."` passes
+// node flags to it (for experiments: an editor starts it without any).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -178,7 +180,7 @@ const schemas = {
 };
 const yamlSettings = { schemas, validate: true, hover: true, completion: true, format: { enable: false }, schemaStore: { enable: false }, maxItemsComputed: 5000 };
 
-const ours = await drive('promptmanager', process.execPath, [...(process.env.SERVER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.SERVER_PROF] : []), resolve('dist/server.js'), '--stdio'], { settings: () => ({}) });
+const ours = await drive('promptmanager', process.execPath, [...(process.env.SERVER_NODE_ARGS ? process.env.SERVER_NODE_ARGS.split(' ') : []), ...(process.env.SERVER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.SERVER_PROF] : []), resolve('dist/server.js'), '--stdio'], { settings: () => ({}) });
 const skipYls = process.env.SKIP_YLS === '1';
 const yls = skipYls ? { openFromSpawn: NaN, openFromDidOpen: NaN, edits: [NaN], completion: [NaN], hover: [NaN], rss: NaN, items: 0, diagnostics: 0 } : await drive('yaml-language-server', process.execPath, [resolve('node_modules/yaml-language-server/bin/yaml-language-server'), '--stdio'], {
   settings: (section) => (section === 'yaml' ? yamlSettings : section === 'http' ? { proxy: '', proxyStrictSSL: false } : {}),

@@ -3,7 +3,9 @@
  * diagnostic on the exact YAML key or value, with a sentence a person can act on. ajv's own
  * text never reaches the user.
  */
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+// Generated at build time by build/precompiledSchemas.mjs (ajv standalone code).
+import * as precompiled from 'precompiled-schemas';
 import compositionRulesSchema from '../../schemas/composition_rules.schema.json';
 import serviceMappingsSchema from '../../schemas/service_mappings.schema.json';
 import { deref, isMap, isSeq, keyName, type SMap, type SNode, type SPair } from '../yaml/sourceTree.js';
@@ -24,17 +26,8 @@ export const SCHEMAS: Record<FileKind, JsonSchema> = {
   service_mappings: serviceMappingsSchema as JsonSchema,
 };
 
-let ajv: Ajv | undefined;
-const validators = new Map<FileKind, ValidateFunction>();
-
 function validatorFor(kind: FileKind): ValidateFunction {
-  let v = validators.get(kind);
-  if (!v) {
-    ajv ??= new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true });
-    v = ajv.compile(SCHEMAS[kind]);
-    validators.set(kind, v);
-  }
-  return v;
+  return precompiled[kind];
 }
 
 /** Checks a file's plain value against its schema and maps every fault to the source tree. */

@@ -128,7 +128,10 @@ export function toJS(node: SNode | null, budget = { left: LIMITS.maxYamlValues }
       const out: Record<string, unknown> = {};
       for (const p of node.items) {
         const k = p.key.kind === 'scalar' ? String(p.key.value) : JSON.stringify(toJS(p.key, budget, depth + 1));
-        Object.defineProperty(out, k, { value: toJS(p.value, budget, depth + 1), enumerable: true, writable: true, configurable: true });
+        const v = toJS(p.value, budget, depth + 1);
+        // Only `__proto__` needs defineProperty to stay an own key; it is slow for the rest.
+        if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+        else out[k] = v;
       }
       return out;
     }
