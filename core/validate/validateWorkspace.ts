@@ -210,7 +210,12 @@ interface EntryCheck {
   /** For a duplicate key: where the key was first defined. */
   first?: SNode;
 }
-type EntryChecks = EntryCheck[];
+/** An entry's schema faults and duplicate keys, with how many YAML values its check expanded. */
+interface EntryChecks {
+  checks: EntryCheck[];
+  /** Counted against maxYamlValues when the entry is reused, as a fresh check would count it. */
+  values: number;
+}
 
 /** The big mapping of each file, checked entry by entry so that unchanged entries are reused. */
 const SPLIT_KEY: Record<FileKind, string> = { composition_rules: 'compositions', service_mappings: 'services' };
@@ -253,18 +258,22 @@ function schemaChecks(kind: FileKind, root: SNode | null, cache: ValidationCache
     // Past the cap nothing more is reported: entries after it are not even checked. Each
     // entry's own result is capped alike, so a cached entry and a fresh one report the same.
     if (out.length > cap) break;
-    let checks = cache.entryChecks.get(e);
-    if (!checks) {
+    let entry = cache.entryChecks.get(e);
+    if (entry) {
+      budget.left -= entry.values;
+      if (budget.left < 0) throw new AliasBudgetError(LIMITS.maxYamlValues);
+    } else {
+      const before = budget.left;
       const name = keyName(e);
       const value: Record<string, unknown> = {};
       const inner: Record<string, unknown> = {};
       if (name !== undefined) Object.defineProperty(inner, name, { value: toJS(e.value, budget), enumerable: true, writable: true, configurable: true });
       Object.defineProperty(value, splitKey, { value: inner, enumerable: true, writable: true, configurable: true });
       const miniRoot: SNode = { kind: 'map', flow: false, start: r.start, end: r.end, items: [{ key: split.key, value: { kind: 'map', flow: false, items: [e], start: e.start, end: e.end }, start: split.start, end: split.end }] };
-      checks = [...checkSchema(kind, value, miniRoot, cap), ...duplicateKeys(e.value, true)];
-      cache.entryChecks.set(e, checks);
+      entry = { checks: [...checkSchema(kind, value, miniRoot, cap), ...duplicateKeys(e.value, true)], values: before - budget.left };
+      cache.entryChecks.set(e, entry);
     }
-    out.push(...checks);
+    out.push(...entry.checks);
   }
   return capProblems(out, cap, r.items[0]!.key);
 }

@@ -9,7 +9,7 @@ import { PromptManager } from '../../core/engine/promptManager.js';
 import { PromptError } from '../../core/errors.js';
 import { configureLimits, DEFAULT_LIMITS, LIMITS, resetLimits } from '../../core/limits.js';
 import { MAX_NESTING } from '../../core/templates/analyze.js';
-import { MAX_CONFIG_BYTES, validateWorkspace } from '../../core/validate/validateWorkspace.js';
+import { MAX_CONFIG_BYTES, ValidationCache, validateWorkspace } from '../../core/validate/validateWorkspace.js';
 import { DEFAULT_HISTORY_LIMIT } from '../../core/workflow/engine.js';
 import { memoryFileSystem } from '../../core/workspace/fileSystem.js';
 import { MAX_TEMPLATE_BYTES } from '../../core/workspace/templateIndex.js';
@@ -132,4 +132,31 @@ test('limits: the render limits and the history, per manager and process-wide', 
   } finally {
     await n.close();
   }
+});
+
+test('limits: maxYamlValues counts reused entries, so a validation with a warm cache agrees with a fresh one', () => {
+  // Each composition expands an aliased list: 3 compositions of about 60 values each.
+  const list = Array.from({ length: 50 }, (_, i) => `v${i}`).join(', ');
+  const rules = [
+    'version: 1',
+    'defaults:',
+    `  tags: &t [${list}]`,
+    'compositions:',
+    ...[1, 2, 3].flatMap((k) => [`  c${k}:`, `    description: d`, `    metadata: {tags: *t}`, `    steps:`, `      - id: s`, `        template: t`]),
+    '',
+  ].join('\n');
+  const fs = memoryFileSystem({ '/ws/composition_rules.yaml': rules, '/ws/templates/t.hbs': 'hi' });
+  const cache = new ValidationCache();
+  const warm = validateWorkspace('/ws', { fs, cache });
+  assert.ok(!warm.diagnostics.some((d) => /maxYamlValues/.test(d.message)), codes(warm as ReturnType<typeof validate>).join('\n'));
+  // Lowered below the file's total but above any one composition's share: only a count that
+  // includes the reused entries notices.
+  configureLimits({ maxYamlValues: 150 });
+  const fresh = validateWorkspace('/ws', { fs });
+  const reused = validateWorkspace('/ws', { fs, cache });
+  assert.ok(fresh.diagnostics.some((d) => d.code === 'yaml-syntax' && /maxYamlValues/.test(d.message)), 'a fresh validation reports the budget');
+  assert.deepEqual(
+    reused.diagnostics.map((d) => `${d.code} ${d.message}`),
+    fresh.diagnostics.map((d) => `${d.code} ${d.message}`),
+  );
 });
