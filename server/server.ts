@@ -37,6 +37,7 @@ import { documentSnapshot, templateNameOfFile, type DocumentSnapshot } from './f
 import { registerCustomRequests, type CustomRequestHost } from './customRequests.js';
 import { DEFAULT_SETTINGS, IndexedNotification, PROTOCOL_VERSION, type PromptManagerSettings } from './protocol.js';
 import { WorkspaceManager, type ManagedWorkspace } from './workspaceManager.js';
+import type { PrewarmedTemplate, TemplatePrewarmRequest } from '../core/validate/templatePrewarm.js';
 
 export const SERVER_NAME = 'promptmanager-language-server';
 export const SERVER_VERSION = '0.1.0';
@@ -44,6 +45,11 @@ export const SERVER_VERSION = '0.1.0';
 export interface ServerOptions {
   /** Fixed debounce in ms (initializationOptions.debounceMs wins); default adapts to the validation time. */
   debounceMs?: number;
+  /**
+   * Analyzes templates off the main thread for the first validation (main.ts passes a worker
+   * thread); without it the validation does everything on this thread.
+   */
+  analyzeTemplates?: (requests: TemplatePrewarmRequest[]) => Promise<PrewarmedTemplate[][]>;
 }
 
 function uriToPath(uri: string): string | undefined {
@@ -270,6 +276,12 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     for (const folder of manager.folders.keys()) manager.discover(folder);
     // Files opened before we were ready may belong to no folder.
     for (const file of manager.open.keys()) manager.workspacesOf(file, true);
+    // Until isReady, edits only mark workspaces dirty: the validation below sees them.
+    if (options.analyzeTemplates && manager.workspaces.size) {
+      const t1 = performance.now();
+      const done = await manager.prewarm([...manager.workspaces.values()], options.analyzeTemplates);
+      if (done) log(`prewarm: YAML parsed here, ${done.templates} template(s) analyzed in a worker, in ${(performance.now() - t1).toFixed(0)} ms`);
+    }
     isReady = true;
     for (const ws of manager.workspaces.values()) validateAndPublish(ws);
     notifyIndexed(performance.now() - t0);

@@ -8,10 +8,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { WorkspaceValidation } from '../core/validate/api.js';
+import { guessTemplatesRoot, type PrewarmedTemplate, type TemplatePrewarmRequest } from '../core/validate/templatePrewarm.js';
 import { ValidationCache, validateWorkspace } from '../core/validate/validateWorkspace.js';
-import { findPromptWorkspaces, isConfigFile, workspaceOfFile } from '../core/workspace/discover.js';
+import { LIMITS } from '../core/limits.js';
+import { COMPOSITION_RULES_FILE, findPromptWorkspaces, isConfigFile, SERVICE_MAPPINGS_FILE, workspaceOfFile } from '../core/workspace/discover.js';
 import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
 import { isTemplateFile } from '../core/workspace/templateIndex.js';
+import { IncrementalYamlParser } from '../core/yaml/parse.js';
 import { workspaceSnapshot, type WorkspaceSnapshot } from './features/snapshot.js';
 import { DEFAULT_SETTINGS, type PromptManagerSettings } from './protocol.js';
 
@@ -36,6 +39,14 @@ export interface OpenDocument {
   uri: string;
   text: string;
   version: number;
+}
+
+/** Fewer templates than this are analyzed faster than a worker thread starts. */
+export const PREWARM_MIN_TEMPLATES = 100;
+
+/** How many templates the validator will list under `root` (the listing stays cached for it). */
+function templateCount(ws: ManagedWorkspace, root: string, fs: FileSystemHost): number {
+  return ws.cache.listing(root, fs, true).length;
 }
 
 function isUnder(file: string, dir: string): boolean {
@@ -204,6 +215,59 @@ export class WorkspaceManager {
   }
 
   // ------------------------------------------------------------------ validation
+
+  /**
+   * Gets the workspaces' first validation going on two cores: `analyzeElsewhere` (a worker
+   * thread) reads and analyzes the templates while this thread parses the YAML files into
+   * each workspace's cache. The validation that follows finds both done. Never throws: a
+   * failure here only means the validation does the work itself. Undefined when no workspace
+   * had enough templates to be worth a worker.
+   */
+  async prewarm(workspaces: ManagedWorkspace[], analyzeElsewhere: (requests: TemplatePrewarmRequest[]) => Promise<PrewarmedTemplate[][]>): Promise<{ templates: number } | undefined> {
+    const overlays = this.overlays();
+    const plans = workspaces.map((ws) => {
+      const fs = this.recordingFs(ws);
+      const texts = [SERVICE_MAPPINGS_FILE, COMPOSITION_RULES_FILE].map((name) => {
+        const file = path.join(ws.root, name);
+        try {
+          if (overlays.has(file)) return overlays.get(file);
+          // The validator's own checks come first: a file over the limit is never parsed.
+          const size = ws.cache.size(fs, file, true);
+          return size !== undefined && size <= LIMITS.maxConfigBytes ? ws.cache.read(fs, file, true) : undefined;
+        } catch {
+          return undefined;
+        }
+      });
+      const override = this.settingsFor(ws.folder).templatesRoot;
+      return { ws, texts, request: { templatesRoot: guessTemplatesRoot(ws.root, texts[0], texts[1], override ? path.resolve(ws.root, override) : undefined), limits: { ...LIMITS } } };
+    });
+    // Starting a worker costs about 0.1 s of CPU: worth it only for many templates.
+    const worthIt = plans.filter((p) => {
+      try {
+        return templateCount(p.ws, p.request.templatesRoot, this.recordingFs(p.ws)) >= PREWARM_MIN_TEMPLATES;
+      } catch {
+        return false;
+      }
+    });
+    if (!worthIt.length) return undefined;
+    const analyses = analyzeElsewhere(worthIt.map((p) => p.request)).catch(() => [] as PrewarmedTemplate[][]);
+    for (const { ws, texts } of worthIt) {
+      texts.forEach((text, i) => {
+        if (text === undefined || text.length > LIMITS.maxConfigBytes) return;
+        const file = path.join(ws.root, i === 0 ? SERVICE_MAPPINGS_FILE : COMPOSITION_RULES_FILE);
+        let parser = ws.cache.yamlParsers.get(file);
+        if (!parser) ws.cache.yamlParsers.set(file, (parser = new IncrementalYamlParser()));
+        try {
+          parser.parse(text);
+        } catch {
+          // The validation will parse it again and report what is wrong.
+        }
+      });
+    }
+    const results = await analyses;
+    worthIt.forEach((p, i) => p.ws.cache.adoptTemplates(results[i] ?? []));
+    return { templates: results.reduce((n, l) => n + (l?.length ?? 0), 0) };
+  }
 
   validate(ws: ManagedWorkspace): WorkspaceValidation {
     const t0 = performance.now();

@@ -21,6 +21,7 @@ import { listTemplates, resolveTemplateName } from '../workspace/templateIndex.j
 import type { TemplateEntry, ValidateOptions, WorkspaceValidation } from './api.js';
 import { closest } from './didYouMean.js';
 import { checkSchema, type FileKind } from './schemaCheck.js';
+import type { PrewarmedTemplate } from './templatePrewarm.js';
 
 export { findPromptWorkspaces } from '../workspace/discover.js';
 
@@ -68,6 +69,18 @@ export class ValidationCache {
     let l = this.listings.get(root);
     if (!l) this.listings.set(root, (l = listTemplates(root, fs)));
     return l;
+  }
+
+  /**
+   * Template analyses made elsewhere (a worker thread: core/validate/templatePrewarm.ts). A
+   * template already cached keeps its entry; the validator still compares texts, so an
+   * analysis of a text that is no longer current is never used.
+   */
+  adoptTemplates(list: readonly PrewarmedTemplate[]): void {
+    for (const t of list) {
+      if (this.templates.has(t.file)) continue;
+      this.templates.set(t.file, { text: t.text, analysis: t.analysis, version: ++versionCounter, badByte: invalidUtf8At(t.text) });
+    }
   }
 
   /** A file changed, appeared or disappeared on disk. */

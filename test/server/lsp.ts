@@ -91,6 +91,8 @@ export interface ClientOptions {
   settingsFor?: (scopeUri: string | undefined) => unknown;
   debounceMs?: number;
   capabilities?: Record<string, unknown>;
+  /** Runs between the initialize answer and `initialized`, e.g. to open files before the server is ready. */
+  beforeInitialized?: (client: LspClient) => Promise<void>;
 }
 
 export class LspClient {
@@ -130,7 +132,10 @@ export class LspClient {
       this.indexed.push(p);
       this.poke();
     });
-    this.conn.onNotification(LogMessageNotification.type, (p) => void this.logs.push(p));
+    this.conn.onNotification(LogMessageNotification.type, (p) => {
+      this.logs.push(p);
+      this.poke();
+    });
     this.conn.onRequest(RegistrationRequest.type, (p) => {
       this.registrations.push(...p.registrations);
     });
@@ -158,6 +163,7 @@ export class LspClient {
         ...(options.capabilities ?? {}),
       },
     });
+    if (options.beforeInitialized) await options.beforeInitialized(c);
     await c.conn.sendNotification(InitializedNotification.type, {});
     await c.until(() => c.indexed.length > 0, 20000, 'initial indexing');
     return c;
