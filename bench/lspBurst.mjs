@@ -23,7 +23,7 @@ const rulesUri = pathToFileURL(rulesFile).href;
 let text = readFileSync(rulesFile, 'utf8');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const child = spawn(process.execPath, [resolve('dist/server.js'), '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, [...(process.env.SERVER_NODE_ARGS ? process.env.SERVER_NODE_ARGS.split(' ') : []), resolve('dist/server.js'), '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
 const conn = rpc.createProtocolConnection(new rpc.StreamMessageReader(child.stdout), new rpc.StreamMessageWriter(child.stdin));
 const waiters = [];
 let last;

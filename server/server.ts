@@ -92,17 +92,28 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     return Math.round(Math.min(50, Math.max(10, ws.lastDurationMs / 2)));
   }
 
+  /** When each workspace last changed, to tell a pause from a burst. */
+  const lastChangeAt = new Map<string, number>();
+
   function schedule(ws: ManagedWorkspace): void {
     ws.dirty = true;
     if (!isReady) return;
     const old = timers.get(ws.root);
     if (old) clearTimeout(old);
+    const now = performance.now();
+    const previous = lastChangeAt.get(ws.root);
+    lastChangeAt.set(ws.root, now);
+    let delay = delayFor(ws);
+    // The first change after a pause longer than a debounce and a validation is checked at
+    // once: waiting would coalesce nothing, and the user sees the result that much sooner.
+    // Changes that follow it closely are debounced as before.
+    if (debounceMs === undefined && !old && (previous === undefined || now - previous > delay + ws.lastDurationMs)) delay = 0;
     timers.set(
       ws.root,
       setTimeout(() => {
         timers.delete(ws.root);
         validateAndPublish(ws);
-      }, delayFor(ws)),
+      }, delay),
     );
   }
 

@@ -259,7 +259,9 @@ export class IncrementalYamlParser {
     }
     if (!target || target.entry.childIndent === undefined) return undefined;
     const piece = target.entry.children![target.index]!;
-    const pieceText = text.slice(piece.start, piece.end + delta);
+    // A copy, not a slice: V8 keeps a slice's whole parent string alive, and every edited
+    // piece would pin one more version of the file (2 MB each on a big file).
+    const pieceText = copyString(text.slice(piece.start, piece.end + delta));
     if (!childPieceShapeHolds(pieceText, target.entry.childIndent) || !pieceIsSafe(pieceText)) return undefined;
     const r = parseYaml(pieceText);
     if (r.errors.length || r.root === undefined || (r.root && r.root.kind !== 'map')) return undefined;
@@ -301,7 +303,7 @@ export class IncrementalYamlParser {
       const cached = byText.get(p.text)?.pop();
       if (cached) {
         shift(cached.root, p.start - cached.start);
-        return { start: p.start, end: p.end, text: p.text, root: cached.root };
+        return { start: p.start, end: p.end, text: cached.text, root: cached.root };
       }
       // Checked per new piece rather than over the whole file on every keystroke.
       if (!pieceIsSafe(p.text)) return undefined;
@@ -410,6 +412,11 @@ function commonSuffix(a: string, b: string, max: number): number {
  * Anchors, aliases, tags, directives, document markers and tabs can tie pieces together or
  * change how they read: a piece holding any of them sends the whole file to the full parser.
  */
+/** A flat copy of `s` that does not share (and so does not retain) the string it was sliced from. */
+export function copyString(s: string): string {
+  return s.length < 16 ? s : (' ' + s).slice(1);
+}
+
 function pieceIsSafe(text: string): boolean {
   return !/(^|[\s[{,])[&*!][^\s]/m.test(text) && !/^(%|---|\.\.\.)/m.test(text) && !text.includes('\t');
 }
@@ -445,9 +452,9 @@ export function cutIntoPieces(text: string): Layout | undefined {
     if (key && SPLIT_KEYS.has(key) && end - start > 4096) {
       const children = cutChildren(text, lines, headIdx, j);
       if (!children) return undefined;
-      entries.push({ head: { start, end: headEnd, text: text.slice(start, headEnd) }, children });
+      entries.push({ head: { start, end: headEnd, text: copyString(text.slice(start, headEnd)) }, children });
     } else {
-      entries.push({ head: { start, end, text: text.slice(start, end) } });
+      entries.push({ head: { start, end, text: copyString(text.slice(start, end)) } });
     }
     i = j;
   }
@@ -495,7 +502,8 @@ function cutChildren(text: string, lines: Lines, head: number, stop: number): Pi
       if (k < stop && ind[k]! < indent) return undefined;
       const start = ls[cur]!;
       const end = k < stop ? ls[k]! : stop < count ? ls[stop]! : text.length;
-      pieces.push({ start, end, text: text.slice(start, end) });
+      // Copies: the strings parsed from a piece share its text, and a slice would pin the file.
+      pieces.push({ start, end, text: copyString(text.slice(start, end)) });
       cur = k;
     }
   }
