@@ -5,11 +5,16 @@ import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { clientSlimPlugin } from './build/clientSlim.mjs';
 import { precompiledSchemas } from './build/precompiledSchemas.mjs';
 
 const watch = process.argv.includes('--watch');
 const tests = process.argv.includes('--tests');
 const production = process.argv.includes('--production');
+
+// dist/client.js is what VS Code loads when the extension activates (issue 6): at most this
+// many bytes minified, checked by the production build (`npm run package`).
+const CLIENT_BUDGET = 300 * 1024;
 
 const common = {
   bundle: true,
@@ -38,7 +43,9 @@ function walk(dir, out = []) {
 const builds = tests
   ? [{ ...common, entryPoints: walk('test'), outdir: 'out/test', outbase: 'test', external: ['vscode'] }]
   : [
-      { ...common, entryPoints: ['client/extension.ts'], outfile: 'dist/client.js', external: ['vscode'] },
+      // The extension client: vscode-languageclient made tree-shakable and without the language
+      // features our server does not offer (build/clientSlim.mjs), within CLIENT_BUDGET.
+      { ...common, entryPoints: ['client/extension.ts'], outfile: 'dist/client.js', external: ['vscode'], plugins: [...common.plugins, clientSlimPlugin()] },
       { ...common, entryPoints: ['server/main.ts'], outfile: 'dist/server.js' },
       { ...common, entryPoints: ['core/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
       { ...common, entryPoints: ['core/index.ts'], outfile: 'dist/core.js' },
@@ -49,6 +56,13 @@ if (watch) {
   console.log('esbuild: watching for changes');
 } else {
   await Promise.all(builds.map((b) => esbuild.build(b)));
+  if (production && !tests && existsSync('dist/client.js')) {
+    const size = statSync('dist/client.js').size;
+    if (size > CLIENT_BUDGET) {
+      console.error(`dist/client.js is ${(size / 1024).toFixed(1)} KB, over its ${CLIENT_BUDGET / 1024} KB budget (see build/clientSlim.mjs)`);
+      process.exit(1);
+    }
+  }
   if (!tests && !process.argv.includes('--no-types')) {
     // Type declarations for applications that import the engine (package.json exports['./core']).
     execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.decl.json'], { stdio: 'inherit' });
