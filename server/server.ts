@@ -24,7 +24,8 @@ import {
   type InitializeResult,
   type TextDocumentPositionParams,
 } from 'vscode-languageserver/node';
-import { TextDocument } from 'vscode-languageserver-textdocument';
+import type { TextDocument } from 'vscode-languageserver-textdocument';
+import { LazyTextDocument } from './lazyTextDocument.js';
 import { isConfigFile } from '../core/workspace/discover.js';
 import { isTemplateFile } from '../core/workspace/templateIndex.js';
 import { codeActions } from './features/codeActions.js';
@@ -62,7 +63,7 @@ function uriToPath(uri: string): string | undefined {
 }
 
 export function startServer(connection: Connection, options: ServerOptions = {}): void {
-  const documents = new TextDocuments(TextDocument);
+  const documents = new TextDocuments<TextDocument>({ create: LazyTextDocument.create, update: LazyTextDocument.update });
   const manager = new WorkspaceManager();
   const timers = new Map<string, NodeJS.Timeout>();
   /** Per file: the JSON of the diagnostics last published, and the generation they came from. */
@@ -345,7 +346,16 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     if (!file) return;
     const d = manager.open.get(file);
     if (d && d.version === e.document.version) return;
-    manager.open.set(file, { uri: e.document.uri, text: e.document.getText(), version: e.document.version });
+    // The text is read when a validation needs it: reading it on every keystroke would
+    // rebuild a big file's whole string each time (see lazyTextDocument.ts).
+    const doc = e.document;
+    manager.open.set(file, {
+      uri: doc.uri,
+      version: doc.version,
+      get text() {
+        return doc.getText();
+      },
+    });
     for (const ws of manager.workspacesOf(file, isReady)) schedule(ws);
   });
   documents.onDidClose((e) => {
