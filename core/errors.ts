@@ -1,4 +1,10 @@
-/** Typed errors of the engine. `code` is one of the contract's stable error codes. */
+/**
+ * Typed errors of the engine. `code` is one of the contract's stable error codes.
+ *
+ * `limit_exceeded`: a render passed a size limit (partial depth, output characters);
+ * `render_budget_exceeded`: a render did more work or ran longer than its budget
+ * (`maxRenderWork`, `maxRenderMs` in core/limits.ts) and was stopped.
+ */
 
 export const ERROR_CODES = [
   'template_error',
@@ -11,6 +17,7 @@ export const ERROR_CODES = [
   'unknown_composition',
   'invalid_configuration',
   'limit_exceeded',
+  'render_budget_exceeded',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

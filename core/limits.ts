@@ -1,7 +1,8 @@
 /**
  * Every resource limit of PromptManager in one place: what a hostile or broken repository (a
  * YAML alias bomb, a 10 MB file, a template whose output would be gigabytes, a partial that
- * includes itself) runs into instead of exhausting the process. README "Limits" documents them.
+ * includes itself, nested `each` blocks that would iterate for minutes) runs into instead of
+ * exhausting the process. README "Limits" documents them.
  *
  * `LIMITS` holds the values in force for the whole process: the validator (engine at load,
  * language server, CLI) reads them at each use, so `configureLimits` changes them for every
@@ -34,6 +35,19 @@ export interface Limits {
   maxPartialDepth: number;
   /** Characters (UTF-16 code units) one render may produce: an `each` over a huge context stops here. */
   maxRenderOutputChars: number;
+  /**
+   * Units of work one render may do: every `each` iteration, every call of a block helper
+   * (`if`, `unless`, `with`, a prompt helper used as a block, an application block helper and
+   * each body it renders) and every partial counts one. Nested `each` blocks over large lists,
+   * which multiply iterations without writing much, stop here.
+   */
+  maxRenderWork: number;
+  /**
+   * Milliseconds one render may run, on a monotonic clock read every 64 units of work (from
+   * the 64th on, so that small renders read no clock): the backstop for costly work the units
+   * do not weigh.
+   */
+  maxRenderMs: number;
   /** Finished workflow runs kept for status queries (running runs are never dropped). */
   historyLimit: number;
 }
@@ -50,6 +64,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxSchemaProblemsPerFile: 1_000,
   maxPartialDepth: 64,
   maxRenderOutputChars: 16 * 1024 * 1024,
+  maxRenderWork: 500_000,
+  maxRenderMs: 2_000,
   historyLimit: 1_000,
 });
 
@@ -57,7 +73,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 export const LIMITS: Limits = { ...DEFAULT_LIMITS };
 
 /** The render limits a manager may set for itself (`PromptManagerOptions.limits`). */
-export type RenderLimits = Pick<Limits, 'maxPartialDepth' | 'maxRenderOutputChars'>;
+export type RenderLimits = Pick<Limits, 'maxPartialDepth' | 'maxRenderOutputChars' | 'maxRenderWork' | 'maxRenderMs'>;
+
+const RENDER_LIMIT_NAMES: readonly (keyof RenderLimits)[] = ['maxPartialDepth', 'maxRenderOutputChars', 'maxRenderWork', 'maxRenderMs'];
 
 /**
  * Changes limits for the whole process and returns the limits now in force. Each value must be
@@ -91,8 +109,7 @@ export function checkLimit(key: keyof Limits, value: unknown): number {
 
 /** The render limits of one manager: its own values over the process-wide ones. */
 export function renderLimits(own: Partial<RenderLimits> = {}): RenderLimits {
-  return {
-    maxPartialDepth: own.maxPartialDepth !== undefined ? checkLimit('maxPartialDepth', own.maxPartialDepth) : LIMITS.maxPartialDepth,
-    maxRenderOutputChars: own.maxRenderOutputChars !== undefined ? checkLimit('maxRenderOutputChars', own.maxRenderOutputChars) : LIMITS.maxRenderOutputChars,
-  };
+  const out = {} as RenderLimits;
+  for (const key of RENDER_LIMIT_NAMES) out[key] = own[key] !== undefined ? checkLimit(key, own[key]) : LIMITS[key];
+  return out;
 }

@@ -92,6 +92,8 @@ export interface TestingOptions {
   strict?: boolean;
   helpers?: Record<string, Handlebars.HelperDelegate>;
   cache?: PromptManagerOptions['cache'];
+  /** Render limits of this manager (partial depth, output size, work, time); default `LIMITS`. */
+  limits?: PromptManagerOptions['limits'];
   /** Where the in-memory workspace pretends to live (paths in errors). */
   root?: string;
 }
@@ -123,6 +125,7 @@ export async function createTesting(options: TestingOptions = {}): Promise<Promp
     strict: options.strict,
     helpers: options.helpers,
     cache: options.cache,
+    limits: options.limits,
   });
 }
 

@@ -28,6 +28,7 @@ import type { BatchResult, RenderContext, RenderOptions, RenderRequest, RenderRe
 import { resolveComposition } from '../workflow/resolve.js';
 import type { ResolvedComposition, WorkflowResult, WorkflowRun, WorkflowStatus } from '../workflow/types.js';
 import { EngineWorkflowPort, type WorkflowSettings } from '../workflow/managerPort.js';
+import { isMarkedNonRetryable, markNonRetryable } from '../workflow/retry.js';
 import type { RunSummary } from '../workflow/engine.js';
 import { buildSnapshot, compositionTemplates, nextRenderKeys, withDependents, type EngineSnapshot, type ServiceRules } from './snapshot.js';
 import { TemplateEngine, type CompiledTemplate, type TemplateFunction } from './templateEngine.js';
@@ -65,7 +66,7 @@ export interface PromptManagerOptions {
   workflows?: WorkflowPort;
   /** Settings of the built-in workflow engine: history size, trust, provider overrides... */
   workflow?: WorkflowSettings;
-  /** This manager's render limits (partial depth, output size); default `LIMITS` (core/limits.ts). */
+  /** This manager's render limits (partial depth, output size, work, time); default `LIMITS` (core/limits.ts). */
   limits?: Partial<RenderLimits>;
 }
 
@@ -778,6 +779,7 @@ function rebuild(e: PromptError, patch: Partial<PromptErrorDetails> & { message?
   };
   const out = new PromptError(e.code, patch.message ?? e.message, { ...details, ...patch });
   if (counted.has(e)) counted.add(out);
+  if (isMarkedNonRetryable(e)) markNonRetryable(out);
   return out;
 }
 

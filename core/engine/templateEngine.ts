@@ -12,6 +12,7 @@ import { PromptError, type ErrorLocation } from '../errors.js';
 import type { TemplateEntry } from '../validate/api.js';
 import { registerPromptHelpers } from '../templates/helpers.js';
 import { renderLimits, type RenderLimits } from '../limits.js';
+import { markNonRetryable } from '../workflow/retry.js';
 
 type HB = typeof Handlebars;
 export type TemplateFunction = HandlebarsTemplateDelegate;
@@ -27,6 +28,8 @@ export interface CompiledTemplate {
 /** Compiled template with the lazily built function; internal to the engine. */
 class CompiledTemplateImpl implements CompiledTemplate {
   fn: TemplateFunction | undefined;
+  /** `fn` as a render of its own for the limits (`compiledFunction`). */
+  scoped: TemplateFunction | undefined;
   constructor(
     readonly name: string,
     readonly file: string,
@@ -40,7 +43,7 @@ export interface TemplateEngineOptions {
   strict: boolean;
   /** Extra helpers of the application, registered after the prompt helpers. */
   helpers?: Record<string, Handlebars.HelperDelegate>;
-  /** Partial depth and output size of one render; default `LIMITS` (core/limits.ts). */
+  /** Partial depth, output size, work and time of one render; default `LIMITS` (core/limits.ts). */
   limits?: Partial<RenderLimits>;
 }
 
@@ -50,6 +53,18 @@ const MAX_INLINE = 1000;
 
 // The Handlebars runtime throws `"name" not defined in [object Object] - line:col` in strict mode.
 const STRICT_MISS = /^"([^"]*)" not defined in /;
+
+/**
+ * Units of work between two reads of the clock for `maxRenderMs`. A clock read costs about a
+ * unit's work (40-100 ns), so a render of fewer units (most prompts) reads none: the deadline
+ * counts from the first read, at the 64th unit.
+ */
+const CLOCK_EVERY = 64;
+
+/** A helper as the runtime calls it: any arguments, the options last. */
+type AnyHelper = (this: unknown, ...args: unknown[]) => unknown;
+/** What Handlebars' runtime calls to run any partial (registered, inline `{{#*inline}}`, dynamic, `@partial-block`). */
+type InvokePartial = (this: unknown, partial: unknown, context: unknown, options: { name?: unknown }) => unknown;
 
 export class TemplateEngine {
   readonly hb: HB;
@@ -73,6 +88,8 @@ export class TemplateEngine {
   readonly limits: RenderLimits;
   /** Partials being rendered inside one another right now. */
   private partialDepth = 0;
+  /** The partial being rendered right now (for the budget error). */
+  private partialName: string | undefined;
   /** Renders in progress (a helper may render inline strings inside a render). */
   private renderDepth = 0;
   /**
@@ -81,32 +98,159 @@ export class TemplateEngine {
    * context stops at the limit instead of building gigabytes.
    */
   private produced = 0;
+  /**
+   * The work budget of the outermost render in progress (`maxRenderWork`, `maxRenderMs`):
+   * units done so far (each iteration, block helper call, partial), the count at which
+   * `checkpoint` runs next (the next clock read, or one past the limit), and the first clock
+   * read (-1 before it).
+   * Handlebars renders synchronously, so the stop has to come from inside: `tick` throws.
+   */
+  private work = 0;
+  private checkAt = 0;
+  private started = 0;
+  /** The outermost template being rendered (named by the budget error). */
+  private top: CompiledTemplate | undefined;
 
   constructor(options: TemplateEngineOptions) {
     this.strict = options.strict;
     this.limits = renderLimits(options.limits);
     this.hb = Handlebars.create();
-    registerPromptHelpers(this.hb);
-    this.countEachOutput();
-    for (const [name, fn] of Object.entries(options.helpers ?? {})) this.hb.registerHelper(name, fn);
+    registerPromptHelpers(this.hb, { onBlock: () => this.tick() });
+    this.countBlocks();
+    this.guardPartials();
+    for (const [name, fn] of Object.entries(options.helpers ?? {})) this.hb.registerHelper(name, this.countAppHelper(fn));
   }
 
-  /** Wraps the built-in `each` so that every iteration's output counts against the render's output limit. */
-  private countEachOutput(): void {
-    const builtin = this.hb.helpers.each as Handlebars.HelperDelegate | undefined;
-    if (typeof builtin !== 'function') return;
+  /**
+   * Wraps the built-in block helpers: every `each` iteration counts one unit of work and its
+   * output counts against the output limit; every `if` and `with` counts one (`unless` calls
+   * `if`, so it counts once too).
+   */
+  private countBlocks(): void {
     const engine = this;
-    this.hb.registerHelper('each', function (this: unknown, context: unknown, options: Handlebars.HelperOptions) {
-      if (!options || typeof options.fn !== 'function') return builtin.call(this, context, options);
+    const each = this.hb.helpers.each as Handlebars.HelperDelegate | undefined;
+    if (typeof each === 'function') {
+      this.hb.registerHelper('each', function (this: unknown, context: unknown, options: Handlebars.HelperOptions) {
+        if (!options || typeof options.fn !== 'function') return each.call(this, context, options);
+        const fn = options.fn;
+        const counted = (ctx: unknown, o?: Handlebars.RuntimeOptions) => {
+          engine.tick();
+          const before = engine.produced;
+          const out = fn(ctx, o);
+          engine.account(before, out);
+          return out;
+        };
+        return each.call(this, context, { ...options, fn: counted });
+      });
+    }
+    for (const name of ['if', 'with']) {
+      const builtin = this.hb.helpers[name] as AnyHelper | undefined;
+      if (typeof builtin !== 'function') continue;
+      // `arguments` as it came: the built-ins check their argument count.
+      this.hb.registerHelper(name, function (this: unknown) {
+        engine.tick();
+        return builtin.apply(this, arguments as unknown as unknown[]);
+      } as Handlebars.HelperDelegate);
+    }
+  }
+
+  /**
+   * Every partial, whatever its kind (a template, an inline `{{#*inline}}` one, a dynamic one,
+   * `@partial-block`), runs through the runtime's `VM.invokePartial`, which Handlebars looks up
+   * on the environment at each call (an override point its runtime's comments name). This environment gets its
+   * own VM object whose `invokePartial` counts one unit of work and enforces `maxPartialDepth`;
+   * the shared runtime is left alone.
+   */
+  private guardPartials(): void {
+    const hb = this.hb as unknown as { VM: Record<string, unknown> & { invokePartial: InvokePartial } };
+    const invoke = hb.VM?.invokePartial;
+    // Without the hook partials would go uncounted and unbounded: fail loudly (a Handlebars upgrade that moved it).
+    if (typeof invoke !== 'function') throw new Error('this Handlebars version has no VM.invokePartial to count partials with');
+    const engine = this;
+    hb.VM = {
+      ...hb.VM,
+      invokePartial(this: unknown, partial: unknown, context: unknown, options: { name?: unknown }): unknown {
+        engine.tick();
+        const name = typeof options?.name === 'string' ? options.name : '(dynamic)';
+        const max = engine.limits.maxPartialDepth;
+        if (engine.partialDepth >= max) {
+          // A partial that includes itself (directly or through others) stops here, long before the stack would overflow.
+          throw new PromptError('limit_exceeded', `partials nest deeper than ${max} levels (maxPartialDepth) at the partial "${name}": does it include itself, directly or through another partial?`, { template: name });
+        }
+        const outer = engine.partialName;
+        engine.partialDepth++;
+        engine.partialName = name;
+        try {
+          return invoke.call(this, partial, context, options);
+        } finally {
+          engine.partialDepth--;
+          engine.partialName = outer;
+        }
+      },
+    };
+  }
+
+  /** An application helper, counted when it is used as a block: the call, and each body it renders. */
+  private countAppHelper(given: Handlebars.HelperDelegate): Handlebars.HelperDelegate {
+    if (typeof given !== 'function') return given;
+    const helper = given as unknown as AnyHelper;
+    const engine = this;
+    return function (this: unknown) {
+      const last = arguments.length - 1;
+      const options = arguments[last] as Handlebars.HelperOptions | undefined;
+      if (options === null || typeof options !== 'object' || typeof options.fn !== 'function') return helper.apply(this, arguments as unknown as unknown[]);
+      engine.tick();
       const fn = options.fn;
-      const counted = (ctx: unknown, o?: Handlebars.RuntimeOptions) => {
-        const before = engine.produced;
-        const out = fn(ctx, o);
-        engine.account(before, out);
-        return out;
+      const args = Array.prototype.slice.call(arguments) as unknown[];
+      args[last] = {
+        ...options,
+        fn: (ctx: unknown, o?: Handlebars.RuntimeOptions) => {
+          engine.tick();
+          return fn(ctx, o);
+        },
       };
-      return builtin.call(this, context, { ...options, fn: counted });
-    });
+      return helper.apply(this, args);
+    } as Handlebars.HelperDelegate;
+  }
+
+  /** One unit of work of the render in progress: the hot path is one increment and one comparison. */
+  private tick(): void {
+    if (++this.work >= this.checkAt) this.checkpoint();
+  }
+
+  /** Every CLOCK_EVERY units: past the work limit or the deadline the render stops. */
+  private checkpoint(): void {
+    const { maxRenderWork, maxRenderMs } = this.limits;
+    if (this.renderDepth === 0) {
+      // Not inside a render of this engine (a helper or partial called on its own): no budget to hold it to.
+      this.work = 0;
+      this.checkAt = CLOCK_EVERY;
+      return;
+    }
+    if (this.work > maxRenderWork) throw this.overBudget('work');
+    const now = performance.now();
+    if (this.started < 0) this.started = now;
+    else if (now - this.started > maxRenderMs) throw this.overBudget('time');
+    this.checkAt = Math.min(this.work + CLOCK_EVERY, maxRenderWork + 1);
+  }
+
+  private overBudget(what: 'work' | 'time'): PromptError {
+    const top = this.top;
+    const name = top?.name ?? INLINE;
+    const where = this.partialName !== undefined && this.partialName !== name ? ` (in the partial "${this.partialName}")` : '';
+    const units = this.work.toLocaleString('en-US');
+    const hit =
+      what === 'work'
+        ? `did more than ${this.limits.maxRenderWork.toLocaleString('en-US')} units of work (maxRenderWork; each {{#each}} iteration, block helper and partial is one)`
+        : `ran longer than ${this.limits.maxRenderMs.toLocaleString('en-US')} ms (maxRenderMs) after ${units} units of work`;
+    const error = new PromptError(
+      'render_budget_exceeded',
+      `Template ${name} was stopped: the render ${hit}${where}. Nested {{#each}} blocks or a huge list in the context? Reduce the data the template iterates over, or raise ${what === 'work' ? 'maxRenderWork' : 'maxRenderMs'} (configureLimits, or the manager's limits option)`,
+      { template: name, ...(top && top.file !== INLINE ? { location: { file: top.file } } : {}) },
+    );
+    // The same template and context do the same work: a workflow retry could only burn it again.
+    // (Time depends on the machine, so a step may retry that one.)
+    return what === 'work' ? markNonRetryable(error) : error;
   }
 
   /** Counts output that a nested render (an iteration, a partial) produced and enforces the limit. */
@@ -170,12 +314,7 @@ export class TemplateEngine {
     const partial = (context: unknown, options: Handlebars.RuntimeOptions): string => {
       const ct = this.active?.get(name) as CompiledTemplateImpl | undefined;
       if (!ct) throw new PromptError('unknown_template', `The partial "${name}" is not a template of this workspace`, { template: name });
-      const max = this.limits.maxPartialDepth;
-      if (this.partialDepth >= max) {
-        // A partial that includes itself (directly or through others) stops here, long before the stack would overflow.
-        throw new PromptError('limit_exceeded', `partials nest deeper than ${max} levels (maxPartialDepth) at the partial "${name}": does it include itself, directly or through another partial?`, { template: name });
-      }
-      this.partialDepth++;
+      // Depth and work are counted by the runtime hook (guardPartials), for every kind of partial.
       const before = this.produced;
       try {
         const out = this.functionOf(ct)(context, options);
@@ -184,8 +323,6 @@ export class TemplateEngine {
       } catch (e) {
         if (e !== null && typeof e === 'object' && !this.errorTemplate.has(e)) this.errorTemplate.set(e, name);
         throw e;
-      } finally {
-        this.partialDepth--;
       }
     };
     this.hb.registerPartial(name, partial as unknown as Handlebars.Template);
@@ -233,9 +370,46 @@ export class TemplateEngine {
     return this.render(table, ct, context);
   }
 
-  /** The compiled function, for benchmarks and callers that render themselves. */
+  /**
+   * The compiled function, for benchmarks and callers that render themselves. Each call is a
+   * render of its own for the limits (output, work, time), as through `render`; errors come out
+   * as Handlebars threw them, or as the limits' PromptErrors.
+   */
   compiledFunction(ct: CompiledTemplate): TemplateFunction {
-    return this.functionOf(ct as CompiledTemplateImpl);
+    const impl = ct as CompiledTemplateImpl;
+    const fn = this.functionOf(impl);
+    return (impl.scoped ??= (context: unknown, options?: Handlebars.RuntimeOptions) => {
+      const outermost = this.enter(impl);
+      try {
+        return fn(context, options);
+      } finally {
+        this.leave(outermost);
+      }
+    });
+  }
+
+  /** Starts a render: the outermost one resets the counters of the limits. */
+  private enter(ct: CompiledTemplate): boolean {
+    const outermost = this.renderDepth === 0;
+    if (outermost) {
+      this.produced = 0;
+      this.partialDepth = 0;
+      this.partialName = undefined;
+      this.work = 0;
+      this.checkAt = Math.min(CLOCK_EVERY, this.limits.maxRenderWork + 1);
+      this.started = -1;
+      this.top = ct;
+    }
+    this.renderDepth++;
+    return outermost;
+  }
+
+  private leave(outermost: boolean): void {
+    this.renderDepth--;
+    if (outermost) {
+      this.produced = 0;
+      this.top = undefined;
+    }
   }
 
   /**
@@ -246,12 +420,7 @@ export class TemplateEngine {
     const fn = this.functionOf(ct as CompiledTemplateImpl);
     const outer = this.active;
     this.active = table;
-    const outermost = this.renderDepth === 0;
-    if (outermost) {
-      this.produced = 0;
-      this.partialDepth = 0;
-    }
-    this.renderDepth++;
+    const outermost = this.enter(ct);
     try {
       const out = fn(context);
       // Whatever the helpers did, the finished text is held to the limit too.
@@ -261,8 +430,7 @@ export class TemplateEngine {
       throw this.translate(e, table, ct);
     } finally {
       this.active = outer;
-      this.renderDepth--;
-      if (outermost) this.produced = 0;
+      this.leave(outermost);
     }
   }
 

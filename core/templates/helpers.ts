@@ -336,7 +336,16 @@ const SPECS: Record<string, HelperSpec> = {
   numbered_list: { required: 1, usage: '{{numbered_list list}}', impl: ([value]) => formatList(value, (n) => `${n}. `) },
 };
 
-function makeHelper(hb: HB, name: string, spec: HelperSpec): Handlebars.HelperDelegate {
+/** Options of `registerPromptHelpers`. */
+export interface PromptHelperHooks {
+  /**
+   * Called each time a prompt helper is used as a block (`{{#eq a b}}...{{/eq}}`), before its
+   * body renders: the engine counts it against the render's work budget (and may throw there).
+   */
+  onBlock?: () => void;
+}
+
+function makeHelper(hb: HB, name: string, spec: HelperSpec, onBlock: (() => void) | undefined): Handlebars.HelperDelegate {
   return function (this: unknown, ...args: unknown[]): unknown {
     const { params, options } = split(args);
     if (params.length < spec.required) {
@@ -347,6 +356,7 @@ function makeHelper(hb: HB, name: string, spec: HelperSpec): Handlebars.HelperDe
     }
     const result = spec.impl(params);
     if (spec.block && options && typeof options.fn === 'function') {
+      onBlock?.();
       return result ? options.fn(this) : typeof options.inverse === 'function' ? options.inverse(this) : '';
     }
     return result;
@@ -354,9 +364,9 @@ function makeHelper(hb: HB, name: string, spec: HelperSpec): Handlebars.HelperDe
 }
 
 /** Registers every prompt helper on an isolated Handlebars environment (`Handlebars.create()`). */
-export function registerPromptHelpers(hb: HB): void {
+export function registerPromptHelpers(hb: HB, hooks: PromptHelperHooks = {}): void {
   for (const name of PROMPT_HELPER_NAMES) {
     const spec = SPECS[name];
-    if (spec) hb.registerHelper(name, makeHelper(hb, name, spec));
+    if (spec) hb.registerHelper(name, makeHelper(hb, name, spec, hooks.onBlock));
   }
 }

@@ -89,6 +89,21 @@ function bigTemplate(bytes: number, expressions: number): string {
   return lines.join('');
 }
 
+/**
+ * Three lists of `n` distinct objects: every iteration of nested `each` blocks over them has a
+ * context of its own, so `../` and `../../` reach the lists in strict mode too (Handlebars
+ * keeps no parent frame for an iteration whose context equals its parent's).
+ */
+export function nestedLists(n: number): Record<string, unknown> {
+  const list = (k: string) => Array.from({ length: n }, (_, i) => ({ [k]: i }));
+  return { a: list('a'), b: list('b'), c: list('c') };
+}
+
+/** A list that an `each` iterates over without writing anything. */
+export function silentList(n: number): Record<string, unknown> {
+  return { name: 'x', items: new Array<number>(n).fill(0) };
+}
+
 /** Checks that a diagnostic with `code` starts at `line:character` (0-based) and ends on the same line. */
 function at(code: DiagnosticCode, file: string, line: number, character: number, endCharacter?: number): (v: WorkspaceValidation) => string | undefined {
   return (v) => {
@@ -254,6 +269,38 @@ compositions:
       codes: [],
       // 100,000 x 100,000 characters: 10 GB if nothing stopped it.
       render: { template: 'boom', context: { name: 'x', items: new Array(100_000).fill(0), big: 'y'.repeat(100_000) }, code: 'limit_exceeded' },
+    },
+    {
+      name: 'tpl-nested-each',
+      files: {
+        'composition_rules.yaml': rules(stepsFor(['nested'])).replace('required: [name]', 'required: [a, b, c]'),
+        'templates/nested.hbs': 'Nothing to write:{{#each a}}{{#each ../b}}{{#each ../../c}}{{/each}}{{/each}}{{/each}}',
+      },
+      codes: [],
+      // 2,000 x 2,000 x 2,000 = 8e9 iterations that write nothing: minutes of CPU if nothing stopped it.
+      render: {
+        template: 'nested',
+        get context() {
+          return nestedLists(2000);
+        },
+        code: 'render_budget_exceeded',
+      },
+    },
+    {
+      name: 'tpl-huge-each-silent',
+      files: {
+        'composition_rules.yaml': rules(stepsFor(['silent'])).replace('required: [name]', 'required: [name, items]'),
+        'templates/silent.hbs': '{{name}}{{#each items}}{{/each}}',
+      },
+      codes: [],
+      // 5,000,000 iterations that write nothing: the output limit never sees them. (Built when read: other suites never do.)
+      render: {
+        template: 'silent',
+        get context() {
+          return silentList(5_000_000);
+        },
+        code: 'render_budget_exceeded',
+      },
     },
     { name: 'tpl-invalid-utf8', files: { 'composition_rules.yaml': rules(stepsFor(['t'])), 'templates/t.hbs': Buffer.from([0x48, 0x69, 0x20, 0xe9, 0x7b, 0x7b, 0x6e, 0x61, 0x6d, 0x65, 0x7d, 0x7d]) }, codes: ['template-syntax'] },
     { name: 'tpl-nul', files: { 'composition_rules.yaml': rules(stepsFor(['t'])), 'templates/t.hbs': 'Hi\u0000{{name}}' }, codes: ['template-syntax'] },

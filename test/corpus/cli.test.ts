@@ -1,7 +1,8 @@
 /**
  * The bad-input corpus through the CLI (`node dist/cli.js`), as CI runs it: `validate` over the
  * whole corpus answers every case with its codes in valid JSON, exits 1 and never prints a
- * stack trace; `render` of a hostile template exits 1 with `[limit_exceeded]`.
+ * stack trace; `render` of a hostile template exits 1 with `[limit_exceeded]`, or with
+ * `[render_budget_exceeded]` within 2 s for one that burns CPU without writing.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,8 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { CLI } from '../helpers/paths.js';
-import { corpusCases, OUTSIDE_SECRET, writeCorpus, type WrittenCorpus } from './cases.js';
-import { GOAL_MS, HANG_GUARD_MS } from './support.js';
+import { corpusCases, nestedLists, OUTSIDE_SECRET, silentList, writeCorpus, type WrittenCorpus } from './cases.js';
+import { GOAL_MS, HANG_GUARD_MS, RENDER_STOP_MS } from './support.js';
 
 const cases = corpusCases();
 let corpus: WrittenCorpus;
@@ -85,4 +86,31 @@ test('corpus/cli: render of a self-including partial and of a gigabyte output: e
   const ok = cli(['render', 'big', '--context', ctx, '--dir', corpus.dirs.get('tpl-1mb-prose')!], corpus.root);
   assert.equal(ok.status, 0, ok.stderr);
   assert.ok(ok.stdout.length > 1_000_000);
+});
+
+test('corpus/cli: render of nested each blocks and of a huge silent each: exit 1, [render_budget_exceeded], within 2 s', { skip: !fs.existsSync(CLI) && 'dist/cli.js is not built' }, (t) => {
+  const small = path.join(corpus.root, 'small.json');
+  fs.writeFileSync(small, JSON.stringify(nestedLists(10)));
+  // A normal render first: what node's start-up and the loading of the workspace cost here.
+  const ok = cli(['render', 'nested', '--context', small, '--dir', corpus.dirs.get('tpl-nested-each')!], corpus.root);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(ok.stdout, 'Nothing to write:\n');
+  t.diagnostic(`a normal render: ${ok.ms.toFixed(0)} ms (node start-up and load included)`);
+  const runs = [
+    { dir: 'tpl-nested-each', template: 'nested', ctx: path.join(corpus.root, 'nested.json'), data: nestedLists(2000) },
+    { dir: 'tpl-huge-each-silent', template: 'silent', ctx: path.join(corpus.root, 'silent.json'), data: silentList(5_000_000) },
+  ];
+  for (const { dir, template, ctx, data } of runs) {
+    fs.writeFileSync(ctx, JSON.stringify(data));
+    const r = cli(['render', template, '--context', ctx, '--dir', corpus.dirs.get(dir)!], corpus.root);
+    t.diagnostic(`${dir}: exit ${r.status} in ${r.ms.toFixed(0)} ms (node start-up, load and a ${(fs.statSync(ctx).size / 1e6).toFixed(1)} MB context included)`);
+    assert.equal(r.error, undefined, `${dir}: the CLI did not finish: ${r.error}`);
+    assert.equal(r.status, 1, `${dir}: ${r.stderr}`);
+    const m = /promptmanager render: \[render_budget_exceeded\] (.*)/.exec(r.stderr);
+    assert.ok(m, `${dir}: ${r.stderr}`);
+    assert.match(m[1]!, new RegExp(`^Template ${template} was stopped: the render did more than 500,000 units of work \\(maxRenderWork.*raise maxRenderWork`), dir);
+    assert.doesNotMatch(r.stderr, STACK);
+    assert.equal(r.stdout, '');
+    assert.ok(r.ms - ok.ms < RENDER_STOP_MS, `${dir}: ${r.ms.toFixed(0)} ms, ${(r.ms - ok.ms).toFixed(0)} ms more than a normal render`);
+  }
 });

@@ -3,7 +3,9 @@
  * with one `invalid_configuration` error naming the diagnostic codes; one that loads answers
  * its renders and workflow runs, and a hostile template (a partial that includes itself, an
  * output of gigabytes) fails with `limit_exceeded`, never a stack overflow or an exhausted
- * heap. Nothing throws anything but a PromptError, and no global prototype changes.
+ * heap; one that burns CPU without writing (nested `each` blocks, a huge list) fails with
+ * `render_budget_exceeded` within 2 s. Nothing throws anything but a PromptError, and no
+ * global prototype changes.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -11,8 +13,8 @@ import { PromptManager } from '../../core/engine/promptManager.js';
 import { PromptError } from '../../core/errors.js';
 import { DEFAULT_SEVERITY } from '../../core/model/diagnostics.js';
 import type { WorkflowResult } from '../../core/workflow/types.js';
-import { corpusCases, OUTSIDE_SECRET, writeCorpus, type WrittenCorpus } from './cases.js';
-import { assertPrototypesIntact, HANG_GUARD_MS, snapshotPrototypes, timed, timingReport } from './support.js';
+import { corpusCases, nestedLists, OUTSIDE_SECRET, silentList, writeCorpus, type WrittenCorpus } from './cases.js';
+import { assertPrototypesIntact, HANG_GUARD_MS, RENDER_STOP_MS, snapshotPrototypes, timed, timingReport } from './support.js';
 
 const cases = corpusCases();
 let corpus: WrittenCorpus;
@@ -58,6 +60,11 @@ for (const c of cases) {
           assert.ok(r.error instanceof PromptError, `expected ${code}, got ${r.error ? describe(r.error) : 'a render'}`);
           assert.equal(r.error.code, code, describe(r.error));
           assert.doesNotMatch(r.error.message, /call stack|heap|Invalid string length/i);
+          if (code === 'render_budget_exceeded') {
+            assert.ok(r.ms < RENDER_STOP_MS, `the budget stopped the render after ${r.ms.toFixed(0)} ms, not within ${RENDER_STOP_MS} ms`);
+            assert.equal(r.error.template, template);
+            assert.match(r.error.message, /maxRenderWork/);
+          }
         } else {
           if (r.error) assert.fail(`the render failed: ${describe(r.error)}`);
           const problem = text?.(r.value!.text);
@@ -69,7 +76,7 @@ for (const c of cases) {
         if (comp) {
           const run = await timed(() => m.executeWorkflow(comp, context));
           t.diagnostic(`run ${run.ms.toFixed(0)} ms`);
-          assert.ok(run.ms < HANG_GUARD_MS, `the run took ${run.ms.toFixed(0)} ms`);
+          assert.ok(run.ms < (code === 'render_budget_exceeded' ? RENDER_STOP_MS : HANG_GUARD_MS), `the run took ${run.ms.toFixed(0)} ms`);
           if (run.error) assert.fail(`executeWorkflow threw: ${describe(run.error)}`);
           const result = run.value as WorkflowResult;
           const step = result.steps.find((s) => s.template === template);
@@ -115,6 +122,22 @@ test('corpus/engine: a render after a hostile one still works (no state left beh
     assert.equal((await small.render('boom', { name: 'x', items: [1, 2], big: 'y'.repeat(400) })).text.length, 801);
   } finally {
     await small.close();
+  }
+  // The work budget: a stopped render leaves nothing behind, whatever the next one is.
+  for (const [name, template, hostile, fine] of [
+    ['tpl-nested-each', 'nested', nestedLists(2000), nestedLists(20)],
+    ['tpl-huge-each-silent', 'silent', silentList(5_000_000), silentList(50_000)],
+  ] as const) {
+    const b = await PromptManager.create({ root: corpus.dirs.get(name)!, watch: false });
+    try {
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(b.render(template, hostile), (e: unknown) => e instanceof PromptError && e.code === 'render_budget_exceeded');
+        // 8,000 and 50,000 iterations: well inside the budget, and the counters started again at 0.
+        assert.ok((await b.render(template, fine)).text.length > 0);
+      }
+    } finally {
+      await b.close();
+    }
   }
 });
 

@@ -160,3 +160,36 @@ test('limits: maxYamlValues counts reused entries, so a validation with a warm c
     fresh.diagnostics.map((d) => `${d.code} ${d.message}`),
   );
 });
+
+test('limits: the render work budget and deadline, per manager and process-wide', async () => {
+  const files = {
+    '/ws/composition_rules.yaml': 'version: 1\ncompositions:\n  c:\n    steps:\n      - id: a\n        template: loop\n',
+    '/ws/templates/loop.hbs': '{{#each items}}{{#if this}}{{/if}}{{/each}}',
+  };
+  const items = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+  const m = await PromptManager.create({ root: '/ws', fs: memoryFileSystem(files), limits: { maxRenderWork: 20 } });
+  try {
+    assert.equal((await m.render('loop', { items: items(10) })).text, '', '10 iterations + 10 ifs = 20 units');
+    await assert.rejects(m.render('loop', { items: items(11) }), (e: unknown) => e instanceof PromptError && e.code === 'render_budget_exceeded' && /more than 20 units of work \(maxRenderWork/.test(e.message) && e.template === 'loop');
+    assert.equal(m.getMetrics().templates.loop!.errors.render_budget_exceeded, 1);
+    const run = await m.executeWorkflow('c', { items: items(11) });
+    assert.equal(run.steps[0]!.errors[0]?.code, 'render_budget_exceeded');
+  } finally {
+    await m.close();
+  }
+  configureLimits({ maxRenderWork: 5 });
+  const n = await PromptManager.create({ root: '/ws', fs: memoryFileSystem(files) });
+  try {
+    await assert.rejects(n.render('loop', { items: items(3) }), (e: unknown) => e instanceof PromptError && e.code === 'render_budget_exceeded');
+  } finally {
+    await n.close();
+  }
+  resetLimits();
+  configureLimits({ maxRenderWork: Infinity, maxRenderMs: 1 });
+  const d = await PromptManager.create({ root: '/ws', fs: memoryFileSystem(files) });
+  try {
+    await assert.rejects(d.render('loop', { items: new Array(5_000_000).fill(1) }), (e: unknown) => e instanceof PromptError && e.code === 'render_budget_exceeded' && /\(maxRenderMs\)/.test(e.message));
+  } finally {
+    await d.close();
+  }
+});
