@@ -60,6 +60,8 @@ interface EngineEntry {
   generation: number;
   /** The preset it was created with (`promptManager.environment`). */
   environment?: string;
+  /** The templates root override it was created with (`promptManager.templatesRoot`). */
+  templatesRoot?: string;
   error?: PromptErrorInfo;
 }
 
@@ -312,9 +314,12 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     host.freshSnapshot(ws);
     let entry = engines.get(ws.root);
     if (!entry) engines.set(ws.root, (entry = { generation: -1 }));
-    const environment = manager.settingsFor(ws.folder).environment ?? 'development';
-    if (entry.pm && entry.environment !== environment) {
-      // Another preset (cache, strictness): a new manager; the old one's runs keep their snapshot.
+    const settings = manager.settingsFor(ws.folder);
+    const environment = settings.environment ?? 'development';
+    // The editor's templates root applies to renders and runs as it does to diagnostics.
+    const templatesRoot = settings.templatesRoot ? path.resolve(ws.root, settings.templatesRoot) : undefined;
+    if (entry.pm && (entry.environment !== environment || entry.templatesRoot !== templatesRoot)) {
+      // Another preset (cache, strictness) or templates root: a new manager; the old one's runs keep their snapshot.
       void entry.pm.close();
       delete entry.pm;
       entry.generation = -1;
@@ -325,8 +330,9 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
       try {
         if (!entry.pm) {
           entry.environment = environment;
+          entry.templatesRoot = templatesRoot;
           // Runs go to the manager's own workflow engine, pinned to the snapshot they start with.
-          entry.pm = await PromptManager.create({ root: ws.root, environment, fs: liveFs, watch: false, workflow: { trusted, historyLimit: 200 } });
+          entry.pm = await PromptManager.create({ root: ws.root, environment, fs: liveFs, watch: false, workflow: { trusted, historyLimit: 200 }, ...(templatesRoot ? { templatesRoot } : {}) });
         } else {
           const r = entry.pm.reload();
           if (r.status === 'rejected') entry.error = { code: 'invalid_configuration', message: r.error?.message ?? 'the configuration has errors; fix them to render' };

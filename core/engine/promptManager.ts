@@ -66,6 +66,11 @@ export interface PromptManagerOptions {
   workflows?: WorkflowPort;
   /** Settings of the built-in workflow engine: history size, trust, provider overrides... */
   workflow?: WorkflowSettings;
+  /**
+   * Where templates live, overriding `templates_dir` in the YAML files (relative to `root`);
+   * the language server passes the editor's `promptManager.templatesRoot` setting here.
+   */
+  templatesRoot?: string;
   /** This manager's render limits (partial depth, output size, work, time); default `LIMITS` (core/limits.ts). */
   limits?: Partial<RenderLimits>;
 }
@@ -133,6 +138,7 @@ export class PromptManager {
   readonly strict: boolean;
   readonly cacheMode: ResultCacheMode;
   private readonly fs: FileSystemHost;
+  private readonly templatesRootOverride: string | undefined;
   private readonly engine: TemplateEngine;
   private readonly cache: RenderCache | undefined;
   private readonly metrics = new MetricsRegistry();
@@ -158,6 +164,7 @@ export class PromptManager {
     this.environment = options.environment ?? 'production';
     this.root = path.resolve(options.root);
     this.fs = options.fs ?? nodeFileSystem;
+    this.templatesRootOverride = options.templatesRoot ? path.resolve(this.root, options.templatesRoot) : undefined;
     this.clock = options.clock ?? systemClock;
     this.idGenerator = options.idGenerator ?? (preset.deterministicIds ? sequentialIds() : () => randomUUID());
     this.strict = options.strict ?? preset.strict;
@@ -330,7 +337,7 @@ export class PromptManager {
 
   private validate(): WorkspaceValidation {
     this.validationCache.invalidateAll();
-    return validateWorkspace(this.root, { fs: this.fs, cache: this.validationCache });
+    return validateWorkspace(this.root, { fs: this.fs, cache: this.validationCache, ...(this.templatesRootOverride ? { templatesRoot: this.templatesRootOverride } : {}) });
   }
 
   /** A render on one snapshot: any template without a service, the service's rules with one. */

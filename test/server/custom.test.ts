@@ -194,3 +194,23 @@ test('requests name their workspace when several are open', async () => {
   }
 });
 
+
+test('render: the promptManager.templatesRoot setting applies to renders as to diagnostics, and a change of it is followed', async () => {
+  const d = copyFixture();
+  // A second templates folder whose quick_summary says where it comes from.
+  fs.cpSync(path.join(d, 'templates'), path.join(d, 'other'), { recursive: true });
+  fs.writeFileSync(path.join(d, 'other/analysis/quick_summary.hbs'), 'FROM OTHER {{document.title}}\n');
+  const client = await LspClient.start({ folders: [d], settings: { templatesRoot: 'other' } });
+  try {
+    const r = await client.conn.sendRequest(RenderRequest, { template: 'analysis/quick_summary', context });
+    assert.ok(r.ok && r.text.startsWith('FROM OTHER Q1'), JSON.stringify(r));
+    // The setting is removed: renders go back to templates/.
+    client.settings = {};
+    await client.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
+    await client.until(() => false, 600).catch(() => undefined);
+    const back = await client.conn.sendRequest(RenderRequest, { template: 'analysis/quick_summary', context });
+    assert.ok(back.ok && !back.text.startsWith('FROM OTHER') && /Q1 Operations Report/.test(back.text), JSON.stringify(back));
+  } finally {
+    await client.stop();
+  }
+});
