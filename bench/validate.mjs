@@ -5,6 +5,7 @@
 // language server does). Prints the figures and peak memory. Not a test: numbers go to
 // bench/RESULTS.md.
 import * as esbuild from 'esbuild';
+import { precompiledSchemas } from '../build/precompiledSchemas.mjs';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,7 +13,7 @@ import os from 'node:os';
 import { generateWorkspace } from './generate.mjs';
 
 const out = resolve('bench/.generated/validator.cjs');
-await esbuild.build({ entryPoints: ['core/validate/validateWorkspace.ts'], bundle: true, platform: 'node', format: 'cjs', outfile: out, logLevel: 'warning' });
+await esbuild.build({ plugins: [precompiledSchemas], entryPoints: ['core/validate/validateWorkspace.ts'], bundle: true, platform: 'node', format: 'cjs', outfile: out, logLevel: 'warning' });
 const { validateWorkspace, ValidationCache } = createRequire(import.meta.url)(out);
 
 const dir = resolve('bench/.generated/large');

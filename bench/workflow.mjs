@@ -8,6 +8,7 @@
 //  3. 1,000 concurrent runs of a 10-step composition: statuses consistent, history bounded,
 //     memory flat across rounds.
 import * as esbuild from 'esbuild';
+import { precompiledSchemas } from '../build/precompiledSchemas.mjs';
 import pLimit from 'p-limit';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -17,7 +18,7 @@ import vm from 'node:vm';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'out', 'bench', 'workflow-engine.cjs');
-await esbuild.build({
+await esbuild.build({ plugins: [precompiledSchemas],
   entryPoints: [join(root, 'core', 'workflow', 'index.ts')],
   bundle: true,
   platform: 'node',

@@ -5,12 +5,16 @@
 import Ajv from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// Paths from the repository, wherever the build is started from.
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: false, allowUnionTypes: true };
 const SCHEMAS = {
-  composition_rules: resolve('schemas/composition_rules.schema.json'),
-  service_mappings: resolve('schemas/service_mappings.schema.json'),
+  composition_rules: resolve(REPO, 'schemas/composition_rules.schema.json'),
+  service_mappings: resolve(REPO, 'schemas/service_mappings.schema.json'),
 };
 
 export function generateSchemaValidators() {
@@ -27,7 +31,7 @@ export const precompiledSchemas = {
       contents: generateSchemaValidators(),
       loader: 'js',
       // The generated code requires ajv's small runtime helpers (deep equality, string length).
-      resolveDir: process.cwd(),
+      resolveDir: REPO,
       watchFiles: Object.values(SCHEMAS),
     }));
   },

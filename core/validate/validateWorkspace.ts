@@ -42,6 +42,20 @@ export class ValidationCache {
   readonly entryChecks = new WeakMap<SPair, EntryChecks>();
   readonly models: ModelMemo = { compositions: new WeakMap() };
   readonly compositionChecks = new WeakMap<CompositionDef, Recording>();
+  /** Where template names point by their path alone (pure, so kept across validations). */
+  private readonly lexicalNames = new Map<string, ReturnType<typeof resolveTemplateName>>();
+
+  lexicalName(templatesRoot: string, name: string): ReturnType<typeof resolveTemplateName> {
+    const key = `${templatesRoot}\0${name}`;
+    let r = this.lexicalNames.get(key);
+    if (!r) {
+      // Names typed letter by letter would pile up: a bound, then start over.
+      if (this.lexicalNames.size >= 50_000) this.lexicalNames.clear();
+      this.lexicalNames.set(key, (r = resolveTemplateName(templatesRoot, name)));
+    }
+    return r;
+  }
+
   /** Disk reads, kept until `invalidate` says the file changed. */
   private readonly reads = new Map<string, string | undefined>();
   private readonly sizes = new Map<string, number | undefined>();
@@ -491,7 +505,7 @@ class ReferenceChecker {
   private resolve(name: string): ReturnType<typeof resolveTemplateName> {
     let r = this.resolved.get(name);
     if (!r) {
-      const lexical = resolveTemplateName(this.templatesRoot, name);
+      const lexical = this.cache.lexicalName(this.templatesRoot, name);
       r = lexical.kind === 'outside' || this.templates.has(name) ? lexical : resolveTemplateName(this.templatesRoot, name, this.fs);
       this.resolved.set(name, r);
     }

@@ -153,19 +153,40 @@ export function walk(node: SNode | null, fn: (n: SNode) => void): void {
 }
 
 /** Adds `delta` to every offset of a subtree (used when an unchanged entry moved). */
-export function shift(node: SNode | null, delta: number): void {
+export function shift(node: SNode | null | undefined, delta: number): void {
   if (!node || delta === 0) return;
   node.start += delta;
   node.end += delta;
+  if (node.kind === 'map' || node.kind === 'seq') shiftItems(node, delta);
+}
+
+/**
+ * The items of a collection, scalars handled inline: a keystroke early in a big file moves
+ * every node after it, and a call per scalar made this the largest cost of an edit.
+ */
+function shiftItems(node: SMap | SSeq, delta: number): void {
   if (node.kind === 'map') {
     for (const p of node.items) {
       p.start += delta;
       p.end += delta;
-      shift(p.key, delta);
-      shift(p.value, delta);
+      const k = p.key;
+      k.start += delta;
+      k.end += delta;
+      if (k.kind === 'map' || k.kind === 'seq') shiftItems(k, delta);
+      const v = p.value;
+      if (v) {
+        v.start += delta;
+        v.end += delta;
+        if (v.kind === 'map' || v.kind === 'seq') shiftItems(v, delta);
+      }
     }
-  } else if (node.kind === 'seq') {
-    for (const i of node.items) shift(i, delta);
+  } else {
+    for (const i of node.items) {
+      if (!i) continue;
+      i.start += delta;
+      i.end += delta;
+      if (i.kind === 'map' || i.kind === 'seq') shiftItems(i, delta);
+    }
   }
 }
 
