@@ -472,19 +472,30 @@ async function readEditorLines(page, editorLocator, { focus, maxRounds = 500 } =
       await sleep(40);
       add(await read());
     }
+    // Down to the end: until the view stops moving (not until no new line shows: going down
+    // from the top, the first pages may hold only lines already read from where the view was).
     let stale = 0;
-    for (let i = 0; i < maxRounds && stale < 2; i++) {
-      const before = byLine.size;
+    let first = firstShown(await read());
+    for (let i = 0; i < maxRounds && stale < 3; i++) {
       await page.keyboard.press('Alt+PageDown');
       await sleep(40);
-      add(await read());
-      stale = byLine.size === before ? stale + 1 : 0;
+      const r = await read();
+      add(r);
+      const now = firstShown(r);
+      stale = now === first ? stale + 1 : 0;
+      first = now;
     }
     // back where the user was: the same first line on screen (the cursor never moved)
     const pageLines = Math.max(1, Math.floor(viewport / 19) - 2);
-    for (let i = 0; i < maxRounds; i++) {
-      const diff = firstShown(await read()) - startLine;
+    let last;
+    let stuck = 0;
+    for (let i = 0; i < maxRounds && stuck < 5; i++) {
+      const shown = firstShown(await read());
+      const diff = shown - startLine;
       if (diff === 0) break;
+      // a position the view cannot take (the text changed meanwhile): leave it where it is
+      stuck = shown === last ? stuck + 1 : 0;
+      last = shown;
       const key = Math.abs(diff) > pageLines ? (diff > 0 ? 'Alt+PageUp' : 'Alt+PageDown') : diff > 0 ? 'Control+ArrowUp' : 'Control+ArrowDown';
       await page.keyboard.press(key);
       await sleep(20);
