@@ -10,7 +10,7 @@ import { pickContext } from './contexts.js';
 import { formatDuration, formatEventLine, formatRunSummary } from './format.js';
 import { providerSteps, untrustedRunMessage } from './policy.js';
 import type { RunStore } from './runStore.js';
-import { requestErrorMessage, type ServerController } from './serverController.js';
+import { isConnectionLost, requestErrorMessage, type ServerController } from './serverController.js';
 import { pickWorkspace } from './workspaces.js';
 
 export interface RunArgs {
@@ -134,8 +134,27 @@ export async function runWorkflow(server: ServerController, runs: RunStore, out:
       },
     );
   } catch (e) {
-    out.appendLine(`Run ${runId} failed: ${requestErrorMessage(e)}`);
-    void vscode.window.showErrorMessage(requestErrorMessage(e));
+    if (isConnectionLost(e)) {
+      // The server (which runs the steps) went away with the run: say so, and what to do.
+      const last = runs.lastRun(ws.uri, composition.name);
+      const unfinished = last?.runId === runId ? Object.entries(last.steps).filter(([, s]) => s === 'running' || s === 'pending') : [];
+      const stop = server.lastStop;
+      const why = stop?.reason === 'restarted' ? 'the language server was restarted' : 'the language server stopped unexpectedly';
+      const next = stop && !stop.restarting ? 'Restart it ("PromptManager: Restart Server"), then run the workflow again.' : 'It is being restarted: run the workflow again.';
+      out.appendLine(`Run ${runId} of ${composition.name} was interrupted: ${why} while the run was under way, so the run has no result.`);
+      if (unfinished.length) out.appendLine(`Steps that did not finish: ${unfinished.map(([id, s]) => `${id} (${s})`).join(', ')}.`);
+      out.appendLine(next);
+      out.appendLine(`=== End of run ${runId} (interrupted) ===`);
+      out.show(true);
+      void vscode.window.showErrorMessage(`PromptManager: the run of ${composition.name} was interrupted because ${why}. ${next}`, 'Run Again', 'Show Output').then((a) => {
+        // (service '' = no service: the run goes as it went, without asking again.)
+        if (a === 'Run Again') void vscode.commands.executeCommand('promptManager.runWorkflow', { workspace: ws.uri, composition: composition.name, service: service ?? '' });
+        else if (a) out.show();
+      });
+    } else {
+      out.appendLine(`Run ${runId} failed: ${requestErrorMessage(e)}`);
+      void vscode.window.showErrorMessage(requestErrorMessage(e));
+    }
   } finally {
     runs.end(runId, finalStatus);
   }

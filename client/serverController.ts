@@ -11,6 +11,7 @@ import * as vscode from 'vscode';
 import {
   CloseAction,
   ErrorAction,
+  ErrorCodes,
   LanguageClient,
   ResponseError,
   RevealOutputChannelOn,
@@ -43,6 +44,15 @@ export function readSettings(scope?: vscode.Uri): PromptManagerSettings {
 
 export class ServerUnavailableError extends Error {}
 
+/** Why the connection to the server last went away (what a request it cut short should say). */
+export interface ServerStop {
+  /** `crashed`: the process exited on its own; `restarted`: a restart this client asked for. */
+  reason: 'crashed' | 'restarted';
+  /** Whether a new server is being started. */
+  restarting: boolean;
+  at: number;
+}
+
 export class ServerController implements vscode.Disposable {
   readonly client: LanguageClient;
   /** The server process's extra environment: the provider keys. Mutated in place before each start. */
@@ -52,6 +62,7 @@ export class ServerController implements vscode.Disposable {
   private readonly stateEmitter = new vscode.EventEmitter<'starting' | 'running' | 'stopped'>();
   readonly onDidChangeState = this.stateEmitter.event;
   private readonly disposables: vscode.Disposable[] = [];
+  private stop_: ServerStop | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     const module = context.asAbsolutePath('dist/server.js');
@@ -75,6 +86,8 @@ export class ServerController implements vscode.Disposable {
         error: (_error, _message, count) => ({ action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown }),
         closed: () => {
           const { restart, recent } = this.policy.onCrash(Date.now());
+          // Set before the requests in flight see their rejection (the client rejects them, then asks this handler).
+          this.stop_ = { reason: 'crashed', restarting: restart, at: Date.now() };
           if (restart) {
             void vscode.window
               .showWarningMessage(`PromptManager: the language server stopped unexpectedly and was restarted${recent > 1 ? ` (${recent} times in the last 3 minutes)` : ''}.`, 'Show Server Log')
@@ -118,6 +131,7 @@ export class ServerController implements vscode.Disposable {
   /** Stops and starts the server again: `PromptManager: Restart Server`, and after a key changed. */
   async restart(): Promise<void> {
     this.policy.reset();
+    this.stop_ = { reason: 'restarted', restarting: true, at: Date.now() };
     await this.loadSecrets();
     if (this.client.state === State.Running) await this.client.restart();
     else {
@@ -126,13 +140,42 @@ export class ServerController implements vscode.Disposable {
     }
   }
 
-  /** Sends a custom request, waiting for a starting server; a stopped server is an error users can act on. */
+  /** Why the connection last went away, when it did (for a request it cut short). */
+  get lastStop(): ServerStop | undefined {
+    return this.stop_;
+  }
+
+  /**
+   * Sends a custom request, waiting for a starting server (also one restarting after a crash);
+   * a stopped server is an error users can act on.
+   */
   async request<P, R>(type: RequestType<P, R, void>, params: P, token?: vscode.CancellationToken): Promise<R> {
     if (this.starting) await this.starting.catch(() => undefined);
+    await this.untilRunning(30_000);
     if (this.client.state !== State.Running) throw new ServerUnavailableError('The PromptManager language server is not running: run "PromptManager: Restart Server".');
     // By method name: the typed overloads do not resolve for a generic P (the params go as they are either way).
     // (No trailing undefined token: it would turn the params into a positional array.)
     return token ? this.client.sendRequest<R>(type.method, params, token) : this.client.sendRequest<R>(type.method, params);
+  }
+
+  /** Waits (up to `timeoutMs`) while the server is starting, or stopped by a crash and about to be restarted. */
+  private async untilRunning(timeoutMs: number): Promise<void> {
+    const pending = () =>
+      this.client.state === State.Starting ||
+      (this.client.state === State.Stopped && this.stop_?.reason === 'crashed' && this.stop_.restarting && Date.now() - this.stop_.at < timeoutMs);
+    if (!pending()) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        sub.dispose();
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      // The state events say when it runs; the poll notices a restart that gave up.
+      const poll = setInterval(() => !pending() && done(), 250);
+      const sub = this.client.onDidChangeState((e) => e.newState === State.Running && done());
+    });
   }
 
   onNotification<P>(type: NotificationType<P>, handler: (p: P) => void): vscode.Disposable {
@@ -176,9 +219,18 @@ export class ServerController implements vscode.Disposable {
   }
 }
 
+/**
+ * Whether a request failed because the connection to the server went away while it waited for
+ * the answer (the server's process exited or was restarted): the answer will never come.
+ */
+export function isConnectionLost(e: unknown): boolean {
+  return e instanceof ResponseError && (e.code === ErrorCodes.PendingResponseRejected || e.code === ErrorCodes.ConnectionInactive);
+}
+
 /** A message for a failed request: the server's own words for the errors it answers. */
 export function requestErrorMessage(e: unknown): string {
   if (e instanceof ServerUnavailableError) return e.message;
+  if (isConnectionLost(e)) return 'PromptManager: the language server stopped before it answered (it restarts by itself after a crash): try again.';
   if (e instanceof ResponseError) {
     const code = (e.data as { code?: string } | undefined)?.code;
     return `PromptManager: ${code ? `${code}: ` : ''}${e.message}`;

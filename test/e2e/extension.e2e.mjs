@@ -34,25 +34,11 @@ import {
   webviewFrame,
   webviewTexts,
 } from './harness.mjs';
+import { serverPids } from './support.mjs';
 
 const CHANNEL = 'PromptManager';
 const norm = (t) => t.replace(/\u00a0/g, ' ');
 
-/** Pids of this code-server's PromptManager language servers (dist/server.js under its extensions dir). */
-function serverPids(extensionsDir) {
-  const out = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let cmd = '';
-    try {
-      cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ');
-    } catch {
-      continue;
-    }
-    if (cmd.includes(extensionsDir) && /dist[\\/]server\.js/.test(cmd) && cmd.includes('--node-ipc')) out.push(Number(d));
-  }
-  return out;
-}
 const STEPS = ['extract', 'summary', 'critique', 'risks', 'report'];
 
 /** 1-based number of the first line of `text` matching `re`. */
