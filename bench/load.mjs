@@ -11,6 +11,7 @@ import os from 'node:os';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { ExecutorRegistry, memoryFileSystem, PromptManager } from '../dist/core.js';
+import { LOAD_FILES as FILES } from './loadWorkspace.mjs';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
@@ -25,39 +26,6 @@ const AT_ONCE = Number(process.env.PM_LOAD_AT_ONCE ?? 50);
 const SECONDS = Number(process.env.PM_LOAD_SECONDS ?? 60);
 const HISTORY = 1000;
 const RENDER_GOAL = 10_000;
-
-const RULES = `version: 1
-compositions:
-  ten:
-    inputs: { required: [doc, i], optional: [fail] }
-    fail_fast: false
-    max_parallel: 4
-    steps:
-      - { id: s0, template: step }
-      - { id: s1, template: step, depends_on: [s0] }
-      - { id: s2, template: step, depends_on: [s0] }
-      - { id: s3, template: step, depends_on: [s0] }
-      - { id: s4, template: step, depends_on: [s0] }
-      - { id: s5, template: step, depends_on: [s0] }
-      - { id: s6, template: step, depends_on: [s0] }
-      - { id: risky, template: risky, depends_on: [s0] }
-      - { id: join, template: join, depends_on: [s1, s2, s3, s4, s5, s6] }
-      - { id: last, template: step, depends_on: [join, risky] }
-`;
-const FILES = {
-  '/load/composition_rules.yaml': RULES,
-  '/load/service_mappings.yaml': `version: 1
-services:
-  app:
-    primary_templates: [hello, step]
-    compositions: [ten]
-    context_requirements: { required: [doc] }
-`,
-  '/load/templates/step.hbs': 'Step for {{doc}} #{{i}}',
-  '/load/templates/risky.hbs': '{{#if fail}}{{missing.value}}{{/if}}risky ok',
-  '/load/templates/join.hbs': 'Joined {{steps.s1.output}} / {{steps.s6.output}}',
-  '/load/templates/hello.hbs': 'Hello {{name}}, about {{doc}} ({{#each tags}}{{this}}{{#unless @last}}, {{/unless}}{{/each}})',
-};
 
 const failures = [];
 function check(ok, what) {

@@ -227,8 +227,8 @@ export class WorkspaceManager {
     const overlays = this.overlays();
     const plans = workspaces.map((ws) => {
       const fs = this.recordingFs(ws);
-      const texts = [SERVICE_MAPPINGS_FILE, COMPOSITION_RULES_FILE].map((name) => {
-        const file = path.join(ws.root, name);
+      const files = [SERVICE_MAPPINGS_FILE, COMPOSITION_RULES_FILE].map((name) => path.join(ws.root, name));
+      const texts = files.map((file) => {
         try {
           if (overlays.has(file)) return overlays.get(file);
           // The validator's own checks come first: a file over the limit is never parsed.
@@ -239,7 +239,7 @@ export class WorkspaceManager {
         }
       });
       const override = this.settingsFor(ws.folder).templatesRoot;
-      return { ws, texts, request: { templatesRoot: guessTemplatesRoot(ws.root, texts[0], texts[1], override ? path.resolve(ws.root, override) : undefined), limits: { ...LIMITS } } };
+      return { ws, files, texts, request: { templatesRoot: guessTemplatesRoot(ws.root, texts[0], texts[1], override ? path.resolve(ws.root, override) : undefined), limits: { ...LIMITS } } };
     });
     // Starting a worker costs about 0.1 s of CPU: worth it only for many templates.
     const worthIt = plans.filter((p) => {
@@ -251,10 +251,10 @@ export class WorkspaceManager {
     });
     if (!worthIt.length) return undefined;
     const analyses = analyzeElsewhere(worthIt.map((p) => p.request)).catch(() => [] as PrewarmedTemplate[][]);
-    for (const { ws, texts } of worthIt) {
+    for (const { ws, files, texts } of worthIt) {
       texts.forEach((text, i) => {
         if (text === undefined || text.length > LIMITS.maxConfigBytes) return;
-        const file = path.join(ws.root, i === 0 ? SERVICE_MAPPINGS_FILE : COMPOSITION_RULES_FILE);
+        const file = files[i]!;
         let parser = ws.cache.yamlParsers.get(file);
         if (!parser) ws.cache.yamlParsers.set(file, (parser = new IncrementalYamlParser()));
         try {

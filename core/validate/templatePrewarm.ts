@@ -12,6 +12,7 @@ import { analyzeTemplate } from '../templates/analyze.js';
 import type { TemplateAnalysis } from '../templates/analysis.js';
 import { nodeFileSystem, type FileSystemHost } from '../workspace/fileSystem.js';
 import { listTemplates } from '../workspace/templateIndex.js';
+import { expressionLimitAt } from './validateWorkspace.js';
 
 /** One template as the validator would have read and analyzed it. */
 export interface PrewarmedTemplate {
@@ -36,7 +37,7 @@ export function analyzeTemplatesUnder(templatesRoot: string, fs: FileSystemHost 
     const size = fs.fileSize(file);
     if (size === undefined || size > LIMITS.maxTemplateBytes) continue;
     const text = fs.readFile(file);
-    if (text === undefined || tooManyExpressions(text)) continue;
+    if (text === undefined || expressionLimitAt(text) >= 0) continue;
     out.push({ file, text, analysis: analyzeTemplate(text) });
   }
   return out;
@@ -46,15 +47,6 @@ export function analyzeTemplatesUnder(templatesRoot: string, fs: FileSystemHost 
 export function answerPrewarmRequest(request: TemplatePrewarmRequest): PrewarmedTemplate[] {
   configureLimits(request.limits);
   return analyzeTemplatesUnder(request.templatesRoot);
-}
-
-function tooManyExpressions(text: string): boolean {
-  let at = -1;
-  for (let k = 0; k <= LIMITS.maxTemplateExpressions; k++) {
-    at = text.indexOf('{{', at + 1);
-    if (at < 0) return false;
-  }
-  return true;
 }
 
 /**

@@ -319,6 +319,11 @@ function limitAnalysis(message: string, range: Range): TemplateAnalysis {
   return { partials: [], variables: [], stepReads: [], helpers: [], error: { message, range } };
 }
 
+/** Where a template's expression past maxTemplateExpressions starts, or -1 when it has no more than that. */
+export function expressionLimitAt(text: string): number {
+  return nthIndexOf(text, '{{', LIMITS.maxTemplateExpressions + 1);
+}
+
 /** Offset of the n-th (1-based) occurrence of `needle`, or -1. */
 function nthIndexOf(text: string, needle: string, n: number): number {
   let at = -1;
@@ -448,7 +453,7 @@ function indexTemplates(templatesRoot: string, fs: FileSystemHost, cache: Valida
     if (!cached || cached.text !== text || limited) {
       // Compiling costs per expression, and Handlebars runs out of memory on a few hundred
       // thousand: a template with too many is refused before it is even parsed.
-      const at = limited ? -1 : nthIndexOf(text, '{{', LIMITS.maxTemplateExpressions + 1);
+      const at = limited ? -1 : expressionLimitAt(text);
       if (at >= 0) {
         const lines = new LineIndex(text);
         limited = limitAnalysis(`the template has more than ${LIMITS.maxTemplateExpressions.toLocaleString('en-US')} '{{...}}' expressions (maxTemplateExpressions); split it into partials`, lines.range(at, at + 2));

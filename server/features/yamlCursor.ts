@@ -127,6 +127,30 @@ interface InlineResult {
   siblings: string[];
 }
 
+/** The cursor fields an inline value gives, its offsets made absolute from `abs` (where it starts). */
+function inlineContext(
+  inline: InlineResult,
+  abs: number,
+  pathPrefix: string[],
+  column: number,
+  offset: number,
+  wordEndIn: (from: number) => number,
+): Omit<YamlCursor, 'needsDash' | 'itemIds' | 'line'> {
+  return {
+    kind: inline.kind,
+    path: [...pathPrefix, ...inline.segments],
+    word: inline.word,
+    wordStart: abs + inline.wordStart,
+    wordEnd: inline.quote ? offset : wordEndIn(offset),
+    scalarPrefix: inline.scalarPrefix,
+    scalarStart: abs + inline.scalarStart,
+    ...(inline.quote ? { quote: inline.quote } : {}),
+    flow: inline.flow,
+    siblings: inline.kind === 'key' ? new Set(inline.siblings) : new Set(),
+    column,
+  };
+}
+
 /** Parses a value written after `key:` (or after `- `) up to the cursor. */
 function parseInline(v: string): InlineResult {
   const stack: Frame[] = [];
@@ -390,41 +414,12 @@ export function yamlCursorAt(text: string, lines: LineIndex, offset: number): Ya
   if (km) {
     const key = unquote(km[1]!.trim());
     const valueOffset = restStart + km[0].length;
-    const inline = parseInline(prefix.slice(valueOffset));
-    const abs = lineStart + valueOffset;
-    const wordStart = abs + inline.wordStart;
-    return {
-      ...base,
-      kind: inline.kind,
-      path: [...path, key, ...inline.segments],
-      word: inline.word,
-      wordStart,
-      wordEnd: inline.quote ? offset : wordEndIn(offset),
-      scalarPrefix: inline.scalarPrefix,
-      scalarStart: abs + inline.scalarStart,
-      ...(inline.quote ? { quote: inline.quote } : {}),
-      flow: inline.flow,
-      siblings: inline.kind === 'key' ? new Set(inline.siblings) : new Set(),
-      column: restStart,
-    };
+    return { ...base, ...inlineContext(parseInline(prefix.slice(valueOffset)), lineStart + valueOffset, [...path, key], restStart, offset, wordEndIn) };
   }
   if (rest.startsWith('[') || rest.startsWith('{') || rest.startsWith('"') || rest.startsWith("'")) {
     const inline = parseInline(rest);
-    const abs = lineStart + restStart;
-    return {
-      ...base,
-      kind: dashes.length && !inline.flow ? 'item' : inline.kind,
-      path: [...path, ...inline.segments],
-      word: inline.word,
-      wordStart: abs + inline.wordStart,
-      wordEnd: inline.quote ? offset : wordEndIn(offset),
-      scalarPrefix: inline.scalarPrefix,
-      scalarStart: abs + inline.scalarStart,
-      ...(inline.quote ? { quote: inline.quote } : {}),
-      flow: inline.flow,
-      siblings: inline.kind === 'key' ? new Set(inline.siblings) : new Set(),
-      column: restStart,
-    };
+    const ctx = inlineContext(inline, lineStart + restStart, path, restStart, offset, wordEndIn);
+    return { ...base, ...ctx, kind: dashes.length && !inline.flow ? 'item' : ctx.kind };
   }
   // A bare word: a key of the mapping at this column, or (decided by the caller from the
   // schema) a scalar list item.

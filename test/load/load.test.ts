@@ -12,6 +12,8 @@ import * as vm from 'node:vm';
 import { PromptManager } from '../../core/engine/promptManager.js';
 import { ExecutorRegistry } from '../../core/workflow/executors.js';
 import { memoryFileSystem } from '../../core/workspace/fileSystem.js';
+// @ts-ignore: a plain ES module shared with the benchmarks
+import { LOAD_FILES as FILES } from '../../bench/loadWorkspace.mjs';
 
 const RUNS = Number(process.env.PM_LOAD_RUNS ?? 1000);
 const AT_ONCE = 50;
@@ -23,42 +25,6 @@ function heapAfterGc(): number {
   for (let i = 0; i < 3; i++) gc();
   return process.memoryUsage().heapUsed;
 }
-
-/** A 10-step DAG: one root, a fan-out of 7, a join and a final step; step `risky` fails when asked to. */
-const RULES = `version: 1
-compositions:
-  ten:
-    inputs: { required: [doc, i], optional: [fail] }
-    fail_fast: false
-    max_parallel: 4
-    steps:
-      - id: s0
-        template: step
-      - { id: s1, template: step, depends_on: [s0] }
-      - { id: s2, template: step, depends_on: [s0] }
-      - { id: s3, template: step, depends_on: [s0] }
-      - { id: s4, template: step, depends_on: [s0] }
-      - { id: s5, template: step, depends_on: [s0] }
-      - { id: s6, template: step, depends_on: [s0] }
-      - { id: risky, template: risky, depends_on: [s0] }
-      - { id: join, template: join, depends_on: [s1, s2, s3, s4, s5, s6] }
-      - { id: last, template: step, depends_on: [join, risky] }
-`;
-const SERVICES = `version: 1
-services:
-  app:
-    primary_templates: [hello, step]
-    compositions: [ten]
-    context_requirements: { required: [doc] }
-`;
-const FILES = {
-  '/load/composition_rules.yaml': RULES,
-  '/load/service_mappings.yaml': SERVICES,
-  '/load/templates/step.hbs': 'Step for {{doc}} #{{i}}',
-  '/load/templates/risky.hbs': '{{#if fail}}{{missing.value}}{{/if}}risky ok',
-  '/load/templates/join.hbs': 'Joined {{steps.s1.output}} / {{steps.s6.output}}',
-  '/load/templates/hello.hbs': 'Hello {{name}}, about {{doc}} ({{#each tags}}{{this}}{{#unless @last}}, {{/unless}}{{/each}})',
-};
 
 /** Each step yields to the event loop, so 50 runs really interleave. */
 const executors = new ExecutorRegistry([{ name: 'render', execute: (r) => new Promise((resolve) => setImmediate(() => resolve(r.prompt))) }]);

@@ -10,13 +10,8 @@ import { test } from 'node:test';
 import { cutIntoPieces, IncrementalYamlParser, parseWithYamlPackage } from '../../../core/yaml/parse.js';
 // @ts-ignore: a plain ES module shared with the benchmarks
 import { generateWorkspace } from '../../../bench/generate.mjs';
+import { rng } from '../../helpers/rng.js';
 
-function rng(seed: number) {
-  return () => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed / 0x7fffffff;
-  };
-}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-inc-'));
 (generateWorkspace as (d: string, o: object) => void)(dir, { compositions: 120, stepsPer: 6, services: 10, templates: 20 });
