@@ -21,12 +21,9 @@
 // - The build fails if a stubbed module exports something its stub does not provide, or if the
 //   library's VS Code version check changes (build/stubs/semver*.js only implement `^X.Y.Z`).
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { dirname, join, sep } from 'node:path';
-import { cjsToEsm, pureNamespaces, Unsupported } from './cjsToEsm.mjs';
-
-const require = createRequire(import.meta.url);
+import { dirname, join } from 'node:path';
+import { esmConverter, libraryDirs } from './libraryToEsm.mjs';
 
 /**
  * Modules of vscode-languageclient/lib/common replaced by stubs: each exported feature class and
@@ -83,22 +80,8 @@ const STATICS = {
   NotebookDocumentSyncFeature: { CellScheme: '"vscode-notebook-cell"' },
 };
 
-// lib/node/main.js is the `vscode-languageclient/node` export (the package does not export package.json).
-const clientRoot = join(dirname(require.resolve('vscode-languageclient/node')), '..', '..');
-const commonDir = join(clientRoot, 'lib', 'common') + sep;
-const nodeMain = join(clientRoot, 'lib', 'node', 'main.js');
+const { nodeMain, commonDir, converted } = libraryDirs('vscode-languageclient', import.meta.url);
 const stubsDir = join(dirname(fileURLToPath(import.meta.url)), 'stubs');
-
-// The packages converted to ES modules, as the client bundle resolves them.
-const fromClient = createRequire(nodeMain);
-const protocolLib = join(dirname(fromClient.resolve('vscode-languageserver-protocol/node')), '..') + sep;
-const fromProtocol = createRequire(join(protocolLib, 'node', 'main.js'));
-const jsonrpcLib = join(dirname(fromProtocol.resolve('vscode-jsonrpc/node')), '..') + sep;
-const CONVERTED = [join(clientRoot, 'lib') + sep, protocolLib, jsonrpcLib];
-// Already ES modules (the `module` condition), CommonJS only in their UMD builds.
-const ESM_PACKAGES = /^(vscode-languageserver-protocol|vscode-jsonrpc|vscode-languageserver-types|vscode-languageserver-textdocument)(\/|$)/;
-const TYPES_ESM = /[\\/]vscode-languageserver-types[\\/]lib[\\/]esm[\\/]main\.js$/;
-const isEsm = (specifier) => specifier.startsWith('./') || specifier.startsWith('../') || ESM_PACKAGES.test(specifier);
 
 /** The names a CommonJS module of the library exports (`exports.X = ...`, as tsc writes them). */
 function exportedNames(file) {
@@ -126,55 +109,17 @@ function stubSource(module) {
 const SEMVER_CHECK = /const REQUIRED_VSCODE_VERSION = '\^[1-9]\d*\.\d+\.\d+';/;
 const SEMVER_REQUIRES = 'require("semver/functions/parse"),require("semver/functions/satisfies")';
 
-const cache = new Map(); // path -> { source, result } (rebuilds in --watch, and both builds of a test)
-const converting = new Set();
-
-/** A converted module: its ES module text and every name it exports (with those of `export *`). */
-function convert(path) {
-  const source = readFileSync(path, 'utf8');
-  const hit = cache.get(path);
-  if (hit?.source === source) return hit.result;
-  if (converting.has(path)) throw new Unsupported(`export * cycle through ${path}`);
-  converting.add(path);
-  try {
-    let r = cjsToEsm(source, path, isEsm);
-    // Several `export *`: the names each brings, for those that more than one brings.
-    if (r.stars.length > 1) r = cjsToEsm(source, path, isEsm, new Map(r.stars.map((spec) => [spec, namesOf(spec, path)])));
-    const exportNames = new Set(r.names);
-    for (const spec of r.stars) for (const n of namesOf(spec, path)) if (n !== 'default') exportNames.add(n);
-    const result = { code: r.code, exportNames };
-    cache.set(path, { source, result });
-    return result;
-  } finally {
-    converting.delete(path);
-  }
-}
-
-/** The names the module `spec`, imported from `importer`, exports (resolved as the bundle resolves it). */
-function namesOf(spec, importer) {
+// The stubbed modules' exports, for the `export *` of the modules that re-export them.
+const converter = esmConverter(converted, (spec, importer) => {
   const stub = /^\.\/(\w+)$/.exec(spec)?.[1];
   if (stub && STUBBED[stub] && importer.startsWith(commonDir)) return new Set([...Object.keys(STUBBED[stub]), ...Object.keys(EXTRA_EXPORTS[stub] ?? {})]);
-  let file;
-  try {
-    file = createRequire(importer).resolve(spec);
-  } catch {
-    throw new Unsupported(`cannot resolve ${spec} from ${importer}`);
-  }
-  // Node resolves the types package to its UMD build, the bundle (`module` condition) to lib/esm.
-  file = file.replace(/([\\/]vscode-languageserver-types[\\/]lib[\\/])umd([\\/]main\.js)$/, '$1esm$2');
-  if (TYPES_ESM.test(file)) return new Set([...readFileSync(file, 'utf8').matchAll(/^export (?:var|let|const|function|class) ([\w$]+)/gm)].map((m) => m[1]));
-  if (CONVERTED.some((dir) => file.startsWith(dir))) return convert(file).exportNames;
-  throw new Unsupported(`the names ${spec} exports are unknown`);
-}
+  return undefined;
+});
 
 export function clientSlimPlugin() {
   return {
     name: 'pm-client-slim',
     setup(build) {
-      // The converted modules lose their "use strict" (ES modules are strict without it), and
-      // esbuild does not add it to a CommonJS bundle: the whole bundle is strict, as they were.
-      const banner = build.initialOptions.banner?.js;
-      build.initialOptions.banner = { ...build.initialOptions.banner, js: banner ? `"use strict";\n${banner}` : '"use strict";' };
       build.onStart(() => {
         const main = readFileSync(nodeMain, 'utf8');
         const semverUses = (main.match(/require\("semver[^"]*"\)/g) ?? []).join();
@@ -188,17 +133,7 @@ export function clientSlimPlugin() {
         return { path: args.path.slice(2), namespace: 'pm-client-slim' };
       });
       build.onLoad({ filter: /.*/, namespace: 'pm-client-slim' }, (args) => ({ contents: stubSource(args.path), loader: 'js', resolveDir: stubsDir }));
-      build.onLoad({ filter: /[\\/]vscode-[\w-]+[\\/].*\.js$/ }, (args) => {
-        if (TYPES_ESM.test(args.path)) return { contents: pureNamespaces(readFileSync(args.path, 'utf8'), args.path), loader: 'js' };
-        if (!CONVERTED.some((dir) => args.path.startsWith(dir))) return undefined;
-        try {
-          return { contents: convert(args.path).code, loader: 'js' };
-        } catch (e) {
-          if (!(e instanceof Unsupported)) throw e;
-          // Bundled as CommonJS, as without this plugin: correct, only bigger.
-          return { contents: readFileSync(args.path, 'utf8'), loader: 'js', warnings: [{ text: `clientSlim: kept as CommonJS: ${e.message}` }] };
-        }
-      });
+      converter.register(build, 'clientSlim');
       build.onResolve({ filter: /^semver\/functions\/(parse|satisfies)$/ }, (args) => {
         if (args.importer !== nodeMain) return undefined;
         return { path: join(stubsDir, args.path.endsWith('parse') ? 'semverParse.js' : 'semverSatisfies.js') };
