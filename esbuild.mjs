@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { clientSlimPlugin } from './build/clientSlim.mjs';
 import { precompiledSchemas } from './build/precompiledSchemas.mjs';
 import { serverSlimPlugin } from './build/serverSlim.mjs';
+import { serverSplitPlugin } from './build/serverSplit.mjs';
 
 const watch = process.argv.includes('--watch');
 const tests = process.argv.includes('--tests');
@@ -47,8 +48,11 @@ const builds = tests
       // The extension client: vscode-languageclient made tree-shakable and without the language
       // features our server does not offer (build/clientSlim.mjs), within CLIENT_BUDGET.
       { ...common, entryPoints: ['client/extension.ts'], outfile: 'dist/client.js', external: ['vscode'], plugins: [...common.plugins, clientSlimPlugin()] },
-      // The language server: vscode-languageserver made tree-shakable (build/serverSlim.mjs), for a quicker start.
-      { ...common, entryPoints: ['server/main.ts'], outfile: 'dist/server.js', plugins: [...common.plugins, serverSlimPlugin()] },
+      // The language server, in two parts for a quick start (server/main.ts): the connection, with
+      // vscode-languageserver made tree-shakable (build/serverSlim.mjs), and the rest, loaded on
+      // `initialized`, which uses the first one's library (build/serverSplit.mjs).
+      { ...common, entryPoints: ['server/main.ts'], outfile: 'dist/server.js', external: ['./serverCore.js'], plugins: [...common.plugins, serverSlimPlugin()] },
+      { ...common, entryPoints: ['server/core.ts'], outfile: 'dist/serverCore.js', plugins: [...common.plugins, serverSplitPlugin()] },
       { ...common, entryPoints: ['core/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
       { ...common, entryPoints: ['core/index.ts'], outfile: 'dist/core.js' },
     ].filter((b) => existsSync(b.entryPoints[0]));

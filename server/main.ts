@@ -1,15 +1,30 @@
 /**
  * The PromptManager language server. Started by any LSP client with `--stdio` (or by the VS
  * Code client over IPC with `--node-ipc`; `--socket=N` and `--pipe=NAME` work too): the
- * transport comes from the command line, as vscode-languageserver reads it. The same bundle
- * also runs as the server's template-analysis worker thread (templateWorker.ts).
+ * transport comes from the command line, as vscode-languageserver reads it.
+ *
+ * It ships as two bundles, for a quick start (issue 6: activation to a ready server in at most
+ * 500 ms). This one, dist/server.js, holds the connection: it answers `initialize` (whose answer
+ * depends on nothing the client sends, capabilities.ts) before anything else loads. The rest,
+ * dist/serverCore.js (core.ts), loads right after that answer is sent, while the client sets
+ * itself up. The load is queued (setImmediate) as `initialize` is handled, so it runs before the
+ * connection handles any later message, which finds its handler. The same bundle also runs the
+ * template-analysis worker thread.
  */
-import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
-import { startServer } from './server.js';
-import { analyzeTemplatesInWorker, isTemplateWorker, runTemplateWorker } from './templateWorker.js';
+import { createConnection, ProposedFeatures, type InitializeParams } from 'vscode-languageserver/node';
+import { initializeResult } from './capabilities.js';
+import { shareLanguageServerLibrary } from './languageServerLibrary.js';
+import { isTemplateWorker } from './workerRole.js';
+
+type Core = typeof import('./core.js');
+
+shareLanguageServerLibrary();
+// Beside this file in dist/ (external to the bundle: see esbuild.mjs).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const loadCore = (): Core => require('./serverCore.js') as Core;
 
 if (isTemplateWorker()) {
-  runTemplateWorker();
+  loadCore();
 } else {
   const connection = createConnection(ProposedFeatures.all);
   // A stray console.log would corrupt the stdio stream: send it to the client's log instead.
@@ -19,5 +34,24 @@ if (isTemplateWorker()) {
   console.error = (...args: unknown[]) => connection.console.error(args.map(String).join(' '));
   process.on('uncaughtException', (e) => connection.console.error(`uncaught: ${e.stack ?? e}`));
   process.on('unhandledRejection', (e) => connection.console.error(`unhandled rejection: ${(e as Error)?.stack ?? e}`));
-  startServer(connection, { analyzeTemplates: analyzeTemplatesInWorker });
+
+  const start = (params: InitializeParams) => {
+    let core: Core;
+    try {
+      core = loadCore();
+    } catch (e) {
+      const msg = `PromptManager: the language server could not load dist/serverCore.js (${(e as Error).message}): reinstall the extension.`;
+      connection.console.error(`${msg}\n${(e as Error).stack ?? ''}`);
+      void connection.window.showErrorMessage(msg);
+      return;
+    }
+    core.startServer(connection, { initializeParams: params, analyzeTemplates: (requests) => core.analyzeTemplatesInWorker(requests, __filename) });
+  };
+  connection.onInitialize((params) => {
+    // The connection handles each message in its own setImmediate: this one runs first.
+    setImmediate(start, params);
+    // Beside the capabilities, for the client's log of where its start went.
+    return { ...initializeResult(), promptManager: { processUptimeMs: Math.round(process.uptime() * 1000) } };
+  });
+  connection.listen();
 }

@@ -8,15 +8,14 @@
  * first when its workspace is dirty, so nothing ever answers from, or publishes, stale texts.
  * Each validation carries a generation; a result older than the last published one is dropped.
  */
+import nodeModule from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  CodeActionKind,
   DidChangeWatchedFilesNotification,
   ErrorCodes,
   FileChangeType,
   ResponseError,
-  TextDocumentSyncKind,
   TextDocuments,
   type Connection,
   type Diagnostic,
@@ -36,14 +35,18 @@ import { definition, documentSymbols, references, workspaceSymbols, type Feature
 import { prepareRename, rename } from './features/rename.js';
 import { documentSnapshot, templateNameOfFile, type DocumentSnapshot } from './features/snapshot.js';
 import { registerCustomRequests, type CustomRequestHost } from './customRequests.js';
-import { DEFAULT_SETTINGS, IndexedNotification, PROTOCOL_VERSION, type PromptManagerSettings } from './protocol.js';
+import { initializeResult } from './capabilities.js';
+import { DEFAULT_SETTINGS, IndexedNotification, type PromptManagerSettings } from './protocol.js';
 import { WorkspaceManager, type ManagedWorkspace } from './workspaceManager.js';
 import type { PrewarmedTemplate, TemplatePrewarmRequest } from '../core/validate/templatePrewarm.js';
 
-export const SERVER_NAME = 'promptmanager-language-server';
-export const SERVER_VERSION = '0.1.0';
-
 export interface ServerOptions {
+  /**
+   * The `initialize` params, when the connection already listens and has answered `initialize`
+   * with initializeResult() (main.ts). Without them the server answers it and starts the
+   * connection itself.
+   */
+  initializeParams?: InitializeParams;
   /** Fixed debounce in ms (initializationOptions.debounceMs wins); default adapts to the validation time. */
   debounceMs?: number;
   /**
@@ -220,7 +223,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
 
   // ------------------------------------------------------------------ lifecycle
 
-  connection.onInitialize((params: InitializeParams): InitializeResult => {
+  function initialize(params: InitializeParams): InitializeResult {
     const caps = params.capabilities;
     supportsConfiguration = !!caps.workspace?.configuration;
     supportsDynamicWatchers = !!caps.workspace?.didChangeWatchedFiles?.dynamicRegistration;
@@ -238,24 +241,10 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       }
     }
     if (init.settings !== undefined) for (const folder of manager.folders.keys()) manager.setSettings(folder, readSettings(init.settings));
-    return {
-      capabilities: {
-        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: false },
-        completionProvider: { triggerCharacters: ['{', '>', '.', ':', '/', '[', ',', ' ', '"', "'", '-'], resolveProvider: false },
-        hoverProvider: true,
-        definitionProvider: true,
-        referencesProvider: true,
-        documentSymbolProvider: true,
-        workspaceSymbolProvider: true,
-        renameProvider: { prepareProvider: true },
-        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
-        workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
-      },
-      serverInfo: { name: SERVER_NAME, version: `${SERVER_VERSION} (protocol ${PROTOCOL_VERSION})` },
-    };
-  });
+    return initializeResult();
+  }
 
-  connection.onInitialized(async () => {
+  async function initialized(): Promise<void> {
     if (supportsDynamicWatchers) {
       void connection.client.register(DidChangeWatchedFilesNotification.type, {
         watchers: [{ globPattern: '**/{service_mappings,composition_rules}.yaml' }, { globPattern: '**/*.{hbs,handlebars}' }],
@@ -298,7 +287,10 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     for (const ws of manager.workspaces.values()) validateAndPublish(ws);
     notifyIndexed(performance.now() - t0);
     resolveReady();
-  });
+    // Node writes its compile cache (NODE_COMPILE_CACHE, which the VS Code client sets) at exit;
+    // written now, the start's code is cached even if this process is killed.
+    setTimeout(() => (nodeModule as { flushCompileCache?: () => void }).flushCompileCache?.(), 500).unref();
+  }
 
   const signatures = new Map<string, string>();
   let notifyPending = false;
@@ -482,5 +474,11 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   });
 
   documents.listen(connection);
-  connection.listen();
+  connection.onInitialized(initialized);
+  if (options.initializeParams) {
+    initialize(options.initializeParams);
+  } else {
+    connection.onInitialize(initialize);
+    connection.listen();
+  }
 }

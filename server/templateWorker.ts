@@ -1,16 +1,11 @@
 /**
  * The worker thread that analyzes templates while the main thread parses YAML at start
- * (WorkspaceManager.prewarm). It runs this same bundle: main.ts asks `isTemplateWorker()`
- * first and, in the worker, answers and exits without opening a connection.
+ * (WorkspaceManager.prewarm). It runs the server's own bundles: main.ts and core.ts ask
+ * `isTemplateWorker()` first and, in the worker, answer and exit without opening a connection.
  */
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { answerPrewarmRequest, type PrewarmedTemplate, type TemplatePrewarmRequest } from '../core/validate/templatePrewarm.js';
-
-const ROLE = 'promptmanager-template-prewarm';
-
-export function isTemplateWorker(): boolean {
-  return !isMainThread && (workerData as { role?: unknown } | null)?.role === ROLE;
-}
+import { TEMPLATE_WORKER_ROLE as ROLE } from './workerRole.js';
 
 /** The worker's side: analyze each request's templates and post the lists back. */
 export function runTemplateWorker(): void {
@@ -19,7 +14,7 @@ export function runTemplateWorker(): void {
 }
 
 /**
- * Asks a worker running `script` (this bundle) for the analyses. Resolves with empty lists on
+ * Asks a worker running `script` (dist/server.js) for the analyses. Resolves with empty lists on
  * any failure or after `timeoutMs`: the caller then does the work itself.
  */
 export function analyzeTemplatesInWorker(requests: TemplatePrewarmRequest[], script: string = __filename, timeoutMs = 15_000): Promise<PrewarmedTemplate[][]> {

@@ -3,9 +3,12 @@
  * protocol packages to ES modules so that esbuild can leave out what the server never uses.
  * These tests check that what is converted is the same library: the same exports in the same
  * shapes, and a connection built from it that answers as the package's does. (Every other server
- * test runs dist/server.js, built with the plugin.)
+ * test runs dist/server.js, built with the plugin.) The server is two bundles (server/main.ts):
+ * the second must use the first one's library, never a copy of its own.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -99,4 +102,22 @@ test('a connection from the slim library answers initialize, requests and notifi
   const [a, b] = [await transcript(full), await transcript(slim)];
   assert.equal(a.length, 6, JSON.stringify(a));
   assert.deepEqual(b, a);
+});
+
+test('the server ships as two bundles with one copy of the library: dist/serverCore.js uses the one in dist/server.js', () => {
+  const entry = fs.readFileSync(path.join(REPO, 'dist', 'server.js'), 'utf8');
+  const core = fs.readFileSync(path.join(REPO, 'dist', 'serverCore.js'), 'utf8');
+  // Messages of vscode-jsonrpc's connection, which only a bundled copy of the library holds.
+  for (const marker of ['Connection is closed.', 'Received response message without id']) {
+    assert.ok(entry.includes(marker), `dist/server.js holds the library (${marker})`);
+    assert.ok(!core.includes(marker), `dist/serverCore.js holds a second copy of the library (${marker})`);
+  }
+  assert.ok(core.includes('promptmanager.languageServerLibrary'), 'dist/serverCore.js reads the shared library');
+  assert.ok(entry.length < core.length / 4, `dist/server.js stays small: ${entry.length} bytes against ${core.length}`);
+});
+
+test('dist/serverCore.js loaded on its own says what is wrong', () => {
+  const r = spawnSync(process.execPath, [path.join(REPO, 'dist', 'serverCore.js')], { encoding: 'utf8' });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /dist\/serverCore\.js must be loaded by dist\/server\.js/);
 });
