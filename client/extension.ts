@@ -39,6 +39,7 @@ export function activate(context: vscode.ExtensionContext): PromptManagerApi {
   const reports = new ReportDocuments();
   context.subscriptions.push(out, server, preview, graphs, lenses, status, reports);
 
+  let firstIndexed = true;
   let resolveIndexed!: () => void;
   const indexed = new Promise<void>((r) => (resolveIndexed = r));
   context.subscriptions.push(
@@ -48,7 +49,10 @@ export function activate(context: vscode.ExtensionContext): PromptManagerApi {
       lenses.refresh();
       graphs.refreshAll();
       void status.refreshWorkspaces();
-      if (p.durationMs > 0) out.appendLine(`Indexed ${p.workspaces.length} prompt workspace${p.workspaces.length === 1 ? '' : 's'} in ${formatDuration(p.durationMs)}`);
+      // The first time: how long after activation the first diagnostics were published (they go out just before).
+      const sinceActivation = firstIndexed ? ` (first diagnostics ${formatDuration(performance.now() - t0)} after activation)` : '';
+      firstIndexed = false;
+      if (p.durationMs > 0) out.appendLine(`Indexed ${p.workspaces.length} prompt workspace${p.workspaces.length === 1 ? '' : 's'} in ${formatDuration(p.durationMs)}${sinceActivation}`);
     }),
   );
 
@@ -87,7 +91,12 @@ export function activate(context: vscode.ExtensionContext): PromptManagerApi {
   );
 
   const started = server.start().then(
-    () => out.appendLine(`PromptManager language server started in ${formatDuration(performance.now() - t0)} from activation`),
+    () => {
+      // Where the time went: the server's process says how long it had run when it answered `initialize`.
+      const uptime = (server.client.initializeResult as { promptManager?: { processUptimeMs?: unknown } } | undefined)?.promptManager?.processUptimeMs;
+      const split = typeof uptime === 'number' ? ` (its process answered initialize ${formatDuration(uptime)} after it started)` : '';
+      out.appendLine(`PromptManager language server started in ${formatDuration(performance.now() - t0)} from activation${split}`);
+    },
     (e: unknown) => {
       const msg = `PromptManager: the language server could not start: ${(e as Error)?.message ?? e}`;
       out.appendLine(msg);
@@ -105,6 +114,7 @@ export async function deactivate(): Promise<void> {
   const c = controller;
   controller = undefined;
   if (c?.isRunning) await c.client.stop(2000).catch(() => undefined);
+  c?.retireProcess();
 }
 
 /** Command arguments: objects from CodeLenses and webviews, a Uri from an editor menu, nothing from the palette. */

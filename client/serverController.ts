@@ -6,21 +6,33 @@
  * Provider API keys come from SecretStorage and reach the server as environment variables of
  * its process (the engine reads a provider's key from the variable its `api_key_env` names):
  * never through settings, initialization options or any logged message.
+ *
+ * The server's process is started here rather than by vscode-languageclient, as the library
+ * would start it (fork, IPC, the same arguments and environment), for one reason: as soon as
+ * activate() returns. For a NodeModule the library first checks the working directory with an
+ * asynchronous lstat, and its callback waits behind whatever else the extension host had queued:
+ * 50-120 ms in the end-to-end runs, before a process whose own start is most of the time to a
+ * ready server (issue 6).
  */
+import { fork, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
 import * as vscode from 'vscode';
 import {
   CloseAction,
   ErrorAction,
   ErrorCodes,
+  IPCMessageReader,
+  IPCMessageWriter,
   LanguageClient,
   ResponseError,
   RevealOutputChannelOn,
   State,
-  TransportKind,
   type LanguageClientOptions,
+  type MessageTransports,
   type NotificationType,
   type RequestType,
-  type ServerOptions,
 } from 'vscode-languageclient/node';
 import type { PromptManagerSettings } from '../server/protocol.js';
 import { CrashPolicy, secretKey } from './policy.js';
@@ -53,10 +65,14 @@ export interface ServerStop {
   at: number;
 }
 
+/** How long a stopped server's process may take to exit before it is killed (as vscode-languageclient waits). */
+const EXIT_GRACE_MS = 2000;
+
 export class ServerController implements vscode.Disposable {
   readonly client: LanguageClient;
-  /** The server process's extra environment: the provider keys. Mutated in place before each start. */
-  private readonly env: Record<string, string> = {};
+  private readonly module: string;
+  /** The process the client is connected to, or was last. */
+  private process: ChildProcess | undefined;
   private readonly policy = new CrashPolicy();
   private starting: Promise<void> | undefined;
   private readonly stateEmitter = new vscode.EventEmitter<'starting' | 'running' | 'stopped'>();
@@ -65,11 +81,7 @@ export class ServerController implements vscode.Disposable {
   private stop_: ServerStop | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext) {
-    const module = context.asAbsolutePath('dist/server.js');
-    const serverOptions: ServerOptions = {
-      run: { module, transport: TransportKind.ipc, options: { env: this.env } },
-      debug: { module, transport: TransportKind.ipc, options: { env: this.env, execArgv: ['--nolazy', '--inspect=6019'] } },
-    };
+    this.module = context.asAbsolutePath('dist/server.js');
     const clientOptions: LanguageClientOptions = {
       documentSelector: [
         { scheme: 'file', language: 'yaml', pattern: '**/service_mappings.yaml' },
@@ -104,7 +116,8 @@ export class ServerController implements vscode.Disposable {
         },
       },
     };
-    this.client = new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
+    // Called for every start: the first, a restart, and a restart after a crash.
+    this.client = new LanguageClient(CLIENT_ID, CLIENT_NAME, () => this.transports(), clientOptions);
     this.disposables.push(
       this.stateEmitter,
       this.client.onDidChangeState((e) => {
@@ -119,12 +132,7 @@ export class ServerController implements vscode.Disposable {
 
   /** Starts the server (with the current provider keys in its environment). */
   start(): Promise<void> {
-    if (!this.starting) {
-      this.starting = (async () => {
-        await this.loadSecrets();
-        await this.client.start();
-      })().finally(() => (this.starting = undefined));
-    }
+    this.starting ??= this.client.start().finally(() => (this.starting = undefined));
     return this.starting;
   }
 
@@ -132,7 +140,6 @@ export class ServerController implements vscode.Disposable {
   async restart(): Promise<void> {
     this.policy.reset();
     this.stop_ = { reason: 'restarted', restarting: true, at: Date.now() };
-    await this.loadSecrets();
     if (this.client.state === State.Running) await this.client.restart();
     else {
       if (this.client.state === State.Starting) await this.client.stop().catch(() => undefined);
@@ -206,16 +213,78 @@ export class ServerController implements vscode.Disposable {
     await this.context.globalState.update(KEY_NAMES, [...names].sort());
   }
 
-  private async loadSecrets(): Promise<void> {
-    for (const k of Object.keys(this.env)) delete this.env[k];
+  /** The provider keys, as environment variables for the server's process. */
+  private async secretsEnv(): Promise<Record<string, string>> {
+    const env: Record<string, string> = {};
     for (const name of this.keyNames()) {
       const v = await this.context.secrets.get(secretKey(name));
-      if (v) this.env[name] = v;
+      if (v) env[name] = v;
     }
+    return env;
+  }
+
+  // ---------------------------------------------------------------- the server's process
+
+  /** The connection for a start of the client, to a new process. */
+  private async transports(): Promise<MessageTransports> {
+    const sp = this.spawn(await this.secretsEnv());
+    this.retire(this.process);
+    this.process = sp;
+    // The server's own output (a stray write, a crash's stack) goes to the server log, as the library pipes it.
+    const channel = this.client.outputChannel;
+    if (sp.stdout) readline.createInterface({ input: sp.stdout, crlfDelay: Infinity, terminal: false, historySize: 0 }).on('line', (l) => channel.info(l));
+    if (sp.stderr) readline.createInterface({ input: sp.stderr, crlfDelay: Infinity, terminal: false, historySize: 0 }).on('line', (l) => channel.error(l));
+    sp.on('exit', (code, signal) => {
+      if (code === 0) channel.info('Server process exited successfully');
+      else if (code !== null) channel.error(`Server process exited with code ${code}.`);
+      if (signal !== null) channel.error(`Server process exited with signal ${signal}.`);
+    });
+    return { reader: new IPCMessageReader(sp), writer: new IPCMessageWriter(sp) };
+  }
+
+  /**
+   * Starts the server's process as vscode-languageclient starts a NodeModule over IPC: fork with
+   * ELECTRON_RUN_AS_NODE (the extension host may be Electron), the client's pid for the server's
+   * watchdog, the first workspace folder as working directory, and a debug port when the
+   * extension host is itself being debugged.
+   */
+  private spawn(keys: Record<string, string>): ChildProcess {
+    const debug = process.execArgv.some((a) => /^--(inspect|debug)(-brk)?(=|$)/.test(a));
+    const folder = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file')?.uri.fsPath;
+    const cwd = folder && isDirectory(folder) ? folder : undefined;
+    // Node 22.1+ keeps V8's compiled code of the bundle here: later starts skip most of the parse.
+    const compileCache = process.env.NODE_COMPILE_CACHE ?? path.join(this.context.globalStorageUri.fsPath, 'compile-cache');
+    return fork(this.module, ['--node-ipc', `--clientProcessId=${process.pid}`], {
+      cwd,
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', ELECTRON_NO_ASAR: '1', NODE_COMPILE_CACHE: compileCache, ...keys },
+      execArgv: debug ? ['--nolazy', '--inspect=6019'] : [],
+      silent: true,
+    });
+  }
+
+  /** A process the client no longer uses: it exits by itself after `exit`; one that does not is killed. */
+  private retire(sp: ChildProcess | undefined): void {
+    if (!sp || sp.exitCode !== null || sp.signalCode !== null) return;
+    const timer = setTimeout(() => sp.exitCode === null && sp.signalCode === null && sp.kill(), EXIT_GRACE_MS);
+    timer.unref?.();
+    sp.once('exit', () => clearTimeout(timer));
+  }
+
+  /** Called after the client stopped (deactivation): the process must not outlive the extension. */
+  retireProcess(): void {
+    this.retire(this.process);
   }
 
   dispose(): void {
     for (const d of this.disposables) d.dispose();
+  }
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
   }
 }
 
