@@ -13,11 +13,11 @@ import { fileURLToPath } from 'node:url';
 const LIBRARY_MODULE = join(dirname(fileURLToPath(import.meta.url)), '..', 'server', 'languageServerLibrary.ts');
 const SHARED = /^(vscode-languageserver|vscode-languageserver-protocol|vscode-jsonrpc)(\/node)?$/;
 
-/** The names languageServerLibrary.ts imports from the library (and so shares). */
+/** The names languageServerLibrary.ts re-exports from the library (and so shares). */
 export function sharedNames() {
   const text = readFileSync(LIBRARY_MODULE, 'utf8');
-  const list = /import \{([^}]*)\} from 'vscode-languageserver\/node';/.exec(text)?.[1];
-  if (!list) throw new Error(`serverSplit: no import from vscode-languageserver/node in ${LIBRARY_MODULE}`);
+  const list = /export \{([^}]*)\} from 'vscode-languageserver\/node';/.exec(text)?.[1];
+  if (!list) throw new Error(`serverSplit: no export from vscode-languageserver/node in ${LIBRARY_MODULE}`);
   return list.split(',').map((s) => s.trim()).filter((s) => s && !s.startsWith('type '));
 }
 

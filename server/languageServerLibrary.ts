@@ -4,12 +4,12 @@
  * must use one instance of the library: the connection tells an error answer by `instanceof
  * ResponseError`, and message types carry the library's own parameter-structure objects.
  *
- * So the entry hands the core these values, and the core's build (build/serverSplit.mjs) reads
- * them back wherever the core imports vscode-languageserver, -protocol or vscode-jsonrpc. The
- * list below is that build's list too: a value the core imports and this list lacks fails the
- * build.
+ * So the entry hands the core the values below (main.ts), and the core's build
+ * (build/serverSplit.mjs) reads them back wherever the core imports vscode-languageserver,
+ * -protocol or vscode-jsonrpc. The list is that build's list too: a value the core imports and
+ * this list lacks fails the build.
  */
-import {
+export {
   CodeActionKind,
   DidChangeWatchedFilesNotification,
   ErrorCodes,
@@ -22,20 +22,5 @@ import {
   TextDocuments,
 } from 'vscode-languageserver/node';
 
+/** Where main.ts puts this module's exports for dist/serverCore.js. */
 export const LIBRARY_KEY = Symbol.for('promptmanager.languageServerLibrary');
-
-/** Makes this bundle's library values available to dist/serverCore.js. */
-export function shareLanguageServerLibrary(): void {
-  (globalThis as Record<symbol, unknown>)[LIBRARY_KEY] = {
-    CodeActionKind,
-    DidChangeWatchedFilesNotification,
-    ErrorCodes,
-    FileChangeType,
-    NotificationType,
-    ProtocolRequestType,
-    RequestType,
-    ResponseError,
-    TextDocumentSyncKind,
-    TextDocuments,
-  };
-}

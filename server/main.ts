@@ -13,12 +13,13 @@
  */
 import { createConnection, ProposedFeatures, type InitializeParams } from 'vscode-languageserver/node';
 import { initializeResult } from './capabilities.js';
-import { shareLanguageServerLibrary } from './languageServerLibrary.js';
+import * as languageServerLibrary from './languageServerLibrary.js';
 import { isTemplateWorker } from './workerRole.js';
 
 type Core = typeof import('./core.js');
 
-shareLanguageServerLibrary();
+// For dist/serverCore.js, which uses this bundle's vscode-languageserver (languageServerLibrary.ts).
+(globalThis as Record<symbol, unknown>)[languageServerLibrary.LIBRARY_KEY] = languageServerLibrary;
 // Beside this file in dist/ (external to the bundle: see esbuild.mjs).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const loadCore = (): Core => require('./serverCore.js') as Core;

@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { assertSameExports } from '../helpers/sameExports.js';
 import { REPO } from '../helpers/paths.js';
 
 type Lib = Record<string, any>;
@@ -49,21 +50,7 @@ const bothLibraries = () => (libraries ??= Promise.all([bundleLibrary(false), bu
 test('the slim vscode-languageserver exports what the package exports, in the same shapes', async () => {
   const { full, slim } = await bothLibraries();
   assert.ok(Object.keys(full).length > 100, 'the package was loaded');
-  assert.deepEqual(Object.keys(slim).sort(), Object.keys(full).sort());
-  const baseName = (n: string) => n.replace(/^_+/, '').replace(/\d+$/, '');
-  for (const [k, a] of Object.entries(full)) {
-    const b = slim[k];
-    assert.equal(typeof b, typeof a, k);
-    if (typeof a === 'function') {
-      assert.equal(b.length, a.length, `${k}.length`);
-      assert.equal(baseName(b.name), baseName(a.name), `${k}.name`);
-      assert.deepEqual(Object.getOwnPropertyNames(b).sort(), Object.getOwnPropertyNames(a).sort(), `${k}'s own properties (strict mode too)`);
-    } else if (typeof a === 'object' && a !== null) {
-      assert.deepEqual(Object.keys(b).sort(), Object.keys(a).sort(), `${k}'s members`);
-    } else {
-      assert.equal(b, a, k);
-    }
-  }
+  assertSameExports(full, slim);
 });
 
 /** A connection made by `lib` over in-memory streams, and a client end to talk to it. */
