@@ -35,11 +35,10 @@ export function serverSplitPlugin() {
         return {
           loader: 'js',
           contents: [
-            `import { isMainThread } from 'node:worker_threads';`,
             `const lib = globalThis[Symbol.for('promptmanager.languageServerLibrary')];`,
-            // The template worker thread uses none of them; anywhere else their absence is a packaging error.
-            `if (!lib && isMainThread) throw new Error('dist/serverCore.js must be loaded by dist/server.js, which shares the language server library with it');`,
-            `export const { ${names.join(', ')} } = lib ?? {};`,
+            // Also in the template worker thread, which runs dist/server.js: modules build message types as they load.
+            `if (!lib) throw new Error('dist/serverCore.js must be loaded by dist/server.js, which shares the language server library with it');`,
+            `export const { ${names.join(', ')} } = lib;`,
           ].join('\n'),
         };
       });
