@@ -53,6 +53,8 @@ const builds = tests
       // `initialized`, which uses the first one's library (build/serverSplit.mjs).
       { ...common, entryPoints: ['server/main.ts'], outfile: 'dist/server.js', external: ['./serverCore.js'], plugins: [...common.plugins, serverSlimPlugin()] },
       { ...common, entryPoints: ['server/core.ts'], outfile: 'dist/serverCore.js', plugins: [...common.plugins, serverSplitPlugin()] },
+      // The template-analysis worker thread's own small bundle (server/templateWorkerMain.ts).
+      { ...common, entryPoints: ['server/templateWorkerMain.ts'], outfile: 'dist/templateWorker.js' },
       { ...common, entryPoints: ['core/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
       { ...common, entryPoints: ['core/index.ts'], outfile: 'dist/core.js' },
     ].filter((b) => existsSync(b.entryPoints[0]));

@@ -8,13 +8,13 @@
  * depends on nothing the client sends, capabilities.ts) before anything else loads. The rest,
  * dist/serverCore.js (core.ts), loads right after that answer is sent, while the client sets
  * itself up. The load is queued (setImmediate) as `initialize` is handled, so it runs before the
- * connection handles any later message, which finds its handler. The same bundle also runs the
- * template-analysis worker thread.
+ * connection handles any later message, which finds its handler. The template-analysis worker
+ * thread has a bundle of its own, dist/templateWorker.js.
  */
+import * as path from 'node:path';
 import { createConnection, ProposedFeatures, type InitializeParams } from 'vscode-languageserver/node';
 import { initializeResult } from './capabilities.js';
 import * as languageServerLibrary from './languageServerLibrary.js';
-import { isTemplateWorker } from './workerRole.js';
 
 type Core = typeof import('./core.js');
 
@@ -24,35 +24,31 @@ type Core = typeof import('./core.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const loadCore = (): Core => require('./serverCore.js') as Core;
 
-if (isTemplateWorker()) {
-  loadCore();
-} else {
-  const connection = createConnection(ProposedFeatures.all);
-  // A stray console.log would corrupt the stdio stream: send it to the client's log instead.
-  console.log = (...args: unknown[]) => connection.console.log(args.map(String).join(' '));
-  console.info = console.log;
-  console.warn = (...args: unknown[]) => connection.console.warn(args.map(String).join(' '));
-  console.error = (...args: unknown[]) => connection.console.error(args.map(String).join(' '));
-  process.on('uncaughtException', (e) => connection.console.error(`uncaught: ${e.stack ?? e}`));
-  process.on('unhandledRejection', (e) => connection.console.error(`unhandled rejection: ${(e as Error)?.stack ?? e}`));
+const connection = createConnection(ProposedFeatures.all);
+// A stray console.log would corrupt the stdio stream: send it to the client's log instead.
+console.log = (...args: unknown[]) => connection.console.log(args.map(String).join(' '));
+console.info = console.log;
+console.warn = (...args: unknown[]) => connection.console.warn(args.map(String).join(' '));
+console.error = (...args: unknown[]) => connection.console.error(args.map(String).join(' '));
+process.on('uncaughtException', (e) => connection.console.error(`uncaught: ${e.stack ?? e}`));
+process.on('unhandledRejection', (e) => connection.console.error(`unhandled rejection: ${(e as Error)?.stack ?? e}`));
 
-  const start = (params: InitializeParams) => {
-    let core: Core;
-    try {
-      core = loadCore();
-    } catch (e) {
-      const msg = `PromptManager: the language server could not load dist/serverCore.js (${(e as Error).message}): reinstall the extension.`;
-      connection.console.error(`${msg}\n${(e as Error).stack ?? ''}`);
-      void connection.window.showErrorMessage(msg);
-      return;
-    }
-    core.startServer(connection, { initializeParams: params, analyzeTemplates: (requests) => core.analyzeTemplatesInWorker(requests, __filename) });
-  };
-  connection.onInitialize((params) => {
-    // The connection handles each message in its own setImmediate: this one runs first.
-    setImmediate(start, params);
-    // Beside the capabilities, for the client's log of where its start went.
-    return { ...initializeResult(), promptManager: { processUptimeMs: Math.round(process.uptime() * 1000) } };
-  });
-  connection.listen();
-}
+const start = (params: InitializeParams) => {
+  let core: Core;
+  try {
+    core = loadCore();
+  } catch (e) {
+    const msg = `PromptManager: the language server could not load dist/serverCore.js (${(e as Error).message}): reinstall the extension.`;
+    connection.console.error(`${msg}\n${(e as Error).stack ?? ''}`);
+    void connection.window.showErrorMessage(msg);
+    return;
+  }
+  core.startServer(connection, { initializeParams: params, analyzeTemplates: (requests) => core.analyzeTemplatesInWorker(requests, path.join(__dirname, 'templateWorker.js')) });
+};
+connection.onInitialize((params) => {
+  // The connection handles each message in its own setImmediate: this one runs first.
+  setImmediate(start, params);
+  // Beside the capabilities, for the client's log of where its start went.
+  return { ...initializeResult(), promptManager: { processUptimeMs: Math.round(process.uptime() * 1000) } };
+});
+connection.listen();

@@ -1,7 +1,7 @@
 /**
  * The worker thread that analyzes templates while the main thread parses YAML at start
- * (WorkspaceManager.prewarm). It runs the server's own bundles: main.ts and core.ts ask
- * `isTemplateWorker()` first and, in the worker, answer and exit without opening a connection.
+ * (WorkspaceManager.prewarm). It runs its own small bundle, dist/templateWorker.js
+ * (templateWorkerMain.ts).
  */
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { answerPrewarmRequest, type PrewarmedTemplate, type TemplatePrewarmRequest } from '../core/validate/templatePrewarm.js';
@@ -14,10 +14,10 @@ export function runTemplateWorker(): void {
 }
 
 /**
- * Asks a worker running `script` (dist/server.js) for the analyses. Resolves with empty lists on
+ * Asks a worker running `script` (dist/templateWorker.js) for the analyses. Resolves with empty lists on
  * any failure or after `timeoutMs`: the caller then does the work itself.
  */
-export function analyzeTemplatesInWorker(requests: TemplatePrewarmRequest[], script: string = __filename, timeoutMs = 15_000): Promise<PrewarmedTemplate[][]> {
+export function analyzeTemplatesInWorker(requests: TemplatePrewarmRequest[], script: string, timeoutMs = 15_000): Promise<PrewarmedTemplate[][]> {
   const none = requests.map(() => []);
   return new Promise((resolve) => {
     let worker: Worker;

@@ -12,7 +12,7 @@ import { analyzeTemplate } from '../templates/analyze.js';
 import type { TemplateAnalysis } from '../templates/analysis.js';
 import { nodeFileSystem, type FileSystemHost } from '../workspace/fileSystem.js';
 import { listTemplates } from '../workspace/templateIndex.js';
-import { expressionLimitAt } from './validateWorkspace.js';
+import { expressionLimitAt } from '../templates/expressionLimit.js';
 
 /** One template as the validator would have read and analyzed it. */
 export interface PrewarmedTemplate {

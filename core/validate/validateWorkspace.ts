@@ -10,6 +10,7 @@ import { compareDiagnostics, DEFAULT_SEVERITY, type DiagnosticCode, type PromptD
 import { buildCompositionRules, buildServiceMappings, type ModelMemo } from '../model/build.js';
 import type { CompositionDef, CompositionRulesModel, NameRef, ServiceMappingsModel, StepDef } from '../model/types.js';
 import { analyzeTemplate } from '../templates/analyze.js';
+import { expressionLimitAt } from '../templates/expressionLimit.js';
 import type { TemplateAnalysis } from '../templates/analysis.js';
 import { LineIndex } from '../yaml/lineIndex.js';
 import { IncrementalYamlParser } from '../yaml/parse.js';
@@ -317,22 +318,6 @@ const ZERO: Range = { start: { line: 0, character: 0 }, end: { line: 0, characte
 
 function limitAnalysis(message: string, range: Range): TemplateAnalysis {
   return { partials: [], variables: [], stepReads: [], helpers: [], error: { message, range } };
-}
-
-/** Where a template's expression past maxTemplateExpressions starts, or -1 when it has no more than that. */
-export function expressionLimitAt(text: string): number {
-  return nthIndexOf(text, '{{', LIMITS.maxTemplateExpressions + 1);
-}
-
-/** Offset of the n-th (1-based) occurrence of `needle`, or -1. */
-function nthIndexOf(text: string, needle: string, n: number): number {
-  let at = -1;
-  for (let k = 0, from = 0; k < n; k++) {
-    at = text.indexOf(needle, from);
-    if (at < 0) return -1;
-    from = at + needle.length;
-  }
-  return at;
 }
 
 function megabytes(bytes: number): string {

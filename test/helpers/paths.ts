@@ -14,6 +14,8 @@ export const REPO = findRepo();
 export const EXAMPLES = path.join(REPO, 'examples');
 export const CLI = path.join(REPO, 'dist', 'cli.js');
 export const SERVER = path.join(REPO, 'dist', 'server.js');
+/** The language server's template-analysis worker thread (server/templateWorkerMain.ts). */
+export const TEMPLATE_WORKER = path.join(REPO, 'dist', 'templateWorker.js');
 /** The shared conformance cases live beside the repository (../shared), never copied in. */
 export const CONFORMANCE = path.resolve(REPO, '..', 'shared', 'conformance');
 

@@ -12,7 +12,7 @@ import { resetLimits, LIMITS } from '../../../core/limits.js';
 import { analyzeTemplatesUnder, answerPrewarmRequest, guessTemplatesRoot } from '../../../core/validate/templatePrewarm.js';
 import { findPromptWorkspaces, ValidationCache, validateWorkspace } from '../../../core/validate/validateWorkspace.js';
 import { analyzeTemplatesInWorker } from '../../../server/templateWorker.js';
-import { EXAMPLES, SERVER, tempWorkspace } from '../../helpers/paths.js';
+import { EXAMPLES, TEMPLATE_WORKER, tempWorkspace } from '../../helpers/paths.js';
 
 const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : undefined);
 const shape = (v: ReturnType<typeof validateWorkspace>) => JSON.stringify(v.diagnostics);
@@ -76,9 +76,9 @@ test('prewarm: the request carries the limits; templates over them are left to t
   }
 });
 
-test('prewarm: the language server bundle answers as a worker thread, with the same analyses', async () => {
+test('prewarm: the worker bundle (dist/templateWorker.js) answers as a worker thread, with the same analyses', async () => {
   const root = path.join(EXAMPLES, 'templates');
-  const [fromWorker] = await analyzeTemplatesInWorker([{ templatesRoot: root, limits: { ...LIMITS } }], SERVER);
+  const [fromWorker] = await analyzeTemplatesInWorker([{ templatesRoot: root, limits: { ...LIMITS } }], TEMPLATE_WORKER);
   assert.ok(fromWorker && fromWorker.length >= 25, `the worker analyzed the examples' templates (${fromWorker?.length})`);
   assert.deepEqual(fromWorker, analyzeTemplatesUnder(root));
 });

@@ -1,0 +1,10 @@
+/**
+ * The entry of dist/templateWorker.js, the template-analysis worker thread's own bundle
+ * (templateWorker.ts): the Handlebars analysis and the template listing, without the validator,
+ * the engine or the LSP library, so that the worker is ready well before the main thread has
+ * parsed the YAML it works beside.
+ */
+import { runTemplateWorker } from './templateWorker.js';
+import { isTemplateWorker } from './workerRole.js';
+
+if (isTemplateWorker()) runTemplateWorker();
