@@ -1,6 +1,6 @@
 /**
  * The server ships as two bundles (see main.ts): dist/server.js holds vscode-languageserver and
- * answers `initialize`; dist/serverCore.js holds the rest and is loaded on `initialized`. Both
+ * answers `initialize`; dist/serverCore.js holds the rest and is loaded right after. Both
  * must use one instance of the library: the connection tells an error answer by `instanceof
  * ResponseError`, and message types carry the library's own parameter-structure objects.
  *

@@ -3,9 +3,14 @@
  * (WorkspaceManager.prewarm). It runs its own small bundle, dist/templateWorker.js
  * (templateWorkerMain.ts).
  */
-import { parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { answerPrewarmRequest, type PrewarmedTemplate, type TemplatePrewarmRequest } from '../core/validate/templatePrewarm.js';
-import { TEMPLATE_WORKER_ROLE as ROLE } from './workerRole.js';
+
+const ROLE = 'promptmanager-template-prewarm';
+
+export function isTemplateWorker(): boolean {
+  return !isMainThread && (workerData as { role?: unknown } | null)?.role === ROLE;
+}
 
 /** The worker's side: analyze each request's templates and post the lists back. */
 export function runTemplateWorker(): void {

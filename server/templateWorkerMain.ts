@@ -4,7 +4,6 @@
  * the engine or the LSP library, so that the worker is ready well before the main thread has
  * parsed the YAML it works beside.
  */
-import { runTemplateWorker } from './templateWorker.js';
-import { isTemplateWorker } from './workerRole.js';
+import { isTemplateWorker, runTemplateWorker } from './templateWorker.js';
 
 if (isTemplateWorker()) runTemplateWorker();
