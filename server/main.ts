@@ -12,8 +12,9 @@
  * thread has a bundle of its own, dist/templateWorker.js.
  */
 import * as path from 'node:path';
-import { createConnection, ProposedFeatures, type InitializeParams } from 'vscode-languageserver/node';
+import { createConnection, ProposedFeatures, ResponseError, type InitializeParams } from 'vscode-languageserver/node';
 import { initializeResult } from './capabilities.js';
+import { LifecycleGate, REFUSED_METHOD } from './lifecycle.js';
 import * as languageServerLibrary from './languageServerLibrary.js';
 
 type Core = typeof import('./core.js');
@@ -24,7 +25,14 @@ type Core = typeof import('./core.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const loadCore = (): Core => require('./serverCore.js') as Core;
 
-const connection = createConnection(ProposedFeatures.all);
+// Requests before `initialize` or after `shutdown`, and a second `initialize`, are answered
+// with the errors the specification gives before any handler sees them (lifecycle.ts).
+const lifecycle = new LifecycleGate();
+const connection = createConnection(ProposedFeatures.all, { messageStrategy: lifecycle.messageStrategy });
+connection.onRequest(REFUSED_METHOD, (params: unknown) => {
+  const r = lifecycle.refusal(params);
+  return new ResponseError(r.code, r.message);
+});
 // A stray console.log would corrupt the stdio stream: send it to the client's log instead.
 console.log = (...args: unknown[]) => connection.console.log(args.map(String).join(' '));
 console.info = console.log;
