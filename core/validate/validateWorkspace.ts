@@ -620,23 +620,31 @@ class ReferenceChecker {
       } else byId.set(s.id, s);
     }
     const ids = [...byId.keys()];
-    const unknownStep = (ref: NameRef, what: string) => {
-      const guess = closest(ref.name, ids);
+    // A suggestion must not make a new error: `taken` are the names that would.
+    const unknownStep = (ref: NameRef, what: string, taken: ReadonlySet<string>) => {
+      const guess = closest(ref.name, ids.filter((id) => !taken.has(id)));
       this.sink.node(ctx, ref.node, 'unknown-step', `${what} names step '${ref.name}', which composition '${c.name}' does not define${guess ? ` (did you mean '${guess}'?)` : ''}`);
     };
     // Edges: step -> the steps it depends on (the known ones).
     const deps = new Map<string, NameRef[]>();
+    const unknownDeps: { s: StepDef; ref: NameRef }[] = [];
     for (const s of c.steps) {
       if (!s.id || byId.get(s.id) !== s) continue;
       const known: NameRef[] = [];
       for (const d of s.dependsOn) {
         if (byId.has(d.name)) known.push(d);
-        else unknownStep(d, `'depends_on' of step '${s.id}'`);
+        else unknownDeps.push({ s, ref: d });
       }
       deps.set(s.id, known);
     }
     this.cycles(ctx, c, deps);
     const ancestors = transitiveDeps(deps);
+    for (const { s, ref } of unknownDeps) {
+      // Not the step itself, one it already lists, or one that runs after it (a cycle).
+      const taken = new Set([s.id, ...s.dependsOn.map((d) => d.name)]);
+      for (const [id, before] of ancestors) if (before.has(s.id)) taken.add(id);
+      unknownStep(ref, `'depends_on' of step '${s.id}'`, taken);
+    }
     const inputs = new Set([...c.inputs.required, ...c.inputs.optional].map((r) => r.name));
 
     for (const s of c.steps) {
@@ -651,7 +659,8 @@ class ReferenceChecker {
       for (const so of o.steps) {
         const step = byId.get(so.stepName.name);
         if (!step) {
-          unknownStep(so.stepName, `the override '${o.key}'`);
+          // Not a step this override already names: that would be a duplicate key.
+          unknownStep(so.stepName, `the override '${o.key}'`, new Set(o.steps.map((x) => x.stepName.name)));
           continue;
         }
         if (so.model) this.providerRef(ctx, so.model, providers);
@@ -717,7 +726,8 @@ class ReferenceChecker {
       if (rules === null) continue;
       for (const ref of s.compositions) {
         if (comps.has(ref.name)) continue;
-        const guess = closest(ref.name, comps.keys());
+        // Not a name the list already has: that would be a duplicate.
+        const guess = closest(ref.name, [...comps.keys()].filter((n) => !s.compositions.some((r) => r.name === n)));
         const where = rules ? 'composition_rules.yaml does not define it' : 'there is no composition_rules.yaml beside this file';
         this.sink.node(ctx, ref.node, 'unknown-composition', `composition '${ref.name}' is not defined: ${where}${guess ? ` (did you mean '${guess}'?)` : ''}`);
       }
@@ -728,7 +738,30 @@ class ReferenceChecker {
 function undeclaredStepMessage(reader: string, id: string, s: StepDef, c: CompositionDef): string {
   const exists = c.steps.some((x) => x.id === id);
   if (!exists) return `${reader} reads steps.${id}, but composition '${c.name}' has no step '${id}'`;
+  // depends_on cannot help here: it would make a cycle.
+  if (id === s.id) return `${reader} reads steps.${id}, the output of step '${id}' itself: a step cannot read its own output, which exists only once it has run; read it in a step that depends on '${id}'`;
+  if (runsAfter(c, id, s.id)) return `${reader} reads steps.${id}, but step '${id}' depends on '${s.id}' (directly or through its dependencies), so it runs after it: step '${s.id}' cannot read its output; read it in a step that depends on '${id}'`;
   return `${reader} reads steps.${id}, but step '${s.id}' does not depend on '${id}' (directly or through its dependencies), so it may not have run yet; add '${id}' to depends_on`;
+}
+
+/** Whether step `later` depends on step `earlier`, directly or through its dependencies. */
+function runsAfter(c: CompositionDef, later: string, earlier: string): boolean {
+  const seen = new Set<string>();
+  const todo = [later];
+  while (todo.length) {
+    const id = todo.pop()!;
+    for (const step of c.steps) {
+      if (step.id !== id) continue;
+      for (const d of step.dependsOn) {
+        if (d.name === earlier) return true;
+        if (!seen.has(d.name)) {
+          seen.add(d.name);
+          todo.push(d.name);
+        }
+      }
+    }
+  }
+  return false;
 }
 
 function collectStrings(v: unknown, out: string[], depth: number): void {

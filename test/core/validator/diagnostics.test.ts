@@ -118,7 +118,13 @@ describe('diagnostics', () => {
     );
     assert.equal(ds.length, 1);
     assert.deepEqual(where(ds[0]!), ['service_mappings.yaml', 7, 9, 7, 13, 'unknown-composition']);
-    assert.match(ds[0]!.message, /composition 'flwo' is not defined.*did you mean 'flow'/);
+    // 'flow' is already on the list: suggesting it would only make a duplicate.
+    assert.doesNotMatch(ds[0]!.message, /did you mean/);
+    const alone = only(
+      { ...T, 'composition_rules.yaml': rules('      - id: a\n        template: a\n'), 'service_mappings.yaml': 'version: 1\nservices:\n  svc:\n    primary_templates: [a]\n    compositions:\n      - flwo\n' },
+      'unknown-composition',
+    );
+    assert.match(alone[0]!.message, /composition 'flwo' is not defined.*did you mean 'flow'/);
   });
 
   test('unknown-step: in depends_on and in overrides', () => {
