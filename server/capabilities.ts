@@ -11,7 +11,8 @@ export const SERVER_VERSION = '0.1.0';
 export function initializeResult(): InitializeResult {
   return {
     capabilities: {
-      textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: false },
+      // Saves tell the server a new template is on disk, in clients without file watchers.
+      textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
       completionProvider: { triggerCharacters: ['{', '>', '.', ':', '/', '[', ',', ' ', '"', "'", '-'], resolveProvider: false },
       hoverProvider: true,
       definitionProvider: true,

@@ -33,9 +33,10 @@ import { diagnosticsByFile } from './features/diagnostics.js';
 import { hover } from './features/hover.js';
 import { definition, documentSymbols, references, workspaceSymbols, type FeatureRequest } from './features/navigation.js';
 import { prepareRename, rename } from './features/rename.js';
-import { documentSnapshot, templateNameOfFile, type DocumentSnapshot } from './features/snapshot.js';
+import { documentSnapshot, templateByFile, templateNameOfFile, type DocumentSnapshot } from './features/snapshot.js';
 import { registerCustomRequests, type CustomRequestHost } from './customRequests.js';
 import { initializeResult } from './capabilities.js';
+import { FolderWatcher, type FolderChange } from './folderWatcher.js';
 import { DEFAULT_SETTINGS, IndexedNotification, type PromptManagerSettings } from './protocol.js';
 import { WorkspaceManager, type ManagedWorkspace } from './workspaceManager.js';
 import type { PrewarmedTemplate, TemplatePrewarmRequest } from '../core/validate/templatePrewarm.js';
@@ -77,6 +78,8 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   let workspaceTrusted = true;
   let supportsConfiguration = false;
   let supportsDynamicWatchers = false;
+  /** The server's own file watching, only for a client that cannot register watchers. */
+  let watcher: FolderWatcher | undefined;
   let trace: PromptManagerSettings['trace']['server'] = 'off';
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
@@ -249,6 +252,18 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       void connection.client.register(DidChangeWatchedFilesNotification.type, {
         watchers: [{ globPattern: '**/{service_mappings,composition_rules}.yaml' }, { globPattern: '**/*.{hbs,handlebars}' }],
       });
+    } else {
+      // The client cannot be asked to watch (Neovim 0.7 and others): watch the folders here,
+      // or a template created, changed or deleted outside the editor would never be seen.
+      // Exactly one source of file events: a client that registers is never doubled by this.
+      watcher = new FolderWatcher({
+        accept: (f) => isConfigFile(f) || isTemplateFile(f),
+        // Changes seen while the first indexing runs wait for it (its listing may predate them).
+        onChanges: (changes) => void ready.then(() => watcher && filesChanged(changes.map(folderChange))),
+        onProblem: (m) => connection.console.warn(`PromptManager file watching: ${m}`),
+      });
+      for (const folder of manager.folders.keys()) watcher.add(folder);
+      connection.console.info(`PromptManager: the client does not watch files for the server (no dynamic registration of workspace/didChangeWatchedFiles), so the server watches ${manager.folders.size} folder(s) itself (${watcher.folderCount} folders below them, node_modules and dot-folders left out).`);
     }
     if (manager.folders.size) {
       try {
@@ -256,12 +271,14 @@ export function startServer(connection: Connection, options: ServerOptions = {})
           for (const f of e.removed) {
             const p = uriToPath(f.uri);
             if (p) for (const ws of manager.removeFolder(p)) clearWorkspace(ws);
+            if (p) watcher?.remove(p);
           }
           for (const f of e.added) {
             const p = uriToPath(f.uri);
             if (!p) continue;
             manager.rememberUri(p, f.uri);
             manager.folders.set(p, { uri: f.uri });
+            watcher?.add(p);
             void loadSettings().then(() => {
               for (const ws of manager.discover(p)) validateAndPublish(ws);
               notifyIndexed(0);
@@ -326,6 +343,9 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     manager.rememberUri(file, e.document.uri);
     const text = e.document.getText();
     manager.open.set(file, { uri: e.document.uri, text, version: e.document.version });
+    // A template the index does not list yet (created outside the editor, and no file event
+    // came, or not yet): list its folder again, in any client.
+    if (isTemplateFile(file) && !isIndexed(file)) manager.fileChanged(file);
     for (const ws of manager.workspacesOf(file, isReady)) {
       // Opening a file as it is on disk changes nothing the validation saw: answer at once.
       const seen = ws.diskTexts.get(file) ?? (ws.validation ? ws.validation.templates.get(templateNameOfFile(ws.validation, file) ?? '')?.text : undefined);
@@ -350,6 +370,22 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     });
     for (const ws of manager.workspacesOf(file, isReady)) schedule(ws);
   });
+  // A save writes the file to disk: a new template (an editor buffer saved for the first time)
+  // is then listed, and closed files read it from disk again. Any client, watchers or not.
+  documents.onDidSave((e) => {
+    const file = uriToPath(e.document.uri);
+    if (!file || !(isTemplateFile(file) || isConfigFile(file))) return;
+    for (const ws of new Set([...manager.fileChanged(file), ...manager.workspacesOf(file, isReady)])) schedule(ws);
+  });
+
+  /** Whether a template file is in the index of every workspace whose templates root holds it. */
+  function isIndexed(file: string): boolean {
+    return manager.workspacesOf(file).every((ws) => {
+      // Not validated yet: its first validation lists the folder anyway.
+      return !ws.validation || templateByFile(ws.validation, file) !== undefined;
+    });
+  }
+
   documents.onDidClose((e) => {
     const file = uriToPath(e.document.uri);
     if (!file) return;
@@ -361,11 +397,25 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   });
 
   connection.onDidChangeWatchedFiles((e) => {
+    // The server watches itself only for a client that cannot register (see initialized):
+    // events such a client sends anyway would be the same changes twice.
+    if (watcher) return;
+    filesChanged(e.changes.flatMap((c) => {
+      const file = uriToPath(c.uri);
+      return file ? [{ file, type: c.type }] : [];
+    }));
+  });
+
+  function folderChange(c: FolderChange): { file: string; type: FileChangeType } {
+    return { file: c.path, type: c.type === 'created' ? FileChangeType.Created : c.type === 'deleted' ? FileChangeType.Deleted : FileChangeType.Changed };
+  }
+
+  /** Files or folders created, changed or deleted on disk: from the client's watchers or the server's own. */
+  function filesChanged(changes: { file: string; type: FileChangeType }[]): void {
     let rediscover = false;
     const touched = new Set<ManagedWorkspace>();
-    for (const c of e.changes) {
-      const file = uriToPath(c.uri);
-      if (!file) continue;
+    for (const c of changes) {
+      const file = c.file;
       if (isConfigFile(file) && c.type !== FileChangeType.Changed) rediscover = true;
       const folderEvent = !isConfigFile(file) && !isTemplateFile(file);
       if (folderEvent && c.type !== FileChangeType.Changed) rediscover = true;
@@ -384,7 +434,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       notifyIndexed(0);
     }
     for (const ws of touched) schedule(ws);
-  });
+  }
 
   // ------------------------------------------------------------------ features
 
@@ -467,6 +517,8 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   const disposeCustom = registerCustomRequests(host);
 
   connection.onShutdown(async () => {
+    watcher?.close();
+    watcher = undefined;
     for (const t of timers.values()) clearTimeout(t);
     timers.clear();
     isReady = false;
