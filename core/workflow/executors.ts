@@ -4,6 +4,7 @@
  * executor named by its provider's `type`. An application registers its own LLM client as an
  * executor under a name of its choice and points a provider's `type` at it.
  */
+import type { Clock } from '../clock.js';
 import type { ProviderDef } from '../model/types.js';
 import { createOpenAICompatibleExecutor } from './openaiCompatible.js';
 
@@ -20,11 +21,14 @@ export interface StepExecutionRequest {
   /** The provider named by the step's `model:`, when it has one. */
   provider?: ProviderDef;
   /**
-   * Aborted when the attempt times out or the run is cancelled; `signal.reason` is the
-   * PromptError (`timeout` or `cancelled`). The engine stops waiting at that moment and
-   * discards whatever the executor returns later, so honouring it is about freeing resources.
+   * Aborted when the attempt or the provider call times out (the provider's `timeout_ms`,
+   * 60 s by default) or the run is cancelled; `signal.reason` is the PromptError (`timeout` or
+   * `cancelled`). The engine stops waiting at that moment and discards whatever the executor
+   * returns later, so honouring it (pass it to your HTTP client) is about freeing resources.
    */
   signal: AbortSignal;
+  /** The engine's clock: time simulated delays on it, so that a test's fake clock drives them. */
+  clock: Clock;
   /** Environment lookup for secrets (`api_key_env`). */
   env: (name: string) => string | undefined;
   serviceName?: string;
