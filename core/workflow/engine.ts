@@ -10,7 +10,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { PromptError } from '../errors.js';
 import { DEFAULT_LIMITS, LIMITS } from '../limits.js';
 import type { CompositionDef, ProviderDef, RunDefaults } from '../model/types.js';
-import { createDefaultExecutors, type ExecutorRegistry } from './executors.js';
+import { executorRegistry, type ExecutorRegistry, type ExecutorsOption } from './executors.js';
 import { WorkflowMetrics, type WorkflowMetricsJSON } from './metrics.js';
 import { resolveComposition } from './resolve.js';
 import { WorkflowRunner, type SchedulingPolicy } from './run.js';
@@ -36,8 +36,11 @@ export interface WorkflowEngineOptions {
   host: WorkflowHost;
   /** `providers:` of composition_rules.yaml; replace them on reload with `setProviders`. */
   providers?: ProviderDef[];
-  /** Default: `render` and `openai-compatible`. */
-  executors?: ExecutorRegistry;
+  /**
+   * Default: `render` and `openai-compatible`. A registry is used as it is; a list of
+   * executors is added to the defaults (an executor named after a provider `type` serves it).
+   */
+  executors?: ExecutorsOption;
   clock?: Clock;
   idGenerator?: () => string;
   /** Finished runs kept for `getStatus` (running runs are never dropped). Default 1,000. */
@@ -91,7 +94,7 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
   constructor(options: WorkflowEngineOptions) {
     super();
     this.host = options.host;
-    this.executors = options.executors ?? createDefaultExecutors();
+    this.executors = executorRegistry(options.executors);
     this.metrics = options.metrics ?? new WorkflowMetrics();
     this.clock = options.clock ?? systemClock;
     this.idGenerator = options.idGenerator ?? randomUUID;
