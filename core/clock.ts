@@ -9,15 +9,89 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
+/**
+ * The longest delay Node's timers take (2^31-1 ms, about 24.8 days). A longer one, or a value
+ * that is not a number, fires after 1 ms with a TimeoutOverflowWarning: a 30-day run timeout
+ * ended the run at once. `systemClock` chains timers past it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The timer functions a chained timer is built on (Node's, or a test's). */
+export interface TimerPrimitives {
+  now(): number;
+  set(fn: () => void, ms: number): NodeJS.Timeout;
+  clear(t: NodeJS.Timeout): void;
+}
+
+const nodeTimers: TimerPrimitives = {
+  now: () => performance.now(),
+  set: (fn, ms) => setTimeout(fn, ms),
+  clear: (t) => clearTimeout(t),
+};
+
+/**
+ * A timer of any length: waits of at most MAX_TIMER_MS at a time until the due time, read on
+ * the monotonic clock, has come. `Infinity` never fires. Unref'd unless `ref()` is called,
+ * like systemClock's other timers.
+ */
+export class ChainedTimer {
+  private timer?: NodeJS.Timeout;
+  private refed = false;
+  private readonly due: number;
+
+  constructor(
+    private readonly fn: () => void,
+    ms: number,
+    private readonly timers: TimerPrimitives = nodeTimers,
+  ) {
+    this.due = timers.now() + (Number.isNaN(ms) ? 0 : Math.max(0, ms));
+    this.arm();
+  }
+
+  private arm(): void {
+    const left = this.due - this.timers.now();
+    if (left === Infinity) return;
+    if (left <= 0 && this.timer !== undefined) {
+      this.timer = undefined;
+      this.fn();
+      return;
+    }
+    this.timer = this.timers.set(() => this.arm(), Math.min(Math.max(left, 0), MAX_TIMER_MS));
+    if (!this.refed) this.timer.unref?.();
+  }
+
+  clear(): void {
+    if (this.timer !== undefined) this.timers.clear(this.timer);
+    this.timer = undefined;
+  }
+
+  ref(): this {
+    this.refed = true;
+    this.timer?.ref?.();
+    return this;
+  }
+
+  unref(): this {
+    this.refed = false;
+    this.timer?.unref?.();
+    return this;
+  }
+}
+
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => {
+    // Past Node's limit (or not a number) a timer would fire at once: chain it instead.
+    if (!(ms <= MAX_TIMER_MS)) return new ChainedTimer(fn, ms);
     const t = setTimeout(fn, ms);
     // A pending retry or watcher debounce must never keep a finished process alive.
     t.unref?.();
     return t;
   },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  clearTimeout: (h) => {
+    if (h instanceof ChainedTimer) h.clear();
+    else clearTimeout(h as NodeJS.Timeout);
+  },
 };
 
 /** A manual clock for tests: time moves only when `advance` is called. */

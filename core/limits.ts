@@ -50,6 +50,18 @@ export interface Limits {
   maxRenderMs: number;
   /** Finished workflow runs kept for status queries (running runs are never dropped). */
   historyLimit: number;
+  /** Bytes of one provider answer the built-in executor reads: past it the read is aborted with `provider_error`. */
+  maxProviderResponseBytes: number;
+  /** Characters of one step output (a string's length, or its JSON's): a longer output fails the attempt with `limit_exceeded`. */
+  maxStepOutputChars: number;
+  /**
+   * Characters of step and run outputs kept by the finished runs of one workflow engine's
+   * history, all runs together: past it the oldest runs' outputs are dropped (their statuses
+   * stay, with `outputsDropped: true`).
+   */
+  maxHistoryOutputChars: number;
+  /** Longest `Retry-After` wait honoured: a provider asking for longer fails the step at once, saying so. */
+  maxRetryAfterMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -67,6 +79,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxRenderWork: 500_000,
   maxRenderMs: 2_000,
   historyLimit: 1_000,
+  maxProviderResponseBytes: 8 * 1024 * 1024,
+  maxStepOutputChars: 16 * 1024 * 1024,
+  maxHistoryOutputChars: 64 * 1024 * 1024,
+  maxRetryAfterMs: 600_000,
 });
 
 /** The limits in force for this process. Read at each use; change them with `configureLimits`. */

@@ -10,6 +10,8 @@ import type { Clock } from '../clock.js';
 import { PromptError } from '../errors.js';
 import { findPromptWorkspaces } from '../validate/validateWorkspace.js';
 import { memoryFileSystem, nodeFileSystem, type FileSystemHost } from '../workspace/fileSystem.js';
+import { createDefaultExecutors, createOfflineExecutors, executorRegistry } from '../workflow/executors.js';
+import type { WorkflowSettings } from '../workflow/managerPort.js';
 import { environmentFromNodeEnv, type Environment } from './presets.js';
 import { PromptManager, type PromptManagerOptions } from './promptManager.js';
 import { PromptEnabledService } from './promptEnabledService.js';
@@ -96,6 +98,18 @@ export interface TestingOptions {
   limits?: PromptManagerOptions['limits'];
   /** Where the in-memory workspace pretends to live (paths in errors). */
   root?: string;
+  /**
+   * Settings of the workflow engine (`PromptManagerOptions.workflow`). `executors` lists your
+   * model clients and mocks (`createMockExecutor`), each serving the providers whose `type` is
+   * its name; `env` supplies API keys.
+   */
+  workflow?: WorkflowSettings;
+  /**
+   * False (default): nothing reaches the network. `openai-compatible` providers that no
+   * executor of yours serves fail at once with `provider_error`, saying how to mock them.
+   * True: they call their base_url as in production.
+   */
+  allowNetwork?: boolean;
 }
 
 /** Folder of the in-memory workspace of `createTesting`; nothing is read from or written to it. */
@@ -104,7 +118,8 @@ export const TESTING_ROOT = path.resolve('/promptmanager-testing');
 /**
  * A manager held entirely in memory (testing preset: no cache, no watching, deterministic run
  * ids), validated by the same validator as files on disk: an invalid configuration fails the
- * same way.
+ * same way. Workflows never reach the network unless `allowNetwork` is set: provider steps
+ * are answered by the executors in `workflow.executors` (a mock model: `createMockExecutor`).
  */
 export async function createTesting(options: TestingOptions = {}): Promise<PromptManager> {
   const root = options.root ? path.resolve(options.root) : TESTING_ROOT;
@@ -126,6 +141,7 @@ export async function createTesting(options: TestingOptions = {}): Promise<Promp
     helpers: options.helpers,
     cache: options.cache,
     limits: options.limits,
+    workflow: { ...options.workflow, executors: executorRegistry(options.workflow?.executors, options.allowNetwork ? createDefaultExecutors : createOfflineExecutors) },
   });
 }
 

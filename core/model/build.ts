@@ -271,9 +271,12 @@ export function buildCompositionRules(file: string, root: SNode | null, memo?: M
       if (m !== undefined) prov.model = m;
       const k = str(getValue(d, 'api_key_env'));
       if (k !== undefined) prov.apiKeyEnv = k;
+      const to = num(getValue(d, 'timeout_ms'));
+      if (to !== undefined) prov.timeoutMs = to;
       for (const q of d.items) {
         const qk = keyName(q);
-        if (qk && !['type', 'base_url', 'model', 'api_key_env', 'description'].includes(qk)) prov.options[qk] = plain(q.value);
+        // timeout_ms is the engine's, not a request field (OpenAI rejects unknown fields).
+        if (qk && !['type', 'base_url', 'model', 'api_key_env', 'description', 'timeout_ms'].includes(qk)) prov.options[qk] = plain(q.value);
       }
       model.providers.push(prov);
     }

@@ -114,6 +114,8 @@ export interface ProviderDef {
   baseUrl?: string;
   model?: string;
   apiKeyEnv?: string;
+  /** Time limit of one call to the provider (`timeout_ms`); the engine enforces it, 60,000 ms when unset. Never sent to the provider. */
+  timeoutMs?: number;
   /** Extra request fields (temperature, max_tokens...) passed through to the provider. */
   options: Record<string, unknown>;
 }

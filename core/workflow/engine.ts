@@ -10,7 +10,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { PromptError } from '../errors.js';
 import { DEFAULT_LIMITS, LIMITS } from '../limits.js';
 import type { CompositionDef, ProviderDef, RunDefaults } from '../model/types.js';
-import { createDefaultExecutors, type ExecutorRegistry } from './executors.js';
+import { executorRegistry, type ExecutorRegistry, type ExecutorsOption } from './executors.js';
 import { WorkflowMetrics, type WorkflowMetricsJSON } from './metrics.js';
 import { resolveComposition } from './resolve.js';
 import { WorkflowRunner, type SchedulingPolicy } from './run.js';
@@ -36,8 +36,11 @@ export interface WorkflowEngineOptions {
   host: WorkflowHost;
   /** `providers:` of composition_rules.yaml; replace them on reload with `setProviders`. */
   providers?: ProviderDef[];
-  /** Default: `render` and `openai-compatible`. */
-  executors?: ExecutorRegistry;
+  /**
+   * Default: `render` and `openai-compatible`. A registry is used as it is; a list of
+   * executors is added to the defaults (an executor named after a provider `type` serves it).
+   */
+  executors?: ExecutorsOption;
   clock?: Clock;
   idGenerator?: () => string;
   /** Finished runs kept for `getStatus` (running runs are never dropped). Default 1,000. */
@@ -84,11 +87,14 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
   private readonly policy: SchedulingPolicy;
   /** Insertion order = start order: eviction drops the oldest finished runs first. */
   private readonly runs = new Map<string, WorkflowRunner>();
+  /** Finished runs still holding outputs, oldest first, with their size; `retainedChars` is the sum. */
+  private readonly retained = new Map<WorkflowRunner, number>();
+  private retainedChars = 0;
 
   constructor(options: WorkflowEngineOptions) {
     super();
     this.host = options.host;
-    this.executors = options.executors ?? createDefaultExecutors();
+    this.executors = executorRegistry(options.executors);
     this.metrics = options.metrics ?? new WorkflowMetrics();
     this.clock = options.clock ?? systemClock;
     this.idGenerator = options.idGenerator ?? randomUUID;
@@ -147,10 +153,13 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
       composition,
       settings,
     );
-    if (previous) this.runs.delete(id);
+    if (previous) this.forget(id, previous);
     this.runs.set(id, runner);
     // Registered before start so that status is readable from the first event's listeners.
-    void runner.done.then(() => this.evict());
+    void runner.done.then(() => {
+      this.retainOutputs(runner);
+      this.evict();
+    });
     if (options.signal?.aborted) runner.cancel('the caller aborted the run before it started');
     else runner.start(context);
     this.evict();
@@ -202,7 +211,36 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
     if (this.runs.size <= this.historyLimit) return;
     for (const [id, r] of this.runs) {
       if (this.runs.size <= this.historyLimit) break;
-      if (r.isEnded) this.runs.delete(id);
+      if (r.isEnded) this.forget(id, r);
+    }
+  }
+
+  private forget(id: string, r: WorkflowRunner): void {
+    this.runs.delete(id);
+    const n = this.retained.get(r);
+    if (n !== undefined) {
+      this.retained.delete(r);
+      this.retainedChars -= n;
+    }
+  }
+
+  /**
+   * Counts a finished run's outputs against `maxHistoryOutputChars` and drops the oldest
+   * runs' outputs past it (their statuses stay). The caller of the run already has them.
+   */
+  private retainOutputs(runner: WorkflowRunner): void {
+    if (this.runs.get(runner.id) !== runner) return;
+    const n = runner.outputChars();
+    if (n > 0) {
+      this.retained.set(runner, n);
+      this.retainedChars += n;
+    }
+    const max = LIMITS.maxHistoryOutputChars;
+    for (const [r, size] of this.retained) {
+      if (this.retainedChars <= max) break;
+      r.dropOutputs();
+      this.retained.delete(r);
+      this.retainedChars -= size;
     }
   }
 }

@@ -2,10 +2,14 @@
  * Step executors: what turns a step's rendered prompt into its output. A step without
  * `model:` uses `render` (the output is the prompt itself); a step with `model:` uses the
  * executor named by its provider's `type`. An application registers its own LLM client as an
- * executor under a name of its choice and points a provider's `type` at it.
+ * executor under a name of its choice and points a provider's `type` at it (README "Your own
+ * model client"); a run whose provider type has no executor is refused before any step starts.
  */
+import type { Clock } from '../clock.js';
+import { PromptError } from '../errors.js';
 import type { ProviderDef } from '../model/types.js';
-import { createOpenAICompatibleExecutor } from './openaiCompatible.js';
+import { OPENAI_COMPATIBLE, createOpenAICompatibleExecutor, describeProvider } from './openaiCompatible.js';
+import { markNonRetryable } from './retry.js';
 
 export interface StepExecutionRequest {
   runId: string;
@@ -20,11 +24,14 @@ export interface StepExecutionRequest {
   /** The provider named by the step's `model:`, when it has one. */
   provider?: ProviderDef;
   /**
-   * Aborted when the attempt times out or the run is cancelled; `signal.reason` is the
-   * PromptError (`timeout` or `cancelled`). The engine stops waiting at that moment and
-   * discards whatever the executor returns later, so honouring it is about freeing resources.
+   * Aborted when the attempt or the provider call times out (the provider's `timeout_ms`,
+   * 60 s by default) or the run is cancelled; `signal.reason` is the PromptError (`timeout` or
+   * `cancelled`). The engine stops waiting at that moment and discards whatever the executor
+   * returns later, so honouring it (pass it to your HTTP client) is about freeing resources.
    */
   signal: AbortSignal;
+  /** The engine's clock: time simulated delays on it, so that a test's fake clock drives them. */
+  clock: Clock;
   /** Environment lookup for secrets (`api_key_env`). */
   env: (name: string) => string | undefined;
   serviceName?: string;
@@ -53,7 +60,13 @@ export class ExecutorRegistry {
 
   /** Adds an executor, replacing any of the same name (tests replace `render` with an instrumented one). */
   register(executor: StepExecutor): this {
-    this.byName.set(executor.name, executor);
+    const e = executor as Partial<StepExecutor> | null;
+    if (!e || typeof e.name !== 'string' || !/^[A-Za-z][A-Za-z0-9_.-]*$/.test(e.name) || typeof e.execute !== 'function') {
+      throw new TypeError(
+        `an executor is an object { name, execute(request) } whose name is a provider type (letters, digits, '_', '.' and '-', starting with a letter), got ${e && typeof e === 'object' ? `{ name: ${JSON.stringify(e.name)}, execute: ${typeof e.execute} }` : String(e)}`,
+      );
+    }
+    this.byName.set(e.name, executor);
     return this;
   }
 
@@ -77,4 +90,43 @@ export class ExecutorRegistry {
 /** `render` and `openai-compatible`. */
 export function createDefaultExecutors(): ExecutorRegistry {
   return new ExecutorRegistry([renderExecutor, createOpenAICompatibleExecutor()]);
+}
+
+/**
+ * Executors as the engine options take them: a registry is used as it is (it must hold
+ * `render`); a list of executors is added to the defaults, replacing any of the same name.
+ */
+export type ExecutorsOption = ExecutorRegistry | Iterable<StepExecutor>;
+
+export function executorRegistry(option: ExecutorsOption | undefined, defaults: () => ExecutorRegistry = createDefaultExecutors): ExecutorRegistry {
+  if (option instanceof ExecutorRegistry) return option;
+  if (option !== undefined && typeof (option as Partial<Iterable<StepExecutor>>)[Symbol.iterator] !== 'function') {
+    throw new TypeError('workflow.executors must be a list of executors ({ name, execute }) or an ExecutorRegistry');
+  }
+  const reg = defaults();
+  for (const e of option ?? []) reg.register(e);
+  return reg;
+}
+
+/**
+ * Stands in for `openai-compatible` where nothing may reach the network (`createTesting`
+ * unless `allowNetwork: true`): every call fails at once, not retried, saying what to do.
+ */
+export const offlineExecutor: StepExecutor = {
+  name: OPENAI_COMPATIBLE,
+  execute: (req) =>
+    Promise.reject(
+      markNonRetryable(
+        new PromptError(
+          'provider_error',
+          `step "${req.stepId}" would call ${req.provider ? describeProvider(req.provider) : 'a provider'}, and this manager does not reach the network: register a mock (workflow: { executors: [createMockExecutor({ ... })] }) or pass allowNetwork: true`,
+          { step: req.stepId, composition: req.composition },
+        ),
+      ),
+    ),
+};
+
+/** `render`, and `openai-compatible` answered by `offlineExecutor`. */
+export function createOfflineExecutors(): ExecutorRegistry {
+  return new ExecutorRegistry([renderExecutor, offlineExecutor]);
 }

@@ -9,7 +9,7 @@ import type { WorkflowExecuteOptions, WorkflowPort } from '../engine/workflowPor
 import { PromptError } from '../errors.js';
 import type { ProviderDef } from '../model/types.js';
 import { WorkflowEngine } from './engine.js';
-import type { ExecutorRegistry } from './executors.js';
+import type { ExecutorsOption } from './executors.js';
 import type { WorkflowResult, WorkflowRun } from './types.js';
 
 /** Per-provider settings that win over composition_rules.yaml (the demo's local server, tests). */
@@ -22,7 +22,12 @@ export interface WorkflowSettings {
   maxParallel?: number;
   /** False in an untrusted workspace: runs with provider steps are refused. Default true. */
   trusted?: boolean;
-  executors?: ExecutorRegistry;
+  /**
+   * Step executors. A list is added to the defaults (`render`, `openai-compatible`), each
+   * serving the providers whose `type` is its name: your own model client, or a mock
+   * (`createMockExecutor`). An `ExecutorRegistry` replaces the defaults (it must hold `render`).
+   */
+  executors?: ExecutorsOption;
   /** Where `api_key_env` names are looked up (default process.env). */
   env?: (name: string) => string | undefined;
   providerOverrides?: ProviderOverrides;

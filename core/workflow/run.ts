@@ -15,13 +15,15 @@
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';
 import { PromptError, toPromptError } from '../errors.js';
+import { LIMITS } from '../limits.js';
 import type { ProviderDef } from '../model/types.js';
+import { DEFAULT_PROVIDER_TIMEOUT_MS, MAX_STEP_ERRORS, STEP_ERRORS_KEPT_FIRST, compositionBoundsProblem, providerBoundsProblem } from './bounds.js';
 import { buildStepGraph, remainingPathLengths, topologicalOrder, type GraphProblem, type StepGraph } from './dag.js';
 import { EventLog } from './eventLog.js';
 import { RENDER_EXECUTOR, type ExecutorRegistry, type StepExecutionRequest, type StepExecutor } from './executors.js';
 import type { WorkflowMetrics } from './metrics.js';
 import { StepHeap } from './priorityQueue.js';
-import { isRetryable, retryWaitMs } from './retry.js';
+import { isRetryable, planRetry, withReason } from './retry.js';
 import type {
   ErrorJSON,
   FinalRunStatus,
@@ -76,6 +78,8 @@ interface StepState {
   skipReason?: SkipReason;
   attempts: number;
   errors: ErrorJSON[];
+  /** Errors left out of `errors` (MAX_STEP_ERRORS): a step retried many times keeps the first and the latest. */
+  errorsDropped: number;
   startedAt?: number;
   finishedAt?: number;
   output: unknown;
@@ -129,10 +133,22 @@ function outputText(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
+/** Characters of an output as status, history and later steps hold it (a string's length, or its JSON's). */
+function outputChars(v: unknown): number {
+  if (v === null || v === undefined) return 0;
+  if (typeof v === 'string') return v.length;
+  try {
+    return JSON.stringify(v)?.length ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
 export class WorkflowRunner {
   readonly id: string;
   readonly composition: ResolvedComposition;
-  readonly done: Promise<WorkflowResult>;
+  /** Replaced when the history drops the run's outputs, so that the history does not keep the full result alive. */
+  done: Promise<WorkflowResult>;
   readonly log = new EventLog<WorkflowEvent>();
 
   private resolveDone!: (r: WorkflowResult) => void;
@@ -163,6 +179,8 @@ export class WorkflowRunner {
   private input: Record<string, unknown> = {};
   private whenContext?: Record<string, unknown>;
   private output: string | null = null;
+  /** Set when the engine dropped this finished run's outputs to keep its history within maxHistoryOutputChars. */
+  private outputsDropped = false;
   private error?: ErrorJSON;
   private readonly maxParallel: number;
   private readonly serviceName?: string;
@@ -180,7 +198,7 @@ export class WorkflowRunner {
     this.maxParallel = settings.maxParallel;
     if (settings.serviceName !== undefined) this.serviceName = settings.serviceName;
     this.startedAt = deps.clock.now();
-    this.steps = composition.steps.map((def) => ({ def, status: 'pending', attempts: 0, errors: [], output: null, remaining: 0, timeouts: 0 }));
+    this.steps = composition.steps.map((def) => ({ def, status: 'pending', attempts: 0, errors: [], errorsDropped: 0, output: null, remaining: 0, timeouts: 0 }));
     this.done = new Promise((r) => (this.resolveDone = r));
     // Every executor of an unbounded run may listen to this one signal (fetch does).
     setMaxListeners(0, this.runAbort.signal);
@@ -218,6 +236,9 @@ export class WorkflowRunner {
     if (!(this.maxParallel === Infinity || (Number.isInteger(this.maxParallel) && this.maxParallel >= 1))) {
       return new PromptError('invalid_configuration', `composition "${c.name}": max_parallel must be a whole number from 1 up, not ${this.maxParallel}`, details);
     }
+    // The schema bounds these in YAML; a composition built in code must not overflow a timer or retry without end either.
+    const bounds = compositionBoundsProblem(c);
+    if (bounds) return new PromptError('invalid_configuration', `composition "${c.name}" cannot run: ${bounds}`, details);
     for (const s of this.steps) {
       const d = s.def;
       if (d.skip) continue;
@@ -239,9 +260,17 @@ export class WorkflowRunner {
       if (scheme !== undefined) {
         return new PromptError('invalid_configuration', `provider "${p.name}" has a base_url that is not http or https (${scheme}); the engine sends prompts only over http and https`, { ...details, step: d.id });
       }
+      const pb = providerBoundsProblem(p);
+      if (pb) return new PromptError('invalid_configuration', `composition "${c.name}" cannot run: ${pb}`, { ...details, step: d.id });
       s.provider = p;
       s.executor = this.deps.executors.get(p.type);
-      if (!s.executor) return new PromptError('invalid_configuration', `provider "${p.name}" has the type "${p.type}", for which no executor is registered (known: ${this.deps.executors.names().join(', ')})`, { ...details, step: d.id });
+      if (!s.executor) {
+        return new PromptError(
+          'invalid_configuration',
+          `provider "${p.name}" (step "${d.id}") has the type "${p.type}", and no executor of that name is registered (registered: ${this.deps.executors.names().join(', ')}); register your client under that name: workflow: { executors: [{ name: '${p.type}', execute }] }`,
+          { ...details, step: d.id },
+        );
+      }
     }
     const missing = c.inputs.required.filter((k) => context[k] === undefined || context[k] === null);
     if (missing.length) {
@@ -447,7 +476,7 @@ export class WorkflowRunner {
     } catch (e) {
       // The step's `context:` does not render: no attempt can succeed, so no retry.
       const err = toPromptError(e, 'template_error', { step: def.id, composition: this.composition.name });
-      s.errors.push(err.toJSON());
+      this.pushError(s, err);
       return this.afterFailure(i, err, { ...this.input, steps: this.stepsView });
     }
     for (let attempt = 1; ; attempt++) {
@@ -455,15 +484,41 @@ export class WorkflowRunner {
       const r = await this.attempt(i, ctx, attempt);
       if (this.ended) return;
       if (r.ok) return this.completeStep(i, 'succeeded', r.output);
-      const err = r.error;
-      s.errors.push(err.toJSON());
+      let err = r.error;
       if (err.code === 'timeout') s.timeouts++;
-      if (attempt >= def.retry.maxAttempts || !isRetryable(err, def.retry)) return this.afterFailure(i, err, ctx);
-      const waitMs = retryWaitMs(err, def.retry, attempt);
+      if (attempt >= def.retry.maxAttempts || !isRetryable(err, def.retry)) {
+        this.pushError(s, err);
+        return this.afterFailure(i, err, ctx);
+      }
+      const plan = planRetry(err, def.retry, attempt, this.retryBounds());
+      if (!plan.retry) {
+        // Waiting could not end in an answer the run can use: fail now, saying why.
+        err = withReason(err, plan.why);
+        this.pushError(s, err);
+        return this.afterFailure(i, err, ctx);
+      }
+      this.pushError(s, err);
+      const waitMs = plan.waitMs;
       this.emit({ type: 'step.retrying', runId: this.id, composition: this.composition.name, time: this.deps.clock.now(), stepId: def.id, attempt, nextAttempt: attempt + 1, waitMs, error: err.toJSON() });
       await this.sleep(waitMs);
       if (this.ended) return;
     }
+  }
+
+  /** The wait limits of a retry now: `maxRetryAfterMs`, and the time left before the run's deadline. */
+  private retryBounds(): { maxRetryAfterMs: number; remainingMs?: number; runTimeoutMs?: number } {
+    const t = this.composition.timeoutMs;
+    if (t === undefined) return { maxRetryAfterMs: LIMITS.maxRetryAfterMs };
+    return { maxRetryAfterMs: LIMITS.maxRetryAfterMs, remainingMs: this.startedAt + t - this.deps.clock.now(), runTimeoutMs: t };
+  }
+
+  /** Keeps the first STEP_ERRORS_KEPT_FIRST errors and the latest ones, MAX_STEP_ERRORS in all. */
+  private pushError(s: StepState, e: PromptError): void {
+    if (s.errors.length >= MAX_STEP_ERRORS) {
+      s.errors.splice(STEP_ERRORS_KEPT_FIRST, 1);
+      s.errorsDropped++;
+    }
+    s.errors.push(e.toJSON());
   }
 
   private async afterFailure(i: number, err: PromptError, ctx: Record<string, unknown>): Promise<void> {
@@ -479,7 +534,7 @@ export class WorkflowRunner {
     } catch (e) {
       if (this.ended) return;
       const fbErr = toPromptError(e, 'template_error', { step: s.def.id, template: fb.template });
-      s.errors.push(fbErr.toJSON());
+      this.pushError(s, fbErr);
       this.completeStep(i, 'failed', null, err);
     }
   }
@@ -515,6 +570,8 @@ export class WorkflowRunner {
     return new Promise<AttemptResult>((resolve) => {
       let settled = false;
       let timer: unknown;
+      let providerTimer: unknown;
+      let unfollow: (() => void) | undefined;
       let sentAt: number | undefined;
       // A controller of its own only when the attempt can time out: creating one costs more
       // than the rest of a no-op step, and without a timeout the run's signal says it all.
@@ -523,6 +580,8 @@ export class WorkflowRunner {
         if (settled) return;
         settled = true;
         if (timer !== undefined) clock.clearTimeout(timer);
+        if (providerTimer !== undefined) clock.clearTimeout(providerTimer);
+        unfollow?.();
         this.inFlight.delete(onStop);
         if (provider && sentAt !== undefined && !this.ended) this.deps.metrics.recordProviderCall(provider.name, clock.now() - sentAt, r.ok ? undefined : { status: r.error.status });
         resolve(r);
@@ -547,6 +606,21 @@ export class WorkflowRunner {
         const prompt = await this.deps.host.renderTemplate(def.template!, ctx, this.renderOpts(signal));
         if (settled) return undefined;
         sentAt = clock.now();
+        let callSignal = signal;
+        if (provider) {
+          // The provider's own limit on one call, enforced here for every executor: its signal aborts.
+          const ms = provider.timeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS;
+          const pac = new AbortController();
+          const follow = () => pac.abort(signal.reason);
+          signal.addEventListener('abort', follow, { once: true });
+          unfollow = () => signal.removeEventListener('abort', follow);
+          callSignal = pac.signal;
+          providerTimer = clock.setTimeout(() => {
+            const err = new PromptError('timeout', `provider "${provider.name}" did not answer step "${def.id}" (attempt ${attempt}) within its timeout_ms of ${ms} ms`, { step: def.id, composition: this.composition.name });
+            pac.abort(err);
+            settle({ ok: false, error: err });
+          }, ms);
+        }
         const req: StepExecutionRequest = {
           runId: this.id,
           composition: this.composition.name,
@@ -554,12 +628,18 @@ export class WorkflowRunner {
           attempt,
           prompt,
           context: ctx,
-          signal,
+          signal: callSignal,
+          clock,
           env: this.deps.env,
         };
         if (provider) req.provider = provider;
         if (this.serviceName !== undefined) req.serviceName = this.serviceName;
-        return s.executor!.execute(req);
+        const output = await s.executor!.execute(req);
+        const chars = outputChars(output);
+        if (chars > LIMITS.maxStepOutputChars) {
+          throw new PromptError('limit_exceeded', `step "${def.id}" produced an output of ${chars} characters, more than maxStepOutputChars (${LIMITS.maxStepOutputChars})`, { step: def.id, composition: this.composition.name });
+        }
+        return output;
       };
       work().then(
         (output) => settle({ ok: true, output }),
@@ -623,7 +703,7 @@ export class WorkflowRunner {
       if (s.status === 'running') {
         // Cancelled steps are `cancelled`; a step cut off by the run's timeout failed with `timeout`.
         s.status = status === 'timed_out' ? 'failed' : 'cancelled';
-        if (stopError) s.errors.push(stopError.toJSON());
+        if (stopError) this.pushError(s, stopError);
         s.finishedAt = now;
         s.output = null;
         this.setView(i);
@@ -683,10 +763,31 @@ export class WorkflowRunner {
 
   // ---------------------------------------------------------------- status
 
+  /** Characters of outputs this run holds (its steps' and its own). */
+  outputChars(): number {
+    let n = this.output?.length ?? 0;
+    for (const s of this.steps) n += outputChars(s.output);
+    return n;
+  }
+
+  /** Forgets a finished run's outputs (the engine's history keeps within maxHistoryOutputChars); its status stays. */
+  dropOutputs(): void {
+    if (!this.ended) return;
+    for (const s of this.steps) s.output = null;
+    for (const k of Object.keys(this.stepsView)) this.stepsView[k] = Object.freeze({ ...this.stepsView[k]!, output: null });
+    this.output = null;
+    this.outputsDropped = true;
+    // A settled promise keeps its value, and its resolve function keeps the promise: let both go
+    // (the caller's handle still holds the full result for as long as the caller wants it).
+    this.done = Promise.resolve(this.snapshot() as WorkflowResult);
+    this.resolveDone = () => undefined;
+  }
+
   snapshot(): WorkflowStatus {
     const outputs: Record<string, unknown> = {};
     const steps: StepRunStatus[] = this.steps.map((s) => {
       const st: StepRunStatus = { id: s.def.id, status: s.status, attempts: s.attempts, errors: s.errors.slice(), output: s.output };
+      if (s.errorsDropped) st.errorsDropped = s.errorsDropped;
       if (s.skipReason) st.skipReason = s.skipReason;
       if (s.startedAt !== undefined) st.startedAt = s.startedAt;
       if (s.finishedAt !== undefined) st.finishedAt = s.finishedAt;
@@ -708,6 +809,7 @@ export class WorkflowRunner {
       appliedOverrides: { ...this.composition.appliedOverrides },
     };
     if (this.serviceName !== undefined) out.serviceName = this.serviceName;
+    if (this.outputsDropped) out.outputsDropped = true;
     if (this.finishedAt !== undefined) {
       out.finishedAt = this.finishedAt;
       out.durationMs = this.finishedAt - this.startedAt;

@@ -86,8 +86,13 @@ export interface StepRunStatus {
   skipReason?: SkipReason;
   /** Attempts made (0 for a step that never ran). */
   attempts: number;
-  /** Every attempt's error, in order (a step that succeeded on attempt 3 has two). */
+  /**
+   * Every attempt's error, in order (a step that succeeded on attempt 3 has two), at most 10:
+   * past that the first 5 and the latest 5 are kept, and `errorsDropped` counts the others.
+   */
   errors: ErrorJSON[];
+  /** Errors left out of `errors` between the first and the latest ones; absent when none were. */
+  errorsDropped?: number;
   /** Clock milliseconds (the engine's injected clock). */
   startedAt?: number;
   finishedAt?: number;
@@ -110,6 +115,12 @@ export interface WorkflowStatus {
   steps: StepRunStatus[];
   /** Outputs of the steps that finished with one, by step id: kept whatever the run's status. */
   outputs: Record<string, unknown>;
+  /**
+   * True when the engine has dropped this finished run's outputs (`outputs`, each step's
+   * `output`, `output`) to keep its history within `maxHistoryOutputChars`; `done` resolved
+   * with them all the same.
+   */
+  outputsDropped?: boolean;
   /** The composition's output; null until the run ends, and for runs that did not succeed or end partial. */
   output: string | null;
   /** Why the run could not start, or why its output could not be rendered. */

@@ -5,7 +5,9 @@
  * - nothing outside the templates root is read (a spy FileSystemHost records every access);
  * - a provider's base_url must be http or https, at run time too, whatever the executor;
  * - an API key never appears in run status, events, metrics (JSON and Prometheus), health,
- *   error messages, logs or the CLI's output (a canary key through a failing provider);
+ *   error messages, logs or the CLI's output, whole or any 8-character piece of it (a canary
+ *   key through a provider that echoes it, also past the point where long messages are cut),
+ *   nor a password in a base_url;
  * - nothing from the workspace is executed (no `.js` is loaded, no YAML tag runs code);
  * - an untrusted manager runs no provider step.
  */
@@ -17,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { systemClock } from '../../core/clock.js';
 import { PromptManager } from '../../core/engine/promptManager.js';
 import { PromptError } from '../../core/errors.js';
 import { nodeFileSystem, type FileSystemHost } from '../../core/workspace/fileSystem.js';
@@ -26,6 +29,19 @@ import type { WorkflowEvent } from '../../core/workflow/types.js';
 import { CLI } from '../helpers/paths.js';
 
 const CANARY = 'sk-CANARY-5e1f0c2b9d7a4e63b8f1';
+/** A password in a base_url (`http://user:PASSWORD@host`). */
+const PASSWORD_CANARY = 'pw-CANARY-7c3d9e1f0a2b4c6d';
+
+/** The secret and every 8-character piece of it: a message cut in the middle of a key still leaks what it shows. */
+function secretPieces(secret: string): string[] {
+  const out = [secret];
+  for (let i = 0; i + 8 <= secret.length; i++) out.push(secret.slice(i, i + 8));
+  return out;
+}
+const SECRET_PIECES = [...secretPieces(CANARY), ...secretPieces(PASSWORD_CANARY)];
+function leaksIn(text: string): string[] {
+  return SECRET_PIECES.filter((p) => text.includes(p));
+}
 const KEY_ENV = 'PM_SECURITY_TEST_KEY';
 
 let server: Server;
@@ -39,6 +55,16 @@ before(async () => {
     req.resume();
     req.on('end', () => {
       const auth = String(req.headers.authorization ?? '');
+      const decoded = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString() : '';
+      // Echoes placed where a message is cut: after 290 characters (error bodies are quoted up to 300), after 90 (malformed JSON, 100).
+      if (req.url!.includes('/long/')) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify({ error: { message: `${'x'.repeat(290)} ${auth} ${decoded}` } }));
+      }
+      if (req.url!.includes('/malformed/')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end(`{"choices": [${'y'.repeat(75)} ${auth} ${decoded}`);
+      }
       if (req.url!.includes('/ok/')) {
         res.writeHead(200, { 'content-type': 'application/json' });
         return void res.end(JSON.stringify({ choices: [{ message: { content: `fine (you sent ${auth})` } }] }));
@@ -78,15 +104,14 @@ function workspace(rules: string, templates: Record<string, string>, extra: Reco
   return { root: top, dir, remove: () => fs.rmSync(top, { recursive: true, force: true }) };
 }
 
-function rules(providerBase: string, steps: string): string {
+function rules(providerBase: string, steps: string, keyEnv: string | null = KEY_ENV): string {
   return `version: 1
 providers:
   p:
     type: openai-compatible
     base_url: ${providerBase}
     model: m
-    api_key_env: ${KEY_ENV}
-compositions:
+${keyEnv ? `    api_key_env: ${keyEnv}\n` : ''}compositions:
   flow:
     inputs: { required: [doc] }
     fail_fast: false
@@ -250,7 +275,7 @@ test('security: a provider base_url must be http or https: the schema refuses ot
     // The built-in executor refuses on its own too (defence in depth).
     const direct = createOpenAICompatibleExecutor();
     await assert.rejects(
-      direct.execute({ runId: 'r', composition: 'c', stepId: 's', attempt: 1, prompt: 'p', context: {}, provider: { name: 'p', type: 'openai-compatible', baseUrl: 'file:///etc/passwd', options: {} } as never, signal: new AbortController().signal, env: () => undefined }),
+      direct.execute({ runId: 'r', composition: 'c', stepId: 's', attempt: 1, prompt: 'p', context: {}, provider: { name: 'p', type: 'openai-compatible', baseUrl: 'file:///etc/passwd', options: {} } as never, signal: new AbortController().signal, clock: systemClock, env: () => undefined }),
       (e: unknown) => e instanceof PromptError && e.code === 'provider_error' && /http or https/.test(e.message),
     );
   } finally {
@@ -263,6 +288,7 @@ test('security: a provider base_url must be http or https: the schema refuses ot
 test('security: a canary API key never appears in status, events, metrics, health, errors or logs', async () => {
   const ws = workspace(rules(`${base}/v1`, PROVIDER_FLOW), { hello: 'Hello {{doc}}' });
   const outputs: string[] = [];
+  const notCalled: string[] = [];
   const originals = { log: console.log, error: console.error, warn: console.warn, info: console.info, debug: console.debug };
   const capture = (...args: unknown[]) => outputs.push(args.map(String).join(' '));
   const origStderr = process.stderr.write.bind(process.stderr);
@@ -301,6 +327,23 @@ test('security: a canary API key never appears in status, events, metrics, healt
       assert.equal(ok.status, 'succeeded');
       assert.match(String(ok.outputs.ask), /fine \(you sent Bearer \*\*\*\)/);
       outputs.push(JSON.stringify(ok));
+      // Echoes where messages are cut, with the key and with a password in the base_url.
+      const withPassword = base.replace('http://', `http://user:${PASSWORD_CANARY}@`);
+      for (const [url, keyEnv] of [
+        [`${base}/long/v1`, KEY_ENV],
+        [`${base}/malformed/v1`, KEY_ENV],
+        [`${withPassword}/long/v1`, null],
+        [`${withPassword}/malformed/v1`, null],
+        [`${withPassword}/v1`, null],
+      ] as const) {
+        fs.writeFileSync(path.join(ws.dir, 'composition_rules.yaml'), rules(url, PROVIDER_FLOW, keyEnv));
+        assert.equal(m.reload().status, 'reloaded', url);
+        const before = requests;
+        const r = await m.executeWorkflow('flow', { doc: 'd' });
+        if (requests === before) notCalled.push(url.replace(PASSWORD_CANARY, '<password>'));
+        assert.equal(r.steps.find((s) => s.id === 'ask')?.status, 'failed', url);
+        outputs.push(JSON.stringify(r), JSON.stringify(m.getWorkflowStatus(r.id)), JSON.stringify(m.healthCheck()), m.getMetrics({ format: 'prometheus' }));
+      }
     } finally {
       await m.close();
     }
@@ -309,8 +352,9 @@ test('security: a canary API key never appears in status, events, metrics, healt
     (process.stderr as { write: unknown }).write = origStderr;
     ws.remove();
   }
-  const leaks = outputs.filter((o) => o.includes(CANARY) || o.includes(CANARY.slice(3)));
-  assert.deepEqual(leaks, [], 'the API key leaked');
+  const leaks = outputs.flatMap((o) => leaksIn(o).map((p) => `${p} in: ${o.slice(0, 2000)}`));
+  assert.deepEqual(leaks, [], 'a secret leaked');
+  assert.deepEqual(notCalled, [], 'the provider was called at each address (credentials in base_url are sent as Basic authentication)');
 });
 
 /** The CLI as a child process, without blocking this process (whose HTTP server it calls). */
@@ -335,11 +379,14 @@ test('security: the CLI never prints the API key, whatever the provider echoes',
   try {
     const ctx = path.join(ws.root, 'ctx.json');
     fs.writeFileSync(ctx, '{"doc": "d"}');
-    for (const args of [['run', 'flow', '--json'], ['run', 'flow']]) {
-      const r = await runCli([...args, '--dir', ws.dir, '--context', ctx], { [KEY_ENV]: CANARY });
-      assert.equal(r.status, 2, `a partial run exits 2: ${r.stderr}`);
-      if (args.includes('--json')) assert.match(r.stdout, /401/, 'the provider was called and its answer reported');
-      assert.ok(!(r.stdout + r.stderr).includes(CANARY), `the CLI printed the key:\n${r.stdout}\n${r.stderr}`);
+    for (const url of [`${base}/v1`, `${base}/long/v1`]) {
+      fs.writeFileSync(path.join(ws.dir, 'composition_rules.yaml'), rules(url, PROVIDER_FLOW));
+      for (const args of [['run', 'flow', '--json'], ['run', 'flow']]) {
+        const r = await runCli([...args, '--dir', ws.dir, '--context', ctx], { [KEY_ENV]: CANARY });
+        assert.equal(r.status, 2, `a partial run exits 2: ${r.stderr}`);
+        if (args.includes('--json')) assert.match(r.stdout, /401/, 'the provider was called and its answer reported');
+        assert.deepEqual(leaksIn(r.stdout + r.stderr), [], `the CLI printed the key:\n${r.stdout}\n${r.stderr}`);
+      }
     }
   } finally {
     ws.remove();

@@ -354,7 +354,7 @@ compositions:
 });
 
 describe('status, history and events', () => {
-  const rules = loadRules(yamlOf('chain', [['a', []], ['b', ['a'], ['retry: { max_attempts: 2, initial_interval_ms: 5 }']], ['c', ['b']]], ['output: "{{steps.c.output}}!"']));
+  const rules = loadRules(yamlOf('chain', [['a', []], ['b', ['a'], ['retry: { max_attempts: 2, initial_interval_ms: 10 }']], ['c', ['b']]], ['output: "{{steps.c.output}}!"']));
 
   test('status by id during and after the run', async () => {
     const clock = new FakeClock();
@@ -370,7 +370,7 @@ describe('status, history and events', () => {
     assert.equal(s.steps[0]!.output, 'out:a');
     assert.equal(s.outputs.a, 'out:a');
     assert.equal(s.steps[1]!.startedAt, 10);
-    await clock.advance(10); // b attempt 1 failed at 20, waiting 5
+    await clock.advance(10); // b attempt 1 failed at 20, waiting 10
     s = run.status();
     assert.equal(s.steps[1]!.attempts, 1);
     assert.equal(s.steps[1]!.errors[0]!.code, 'provider_error');
@@ -381,10 +381,10 @@ describe('status, history and events', () => {
     const after = engine.getStatus(run.id)!;
     assert.deepEqual(after.steps.map((x) => [x.id, x.status, x.attempts, x.startedAt, x.finishedAt, x.durationMs]), [
       ['a', 'succeeded', 1, 0, 10, 10],
-      ['b', 'succeeded', 2, 10, 35, 25],
-      ['c', 'succeeded', 1, 35, 45, 10],
+      ['b', 'succeeded', 2, 10, 40, 30],
+      ['c', 'succeeded', 1, 40, 50, 10],
     ]);
-    assert.equal(after.durationMs, 45);
+    assert.equal(after.durationMs, 50);
     assert.equal(engine.cancel(run.id), false, 'an ended run cannot be cancelled');
   });
 
@@ -404,7 +404,7 @@ describe('status, history and events', () => {
       'step.started a',
       'step.finished a succeeded',
       'step.started b',
-      'step.retrying b 1 5',
+      'step.retrying b 1 10',
       'step.finished b succeeded',
       'step.started c',
       'step.finished c succeeded',
@@ -419,7 +419,7 @@ describe('status, history and events', () => {
     assert.equal(retrying.type === 'step.retrying' && retrying.nextAttempt, 2);
     const fin = events.find((e) => e.type === 'step.finished' && e.stepId === 'b')!;
     assert.equal(fin.type === 'step.finished' && fin.attempts, 2);
-    assert.equal(fin.type === 'step.finished' && fin.durationMs, 25);
+    assert.equal(fin.type === 'step.finished' && fin.durationMs, 30);
     assert.ok(events.every((e) => e.runId === run.id && e.composition === 'chain'));
   });
 
@@ -459,7 +459,7 @@ describe('status, history and events', () => {
     assert.equal(m.retries, 2);
     assert.equal(m.steps.b!.retries, 2);
     assert.equal(m.steps.a!.durationMs.p50, 10);
-    assert.equal(m.durationMs.p95, 45);
-    assert.equal(engine.metrics.compositionP95('chain'), 45);
+    assert.equal(m.durationMs.p95, 50);
+    assert.equal(engine.metrics.compositionP95('chain'), 50);
   });
 });

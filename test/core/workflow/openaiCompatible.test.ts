@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { FakeClock } from '../../../core/clock.js';
+import { FakeClock, systemClock } from '../../../core/clock.js';
 import { PromptError } from '../../../core/errors.js';
 import type { ProviderDef } from '../../../core/model/types.js';
 import { createDefaultExecutors } from '../../../core/workflow/executors.js';
@@ -69,6 +69,7 @@ function request(p: ProviderDef, signal = new AbortController().signal) {
     context: {},
     provider: p,
     signal,
+    clock: systemClock,
     env: (n: string) => (n === 'TEST_KEY' ? KEY : undefined),
   };
 }
@@ -164,7 +165,8 @@ describe('openai-compatible executor', () => {
     assert.equal(parseRetryAfter('Wed, 01 Jan 2025 00:00:05 GMT', now), 5000);
     assert.equal(parseRetryAfter('soon', now), undefined);
     assert.equal(parseRetryAfter(null, now), undefined);
-    assert.equal(parseRetryAfter('1.5', now), 1500);
+    // delay-seconds is digits only (RFC 9110): a fraction is not one, and the backoff applies.
+    assert.equal(parseRetryAfter('1.5', now), undefined);
   });
 });
 

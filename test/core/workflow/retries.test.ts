@@ -84,7 +84,7 @@ compositions:
         case 'http429':
           return attempt === 1 ? { error: fail('provider_error', { status: 429, retryAfterMs: 2000 }) } : {};
         default:
-          return attempt === 1 ? { error: fail('provider_error', { status: 503, retryAfterMs: 7 }) } : {};
+          return attempt === 1 ? { error: fail('provider_error', { status: 503, retryAfterMs: 7000 }) } : {};
       }
     });
     const { engine, events } = makeEngine({ clock, executor });
@@ -95,7 +95,7 @@ compositions:
     assert.equal(stepOf(r, 'http429').attempts, 2);
     assert.equal(stepOf(r, 'http429').status, 'succeeded');
     const waits = Object.fromEntries(events.filter((e) => e.type === 'step.retrying').map((e) => [e.type === 'step.retrying' && e.stepId, e.type === 'step.retrying' && e.waitMs]));
-    assert.deepEqual(waits, { unlisted: 50, http429: 2000, http503: 7 });
+    assert.deepEqual(waits, { unlisted: 50, http429: 2000, http503: 7000 });
     assert.equal(executor.calls.find((c) => c.stepId === 'http429' && c.attempt === 2)!.start, 2010);
     assert.equal(r.status, 'partial');
   });
