@@ -50,6 +50,8 @@ export interface Limits {
   maxRenderMs: number;
   /** Finished workflow runs kept for status queries (running runs are never dropped). */
   historyLimit: number;
+  /** Largest JSON context read from a file or standard input (the CLI's `--context`, the editor's context picker), in bytes. */
+  maxContextBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -67,6 +69,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxRenderWork: 500_000,
   maxRenderMs: 2_000,
   historyLimit: 1_000,
+  maxContextBytes: 32 * 1024 * 1024,
 });
 
 /** The limits in force for this process. Read at each use; change them with `configureLimits`. */
