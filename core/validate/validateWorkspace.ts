@@ -60,17 +60,7 @@ export class ValidationCache {
 
   /** Disk reads, kept until `invalidate` says the file changed. */
   private readonly reads = new Map<string, string | undefined>();
-  private readonly sizes = new Map<string, number | undefined>();
   private readonly listings = new Map<string, TemplateFile[]>();
-
-  /** A file's size, kept like its text: a big workspace has hundreds of templates to stat. */
-  size(fs: FileSystemHost, file: string, cacheable: boolean): number | undefined {
-    if (!cacheable) return fs.fileSize(file);
-    if (this.sizes.has(file)) return this.sizes.get(file);
-    const n = fs.fileSize(file);
-    this.sizes.set(file, n);
-    return n;
-  }
 
   /**
    * A file's text, or undefined when it does not exist; throws the host's FileReadError when it
@@ -106,7 +96,6 @@ export class ValidationCache {
   /** A file changed, appeared or disappeared on disk. */
   invalidate(file: string): void {
     this.reads.delete(file);
-    this.sizes.delete(file);
     for (const root of this.listings.keys()) {
       if (file === root || file.startsWith(root + path.sep) || root.startsWith(file + path.sep)) this.listings.delete(root);
     }
@@ -114,7 +103,6 @@ export class ValidationCache {
 
   invalidateAll(): void {
     this.reads.clear();
-    this.sizes.clear();
     this.listings.clear();
   }
 }

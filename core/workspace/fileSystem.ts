@@ -26,7 +26,7 @@ export interface FileSystemHost {
   readDirectory(dir: string): DirEntry[] | undefined;
   /** The path with symlinks resolved, or undefined when it does not exist. */
   realpath(file: string): string | undefined;
-  /** Size in bytes, or undefined when missing; lets callers refuse huge files before reading. */
+  /** Size in bytes as `stat` says, or undefined when missing. Not a bound: `readFile` stops at its limit whatever this says (a device says 0). */
   fileSize(file: string): number | undefined;
 }
 

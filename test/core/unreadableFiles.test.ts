@@ -20,6 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { PromptManager } from '../../core/engine/promptManager.js';
+import { DEFAULT_SEVERITY, DIAGNOSTIC_CODES } from '../../core/model/diagnostics.js';
 import { validateWorkspace } from '../../core/validate/validateWorkspace.js';
 import { memoryFileSystem, nodeFileSystem, type FileSystemHost } from '../../core/workspace/fileSystem.js';
 import { HANG_GUARD_MS } from '../corpus/support.js';
@@ -69,6 +70,16 @@ interface JsonDiag {
   severity: string;
   message: string;
 }
+
+test('unreadable-file is a diagnostic code like the others: an error in core, in the README table, in the disabledCodes setting (and every code is in all three)', () => {
+  assert.ok((DIAGNOSTIC_CODES as readonly string[]).includes('unreadable-file'));
+  assert.equal(DEFAULT_SEVERITY['unreadable-file' as keyof typeof DEFAULT_SEVERITY], 'error');
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { contributes: { configuration: { properties: Record<string, { items?: { enum?: string[] } }> } } };
+  const setting = pkg.contributes.configuration.properties['promptManager.diagnostics.disabledCodes'];
+  assert.deepEqual([...(setting?.items?.enum ?? [])].sort(), [...DIAGNOSTIC_CODES].sort());
+  const readme = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
+  for (const code of DIAGNOSTIC_CODES) assert.match(readme, new RegExp(`^\\| \`${code}\` \\| ${DEFAULT_SEVERITY[code]} \\|`, 'm'), `README's diagnostics table: ${code}`);
+});
 
 // ------------------------------------------------------------------ item 1: only regular files
 
