@@ -4,6 +4,7 @@
  * used (remembered per prompt workspace).
  */
 import * as vscode from 'vscode';
+import { contextFileProblem } from './contextFile.js';
 import { contextJsonError, describeContext, rankContexts, type ContextHints } from './contextRanking.js';
 
 export type ContextSource = { kind: 'file'; uri: string } | { kind: 'inline'; json: string };
@@ -28,10 +29,17 @@ export async function loadContext(source: ContextSource, workspaceUri: string): 
   const label = contextLabel(uri, workspaceUri);
   // An open, edited buffer wins over the disk.
   const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
-  const text = open ? open.getText() : new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+  const text = open ? open.getText() : await readContextFile(uri, label);
   const err = contextJsonError(text);
   if (err) throw new Error(`${label}: ${err}`);
   return { source, value: JSON.parse(text) as Record<string, unknown>, label };
+}
+
+/** A context file's text; a FIFO, a device or a huge file is refused before it is read. */
+async function readContextFile(uri: vscode.Uri, label: string): Promise<string> {
+  const problem = contextFileProblem(await vscode.workspace.fs.stat(uri));
+  if (problem) throw new Error(`${label}: ${problem}`);
+  return new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
 }
 
 export function contextLabel(uri: vscode.Uri, workspaceUri: string): string {
@@ -67,9 +75,9 @@ export async function pickContext(state: vscode.Memento, workspaceUri: string, h
     const uri = vscode.Uri.joinPath(dir, r.name);
     let detail = '';
     try {
-      detail = describeContext(JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri))));
-    } catch {
-      detail = 'not valid JSON';
+      detail = describeContext(JSON.parse(await readContextFile(uri, r.name)));
+    } catch (e) {
+      detail = e instanceof SyntaxError ? 'not valid JSON' : `not read: ${(e as Error).message}`;
     }
     items.push({ label: r.name, description: r.reason ? `recommended: ${r.reason}` : '', detail: `keys: ${detail}`, run: fromFile(uri) });
   }

@@ -14,6 +14,8 @@ export { validateWorkspace, findPromptWorkspaces } from './validate/validateWork
 export type { WorkspaceValidation, TemplateEntry, ValidateOptions } from './validate/api.js';
 export { nodeFileSystem, memoryFileSystem, overlayFileSystem } from './workspace/fileSystem.js';
 export type { FileSystemHost, DirEntry } from './workspace/fileSystem.js';
+export { FileReadError } from './workspace/fileRead.js';
+export type { FileReadProblem } from './workspace/fileRead.js';
 export type { TemplateAnalysis } from './templates/analysis.js';
 
 export { PromptManager } from './engine/promptManager.js';

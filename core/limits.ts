@@ -62,6 +62,8 @@ export interface Limits {
   maxHistoryOutputChars: number;
   /** Longest `Retry-After` wait honoured: a provider asking for longer fails the step at once, saying so. */
   maxRetryAfterMs: number;
+  /** Largest JSON context read from a file or standard input (the CLI's `--context`, the editor's context picker), in bytes. */
+  maxContextBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -83,6 +85,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxStepOutputChars: 16 * 1024 * 1024,
   maxHistoryOutputChars: 64 * 1024 * 1024,
   maxRetryAfterMs: 600_000,
+  maxContextBytes: 32 * 1024 * 1024,
 });
 
 /** The limits in force for this process. Read at each use; change them with `configureLimits`. */

@@ -145,8 +145,8 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
           };
           return {
             ...info,
-            ...(manager.readText(v.serviceMappingsFile) !== undefined ? { serviceMappings: manager.uriOf(v.serviceMappingsFile) } : {}),
-            ...(manager.readText(v.compositionRulesFile) !== undefined ? { compositionRules: manager.uriOf(v.compositionRulesFile) } : {}),
+            ...(manager.hasFile(v.serviceMappingsFile) ? { serviceMappings: manager.uriOf(v.serviceMappingsFile) } : {}),
+            ...(manager.hasFile(v.compositionRulesFile) ? { compositionRules: manager.uriOf(v.compositionRulesFile) } : {}),
           };
         }),
     };
@@ -304,7 +304,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
   /** A file system that reads the open buffers (they win over disk), as the diagnostics do. */
   const liveFs: FileSystemHost = {
     ...nodeFileSystem,
-    readFile: (f) => manager.open.get(f)?.text ?? nodeFileSystem.readFile(f),
+    readFile: (f, maxBytes) => manager.open.get(f)?.text ?? nodeFileSystem.readFile(f, maxBytes),
     realpath: (f) => nodeFileSystem.realpath(f) ?? (manager.open.has(f) ? f : undefined),
     fileSize: (f) => manager.open.get(f)?.text.length ?? nodeFileSystem.fileSize(f),
   };

@@ -13,6 +13,7 @@ import { ValidationCache, validateWorkspace } from '../core/validate/validateWor
 import { LIMITS } from '../core/limits.js';
 import { COMPOSITION_RULES_FILE, findPromptWorkspaces, isConfigFile, SERVICE_MAPPINGS_FILE, workspaceOfFile } from '../core/workspace/discover.js';
 import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
+import { asFileReadError } from '../core/workspace/fileRead.js';
 import { isTemplateFile } from '../core/workspace/templateIndex.js';
 import { IncrementalYamlParser } from '../core/yaml/parse.js';
 import { workspaceSnapshot, type WorkspaceSnapshot } from './features/snapshot.js';
@@ -47,6 +48,16 @@ export const PREWARM_MIN_TEMPLATES = 100;
 /** How many templates the validator will list under `root` (the listing stays cached for it). */
 function templateCount(ws: ManagedWorkspace, root: string, fs: FileSystemHost): number {
   return ws.cache.listing(root, fs, true).length;
+}
+
+/** A file's text for a feature; a file that is not read is reported by the validator, not here. */
+function readOrUndefined(fs: FileSystemHost, file: string): string | undefined {
+  try {
+    return fs.readFile(file);
+  } catch (e) {
+    if (asFileReadError(file, e)) return undefined;
+    throw e;
+  }
 }
 
 function isUnder(file: string, dir: string): boolean {
@@ -189,7 +200,7 @@ export class WorkspaceManager {
     const base = this.baseFs;
     return {
       ...base,
-      readFile: (f) => open.get(f)?.text ?? base.readFile(f),
+      readFile: (f, maxBytes) => open.get(f)?.text ?? base.readFile(f, maxBytes),
       realpath: (f) => base.realpath(f) ?? (open.has(f) ? f : undefined),
       fileSize: (f) => open.get(f)?.text.length ?? base.fileSize(f),
     };
@@ -200,8 +211,8 @@ export class WorkspaceManager {
     const base = this.baseFs;
     return {
       ...base,
-      readFile: (f) => {
-        const t = base.readFile(f);
+      readFile: (f, maxBytes) => {
+        const t = base.readFile(f, maxBytes);
         ws.diskTexts.set(f, t);
         return t;
       },
@@ -231,9 +242,8 @@ export class WorkspaceManager {
       const texts = files.map((file) => {
         try {
           if (overlays.has(file)) return overlays.get(file);
-          // The validator's own checks come first: a file over the limit is never parsed.
-          const size = ws.cache.size(fs, file, true);
-          return size !== undefined && size <= LIMITS.maxConfigBytes ? ws.cache.read(fs, file, true) : undefined;
+          // The read stops at the validator's limit: a file over it is never parsed.
+          return ws.cache.read(fs, file, true, LIMITS.maxConfigBytes);
         } catch {
           return undefined;
         }
@@ -298,7 +308,7 @@ export class WorkspaceManager {
         const o = open.get(f);
         if (o) return o.text;
         if (disk.has(f)) return disk.get(f);
-        return base.readFile(f);
+        return readOrUndefined(base, f);
       });
       snap.lastGood = { ...ws.lastGood };
       snap.uriOf = (f) => this.uriOf(f);
@@ -308,8 +318,14 @@ export class WorkspaceManager {
     return ws.snapshot;
   }
 
+  /** An open buffer's text, else the file's; undefined when it is missing or not read (a FIFO, unreadable: the validator says why). */
   readText(file: string): string | undefined {
-    return this.open.get(file)?.text ?? this.baseFs.readFile(file);
+    return this.open.get(file)?.text ?? readOrUndefined(this.baseFs, file);
+  }
+
+  /** Whether a file exists (open, or on disk), without reading it. */
+  hasFile(file: string): boolean {
+    return this.exists(file);
   }
 
   /** Whether a path exists on disk (files and folders). */

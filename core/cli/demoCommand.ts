@@ -4,7 +4,6 @@
  * an access check), runs a fan-out/fan-in workflow, then a workflow whose model step fails,
  * retries and falls back while the run still delivers.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PromptManager } from '../engine/promptManager.js';
 import { PromptError } from '../errors.js';
@@ -13,7 +12,7 @@ import { parseArgs } from './args.js';
 import { startDemoModelServer } from './demoModelServer.js';
 import { ProgressView } from './progress.js';
 import { formatDiagnostic, type CommandIO } from './validateCommand.js';
-import { pickWorkspace } from './workspaceArg.js';
+import { pickWorkspace, readContextFile } from './workspaceArg.js';
 
 function excerpt(text: string, lines = 8): string {
   const all = text.trim().split('\n');
@@ -22,8 +21,8 @@ function excerpt(text: string, lines = 8): string {
   return shown.join('\n') + '\n';
 }
 
-function readJson(file: string): Record<string, unknown> {
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+async function readJson(file: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readContextFile(file)) as Record<string, unknown>;
 }
 
 export async function demoCommand(argv: string[], io: CommandIO): Promise<number> {
@@ -46,14 +45,14 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
   });
   try {
     say(`\n== 2. Render a template for a service\n`);
-    const svcCtx = readJson(path.join(contexts, 'analysis_service.json'));
+    const svcCtx = await readJson(path.join(contexts, 'analysis_service.json'));
     const r1 = await manager.render('analysis/quick_summary', svcCtx, { serviceName: 'analysis_service' });
     say(`  analysis_service renders analysis/quick_summary with contexts/analysis_service.json:\n`);
     say(excerpt(r1.text));
     const r2 = await manager.render('analysis/quick_summary', svcCtx, { serviceName: 'analysis_service' });
     say(`  first render ${r1.durationMs.toFixed(2)} ms; the same render again: ${r2.durationMs.toFixed(3)} ms${r2.fromCache ? ' (from the result cache)' : ''}\n`);
     try {
-      await manager.render('analysis/extract', readJson(path.join(contexts, 'qa_service.json')), { serviceName: 'qa_service' });
+      await manager.render('analysis/extract', await readJson(path.join(contexts, 'qa_service.json')), { serviceName: 'qa_service' });
     } catch (e) {
       if (e instanceof PromptError) say(`  qa_service asking for analysis/extract is refused: [${e.code}] ${e.message}\n`);
       else throw e;
@@ -61,7 +60,7 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
 
     const runOne = async (composition: string, service: string, title: string) => {
       say(`\n== ${title}\n`);
-      const run = await manager.startWorkflow(composition, readJson(path.join(contexts, `${composition}.json`)), { serviceName: service });
+      const run = await manager.startWorkflow(composition, await readJson(path.join(contexts, `${composition}.json`)), { serviceName: service });
       const view = new ProgressView((s) => say(io.isTTY ? s : s.replace(/^(?=.)/gm, '  ')), io.isTTY);
       for await (const ev of run) view.onEvent(ev);
       const result = await run.done;

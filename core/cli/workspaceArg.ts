@@ -1,7 +1,8 @@
 /** Which prompt workspace a command works on, and reading a JSON context. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { LIMITS } from '../limits.js';
 import { findPromptWorkspaces } from '../workspace/discover.js';
+import { FileReadError, readBoundedText } from '../workspace/fileRead.js';
 import { UsageError } from './args.js';
 
 /** `--dir` (or the current folder): itself if it is a prompt workspace, else the only one under it. */
@@ -22,12 +23,7 @@ export async function readContext(arg: string | undefined, cwd: string, stdin: (
     text = await stdin();
     where = 'standard input';
   } else {
-    const file = path.resolve(cwd, arg);
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new UsageError(`cannot read the context file ${arg}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-    }
+    text = await readContextFile(path.resolve(cwd, arg), arg);
     where = arg;
   }
   let value: unknown;
@@ -40,12 +36,41 @@ export async function readContext(arg: string | undefined, cwd: string, stdin: (
   return value as Record<string, unknown>;
 }
 
+/**
+ * A context file's text. The user named it, so a FIFO or `<(...)` is waited for as `cat`
+ * would; a folder or socket is refused, and nothing past `maxContextBytes` is read (a link to
+ * /dev/zero stops there).
+ */
+export async function readContextFile(file: string, shown: string = file): Promise<string> {
+  try {
+    return await readBoundedText(file, LIMITS.maxContextBytes);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof FileReadError) {
+      const why = e.problem === 'too-large' ? `it holds more than ${LIMITS.maxContextBytes} bytes (maxContextBytes)` : e.reason;
+      throw new UsageError(`cannot read the context file ${shown}: ${why}`);
+    }
+    throw new UsageError(`cannot read the context file ${shown}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
+/** Standard input, up to `maxContextBytes`. */
 export function readStdin(): Promise<string> {
   return new Promise((resolve, reject) => {
-    let data = '';
-    process.stdin.setEncoding('utf8');
-    process.stdin.on('data', (c) => (data += c));
-    process.stdin.on('end', () => resolve(data));
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const onData = (c: Buffer) => {
+      bytes += c.length;
+      if (bytes > LIMITS.maxContextBytes) {
+        process.stdin.off('data', onData);
+        process.stdin.pause();
+        reject(new UsageError(`the context on standard input holds more than ${LIMITS.maxContextBytes} bytes (maxContextBytes)`));
+        return;
+      }
+      chunks.push(c);
+    };
+    process.stdin.on('data', onData);
+    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     process.stdin.on('error', reject);
   });
 }

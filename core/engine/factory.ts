@@ -32,8 +32,9 @@ export interface AppManagerOptions extends Partial<Omit<PromptManagerOptions, 'r
   workspace?: string;
 }
 
+/** Whether a folder holds a configuration file; nothing is read (the validator reads, with its limits). */
 function isWorkspace(dir: string, fs: FileSystemHost): boolean {
-  return CONFIG_FILES.some((f) => fs.readFile(path.join(dir, f)) !== undefined);
+  return CONFIG_FILES.some((f) => fs.realpath(path.join(dir, f)) !== undefined);
 }
 
 /**

@@ -16,6 +16,9 @@ import type { PromptDiagnostic } from '../model/diagnostics.js';
 import { ValidationCache, validateWorkspace } from '../validate/validateWorkspace.js';
 import type { WorkspaceValidation } from '../validate/api.js';
 import { nodeFileSystem, type FileSystemHost } from '../workspace/fileSystem.js';
+import { asFileReadError } from '../workspace/fileRead.js';
+import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../workspace/discover.js';
+import { LIMITS } from '../limits.js';
 import { TemplateCachePolicy, type CacheDecision, type ResultCacheMode } from './cachePolicy.js';
 import { ConfigurationError } from './configError.js';
 import { hashContext } from './contextHash.js';
@@ -125,7 +128,8 @@ interface TemplateRuntime {
 /**
  * Events (`manager.events`):
  * - `configReloaded` `{ generation, changedTemplates, durationMs }` — a valid change was swapped in;
- * - `configRejected` `{ diagnostics, error, generation }` — an invalid change; the last good stays;
+ * - `configRejected` `{ diagnostics, error, generation }` — an invalid change, a file that cannot
+ *   be read (`unreadable-file`), or the workspace folder gone; the last good stays;
  * - `watchError` `{ error }` — a file watcher failed (reload() still works);
  * - `closed`.
  */
@@ -149,6 +153,9 @@ export class PromptManager {
   private configTexts = '';
   private rejection?: { diagnostics: readonly PromptDiagnostic[]; message: string };
   private watcher?: WorkspaceWatcher;
+  private debounceMs = 0;
+  /** Delay of the next reload tried after one rejected for a file that could not be read. */
+  private recheckMs = 0;
   private workflows?: WorkflowPort;
   /**
    * Kept across reloads so that a reload re-parses only what changed (big YAML files are
@@ -244,8 +251,36 @@ export class PromptManager {
     this.metrics.setKnownNames(next.templates.keys(), next.services.keys(), next.compositions.keys());
   }
 
+  /** The two files' texts, to tell a configuration change from a template change. */
   private readConfigTexts(v: WorkspaceValidation): string {
-    return `${this.fs.readFile(v.serviceMappingsFile) ?? ''}\u0000${this.fs.readFile(v.compositionRulesFile) ?? ''}`;
+    const read = (f: string) => {
+      try {
+        return this.fs.readFile(f, LIMITS.maxConfigBytes) ?? '';
+      } catch (e) {
+        // Readable a moment ago in the validation: count it as changed, never as empty.
+        if (asFileReadError(f, e)) return `\u0001${this.clock.now()}`;
+        throw e;
+      }
+    };
+    return `${read(v.serviceMappingsFile)}\u0000${read(v.compositionRulesFile)}`;
+  }
+
+  /**
+   * The workspace folder was deleted or moved away (neither file is there any more): not an
+   * empty configuration. A diagnostic that says so, for configRejected and health.
+   */
+  private workspaceGone(generation: number): PromptDiagnostic | undefined {
+    const present = [SERVICE_MAPPINGS_FILE, COMPOSITION_RULES_FILE].some((f) => this.fs.realpath(path.join(this.root, f)) !== undefined);
+    if (present) return undefined;
+    const folder = this.fs.realpath(this.root) !== undefined;
+    const zero = { line: 0, character: 0 };
+    return {
+      file: this.root,
+      range: { start: zero, end: zero },
+      severity: 'error',
+      code: 'unreadable-file',
+      message: `${folder ? 'the prompt workspace folder holds neither service_mappings.yaml nor composition_rules.yaml any more' : 'the prompt workspace folder is gone (deleted or moved)'}; serving the last good configuration (generation ${generation}) until it is back`,
+    };
   }
 
   /**
@@ -257,21 +292,32 @@ export class PromptManager {
     const t0 = this.clock.now();
     const old = this.current;
     let validation: WorkspaceValidation | undefined;
-    let error: PromptError;
-    try {
-      validation = this.validate();
-    } catch (e) {
-      error = toPromptError(e, 'invalid_configuration');
+    let error: PromptError | undefined;
+    const gone = this.workspaceGone(old.generation);
+    if (gone) error = new ConfigurationError(this.root, [gone]);
+    else {
+      try {
+        validation = this.validate();
+      } catch (e) {
+        error = toPromptError(e, 'invalid_configuration');
+      }
     }
-    if (!validation || validation.errorCount > 0) {
+    if (error || !validation || validation.errorCount > 0) {
       error ??= new ConfigurationError(validation!.root, validation!.diagnostics);
       const diagnostics = error instanceof ConfigurationError ? error.diagnostics : [];
       this.rejection = { diagnostics, message: error.message };
       const durationMs = this.clock.now() - t0;
       this.metrics.config.record('rejected', durationMs, t0);
       this.events.emit('configRejected', { diagnostics, error, generation: old.generation });
+      // A file that could not be read may become readable without a change the watcher sees
+      // (too many open files, a folder's permissions): try again, less and less often.
+      if (this.watcher && diagnostics.some((d) => d.code === 'unreadable-file')) {
+        this.recheckMs = Math.min(60_000, Math.max(this.recheckMs * 2, this.debounceMs, 1_000));
+        this.watcher.recheck(this.recheckMs);
+      }
       return { status: 'rejected', generation: old.generation, changedTemplates: [], diagnostics, durationMs, error };
     }
+    this.recheckMs = 0;
     // A valid configuration after a rejected one is swapped in even when it equals the one in
     // use (the fix restored it): listeners of configReloaded learn that the fault is gone.
     const recovering = this.rejection !== undefined;
@@ -302,6 +348,7 @@ export class PromptManager {
   }
 
   private startWatching(debounceMs: number): void {
+    this.debounceMs = debounceMs;
     this.watcher = new WorkspaceWatcher({
       clock: this.clock,
       debounceMs,

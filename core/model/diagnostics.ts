@@ -14,6 +14,7 @@ export const DIAGNOSTIC_CODES = [
   'undeclared-variable',
   'unused-template',
   'templates-dir-mismatch',
+  'unreadable-file',
 ] as const;
 
 export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
@@ -61,6 +62,7 @@ export const DEFAULT_SEVERITY: Record<DiagnosticCode, Severity> = {
   'undeclared-variable': 'warning',
   'unused-template': 'information',
   'templates-dir-mismatch': 'error',
+  'unreadable-file': 'error',
 };
 
 /** Orders diagnostics by file, then position, then code: stable output for CLI and tests. */

@@ -13,6 +13,11 @@ export interface TemplateEntry {
   analysis: TemplateAnalysis;
   /** Changes whenever the text changes: a key for compiled-template and render caches. */
   version: number;
+  /**
+   * Why the file was not read (it is a FIFO, a folder, unreadable...): the text is then empty,
+   * the template is never rendered, and the validator reports `unreadable-file`.
+   */
+  unreadable?: string;
 }
 
 export interface WorkspaceValidation {

@@ -11,6 +11,7 @@ import { configureLimits, LIMITS, type Limits } from '../limits.js';
 import { analyzeTemplate } from '../templates/analyze.js';
 import type { TemplateAnalysis } from '../templates/analysis.js';
 import { nodeFileSystem, type FileSystemHost } from '../workspace/fileSystem.js';
+import { asFileReadError } from '../workspace/fileRead.js';
 import { listTemplates } from '../workspace/templateIndex.js';
 import { expressionLimitAt } from '../templates/expressionLimit.js';
 
@@ -33,10 +34,15 @@ export interface TemplatePrewarmRequest {
  */
 export function analyzeTemplatesUnder(templatesRoot: string, fs: FileSystemHost = nodeFileSystem): PrewarmedTemplate[] {
   const out: PrewarmedTemplate[] = [];
-  for (const { file } of listTemplates(templatesRoot, fs)) {
-    const size = fs.fileSize(file);
-    if (size === undefined || size > LIMITS.maxTemplateBytes) continue;
-    const text = fs.readFile(file);
+  for (const { file, problem } of listTemplates(templatesRoot, fs)) {
+    if (problem !== undefined) continue;
+    let text: string | undefined;
+    try {
+      text = fs.readFile(file, LIMITS.maxTemplateBytes);
+    } catch (e) {
+      if (asFileReadError(file, e)) continue;
+      throw e;
+    }
     if (text === undefined || expressionLimitAt(text) >= 0) continue;
     out.push({ file, text, analysis: analyzeTemplate(text) });
   }

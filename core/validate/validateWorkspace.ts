@@ -18,7 +18,8 @@ import { AliasBudgetError, CollectionLimitError, deref, isMap, keyName, toJS, wa
 import { DEFAULT_LIMITS, LIMITS } from '../limits.js';
 import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../workspace/discover.js';
 import { nodeFileSystem, overlayFileSystem, type FileSystemHost } from '../workspace/fileSystem.js';
-import { listTemplates, resolveTemplateName } from '../workspace/templateIndex.js';
+import { asFileReadError, type FileReadError } from '../workspace/fileRead.js';
+import { listTemplates, resolveTemplateName, type TemplateFile } from '../workspace/templateIndex.js';
 import type { TemplateEntry, ValidateOptions, WorkspaceValidation } from './api.js';
 import { closest } from './didYouMean.js';
 import { checkSchema, type FileKind } from './schemaCheck.js';
@@ -59,27 +60,21 @@ export class ValidationCache {
 
   /** Disk reads, kept until `invalidate` says the file changed. */
   private readonly reads = new Map<string, string | undefined>();
-  private readonly sizes = new Map<string, number | undefined>();
-  private readonly listings = new Map<string, { name: string; file: string }[]>();
+  private readonly listings = new Map<string, TemplateFile[]>();
 
-  /** A file's size, kept like its text: a big workspace has hundreds of templates to stat. */
-  size(fs: FileSystemHost, file: string, cacheable: boolean): number | undefined {
-    if (!cacheable) return fs.fileSize(file);
-    if (this.sizes.has(file)) return this.sizes.get(file);
-    const n = fs.fileSize(file);
-    this.sizes.set(file, n);
-    return n;
-  }
-
-  read(fs: FileSystemHost, file: string, cacheable: boolean): string | undefined {
-    if (!cacheable) return fs.readFile(file);
+  /**
+   * A file's text, or undefined when it does not exist; throws the host's FileReadError when it
+   * exists but is not read (that is not kept: the next validation tries again).
+   */
+  read(fs: FileSystemHost, file: string, cacheable: boolean, maxBytes?: number): string | undefined {
+    if (!cacheable) return fs.readFile(file, maxBytes);
     if (this.reads.has(file)) return this.reads.get(file);
-    const t = fs.readFile(file);
+    const t = fs.readFile(file, maxBytes);
     this.reads.set(file, t);
     return t;
   }
 
-  listing(root: string, fs: FileSystemHost, cacheable: boolean): { name: string; file: string }[] {
+  listing(root: string, fs: FileSystemHost, cacheable: boolean): TemplateFile[] {
     if (!cacheable) return listTemplates(root, fs);
     let l = this.listings.get(root);
     if (!l) this.listings.set(root, (l = listTemplates(root, fs)));
@@ -101,7 +96,6 @@ export class ValidationCache {
   /** A file changed, appeared or disappeared on disk. */
   invalidate(file: string): void {
     this.reads.delete(file);
-    this.sizes.delete(file);
     for (const root of this.listings.keys()) {
       if (file === root || file.startsWith(root + path.sep) || root.startsWith(file + path.sep)) this.listings.delete(root);
     }
@@ -109,7 +103,6 @@ export class ValidationCache {
 
   invalidateAll(): void {
     this.reads.clear();
-    this.sizes.clear();
     this.listings.clear();
   }
 }
@@ -187,17 +180,66 @@ interface ParsedFile {
   ok: boolean;
 }
 
-function parseConfigFile(kind: FileKind, file: string, fs: FileSystemHost, cache: ValidationCache, cacheable: boolean, out: Collector): ParsedFile | undefined {
-  const size = cache.size(fs, file, cacheable);
-  if (size === undefined && fs.readFile(file) === undefined) return undefined;
-  let text: string | undefined;
-  if (size !== undefined && size > LIMITS.maxConfigBytes) {
-    text = '';
-    const ctx: FileCtx = { file, text, lines: new LineIndex(text) };
-    out.add(ctx, 0, 0, 'yaml-syntax', `the file is ${megabytes(size)} MB, larger than the ${megabytes(LIMITS.maxConfigBytes)} MB limit (maxConfigBytes); split it or remove generated content`);
+/**
+ * Where a configuration file is a link that leaves the prompt workspace: its target, which is
+ * then never read (a link to a credentials file would otherwise be parsed and quoted).
+ */
+function linkOutside(fs: FileSystemHost, root: string, file: string): string | undefined {
+  const real = fs.realpath(file);
+  if (real === undefined) return undefined;
+  const realRoot = fs.realpath(root) ?? root;
+  const rel = path.relative(realRoot, real);
+  return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? real : undefined;
+}
+
+/**
+ * The length of a text past the limit, or undefined. The disk stops reading at the limit in
+ * bytes; an open buffer or a host in memory returns whole texts, measured in characters (as
+ * their sizes always were): counting UTF-8 bytes of a big buffer at each keystroke costs more.
+ */
+function overLimit(text: string, max: number): number | undefined {
+  return text.length > max ? text.length : undefined;
+}
+
+function emptyCtx(file: string): FileCtx {
+  return { file, text: '', lines: new LineIndex('') };
+}
+
+/** Why a file was not read, after its name: "is a FIFO (named pipe), not a regular file; ...". */
+function unreadableReason(e: FileReadError): string {
+  return e.transient ? `${e.reason}; it is read again on the next change` : e.reason;
+}
+
+function configTooLarge(size: number | undefined): string {
+  const what = size !== undefined ? `is ${megabytes(size)} MB, larger than` : 'is larger than';
+  return `the file ${what} the ${megabytes(LIMITS.maxConfigBytes)} MB limit (maxConfigBytes); split it or remove generated content`;
+}
+
+function parseConfigFile(kind: FileKind, workspace: string, file: string, fs: FileSystemHost, cache: ValidationCache, cacheable: boolean, out: Collector): ParsedFile | undefined {
+  const target = linkOutside(fs, workspace, file);
+  if (target !== undefined) {
+    const ctx = emptyCtx(file);
+    out.add(ctx, 0, 0, 'unreadable-file', `${path.basename(file)} is a link to ${target}, outside the prompt workspace ${workspace}; configuration files are not read through links that leave it: put the file itself here`);
     return { ctx, root: null, ok: false };
   }
-  text = cache.read(fs, file, cacheable) ?? '';
+  let text: string | undefined;
+  try {
+    text = cache.read(fs, file, cacheable, LIMITS.maxConfigBytes);
+  } catch (thrown) {
+    const e = asFileReadError(file, thrown);
+    if (!e) throw thrown;
+    const ctx = emptyCtx(file);
+    if (e.problem === 'too-large') out.add(ctx, 0, 0, 'yaml-syntax', configTooLarge(e.size));
+    else out.add(ctx, 0, 0, 'unreadable-file', `${path.basename(file)} ${unreadableReason(e)}`);
+    return { ctx, root: null, ok: false };
+  }
+  if (text === undefined) return undefined;
+  const bytes = overLimit(text, LIMITS.maxConfigBytes);
+  if (bytes !== undefined) {
+    const ctx = emptyCtx(file);
+    out.add(ctx, 0, 0, 'yaml-syntax', configTooLarge(bytes));
+    return { ctx, root: null, ok: false };
+  }
   const ctx: FileCtx = { file, text, lines: new LineIndex(text) };
   let parser = cache.yamlParsers.get(file);
   if (!parser) cache.yamlParsers.set(file, (parser = new IncrementalYamlParser()));
@@ -364,8 +406,8 @@ export function validateWorkspace(root: string, options: ValidateOptions & { cac
 
   // An overlay (an open buffer) is never kept as a disk read: the next call may not have it.
   const overlays = options.overlays ?? new Map<string, string>();
-  const sm = parseConfigFile('service_mappings', smFile, fs, cache, cacheable && !overlays.has(smFile), out);
-  const cr = parseConfigFile('composition_rules', crFile, fs, cache, cacheable && !overlays.has(crFile), out);
+  const sm = parseConfigFile('service_mappings', root, smFile, fs, cache, cacheable && !overlays.has(smFile), out);
+  const cr = parseConfigFile('composition_rules', root, crFile, fs, cache, cacheable && !overlays.has(crFile), out);
   const smModel: ServiceMappingsModel | undefined = sm?.ok ? buildServiceMappings(smFile, sm.root) : undefined;
   const crModel: CompositionRulesModel | undefined = cr?.ok ? buildCompositionRules(crFile, cr.root, cache.models) : undefined;
 
@@ -395,7 +437,7 @@ export function validateWorkspace(root: string, options: ValidateOptions & { cac
   // Unused templates only when every file could be read: otherwise "unused" may be wrong.
   if ((!sm || sm.ok) && (!cr || cr.ok) && (sm || cr)) {
     for (const t of templates.values()) {
-      if (used.has(t.name)) continue;
+      if (used.has(t.name) || t.unreadable !== undefined) continue;
       const ctx = check.templateCtx(t);
       out.add(ctx, 0, Math.min(ctx.lines.lineText(0).length, t.text.length), 'unused-template', `template '${t.name}' is not used by any service, composition or partial`);
     }
@@ -424,15 +466,33 @@ export function validateWorkspace(root: string, options: ValidateOptions & { cac
 
 function indexTemplates(templatesRoot: string, fs: FileSystemHost, cache: ValidationCache, cacheable: boolean, out: Collector, overlays: ReadonlyMap<string, string>): Map<string, TemplateEntry> {
   const templates = new Map<string, TemplateEntry>();
-  for (const { name, file } of cache.listing(templatesRoot, fs, cacheable)) {
-    const size = cache.size(fs, file, cacheable && !overlays.has(file)) ?? 0;
-    let text: string;
+  const tooLarge = (size: number | undefined) =>
+    limitAnalysis(`the template ${size !== undefined ? `is ${megabytes(size)} MB, larger than` : 'is larger than'} the ${megabytes(LIMITS.maxTemplateBytes)} MB limit (maxTemplateBytes); split it into partials`, ZERO);
+  for (const { name, file, problem } of cache.listing(templatesRoot, fs, cacheable)) {
+    let text = '';
     let limited: TemplateAnalysis | undefined;
-    if (size > LIMITS.maxTemplateBytes) {
-      text = '';
-      limited = limitAnalysis(`the template is ${megabytes(size)} MB, larger than the ${megabytes(LIMITS.maxTemplateBytes)} MB limit (maxTemplateBytes); split it into partials`, ZERO);
-    } else {
-      text = cache.read(fs, file, cacheable && !overlays.has(file)) ?? '';
+    let unreadable: string | undefined = problem;
+    if (unreadable === undefined) {
+      try {
+        const read = cache.read(fs, file, cacheable && !overlays.has(file), LIMITS.maxTemplateBytes);
+        // Listed a moment ago, gone now: not an empty template.
+        if (read === undefined) unreadable = 'disappeared while being read (ENOENT); it is read again on the next change';
+        else {
+          const bytes = overLimit(read, LIMITS.maxTemplateBytes);
+          if (bytes !== undefined) limited = tooLarge(bytes);
+          else text = read;
+        }
+      } catch (thrown) {
+        const e = asFileReadError(file, thrown);
+        if (!e) throw thrown;
+        if (e.problem === 'too-large') limited = tooLarge(e.size);
+        else unreadable = unreadableReason(e);
+      }
+    }
+    if (unreadable !== undefined) {
+      out.add(emptyCtx(file), 0, 0, 'unreadable-file', `${path.relative(path.dirname(templatesRoot), file)} ${unreadable}`);
+      templates.set(name, { name, file, text: '', analysis: limitAnalysis(`the template file ${unreadable}`, ZERO), version: ++versionCounter, unreadable });
+      continue;
     }
     let cached = cache.templates.get(file);
     if (!cached || cached.text !== text || limited) {
@@ -490,6 +550,11 @@ class ReferenceChecker {
     return path.relative(process.cwd(), path.join(this.templatesRoot, name + '.hbs')) || name + '.hbs';
   }
 
+  /** `templates/a/b.hbs`: the file as seen from the workspace, whatever the current folder. */
+  private relFile(file: string): string {
+    return path.relative(path.dirname(this.templatesRoot), file);
+  }
+
   /** Checks one template reference; returns the template when it exists and parses. */
   /** Where a name points. A name in the index is inside (listing skipped links that leave); others are checked on disk once. */
   private resolve(name: string): ReturnType<typeof resolveTemplateName> {
@@ -512,6 +577,10 @@ class ReferenceChecker {
     if (!t) {
       const guess = closest(ref.name, this.templates.keys());
       this.sink.node(ctx, node, 'unknown-template', `template '${ref.name}' not found: looked for ${this.relPath(ref.name)} (or .handlebars)${guess ? `; did you mean '${guess}'?` : ''}`);
+      return undefined;
+    }
+    if (t.unreadable !== undefined) {
+      this.sink.node(ctx, node, 'unreadable-file', `template '${ref.name}' cannot be used: ${this.relFile(t.file)} ${t.unreadable}`);
       return undefined;
     }
     this.usedSink.push(t.name);
@@ -539,11 +608,13 @@ class ReferenceChecker {
         ctx && this.out.add(ctx, start, end, 'template-outside-root', `partial '${p.name}' is outside the templates root (${res.reason})`);
         continue;
       }
-      if (!this.templates.has(p.name)) {
+      const pt = this.templates.get(p.name);
+      if (!pt) {
         const guess = closest(p.name, this.templates.keys());
         this.out.add(ctx, start, end, 'unknown-template', `partial '${p.name}' not found: looked for ${this.relPath(p.name)} (or .handlebars)${guess ? `; did you mean '${guess}'?` : ''}`);
         continue;
       }
+      if (pt.unreadable !== undefined) this.out.add(ctx, start, end, 'unreadable-file', `partial '${p.name}' cannot be used: ${this.relFile(pt.file)} ${pt.unreadable}`);
       this.used.add(p.name);
     }
   }

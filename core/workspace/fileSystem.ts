@@ -5,6 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { LIMITS } from '../limits.js';
+import { readRegularTextSync } from './fileRead.js';
 
 export interface DirEntry {
   name: string;
@@ -14,25 +16,24 @@ export interface DirEntry {
 }
 
 export interface FileSystemHost {
-  /** The file's text, or undefined when it does not exist or cannot be read. */
-  readFile(file: string): string | undefined;
+  /**
+   * The file's text, or undefined when it does not exist. A file that exists but is not read
+   * throws a `FileReadError`: not a regular file (a folder, a FIFO, a socket, a device), refused
+   * by the system (EACCES, EMFILE...), or longer than `maxBytes` (the disk stops reading there;
+   * a host that holds texts in memory may return a longer one, and callers check).
+   */
+  readFile(file: string, maxBytes?: number): string | undefined;
   readDirectory(dir: string): DirEntry[] | undefined;
   /** The path with symlinks resolved, or undefined when it does not exist. */
   realpath(file: string): string | undefined;
-  /** Size in bytes, or undefined when missing; lets callers refuse huge files before reading. */
+  /** Size in bytes as `stat` says, or undefined when missing. Not a bound: `readFile` stops at its limit whatever this says (a device says 0). */
   fileSize(file: string): number | undefined;
 }
 
 export const nodeFileSystem: FileSystemHost = {
-  readFile(file) {
-    try {
-      const text = fs.readFileSync(file, 'utf8');
-      // A UTF-8 byte-order mark is not content: editors hide it, so positions must not count
-      // it, and a template must not put it into a prompt.
-      return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-    } catch {
-      return undefined;
-    }
+  readFile(file, maxBytes) {
+    // Without a limit from the caller, the largest file the validator would read at all.
+    return readRegularTextSync(file, maxBytes ?? Math.max(LIMITS.maxConfigBytes, LIMITS.maxTemplateBytes));
   },
   readDirectory(dir) {
     try {
@@ -98,7 +99,7 @@ export function overlayFileSystem(base: FileSystemHost, overlays: ReadonlyMap<st
   if (overlays.size === 0) return base;
   return {
     ...base,
-    readFile: (f) => overlays.get(f) ?? base.readFile(f),
+    readFile: (f, maxBytes) => overlays.get(f) ?? base.readFile(f, maxBytes),
     realpath: (f) => base.realpath(f) ?? (overlays.has(f) ? f : undefined),
     fileSize: (f) => overlays.get(f)?.length ?? base.fileSize(f),
   };

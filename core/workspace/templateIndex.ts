@@ -14,6 +14,8 @@ const MAX_DEPTH = 32;
 export interface TemplateFile {
   name: string;
   file: string;
+  /** Why a path named like a template cannot be one (a folder named `x.hbs`); it is not read. */
+  problem?: string;
 }
 
 export type NameResolution =
@@ -44,7 +46,11 @@ export function resolveTemplateName(root: string, name: string, fs?: FileSystemH
   return { kind: 'inside', file: target };
 }
 
-/** Lists every template below the root. Symlinks that leave the root are skipped. */
+/**
+ * Lists every template below the root. Symlinks that leave the root are skipped. A folder
+ * named like a template is listed with a `problem` (and searched like any folder); a FIFO,
+ * socket or device named like one is listed as it is, and the read refuses it.
+ */
 export function listTemplates(root: string, fs: FileSystemHost): TemplateFile[] {
   const out: TemplateFile[] = [];
   const realRoot = fs.realpath(root);
@@ -67,14 +73,14 @@ export function listTemplates(root: string, fs: FileSystemHost): TemplateFile[] 
         const rel = path.relative(realRoot, r);
         if (rel.startsWith('..') || path.isAbsolute(rel)) continue;
       }
+      const ext = TEMPLATE_EXTENSIONS.find((x) => e.name.endsWith(x));
+      const name = ext && path.relative(root, p).slice(0, -ext.length).split(path.sep).join('/');
       if (e.isDirectory || (e.isSymbolicLink && fs.readDirectory(p))) {
+        if (name) out.push({ name, file: p, problem: `is a folder named like a template, not a template file; rename it (templates inside it are still found)` });
         visit(p, depth + 1);
         continue;
       }
-      const ext = TEMPLATE_EXTENSIONS.find((x) => e.name.endsWith(x));
-      if (!ext) continue;
-      const name = path.relative(root, p).slice(0, -ext.length).split(path.sep).join('/');
-      out.push({ name, file: p });
+      if (name) out.push({ name, file: p });
     }
   };
   visit(root, 0);
