@@ -27,10 +27,11 @@ test("the repository's conformance cases are present, inside the repository", ()
   assert.ok(sets[0]!.cases.length >= 10, `expected the conformance cases in ${CONFORMANCE}`);
 });
 
-if (EXTRA_CONFORMANCE !== undefined) {
+const extra = EXTRA_CONFORMANCE;
+if (extra !== undefined) {
   test('PROMPTMANAGER_CONFORMANCE_DIR names a folder of cases', () => {
-    assert.ok(fs.existsSync(EXTRA_CONFORMANCE), `PROMPTMANAGER_CONFORMANCE_DIR is ${EXTRA_CONFORMANCE}, which does not exist`);
-    assert.ok(sets[1]!.cases.length > 0, `no case folders in ${EXTRA_CONFORMANCE}`);
+    assert.ok(fs.existsSync(extra), `PROMPTMANAGER_CONFORMANCE_DIR is ${extra}, which does not exist`);
+    assert.ok(sets[1]!.cases.length > 0, `no case folders in ${extra}`);
   });
 }
 
