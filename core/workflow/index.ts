@@ -8,6 +8,8 @@ export type { StepExecutor, StepExecutionRequest } from './executors.js';
 export { createOpenAICompatibleExecutor, OPENAI_COMPATIBLE, parseRetryAfter, chatCompletionsUrl, describeProvider } from './openaiCompatible.js';
 export type { OpenAICompatibleOptions } from './openaiCompatible.js';
 export { markNonRetryable, isRetryable, backoffMs, retryWaitMs } from './retry.js';
+export { classifyProviderFailure, markProviderFailure, PROVIDER_FAILURE_LABELS } from './providerFailure.js';
+export type { ProviderFailureKind } from './providerFailure.js';
 export { WorkflowMetrics } from './metrics.js';
 export type { WorkflowMetricsJSON, CompositionMetricsJSON, StepMetricsJSON, ProviderMetricsJSON, DurationSummary } from './metrics.js';
 export { buildGraph, toMermaid, toDot } from './graph.js';

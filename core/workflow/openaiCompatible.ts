@@ -9,6 +9,7 @@
 import { PromptError, isPromptError } from '../errors.js';
 import type { ProviderDef } from '../model/types.js';
 import type { StepExecutionRequest, StepExecutor } from './executors.js';
+import { markProviderFailure } from './providerFailure.js';
 import { markNonRetryable } from './retry.js';
 
 export const OPENAI_COMPATIBLE = 'openai-compatible';
@@ -63,22 +64,24 @@ export function createOpenAICompatibleExecutor(options: OpenAICompatibleOptions 
       const provider = req.provider;
       const fail = (message: string, details: { status?: number; retryAfterMs?: number; cause?: unknown } = {}, key?: string) =>
         new PromptError('provider_error', redact(message, key), { step: req.stepId, composition: req.composition, ...details });
-      if (!provider) throw markNonRetryable(fail(`step "${req.stepId}" has no provider`));
+      // Failures before anything is sent: the provider's settings, not the provider, are at fault.
+      const notSent = (e: PromptError) => markProviderFailure(markNonRetryable(e), 'not_sent');
+      if (!provider) throw notSent(fail(`step "${req.stepId}" has no provider`));
       const label = `provider "${provider.name}"`;
-      if (!provider.baseUrl) throw markNonRetryable(fail(`${label} has no base_url`));
+      if (!provider.baseUrl) throw notSent(fail(`${label} has no base_url`));
       let url: URL;
       try {
         url = new URL(chatCompletionsUrl(provider.baseUrl));
       } catch {
-        throw markNonRetryable(fail(`${label} has a base_url that is not a URL: ${provider.baseUrl}`));
+        throw notSent(fail(`${label} has a base_url that is not a URL: ${provider.baseUrl}`));
       }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw markNonRetryable(fail(`${label}: base_url must be http or https, not ${url.protocol}`));
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw notSent(fail(`${label}: base_url must be http or https, not ${url.protocol}`));
       const model = provider.model ?? provider.name;
 
       let key: string | undefined;
       if (provider.apiKeyEnv) {
         key = req.env(provider.apiKeyEnv);
-        if (!key) throw markNonRetryable(fail(`${label} reads its API key from the environment variable ${provider.apiKeyEnv}, which is not set`));
+        if (!key) throw notSent(fail(`${label} reads its API key from the environment variable ${provider.apiKeyEnv}, which is not set`));
       }
       const body: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(provider.options)) if (!RESERVED.has(k)) body[k] = v;
@@ -98,7 +101,8 @@ export function createOpenAICompatibleExecutor(options: OpenAICompatibleOptions 
         if (req.signal.aborted) throw abortReason();
         const cause = (e as { cause?: { code?: string; message?: string } }).cause;
         const why = cause?.code ?? cause?.message ?? (e as Error).message;
-        throw fail(`${label}: request to ${url.origin}${url.pathname} failed: ${why}`, {}, key);
+        // The cause keeps Node's error code (ECONNREFUSED, ENOTFOUND...) for classifyProviderFailure.
+        throw fail(`${label}: request to ${url.origin}${url.pathname} failed: ${why}`, { cause: e }, key);
       }
       if (!res.ok) {
         const retryAfterMs = res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers.get('retry-after'), wallClock()) : undefined;

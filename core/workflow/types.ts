@@ -88,7 +88,7 @@ export interface StepRunStatus {
   attempts: number;
   /** Every attempt's error, in order (a step that succeeded on attempt 3 has two). */
   errors: ErrorJSON[];
-  /** Clock milliseconds (the engine's injected clock). */
+  /** Wall-clock time, epoch milliseconds (as `Date.now()`); `finishedAt - startedAt` is `durationMs`, measured on the engine's monotonic clock. */
   startedAt?: number;
   finishedAt?: number;
   durationMs?: number;
@@ -103,7 +103,9 @@ export interface WorkflowStatus {
   composition: string;
   serviceName?: string;
   status: RunStatus;
+  /** Wall-clock time the run started, epoch milliseconds (`new Date(startedAt)`). */
   startedAt: number;
+  /** `startedAt` plus the run's duration on the engine's monotonic clock. */
   finishedAt?: number;
   durationMs?: number;
   /** In declaration order. */
@@ -125,7 +127,7 @@ export interface WorkflowResult extends WorkflowStatus {
 interface EventBase {
   runId: string;
   composition: string;
-  /** Clock milliseconds. */
+  /** When it happened: wall-clock epoch milliseconds, the run's start plus monotonic time since (so events never go back in time). */
   time: number;
 }
 export interface WorkflowStartedEvent extends EventBase {
