@@ -132,6 +132,8 @@ interface EventBase {
 }
 export interface WorkflowStartedEvent extends EventBase {
   type: 'workflow.started';
+  /** Not about one step: lets `event.stepId ?? ''` read any event (undefined for run events). */
+  stepId?: undefined;
   steps: string[];
   maxParallel: number;
 }
@@ -161,6 +163,7 @@ export interface StepFinishedEvent extends EventBase {
 }
 export interface WorkflowFinishedEvent extends EventBase {
   type: 'workflow.finished';
+  stepId?: undefined;
   status: FinalRunStatus;
   durationMs: number;
   error?: ErrorJSON;
