@@ -42,6 +42,13 @@ test('no production dependency refuses a supported line', () => {
   assert.deepEqual(refused, []);
 });
 
+test('npm scripts hand node --test files, not a folder (Node 22 and 24 take a folder for a missing file)', () => {
+  for (const [name, command] of Object.entries(pkg.scripts)) {
+    assert.doesNotMatch(command, /node --test(\s+--?[\w-]+(=\S+)?)*\s+[\w./-]+\/(\s|$|&)/, `npm run ${name}: ${command}`);
+  }
+  assert.match(pkg.scripts.test!, /node test\/runTests\.mjs --test-reporter=spec out\/test\/$/);
+});
+
 test('CI runs the suite on every supported line, and npm test stays the last command', () => {
   assert.equal(pkg.scripts['test:node-versions'], 'node test/nodeVersions.mjs');
   const lines = read('.ci/run').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
