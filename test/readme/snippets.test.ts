@@ -121,9 +121,9 @@ test('the README has snippets, and every skipped one says why', (t) => {
   const count = (set: Set<string>) => snippets.filter((s) => s.skip === undefined && set.has(s.lang)).length;
   t.diagnostic(
     `README snippets: ${snippets.length} blocks; run: ${count(JS)} js, ${count(TS)} ts, ${count(SH)} sh; checked: ${count(YAML)} yaml, ${count(new Set(['json']))} json; ` +
-      `prose: ${count(PROSE)}; skipped: ${skipped.length}`,
+      `prose: ${count(PROSE)}; not run (marked skip): ${skipped.length}`,
   );
-  for (const s of skipped) t.diagnostic(`skipped ${where(s)}: ${s.skip}`);
+  for (const s of skipped) t.diagnostic(`not run: ${where(s)}: ${s.skip}`);
 });
 
 describe('README snippets', () => {
