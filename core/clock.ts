@@ -3,8 +3,14 @@
  * a fake clock without sleeping.
  */
 export interface Clock {
-  /** Milliseconds, monotonic within a process. */
+  /** Milliseconds, monotonic within a process: what durations are measured with. */
   now(): number;
+  /**
+   * Wall-clock milliseconds since the epoch, for timestamps people and logs read (a run's
+   * `startedAt`). Default `Date.now()`. Read once per run: later timestamps add `now()`
+   * differences to it, so they never go backwards when the system clock is set.
+   */
+  wallNow?(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }
@@ -80,6 +86,7 @@ export class ChainedTimer {
 
 export const systemClock: Clock = {
   now: () => performance.now(),
+  wallNow: () => Date.now(),
   setTimeout: (fn, ms) => {
     // Past Node's limit (or not a number) a timer would fire at once: chain it instead.
     if (!(ms <= MAX_TIMER_MS)) return new ChainedTimer(fn, ms);
@@ -100,8 +107,14 @@ export class FakeClock implements Clock {
   private seq = 0;
   private timers = new Map<number, { at: number; fn: () => void }>();
 
+  /** `wallStart`: the wall-clock time (epoch milliseconds) at fake time 0; default 0. */
+  constructor(private readonly wallStart = 0) {}
+
   now(): number {
     return this.t;
+  }
+  wallNow(): number {
+    return this.wallStart + this.t;
   }
   setTimeout(fn: () => void, ms: number): unknown {
     const id = ++this.seq;

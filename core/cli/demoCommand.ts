@@ -4,11 +4,14 @@
  * an access check), runs a fan-out/fan-in workflow, then a workflow whose model step fails,
  * retries and falls back while the run still delivers.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PromptManager } from '../engine/promptManager.js';
 import { PromptError } from '../errors.js';
+import { plural } from '../plural.js';
+import type { WorkspaceValidation } from '../validate/api.js';
 import { validateWorkspace } from '../validate/validateWorkspace.js';
-import { parseArgs } from './args.js';
+import { parseArgs, UsageError } from './args.js';
 import { startDemoModelServer } from './demoModelServer.js';
 import { ProgressView } from './progress.js';
 import { formatDiagnostic, type CommandIO } from './validateCommand.js';
@@ -25,9 +28,35 @@ async function readJson(file: string): Promise<Record<string, unknown>> {
   return JSON.parse(await readContextFile(file)) as Record<string, unknown>;
 }
 
+/** What the tour uses of the bundled examples; another workspace gets a plain "not the examples" instead of a crash halfway. */
+const NEEDS = {
+  contexts: ['analysis_service', 'qa_service', 'complete_analysis', 'reply_drafter'],
+  templates: ['analysis/quick_summary', 'analysis/extract'],
+  services: ['analysis_service', 'qa_service', 'drafting_service'],
+  compositions: ['complete_analysis', 'reply_drafter'],
+  providers: ['local'],
+};
+
+function missingForTour(v: WorkspaceValidation, contexts: string): string[] {
+  const missing: string[] = [];
+  for (const c of NEEDS.contexts) if (!fs.existsSync(path.join(contexts, `${c}.json`))) missing.push(`contexts/${c}.json`);
+  for (const t of NEEDS.templates) if (!v.templates.has(t)) missing.push(`template ${t}`);
+  const services = new Set(v.serviceMappings?.services.map((x) => x.name));
+  for (const x of NEEDS.services) if (!services.has(x)) missing.push(`service ${x}`);
+  const compositions = new Set(v.compositionRules?.compositions.map((x) => x.name));
+  for (const x of NEEDS.compositions) if (!compositions.has(x)) missing.push(`composition ${x}`);
+  const providers = new Set(v.compositionRules?.providers.map((x) => x.name));
+  for (const x of NEEDS.providers) if (!providers.has(x)) missing.push(`provider ${x}`);
+  return missing;
+}
+
 export async function demoCommand(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs(argv, new Set(), new Set());
-  const root = pickWorkspace(args.positionals[0] ?? 'examples', io.cwd);
+  const given = args.positionals[0];
+  if (given === undefined && !fs.existsSync(path.join(io.cwd, 'examples'))) {
+    throw new UsageError(`the demo is a tour of the examples of a PromptManager clone, and there is no examples/ folder in ${io.cwd}: run it from the clone, or give the examples folder as DIR`);
+  }
+  const root = pickWorkspace(given ?? 'examples', io.cwd, 'DIR');
   const rel = path.relative(io.cwd, root) || '.';
   const contexts = path.join(root, 'contexts');
   const say = io.stdout;
@@ -35,8 +64,18 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
   say(`\n== 1. Validate ${rel}/ (the same check the editor runs as you type and CI runs with 'promptmanager validate')\n`);
   const v = validateWorkspace(root);
   for (const d of v.diagnostics.filter((x) => x.severity !== 'information')) say('  ' + formatDiagnostic(d, io.cwd) + '\n');
-  say(`  ${v.errorCount} errors, ${v.warningCount} warnings, ${v.templates.size} templates, ${v.compositionRules?.compositions.length ?? 0} compositions, ${v.serviceMappings?.services.length ?? 0} services\n`);
+  say(
+    `  ${plural(v.errorCount, 'error')}, ${plural(v.warningCount, 'warning')}, ${plural(v.templates.size, 'template')}, ` +
+      `${plural(v.compositionRules?.compositions.length ?? 0, 'composition')}, ${plural(v.serviceMappings?.services.length ?? 0, 'service')}\n`,
+  );
   if (v.errorCount) return 1;
+  const missing = missingForTour(v, contexts);
+  if (missing.length) {
+    throw new UsageError(
+      `the demo is a tour of the bundled examples (examples/ in a PromptManager clone), and ${rel}/ lacks what it uses: ${missing.join(', ')}. ` +
+        `For your own workspace: 'promptmanager validate ${rel}', 'promptmanager render TEMPLATE --dir ${rel}', 'promptmanager run COMPOSITION --dir ${rel}'`,
+    );
+  }
 
   const model = await startDemoModelServer();
   const manager = await PromptManager.create({ root, environment: 'production', watch: false,
@@ -75,12 +114,23 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
     const before = model.requests;
     const failing = await runOne('reply_drafter', 'drafting_service', '5. Run reply_drafter again while the provider answers 503: the model step retries, then falls back');
     const draft = failing.steps.find((s) => s.id === 'draft');
-    say(`  the model server saw ${model.requests - before} request(s) in this run; step 'draft' ended '${draft?.status}' after ${draft?.attempts} attempt(s), and the run is '${failing.status}'\n`);
+    say(
+      `  the model server saw ${plural(model.requests - before, 'request')} in this run; step 'draft' ended '${draft?.status}' after ${plural(draft?.attempts ?? 0, 'attempt')}, and the run is '${failing.status}'\n`,
+    );
+    const during = manager.healthCheck().components.providers;
+    say(`  health of the providers now: ${during.status}: ${during.reason}\n`);
 
-    say(`\n== 6. Metrics and health\n`);
+    model.mode = 'healthy';
+    await runOne('reply_drafter', 'drafting_service', '6. The provider is back: the next run uses the model again');
+
+    say(`\n== 7. Metrics and health\n`);
     const h = manager.healthCheck();
     say(`  health: ${h.status}\n`);
     for (const [name, c] of Object.entries(h.components)) say(`    ${name.padEnd(10)} ${c.status.padEnd(9)} ${c.reason}\n`);
+    if (h.status !== 'healthy') {
+      const why = Object.entries(h.components).filter(([, c]) => c.status !== 'healthy').map(([name, c]) => `${name}: ${c.reason}`);
+      say(`  not healthy because of ${why.join('; ')}\n`);
+    }
     const prom = manager.getMetrics({ format: 'prometheus' });
     const lines = prom.split('\n').filter((l) => l && !l.startsWith('#'));
     say(`  ${lines.length} Prometheus samples, for example:\n`);

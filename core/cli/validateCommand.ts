@@ -2,7 +2,9 @@
 import * as path from 'node:path';
 import type { PromptDiagnostic } from '../model/diagnostics.js';
 import { findPromptWorkspaces, validateWorkspace } from '../validate/validateWorkspace.js';
+import { plural } from '../plural.js';
 import { parseArgs, UsageError } from './args.js';
+import { folderArgument } from './workspaceArg.js';
 
 export interface CommandIO {
   stdout: (s: string) => void;
@@ -42,10 +44,6 @@ export function formatDiagnostic(d: PromptDiagnostic, cwd: string): string {
   return `${rel}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.severity} ${d.code} ${d.message}`;
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
 export async function validateCommand(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs(argv, new Set(['help']), new Set(['format']));
   const format = (args.flags.get('format') as string | undefined) ?? 'text';
@@ -53,14 +51,18 @@ export async function validateCommand(argv: string[], io: CommandIO): Promise<nu
   const dirs = args.positionals.length ? args.positionals : ['.'];
   const all: PromptDiagnostic[] = [];
   let workspaces = 0;
+  const seen = new Set<string>();
   for (const dir of dirs) {
-    const abs = path.resolve(io.cwd, dir);
-    const found = findPromptWorkspaces(abs);
+    // A configuration file or a template stands for its workspace (a hook's list of changed files).
+    const arg = folderArgument(dir, io.cwd);
+    const found = arg.file ? [arg.dir] : findPromptWorkspaces(arg.dir);
     if (!found.length) {
       io.stderr(`promptmanager: no prompt workspace under ${dir} (looked for service_mappings.yaml or composition_rules.yaml)\n`);
       return 1;
     }
     for (const ws of found) {
+      if (seen.has(ws)) continue;
+      seen.add(ws);
       workspaces++;
       all.push(...validateWorkspace(ws).diagnostics);
     }

@@ -1,18 +1,46 @@
 /** Which prompt workspace a command works on, and reading a JSON context. */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LIMITS } from '../limits.js';
-import { findPromptWorkspaces } from '../workspace/discover.js';
+import { findPromptWorkspaces, isConfigFile, workspaceOfFile } from '../workspace/discover.js';
 import { FileReadError, readBoundedText } from '../workspace/fileRead.js';
 import { UsageError } from './args.js';
 
-/** `--dir` (or the current folder): itself if it is a prompt workspace, else the only one under it. */
-export function pickWorkspace(dir: string | undefined, cwd: string): string {
-  const abs = path.resolve(cwd, dir ?? '.');
+const LOOKED_FOR = '(looked for service_mappings.yaml or composition_rules.yaml)';
+
+/**
+ * Where a folder argument points: the folder itself; for a file, its prompt workspace (the
+ * folder of a service_mappings.yaml or composition_rules.yaml, or the nearest one above a
+ * template), so that `validate prompts/composition_rules.yaml` and a list of changed files
+ * from a pre-commit hook work. `file` is set when the argument was a file.
+ */
+export function folderArgument(arg: string, cwd: string): { dir: string; file?: string } {
+  const abs = path.resolve(cwd, arg);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(abs);
+  } catch {
+    throw new UsageError(`the folder ${arg} does not exist${path.isAbsolute(arg) ? '' : ` (in ${cwd})`}`);
+  }
+  if (stat.isDirectory()) return { dir: abs };
+  const ws = isConfigFile(abs) ? path.dirname(abs) : workspaceOfFile(abs);
+  if (!ws) throw new UsageError(`${arg} is a file in no prompt workspace: no folder from its own up holds service_mappings.yaml or composition_rules.yaml`);
+  return { dir: ws, file: abs };
+}
+
+/**
+ * A command's one prompt workspace: `dir` (or the current folder) if it is one, else the only
+ * one under it. `flag` is how the user names the folder, for the hint when none or several are found.
+ */
+export function pickWorkspace(dir: string | undefined, cwd: string, flag = '--dir'): string {
+  const shown = dir ?? '.';
+  const { dir: abs, file } = folderArgument(shown, cwd);
+  if (file) return abs;
   const found = findPromptWorkspaces(abs);
   if (found.includes(abs)) return abs;
   if (found.length === 1) return found[0]!;
-  if (!found.length) throw new UsageError(`no prompt workspace under ${dir ?? '.'} (looked for service_mappings.yaml or composition_rules.yaml); pass --dir`);
-  throw new UsageError(`several prompt workspaces under ${dir ?? '.'}: ${found.map((f) => path.relative(cwd, f) || '.').join(', ')}; pick one with --dir`);
+  if (!found.length) throw new UsageError(`no prompt workspace under ${shown} ${LOOKED_FOR}${dir === undefined ? `; pass ${flag}` : ''}`);
+  throw new UsageError(`several prompt workspaces under ${shown}: ${found.map((f) => path.relative(cwd, f) || '.').join(', ')}; pick one with ${flag}`);
 }
 
 export async function readContext(arg: string | undefined, cwd: string, stdin: () => Promise<string>): Promise<Record<string, unknown>> {

@@ -410,8 +410,13 @@ export class PromptManager {
    * order, each `{ ok, result | error }`: one failure does not fail the batch.
    */
   async renderBatch(requests: readonly RenderRequest[], options: { concurrency?: number } = {}): Promise<BatchResult[]> {
+    const concurrency = options.concurrency ?? 8;
+    // 0 would render nothing and hang, a fraction means nothing: say so rather than round.
+    if (!(Number.isInteger(concurrency) || concurrency === Infinity) || concurrency < 1) {
+      throw new RangeError(`renderBatch: concurrency must be a whole number of at least 1 (or Infinity), got ${String(concurrency)}`);
+    }
     const { default: pLimit } = await import('p-limit');
-    const limit = pLimit(Math.max(1, options.concurrency ?? 8));
+    const limit = pLimit(concurrency);
     return Promise.all(
       requests.map((request) =>
         limit(async (): Promise<BatchResult> => {
@@ -790,19 +795,32 @@ export class PromptManager {
 
   healthCheck(): HealthReport {
     const port = this.workflows;
+    const snapshot = this.current;
     return computeHealth({
-      snapshot: this.current,
+      snapshot,
       closed: this.closed,
       rejection: this.rejection,
       broken: this.engine.broken,
       metrics: this.metrics,
       cacheMode: this.cacheMode,
+      cacheDeclined: this.cacheDeclined(snapshot),
       minSamples: this.healthMinSamples,
       workflows: port?.health ? () => port.health!() : undefined,
       workflowEngineAttached: port !== undefined,
-      providers: port?.providerHealth ? () => port.providerHealth!() : undefined,
+      providers: port?.providerHealth ? () => port.providerHealth!(snapshot) : undefined,
       env: process.env,
     });
+  }
+
+  /** Templates whose automatic result cache last decided not to cache, with the measurement (for health). */
+  private cacheDeclined(snap: EngineSnapshot): Map<string, CacheDecision> {
+    const out = new Map<string, CacheDecision>();
+    if (this.cacheMode !== 'auto') return out;
+    for (const [name, ct] of snap.templates) {
+      const d = this.runtime.get(ct)?.policy.lastDecision;
+      if (d && !d.cache) out.set(name, d);
+    }
+    return out;
   }
 
   /** Stops watchers and timers and closes the workflow engine; renders still work afterwards. */

@@ -37,8 +37,11 @@ export interface WorkflowPort {
   execute(compositionName: string, context: Record<string, unknown>, options: WorkflowExecuteOptions): Promise<unknown>;
   /** Reported as the `workflows` component of `healthCheck()`. */
   health?(): ComponentHealth;
-  /** Reported as the `providers` component of `healthCheck()` (overrides the env-var check). */
-  providerHealth?(): ComponentHealth | undefined;
+  /**
+   * Reported as the `providers` component of `healthCheck()`, which passes the configuration in
+   * use; undefined falls back to checking the used providers' keys in process.env.
+   */
+  providerHealth?(snapshot: EngineSnapshot): ComponentHealth | undefined;
   /** Called by `manager.close()`. */
   close?(): void | Promise<void>;
 }

@@ -13,6 +13,8 @@ export { markNonRetryable, isRetryable, backoffMs, retryWaitMs, planRetry } from
 export type { RetryPlan } from './retry.js';
 export { MAX_DURATION_MS, MAX_ATTEMPTS, MAX_BACKOFF_COEFFICIENT, MIN_RETRY_INTERVAL_MS, DEFAULT_PROVIDER_TIMEOUT_MS, MAX_STEP_ERRORS } from './bounds.js';
 export { redactSecrets, redactUrl } from './redact.js';
+export { classifyProviderFailure, markProviderFailure, PROVIDER_FAILURE_LABELS } from './providerFailure.js';
+export type { ProviderFailureKind } from './providerFailure.js';
 export { WorkflowMetrics } from './metrics.js';
 export type { WorkflowMetricsJSON, CompositionMetricsJSON, StepMetricsJSON, ProviderMetricsJSON, DurationSummary } from './metrics.js';
 export { buildGraph, toMermaid, toDot } from './graph.js';

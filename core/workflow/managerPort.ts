@@ -4,12 +4,15 @@
  * with, so a hot reload during a run never reaches it.
  */
 import type { Clock } from '../clock.js';
-import type { ComponentHealth } from '../engine/health.js';
+import { checkProviderKeys, type ComponentHealth } from '../engine/health.js';
+import type { EngineSnapshot } from '../engine/snapshot.js';
 import type { WorkflowExecuteOptions, WorkflowPort } from '../engine/workflowPort.js';
 import { PromptError } from '../errors.js';
 import type { ProviderDef } from '../model/types.js';
+import { plural } from '../plural.js';
 import { WorkflowEngine } from './engine.js';
 import type { ExecutorsOption } from './executors.js';
+import { describeFailures, PROVIDER_FAILURE_LABELS } from './providerFailure.js';
 import type { WorkflowResult, WorkflowRun } from './types.js';
 
 /** Per-provider settings that win over composition_rules.yaml (the demo's local server, tests). */
@@ -46,12 +49,20 @@ const noHost = {
   },
 };
 
+/** A provider whose last this many calls all failed is unhealthy; one failed call makes it degraded. */
+export const PROVIDER_DOWN_STREAK = 5;
+
 export class EngineWorkflowPort implements WorkflowPort {
   readonly engine: WorkflowEngine;
   private readonly overrides: ProviderOverrides;
+  /** Where API keys are looked up, as the engine does, and how health names that place. */
+  private readonly keyLookup: (name: string) => string | undefined;
+  private readonly keySource: string;
 
   constructor(settings: WorkflowSettings & { clock: Clock; idGenerator: () => string }) {
     this.overrides = settings.providerOverrides ?? {};
+    this.keyLookup = settings.env ?? ((name) => process.env[name]);
+    this.keySource = settings.env ? 'workflow.env' : 'process.env';
     this.engine = new WorkflowEngine({
       // Every run brings the host of its own snapshot; this one is never used.
       host: noHost,
@@ -65,8 +76,8 @@ export class EngineWorkflowPort implements WorkflowPort {
     });
   }
 
-  private providers(opts: WorkflowExecuteOptions): ProviderDef[] {
-    return (opts.snapshot.validation.compositionRules?.providers ?? []).map((p) => ({ ...p, ...(this.overrides[p.name] ?? {}) }));
+  private providers(snapshot: EngineSnapshot): ProviderDef[] {
+    return (snapshot.validation.compositionRules?.providers ?? []).map((p) => ({ ...p, ...(this.overrides[p.name] ?? {}) }));
   }
 
   /** Starts a run and returns its handle at once (progress iterator, done, cancel). */
@@ -77,7 +88,7 @@ export class EngineWorkflowPort implements WorkflowPort {
     return this.engine.execute(def, rules.defaults, context, {
       workflowId: opts.workflowId,
       host: opts.host,
-      providers: this.providers(opts),
+      providers: this.providers(opts.snapshot),
       ...(opts.serviceName !== undefined ? { serviceName: opts.serviceName } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.maxParallel !== undefined ? { maxParallel: opts.maxParallel } : {}),
@@ -104,25 +115,47 @@ export class EngineWorkflowPort implements WorkflowPort {
     if (!runs) return { status: 'healthy', reason: 'no runs yet' };
     if (bad / runs > 0.5) return { status: 'unhealthy', reason: problems.join('; ') };
     if (problems.length) return { status: 'degraded', reason: problems.join('; ') };
-    return { status: 'healthy', reason: `${runs} runs, none failed` };
+    return { status: 'healthy', reason: `${plural(runs, 'run')}, none failed` };
   }
 
-  /** From the calls the provider executor made: failures by status; unhealthy when all fail. */
-  providerHealth(): ComponentHealth | undefined {
-    const m = this.engine.getMetrics().providers;
-    const entries = Object.entries(m);
-    if (!entries.length) return undefined;
+  /**
+   * The providers as they are now: each used provider's API key where this engine looks it up
+   * (`snapshot`'s providers, with overrides), and the calls made so far. A provider whose last
+   * call failed is degraded, unhealthy after PROVIDER_DOWN_STREAK failures in a row; one whose
+   * last call succeeded is healthy again, its earlier failures told as information. Failures
+   * are named by kind (connection refused, timed out, server error 503, rate limited 429...).
+   */
+  providerHealth(snapshot?: EngineSnapshot): ComponentHealth | undefined {
+    const calls = this.engine.getMetrics().providers;
+    const defs = snapshot ? this.providers(snapshot) : [];
+    const { checks, unused } = checkProviderKeys(snapshot?.validation.compositionRules, defs, this.keyLookup, this.keySource);
+    const key = new Map(checks.map((c) => [c.provider, c]));
+    const names = [...new Set([...checks.map((c) => c.provider), ...Object.keys(calls)])];
+    if (!names.length) return defs.length ? { status: 'healthy', reason: `used by no step: ${unused.join(', ')}` } : undefined;
     const problems: string[] = [];
-    let allDown = true;
-    for (const [name, p] of entries) {
-      if (p.failures < p.calls) allDown = false;
-      if (p.failures) {
-        const by = Object.entries(p.failuresByStatus).map(([s, n]) => `${n}x ${s}`).join(', ');
-        problems.push(`provider ${name}: ${p.failures} of ${p.calls} calls failed (${by})`);
+    const fine: string[] = [];
+    let down = false;
+    for (const name of names) {
+      const k = key.get(name);
+      const p = calls[name];
+      const parts: string[] = k ? [k.text] : [];
+      let bad = k ? !k.ok : false;
+      if (p) {
+        const all = p.failures ? `; ${p.failures} of ${plural(p.calls, 'call')} failed in all (${describeFailures(p.failuresByKind, p.failuresByStatus)})` : '';
+        if (p.consecutiveFailures > 0) {
+          bad = true;
+          if (p.consecutiveFailures >= PROVIDER_DOWN_STREAK) down = true;
+          const last = PROVIDER_FAILURE_LABELS[p.lastFailureKind ?? 'other'];
+          parts.push(`the last ${p.consecutiveFailures === 1 ? 'call' : `${p.consecutiveFailures} calls`} failed (the last: ${last})${all}`);
+        } else {
+          parts.push(`${plural(p.calls, 'call')}, the last succeeded${all}`);
+        }
       }
+      (bad ? problems : fine).push(`provider ${name}: ${parts.join(', ')}`);
     }
-    if (!problems.length) return { status: 'healthy', reason: entries.map(([n, p]) => `provider ${n}: ${p.calls} calls, none failed`).join('; ') };
-    return { status: allDown ? 'unhealthy' : 'degraded', reason: problems.join('; ') };
+    if (unused.length) fine.push(`used by no step: ${unused.join(', ')}`);
+    if (problems.length) return { status: down ? 'unhealthy' : 'degraded', reason: [...problems, ...fine].join('; ') };
+    return { status: 'healthy', reason: fine.join('; ') };
   }
 
   close(): void {

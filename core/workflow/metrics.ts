@@ -6,6 +6,7 @@
  * steps are counted only at composition level.
  */
 import { LatencyHistogram } from '../engine/histogram.js';
+import type { ProviderFailureKind } from './providerFailure.js';
 import type { FinalRunStatus, StepStatus } from './types.js';
 
 export interface DurationSummary {
@@ -40,6 +41,12 @@ export interface ProviderMetricsJSON {
   failures: number;
   /** Failures by HTTP status (`none` when the provider did not answer: refused, timed out). */
   failuresByStatus: Record<string, number>;
+  /** Failures by kind (`connection_refused`, `timeout`, `server_error`, `rate_limited`...: core/workflow/providerFailure.ts). */
+  failuresByKind: Partial<Record<ProviderFailureKind, number>>;
+  /** Failed calls since the last one that succeeded: health judges the provider by these. */
+  consecutiveFailures: number;
+  /** The kind of the last failure, when the last call failed. */
+  lastFailureKind?: ProviderFailureKind;
   durationMs: DurationSummary;
 }
 
@@ -80,7 +87,10 @@ class CompositionStats {
 class ProviderStats {
   calls = 0;
   failures = 0;
+  consecutiveFailures = 0;
+  lastFailureKind?: ProviderFailureKind;
   readonly failuresByStatus: Record<string, number> = {};
+  readonly failuresByKind: Partial<Record<ProviderFailureKind, number>> = {};
   readonly duration = new LatencyHistogram();
 }
 
@@ -132,15 +142,22 @@ export class WorkflowMetrics {
     s.timeouts += r.timeouts;
   }
 
-  recordProviderCall(provider: string, durationMs: number, error?: { status?: number }): void {
+  recordProviderCall(provider: string, durationMs: number, error?: { status?: number; kind?: ProviderFailureKind }): void {
     let p = this.providers.get(provider);
     if (!p) this.providers.set(provider, (p = new ProviderStats()));
     p.calls++;
     p.duration.record(durationMs);
     if (error) {
       p.failures++;
+      p.consecutiveFailures++;
       const k = error.status === undefined ? 'none' : String(error.status);
       p.failuresByStatus[k] = (p.failuresByStatus[k] ?? 0) + 1;
+      const kind = error.kind ?? 'other';
+      p.failuresByKind[kind] = (p.failuresByKind[kind] ?? 0) + 1;
+      p.lastFailureKind = kind;
+    } else {
+      p.consecutiveFailures = 0;
+      p.lastFailureKind = undefined;
     }
   }
 
@@ -174,7 +191,15 @@ export class WorkflowMetrics {
     }
     const providers: Record<string, ProviderMetricsJSON> = {};
     for (const [name, p] of this.providers) {
-      providers[name] = { calls: p.calls, failures: p.failures, failuresByStatus: { ...p.failuresByStatus }, durationMs: summarize(p.duration) };
+      providers[name] = {
+        calls: p.calls,
+        failures: p.failures,
+        failuresByStatus: { ...p.failuresByStatus },
+        failuresByKind: { ...p.failuresByKind },
+        consecutiveFailures: p.consecutiveFailures,
+        ...(p.lastFailureKind ? { lastFailureKind: p.lastFailureKind } : {}),
+        durationMs: summarize(p.duration),
+      };
     }
     return { compositions, providers };
   }

@@ -23,6 +23,7 @@ import { LIMITS } from '../limits.js';
 import type { ProviderDef } from '../model/types.js';
 import type { StepExecutionRequest, StepExecutor } from './executors.js';
 import { cutText, quoteSafely, redactSecrets, redactUrl } from './redact.js';
+import { markProviderFailure } from './providerFailure.js';
 import { markNonRetryable } from './retry.js';
 
 export const OPENAI_COMPATIBLE = 'openai-compatible';
@@ -152,18 +153,20 @@ export function createOpenAICompatibleExecutor(options: OpenAICompatibleOptions 
     async execute(req: StepExecutionRequest): Promise<unknown> {
       const provider = req.provider;
       const secrets: (string | undefined)[] = [];
-      const fail = (message: string, details: { status?: number; retryAfterMs?: number } = {}) =>
+      const fail = (message: string, details: { status?: number; retryAfterMs?: number; cause?: unknown } = {}) =>
         new PromptError('provider_error', redactSecrets(message, secrets), { step: req.stepId, composition: req.composition, ...details });
-      if (!provider) throw markNonRetryable(fail(`step "${req.stepId}" has no provider`));
+      // Failures before anything is sent: the provider's settings, not the provider, are at fault.
+      const notSent = (e: PromptError) => markProviderFailure(markNonRetryable(e), 'not_sent');
+      if (!provider) throw notSent(fail(`step "${req.stepId}" has no provider`));
       const label = `provider "${provider.name}"`;
-      if (!provider.baseUrl) throw markNonRetryable(fail(`${label} has no base_url`));
+      if (!provider.baseUrl) throw notSent(fail(`${label} has no base_url`));
       let url: URL;
       try {
         url = new URL(chatCompletionsUrl(provider.baseUrl));
       } catch {
-        throw markNonRetryable(fail(`${label} has a base_url that is not a URL: ${cutText(redactUrl(provider.baseUrl), MAX_QUOTED)}`));
+        throw notSent(fail(`${label} has a base_url that is not a URL: ${cutText(redactUrl(provider.baseUrl), MAX_QUOTED)}`));
       }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw markNonRetryable(fail(`${label}: base_url must be http or https, not ${url.protocol}`));
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw notSent(fail(`${label}: base_url must be http or https, not ${url.protocol}`));
       const credentials = takeCredentials(url);
       secrets.push(credentials.secret);
       const model = provider.model ?? provider.name;
@@ -171,9 +174,9 @@ export function createOpenAICompatibleExecutor(options: OpenAICompatibleOptions 
       let key: string | undefined;
       if (provider.apiKeyEnv) {
         key = req.env(provider.apiKeyEnv);
-        if (!key) throw markNonRetryable(fail(`${label} reads its API key from the environment variable ${provider.apiKeyEnv}, which is not set`));
+        if (!key) throw notSent(fail(`${label} reads its API key from the environment variable ${provider.apiKeyEnv}, which is not set`));
         secrets.push(key);
-        if (credentials.basic) throw markNonRetryable(fail(`${label} has both an API key (api_key_env) and credentials in its base_url: keep one of them`));
+        if (credentials.basic) throw notSent(fail(`${label} has both an API key (api_key_env) and credentials in its base_url: keep one of them`));
       }
       const body: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(provider.options)) if (!RESERVED.has(k) && !NOT_SENT.has(k)) body[k] = v;
@@ -202,7 +205,7 @@ export function createOpenAICompatibleExecutor(options: OpenAICompatibleOptions 
             if (req.signal.aborted) throw abortReason();
             const cause = (e as { cause?: { code?: string; message?: string } }).cause;
             const why = cause?.code ?? cause?.message ?? (e as Error).message;
-            throw fail(`${label}: request to ${where} failed: ${quoteSafely(String(why), secrets, MAX_QUOTED)}`);
+            throw fail(`${label}: request to ${where} failed: ${quoteSafely(String(why), secrets, MAX_QUOTED)}`, { cause: e });
           }
           if (res.status < 300 || res.status > 399) break;
           await res.body?.cancel().catch(() => undefined);

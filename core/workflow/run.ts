@@ -23,6 +23,7 @@ import { EventLog } from './eventLog.js';
 import { RENDER_EXECUTOR, type ExecutorRegistry, type StepExecutionRequest, type StepExecutor } from './executors.js';
 import type { WorkflowMetrics } from './metrics.js';
 import { StepHeap } from './priorityQueue.js';
+import { classifyProviderFailure } from './providerFailure.js';
 import { isRetryable, planRetry, withReason } from './retry.js';
 import type {
   ErrorJSON,
@@ -153,8 +154,11 @@ export class WorkflowRunner {
 
   private resolveDone!: (r: WorkflowResult) => void;
   private status: RunStatus = 'running';
+  /** Monotonic clock (`clock.now()`), as every time this runner keeps; `wall` turns them into timestamps. */
   private readonly startedAt: number;
   private finishedAt?: number;
+  /** Wall-clock time (epoch milliseconds) at `startedAt`. */
+  private readonly wallStart: number;
   private readonly steps: StepState[];
   private graph!: StepGraph;
   private heap!: StepHeap;
@@ -198,6 +202,7 @@ export class WorkflowRunner {
     this.maxParallel = settings.maxParallel;
     if (settings.serviceName !== undefined) this.serviceName = settings.serviceName;
     this.startedAt = deps.clock.now();
+    this.wallStart = deps.clock.wallNow?.() ?? Date.now();
     this.steps = composition.steps.map((def) => ({ def, status: 'pending', attempts: 0, errors: [], errorsDropped: 0, output: null, remaining: 0, timeouts: 0 }));
     this.done = new Promise((r) => (this.resolveDone = r));
     // Every executor of an unbounded run may listen to this one signal (fetch does).
@@ -208,6 +213,11 @@ export class WorkflowRunner {
       signal.addEventListener('abort', onAbort, { once: true });
       this.detachSignal = () => signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** A monotonic clock reading as a wall-clock timestamp: the run's start plus the time since. */
+  private wall(mono: number): number {
+    return this.wallStart + (mono - this.startedAt);
   }
 
   get isEnded(): boolean {
@@ -302,7 +312,7 @@ export class WorkflowRunner {
       this.heap = new StepHeap(priority);
     }
     this.startedEmitted = true;
-    this.emit({ type: 'workflow.started', runId: this.id, composition: this.composition.name, time: this.deps.clock.now(), steps: this.composition.steps.map((s) => s.id), maxParallel: this.maxParallel });
+    this.emit({ type: 'workflow.started', runId: this.id, composition: this.composition.name, time: this.wall(this.deps.clock.now()), steps: this.composition.steps.map((s) => s.id), maxParallel: this.maxParallel });
     if (this.composition.timeoutMs !== undefined) {
       const ms = this.composition.timeoutMs;
       this.runTimer = this.deps.clock.setTimeout(() => this.stop('timed_out', new PromptError('timeout', `the run took longer than its timeout_ms of ${ms} ms`, { composition: this.composition.name })), ms);
@@ -399,7 +409,7 @@ export class WorkflowRunner {
       type: 'step.finished',
       runId: this.id,
       composition: this.composition.name,
-      time: s.finishedAt ?? this.deps.clock.now(),
+      time: this.wall(s.finishedAt ?? this.deps.clock.now()),
       stepId: s.def.id,
       status: s.status as StepFinishedEvent['status'],
       durationMs: s.startedAt !== undefined && s.finishedAt !== undefined ? s.finishedAt - s.startedAt : 0,
@@ -427,7 +437,7 @@ export class WorkflowRunner {
     this.running++;
     s.status = 'running';
     s.startedAt = this.deps.clock.now();
-    this.emit({ type: 'step.started', runId: this.id, composition: this.composition.name, time: s.startedAt, stepId: s.def.id, attempt: 1 });
+    this.emit({ type: 'step.started', runId: this.id, composition: this.composition.name, time: this.wall(s.startedAt), stepId: s.def.id, attempt: 1 });
     this.runStep(i).catch((e) => {
       // runStep handles every failure itself; this is a last guard against an engine bug.
       if (!this.ended && this.steps[i]!.status === 'running') this.completeStep(i, 'failed', null, toPromptError(e, 'invalid_configuration', { step: s.def.id }));
@@ -499,7 +509,7 @@ export class WorkflowRunner {
       }
       this.pushError(s, err);
       const waitMs = plan.waitMs;
-      this.emit({ type: 'step.retrying', runId: this.id, composition: this.composition.name, time: this.deps.clock.now(), stepId: def.id, attempt, nextAttempt: attempt + 1, waitMs, error: err.toJSON() });
+      this.emit({ type: 'step.retrying', runId: this.id, composition: this.composition.name, time: this.wall(this.deps.clock.now()), stepId: def.id, attempt, nextAttempt: attempt + 1, waitMs, error: err.toJSON() });
       await this.sleep(waitMs);
       if (this.ended) return;
     }
@@ -583,7 +593,9 @@ export class WorkflowRunner {
         if (providerTimer !== undefined) clock.clearTimeout(providerTimer);
         unfollow?.();
         this.inFlight.delete(onStop);
-        if (provider && sentAt !== undefined && !this.ended) this.deps.metrics.recordProviderCall(provider.name, clock.now() - sentAt, r.ok ? undefined : { status: r.error.status });
+        if (provider && sentAt !== undefined && !this.ended) {
+          this.deps.metrics.recordProviderCall(provider.name, clock.now() - sentAt, r.ok ? undefined : { status: r.error.status, kind: classifyProviderFailure(r.error) });
+        }
         resolve(r);
       };
       const onStop = (reason: PromptError) => {
@@ -723,7 +735,7 @@ export class WorkflowRunner {
     if (this.error === undefined && stopError) this.error = stopError.toJSON();
     const durationMs = now - this.startedAt;
     this.recordMetrics(durationMs);
-    const ev: WorkflowEvent = { type: 'workflow.finished', runId: this.id, composition: this.composition.name, time: now, status: this.status as FinalRunStatus, durationMs };
+    const ev: WorkflowEvent = { type: 'workflow.finished', runId: this.id, composition: this.composition.name, time: this.wall(now), status: this.status as FinalRunStatus, durationMs };
     if (this.error) ev.error = this.error;
     this.emit(ev);
     this.log.close();
@@ -789,8 +801,8 @@ export class WorkflowRunner {
       const st: StepRunStatus = { id: s.def.id, status: s.status, attempts: s.attempts, errors: s.errors.slice(), output: s.output };
       if (s.errorsDropped) st.errorsDropped = s.errorsDropped;
       if (s.skipReason) st.skipReason = s.skipReason;
-      if (s.startedAt !== undefined) st.startedAt = s.startedAt;
-      if (s.finishedAt !== undefined) st.finishedAt = s.finishedAt;
+      if (s.startedAt !== undefined) st.startedAt = this.wall(s.startedAt);
+      if (s.finishedAt !== undefined) st.finishedAt = this.wall(s.finishedAt);
       if (s.startedAt !== undefined && s.finishedAt !== undefined) st.durationMs = s.finishedAt - s.startedAt;
       if (s.def.template !== undefined) st.template = s.def.template;
       if (s.def.model !== undefined) st.model = s.def.model;
@@ -801,7 +813,7 @@ export class WorkflowRunner {
       id: this.id,
       composition: this.composition.name,
       status: this.status,
-      startedAt: this.startedAt,
+      startedAt: this.wallStart,
       steps,
       outputs,
       output: this.output,
@@ -811,7 +823,7 @@ export class WorkflowRunner {
     if (this.serviceName !== undefined) out.serviceName = this.serviceName;
     if (this.outputsDropped) out.outputsDropped = true;
     if (this.finishedAt !== undefined) {
-      out.finishedAt = this.finishedAt;
+      out.finishedAt = this.wall(this.finishedAt);
       out.durationMs = this.finishedAt - this.startedAt;
     }
     if (this.error) out.error = this.error;

@@ -93,7 +93,7 @@ export interface StepRunStatus {
   errors: ErrorJSON[];
   /** Errors left out of `errors` between the first and the latest ones; absent when none were. */
   errorsDropped?: number;
-  /** Clock milliseconds (the engine's injected clock). */
+  /** Wall-clock time, epoch milliseconds (as `Date.now()`); `finishedAt - startedAt` is `durationMs`, measured on the engine's monotonic clock. */
   startedAt?: number;
   finishedAt?: number;
   durationMs?: number;
@@ -108,7 +108,9 @@ export interface WorkflowStatus {
   composition: string;
   serviceName?: string;
   status: RunStatus;
+  /** Wall-clock time the run started, epoch milliseconds (`new Date(startedAt)`). */
   startedAt: number;
+  /** `startedAt` plus the run's duration on the engine's monotonic clock. */
   finishedAt?: number;
   durationMs?: number;
   /** In declaration order. */
@@ -136,11 +138,13 @@ export interface WorkflowResult extends WorkflowStatus {
 interface EventBase {
   runId: string;
   composition: string;
-  /** Clock milliseconds. */
+  /** When it happened: wall-clock epoch milliseconds, the run's start plus monotonic time since (so events never go back in time). */
   time: number;
 }
 export interface WorkflowStartedEvent extends EventBase {
   type: 'workflow.started';
+  /** Not about one step: lets `event.stepId ?? ''` read any event (undefined for run events). */
+  stepId?: undefined;
   steps: string[];
   maxParallel: number;
 }
@@ -170,6 +174,7 @@ export interface StepFinishedEvent extends EventBase {
 }
 export interface WorkflowFinishedEvent extends EventBase {
   type: 'workflow.finished';
+  stepId?: undefined;
   status: FinalRunStatus;
   durationMs: number;
   error?: ErrorJSON;

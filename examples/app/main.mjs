@@ -94,7 +94,16 @@ async function attempt(label, fn) {
 // Finds the prompt workspace under the application folder (here: examples/, which holds
 // service_mappings.yaml and composition_rules.yaml) and applies the development preset:
 // strict templates, hot reload, a small result cache.
-const manager = await createPromptManagerForApp({ appRoot: join(here, '..'), environment: 'development' });
+//
+// Model providers read their API key (api_key_env) from process.env unless the application gives
+// the manager its own lookup, as here: a real application would ask its secret store. The
+// examples' provider is a local Ollama server, which takes any key.
+const secrets = { PROMPTMANAGER_API_KEY: 'local-ollama-takes-any-key' };
+const manager = await createPromptManagerForApp({
+  appRoot: join(here, '..'),
+  environment: 'development',
+  workflow: { env: (name) => process.env[name] || secrets[name] },
+});
 manager.events.on('configReloaded', (e) => console.log(`(configuration reloaded: generation ${e.generation}, changed ${e.changedTemplates.join(', ') || 'configuration'})`));
 manager.events.on('configRejected', (e) => console.log(`(an edit was rejected, the last good configuration stays:\n${e.error.message})`));
 

@@ -1,11 +1,12 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { analyzeTemplate, MAX_NESTING } from '../../core/templates/analyze.js';
 import type { TemplateAnalysis } from '../../core/templates/analysis.js';
 import type { Range } from '../../core/model/diagnostics.js';
+import { CONFORMANCE } from '../helpers/paths.js';
 
 // ------------------------------------------------------------------------------------------
 // helpers
@@ -38,13 +39,6 @@ function err(source: string): { message: string; range: Range } {
   return a.error;
 }
 
-function sharedDir(): string {
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    const candidate = join(dir, '..', 'shared');
-    if (existsSync(join(candidate, 'conformance'))) return candidate;
-    if (dirname(dir) === dir) return join(process.cwd(), '..', 'shared');
-  }
-}
 
 // ------------------------------------------------------------------------------------------
 
@@ -257,7 +251,7 @@ describe('stepReads', () => {
 
 describe('parse errors', () => {
   test('conformance broken.hbs: reported on the {{#if task}} line (index 1)', () => {
-    const source = readFileSync(join(sharedDir(), 'conformance/template-syntax/templates/broken.hbs'), 'utf8');
+    const source = readFileSync(join(CONFORMANCE, 'template-syntax/templates/broken.hbs'), 'utf8');
     const e = err(source);
     assert.equal(e.range.start.line, 1);
     assert.deepEqual(e.range, r(1, 0, 12));

@@ -16,8 +16,13 @@ export const CLI = path.join(REPO, 'dist', 'cli.js');
 export const SERVER = path.join(REPO, 'dist', 'server.js');
 /** The language server's template-analysis worker thread (server/templateWorkerMain.ts). */
 export const TEMPLATE_WORKER = path.join(REPO, 'dist', 'templateWorker.js');
-/** The shared conformance cases live beside the repository (../shared), never copied in. */
-export const CONFORMANCE = path.resolve(REPO, '..', 'shared', 'conformance');
+/** The repository's copy of the conformance cases (test/conformance/README.md). */
+export const CONFORMANCE = path.join(REPO, 'test', 'conformance');
+/**
+ * Another folder of cases to run besides the repository's copy, when set (`.ci/run` sets it
+ * to the shared set beside the clone, which may hold cases not copied in yet).
+ */
+export const EXTRA_CONFORMANCE = process.env.PROMPTMANAGER_CONFORMANCE_DIR ? path.resolve(process.env.PROMPTMANAGER_CONFORMANCE_DIR) : undefined;
 
 /** Writes files (relative path -> text) into a fresh temporary folder and returns it. */
 export function tempWorkspace(files: Record<string, string>): string {

@@ -253,6 +253,8 @@ test('health: healthy, then degraded by a missed p95 target and hit rate, unheal
     serviceMappings: SERVICE_MAPPINGS,
     compositionRules: COMPOSITION_RULES,
     clock,
+    // A hit-rate target is judged only where the cache is on (see the next test for off).
+    cache: { mode: 'on' },
   });
   assert.equal(m.healthCheck().status, 'healthy');
   for (const c of Object.values(m.healthCheck().components)) assert.equal(c.status, 'healthy');
@@ -260,14 +262,14 @@ test('health: healthy, then degraded by a missed p95 target and hit rate, unheal
   const realNow = clock.now;
   let calls = 0;
   clock.now = () => (calls++ % 2 === 0 ? clock.t : (clock.t += 25));
-  for (let i = 0; i < 30; i++) await m.render('analysis/summary', CONTEXT, { serviceName: 'analysis_service' });
+  for (let i = 0; i < 30; i++) await m.render('analysis/summary', { ...CONTEXT, user_id: `u${i}` }, { serviceName: 'analysis_service' });
   clock.now = realNow;
   const h = m.healthCheck();
   assert.equal(h.status, 'degraded');
   assert.equal(h.components.templates.status, 'degraded');
   assert.match(h.components.templates.reason, /analysis_service render p95 25\.0 ms exceeds its target 20\.0 ms/);
   assert.equal(h.components.cache.status, 'degraded');
-  assert.match(h.components.cache.reason, /analysis_service cache hit rate 0\.00 is below its target 0\.5/);
+  assert.match(h.components.cache.reason, /analysis_service cache hit rate 0\.00 is below its target 0\.5 \(30 cached lookups\)/);
   await m.close();
 
   // Handlebars parses `{{> p a b}}` but refuses to compile it: the validator (which parses)
@@ -288,11 +290,14 @@ test('health: healthy, then degraded by a missed p95 target and hit rate, unheal
 test('health: workflow engine and providers components', async () => {
   const m = await createTesting({
     templates: TEMPLATES,
-    compositionRules: COMPOSITION_RULES.replace('compositions:', 'providers:\n  local:\n    type: openai-compatible\n    base_url: http://127.0.0.1:1/v1\n    model: m\n    api_key_env: PM_TEST_SURELY_UNSET_KEY\ncompositions:'),
+    compositionRules: COMPOSITION_RULES.replace('compositions:', 'providers:\n  local:\n    type: openai-compatible\n    base_url: http://127.0.0.1:1/v1\n    model: m\n    api_key_env: PM_TEST_SURELY_UNSET_KEY\ncompositions:').replace(
+      'template: analysis/summary',
+      'template: analysis/summary\n        model: local',
+    ),
   });
   const h = m.healthCheck();
   assert.equal(h.components.providers.status, 'degraded');
-  assert.match(h.components.providers.reason, /PM_TEST_SURELY_UNSET_KEY is not set/);
+  assert.match(h.components.providers.reason, /provider local: API key PM_TEST_SURELY_UNSET_KEY is not set in process\.env, so its model steps will fail/);
   m.attachWorkflowEngine({ execute: async () => ({}), health: () => ({ status: 'unhealthy', reason: 'scheduler stopped' }) });
   const h2 = m.healthCheck();
   assert.equal(h2.status, 'unhealthy');

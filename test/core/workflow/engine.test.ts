@@ -463,3 +463,27 @@ describe('status, history and events', () => {
     assert.equal(engine.metrics.compositionP95('chain'), 50);
   });
 });
+
+describe('timestamps (issue 14.9)', () => {
+  const rules = loadRules(yamlOf('chain', [['a', []], ['b', ['a']], ['c', ['b']]], []));
+
+  test('startedAt, finishedAt and event times are wall-clock epoch milliseconds; durations come from the monotonic clock', async () => {
+    const wall = Date.UTC(2026, 11, 1, 9, 30);
+    const clock = new FakeClock(wall);
+    await clock.advance(99.09); // a monotonic clock reads anything at a run's start (performance.now())
+    const { engine, events } = makeEngine({ clock });
+    const run = engine.execute(composition(rules, 'chain'), rules.defaults, {});
+    const r = await finish(clock, run);
+    assert.equal(r.startedAt, wall + 99.09);
+    assert.equal(new Date(r.startedAt).toISOString(), '2026-12-01T09:30:00.099Z');
+    assert.equal(r.finishedAt! - r.startedAt, r.durationMs);
+    assert.equal(r.durationMs, 30);
+    assert.deepEqual(r.steps.map((s) => [s.startedAt! - r.startedAt, s.finishedAt! - r.startedAt, s.durationMs]), [
+      [0, 10, 10],
+      [10, 20, 10],
+      [20, 30, 10],
+    ]);
+    assert.deepEqual(events.map((e) => e.time - r.startedAt), [0, 0, 10, 10, 20, 20, 30, 30]);
+    assert.equal(engine.listRuns()[0]!.startedAt, r.startedAt);
+  });
+});
