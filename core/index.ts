@@ -38,7 +38,7 @@ export { ConfigurationError, formatDiagnostic } from './engine/configError.js';
 export type { WorkflowPort, WorkflowExecuteOptions, WorkflowRenderOptions, TemplateHost } from './engine/workflowPort.js';
 export { RenderCache } from './engine/renderCache.js';
 export type { RenderCacheOptions, RenderCacheStats } from './engine/renderCache.js';
-export { hashContext } from './engine/contextHash.js';
+export { hashContext, canonicalContext } from './engine/contextHash.js';
 export { cachePays } from './engine/cachePolicy.js';
 export type { ResultCacheMode, CacheDecision } from './engine/cachePolicy.js';
 export { LatencyHistogram } from './engine/histogram.js';

@@ -63,6 +63,12 @@ export class TemplateCachePolicy {
   private renderAvg = NaN;
   /** The first render of a template version includes its compilation: not a render cost. */
   private first = true;
+  /**
+   * Nor is the first lookup's hash a hash cost: it includes the warm-up of the hashing code
+   * (the digest's first call in the process alone is ~0.2 ms, fifty lookups' worth), which
+   * would otherwise end the 8-lookup early probe with a "no" for a template where the cache pays.
+   */
+  private firstLookup = true;
   private offRenders = OFF_RENDERS;
   lastDecision?: CacheDecision;
 
@@ -84,7 +90,8 @@ export class TemplateCachePolicy {
     if (this.mode !== 'auto') return;
     if (looked) {
       this.lookups++;
-      this.hashAvg = ewma(this.hashAvg, hashMs);
+      if (this.firstLookup) this.firstLookup = false;
+      else this.hashAvg = ewma(this.hashAvg, hashMs);
       if (hit) this.hits++;
     }
     if (!hit) {
