@@ -13,6 +13,7 @@ import type { TemplateEntry } from '../validate/api.js';
 import { registerPromptHelpers } from '../templates/helpers.js';
 import { renderLimits, type RenderLimits } from '../limits.js';
 import { markNonRetryable } from '../workflow/retry.js';
+import { useGuardedStrictLookups } from './strictLookups.js';
 
 type HB = typeof Handlebars;
 export type TemplateFunction = HandlebarsTemplateDelegate;
@@ -51,8 +52,8 @@ export interface TemplateEngineOptions {
 export const INLINE = '(inline)';
 const MAX_INLINE = 1000;
 
-// The Handlebars runtime throws `"name" not defined in [object Object] - line:col` in strict mode.
-const STRICT_MISS = /^"([^"]*)" not defined in /;
+// Strict mode throws `"path" not defined in null - line:col` (strictLookups.ts); the path may hold quotes.
+const STRICT_MISS = /^"([\s\S]*)" not defined in /;
 
 /**
  * Units of work between two reads of the clock for `maxRenderMs`. A clock read costs about a
@@ -115,6 +116,7 @@ export class TemplateEngine {
     this.strict = options.strict;
     this.limits = renderLimits(options.limits);
     this.hb = Handlebars.create();
+    useGuardedStrictLookups(this.hb);
     registerPromptHelpers(this.hb, { onBlock: () => this.tick() });
     this.countBlocks();
     this.guardPartials();
