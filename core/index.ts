@@ -19,6 +19,7 @@ export type { TemplateAnalysis } from './templates/analysis.js';
 export { PromptManager } from './engine/promptManager.js';
 export type { PromptManagerOptions, ReloadResult, TemplateInfo, ContextCheck, ExecuteWorkflowOptions } from './engine/promptManager.js';
 export type { RenderContext, RenderOptions, RenderResult, RenderRequest, BatchResult } from './engine/renderTypes.js';
+export type { TemplateLogEntry } from './engine/templateEngine.js';
 export { PromptEnabledService, PromptEnabled, SERVICE_NAME_KEY } from './engine/promptEnabledService.js';
 export type { PromptCapable, PromptEnabledServiceOptions, RenderPromptRequest, ExecuteWorkflowRequest, ServiceRenderStats } from './engine/promptEnabledService.js';
 export {

@@ -96,6 +96,8 @@ export interface TestingOptions {
   limits?: PromptManagerOptions['limits'];
   /** Where the in-memory workspace pretends to live (paths in errors). */
   root?: string;
+  /** Where a template's `{{log}}` goes (default stderr). */
+  onTemplateLog?: PromptManagerOptions['onTemplateLog'];
 }
 
 /** Folder of the in-memory workspace of `createTesting`; nothing is read from or written to it. */
@@ -126,6 +128,7 @@ export async function createTesting(options: TestingOptions = {}): Promise<Promp
     helpers: options.helpers,
     cache: options.cache,
     limits: options.limits,
+    onTemplateLog: options.onTemplateLog,
   });
 }
 
