@@ -13,7 +13,7 @@ import type { TemplateEntry } from '../validate/api.js';
 import { registerPromptHelpers, toText, type HelperBudget } from '../templates/helpers.js';
 import { renderLimits, type RenderLimits } from '../limits.js';
 import { markNonRetryable } from '../workflow/retry.js';
-import { useGuardedStrictLookups } from './strictLookups.js';
+import { useGuardedCompiler } from './guardedCompiler.js';
 
 type HB = typeof Handlebars;
 export type TemplateFunction = HandlebarsTemplateDelegate;
@@ -85,7 +85,7 @@ function writeLogToStderr(entry: TemplateLogEntry): void {
 export const INLINE = '(inline)';
 const MAX_INLINE = 1000;
 
-// Strict mode throws `"path" not defined in null - line:col` (strictLookups.ts); the path may hold quotes.
+// Strict mode throws `"path" not defined in null - line:col` (guardedCompiler.ts); the path may hold quotes.
 const STRICT_MISS = /^"([\s\S]*)" not defined in /;
 
 /**
@@ -175,7 +175,7 @@ export class TemplateEngine {
     this.strict = options.strict;
     this.limits = renderLimits(options.limits);
     this.hb = Handlebars.create();
-    useGuardedStrictLookups(this.hb);
+    useGuardedCompiler(this.hb);
     // Every prompt helper call is a unit of work (a block one too: no separate onBlock count).
     registerPromptHelpers(this.hb, { budget: this.budget });
     this.onLog = options.onLog ?? writeLogToStderr;

@@ -135,3 +135,23 @@ test('a workflow step: missing_context for a missing parent and for a key missin
     await m.close();
   }
 });
+
+test('an object without a prototype written as text reads like any object, not as a TypeError', async () => {
+  const m = await createTesting({
+    templates: { write: 'x {{user}} y', alone: '{{user}}', each: '{{#each user}}{{@key}}={{this}};{{/each}}', dump: 'Steps: {{steps}}', hello: 'hi' },
+    compositionRules: { compositions: { c: { steps: [{ id: 'a', template: 'hello' }, { id: 'b', template: 'dump', depends_on: ['a'] }] } } },
+  });
+  try {
+    const user = nullProto({ name: 'n' });
+    assert.equal((await m.render('write', { user })).text, 'x [object Object] y');
+    assert.equal((await m.render('write', { user: { name: 'n' } })).text, 'x [object Object] y');
+    assert.equal((await m.render('alone', { user })).text, '[object Object]');
+    assert.equal((await m.render('each', { user })).text, 'name=n;');
+    // The workflow engine's `steps` has no prototype.
+    const r = await m.executeWorkflow('c', {});
+    assert.equal(r.status, 'succeeded', JSON.stringify(r.steps.map((s) => s.errors)));
+    assert.equal((r.outputs as Record<string, unknown>)['b'], 'Steps: [object Object]');
+  } finally {
+    await m.close();
+  }
+});

@@ -1,5 +1,6 @@
 /**
- * Strict-mode lookups that fail as `missing_context`, whatever is missing.
+ * The JavaScriptCompiler of the engine's Handlebars environment: strict-mode lookups that fail
+ * as `missing_context` whatever is missing, and objects without a prototype written as text.
  *
  * Handlebars' strict mode checks only the last segment of a plain `{{a.b.c}}`, and reads every
  * other segment, and every segment of a helper argument or block parameter (`{{#if user.name}}`,
@@ -20,6 +21,10 @@
  * strict-mode check, so it has the usual message and location and never prints an object.
  * Helper arguments keep Handlebars' meaning otherwise: a missing last segment is undefined (so
  * `{{#if user.name}}` tests for `name`), only a missing parent fails.
+ *
+ * Writing a value (`{{steps}}`) concatenates it to the output, which throws the same
+ * TypeError for an object without a prototype (it has no toString): such an object is written
+ * as "[object Object]", like any other object.
  */
 import type Handlebars from 'handlebars';
 
@@ -30,6 +35,12 @@ interface JavaScriptCompiler {
   options: { strict?: boolean };
   source: { currentLocation?: { start?: { line?: unknown; column?: unknown }; end?: { line?: unknown; column?: unknown } } };
   replaceStack(callback: (current: unknown) => unknown[]): void;
+  isInline(): boolean;
+  popStack(): unknown;
+  pushSource(source: unknown): void;
+  appendToBuffer(source: unknown, location?: unknown, explicit?: boolean): unknown;
+  environment: { isSimple?: boolean };
+  append(): void;
   nameLookup(parent: unknown, name: string, type: string): unknown;
   aliasable(name: string): unknown;
   quotedString(text: string): string;
@@ -46,12 +57,19 @@ function locationLiteral(c: JavaScriptCompiler): string {
   return `{"start":{"line":${n(loc.start.line)},"column":${n(loc.start.column)}},"end":{"line":${n(loc.end?.line)},"column":${n(loc.end?.column)}}}`;
 }
 
-/** Makes `hb` (an isolated environment) compile strict-mode lookups with the guards above. */
-export function useGuardedStrictLookups(hb: HB): void {
+/** `value`, or "[object Object]" for an object without a prototype (code over a variable or literal). */
+function printable(value: unknown): unknown[] {
+  return ['(typeof ', value, ' === "object" && Object.getPrototypeOf(', value, ') === null ? "[object Object]" : ', value, ')'];
+}
+
+/** Makes `hb` (an isolated environment) compile with the guards above. */
+export function useGuardedCompiler(hb: HB): void {
   const env = hb as unknown as { JavaScriptCompiler: CompilerClass };
   const Base = env.JavaScriptCompiler;
   const baseResolvePath = Base.prototype.resolvePath;
-  if (typeof baseResolvePath !== 'function') throw new Error('this Handlebars version has no JavaScriptCompiler.resolvePath to guard lookups with');
+  if (typeof baseResolvePath !== 'function' || typeof Base.prototype.append !== 'function' || typeof Base.prototype.replaceStack !== 'function') {
+    throw new Error('this Handlebars version has no JavaScriptCompiler.resolvePath/append to guard lookups with');
+  }
 
   function GuardedCompiler(this: JavaScriptCompiler): void {
     Base.call(this);
@@ -79,6 +97,17 @@ export function useGuardedStrictLookups(hb: HB): void {
         const has = [this.quotedString(name), ' in Object(', current, ')'];
         return [' != null ? (', has, ' ? ', lookup, ' : ', missing(parts.slice(0, i + 1).join('.')), ') : ', missing(parent)];
       });
+    }
+  };
+  // Handlebars' own `append` (4.7), with the value made printable.
+  proto.append = function (this: JavaScriptCompiler): void {
+    if (this.isInline()) {
+      this.replaceStack((current) => [' != null ? ', printable(current), ' : ""']);
+      this.pushSource(this.appendToBuffer(this.popStack()));
+    } else {
+      const local = this.popStack();
+      this.pushSource(['if (', local, ' != null) { ', this.appendToBuffer(printable(local), undefined, true), ' }']);
+      if (this.environment.isSimple) this.pushSource(['else { ', this.appendToBuffer("''", undefined, true), ' }']);
     }
   };
   GuardedCompiler.prototype = proto;
