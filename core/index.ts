@@ -21,6 +21,7 @@ export type { TemplateAnalysis } from './templates/analysis.js';
 export { PromptManager } from './engine/promptManager.js';
 export type { PromptManagerOptions, ReloadResult, TemplateInfo, ContextCheck, ExecuteWorkflowOptions } from './engine/promptManager.js';
 export type { RenderContext, RenderOptions, RenderResult, RenderRequest, BatchResult } from './engine/renderTypes.js';
+export type { TemplateLogEntry } from './engine/templateEngine.js';
 export { PromptEnabledService, PromptEnabled, SERVICE_NAME_KEY } from './engine/promptEnabledService.js';
 export type { PromptCapable, PromptEnabledServiceOptions, RenderPromptRequest, ExecuteWorkflowRequest, ServiceRenderStats } from './engine/promptEnabledService.js';
 export {
@@ -40,7 +41,7 @@ export { ConfigurationError, formatDiagnostic } from './engine/configError.js';
 export type { WorkflowPort, WorkflowExecuteOptions, WorkflowRenderOptions, TemplateHost } from './engine/workflowPort.js';
 export { RenderCache } from './engine/renderCache.js';
 export type { RenderCacheOptions, RenderCacheStats } from './engine/renderCache.js';
-export { hashContext } from './engine/contextHash.js';
+export { hashContext, canonicalContext } from './engine/contextHash.js';
 export { cachePays } from './engine/cachePolicy.js';
 export type { ResultCacheMode, CacheDecision } from './engine/cachePolicy.js';
 export { LatencyHistogram } from './engine/histogram.js';

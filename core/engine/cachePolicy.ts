@@ -1,12 +1,13 @@
 /**
  * When rendered results are worth caching.
  *
- * A lookup costs hashing the context, and hashing must read every character of every string in
- * it, whereas Handlebars renders by concatenating strings (V8 joins them without copying), so
- * its cost grows with the number of substitutions, not with their length. Measured by
- * bench/render.mjs on the benchmark template (553 characters, #each over 10 items), hashing
- * the context costs 0.7x the render with a 120-character document in it, 1.1x with 1,000
- * characters, 7x with 10,000 and 53x with 100,000. A hit costs about the hash, a miss the hash
+ * A lookup costs hashing the context (a SHA-256 digest of its canonical form, contextHash.ts),
+ * and hashing must read every character of every string in it, whereas Handlebars renders by
+ * concatenating strings (V8 joins them without copying), so its cost grows with the number of
+ * substitutions, not with their length. Measured by bench/render.mjs on the benchmark template
+ * (553 characters, #each over 10 items), hashing the context costs 0.8-0.9x the render with a
+ * 120-character document in it, 1x with 1,000 characters, 2.2x with 10,000 and 15x with
+ * 100,000 (bench/RESULTS.md). A hit costs about the hash, a miss the hash
  * plus the render, so the cache pays only when `hitRate x render > hash`: for templates that
  * do real work per render (partials, loops, helpers) over small contexts that repeat, and
  * never for large documents rendered once.
@@ -63,6 +64,12 @@ export class TemplateCachePolicy {
   private renderAvg = NaN;
   /** The first render of a template version includes its compilation: not a render cost. */
   private first = true;
+  /**
+   * Nor is the first lookup's hash a hash cost: it includes the warm-up of the hashing code
+   * (the digest's first call in the process alone is ~0.2 ms, fifty lookups' worth), which
+   * would otherwise end the 8-lookup early probe with a "no" for a template where the cache pays.
+   */
+  private firstLookup = true;
   private offRenders = OFF_RENDERS;
   lastDecision?: CacheDecision;
 
@@ -84,7 +91,8 @@ export class TemplateCachePolicy {
     if (this.mode !== 'auto') return;
     if (looked) {
       this.lookups++;
-      this.hashAvg = ewma(this.hashAvg, hashMs);
+      if (this.firstLookup) this.firstLookup = false;
+      else this.hashAvg = ewma(this.hashAvg, hashMs);
       if (hit) this.hits++;
     }
     if (!hit) {

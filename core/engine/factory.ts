@@ -111,6 +111,8 @@ export interface TestingOptions {
    * True: they call their base_url as in production.
    */
   allowNetwork?: boolean;
+  /** Where a template's `{{log}}` goes (default stderr). */
+  onTemplateLog?: PromptManagerOptions['onTemplateLog'];
 }
 
 /** Folder of the in-memory workspace of `createTesting`; nothing is read from or written to it. */
@@ -143,6 +145,7 @@ export async function createTesting(options: TestingOptions = {}): Promise<Promp
     cache: options.cache,
     limits: options.limits,
     workflow: { ...options.workflow, executors: executorRegistry(options.workflow?.executors, options.allowNetwork ? createDefaultExecutors : createOfflineExecutors) },
+    onTemplateLog: options.onTemplateLog,
   });
 }
 

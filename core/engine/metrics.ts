@@ -160,10 +160,16 @@ export class MetricsRegistry {
     }
   }
 
+  /**
+   * The series as JSON. The maps keyed by names from the workspace (templates, services,
+   * compositions) have no prototype: a template named `__proto__` (a valid file name) would
+   * otherwise set the object's prototype instead of adding its series, and vanish from the
+   * JSON and the Prometheus text.
+   */
   toJSON(extra: { cache: MetricsSnapshot['cache']; generation: number; templatesCompiled: number }): MetricsSnapshot {
-    const templates: MetricsSnapshot['templates'] = {};
+    const templates: MetricsSnapshot['templates'] = Object.create(null);
     for (const k of [...this.templates.keys()].sort()) templates[k] = this.templates.get(k)!.toJSON();
-    const services: MetricsSnapshot['services'] = {};
+    const services: MetricsSnapshot['services'] = Object.create(null);
     const serviceNames = new Set([...this.services.keys(), ...this.serviceWorkflows.keys()]);
     for (const k of [...serviceNames].sort()) {
       services[k] = {
@@ -171,7 +177,7 @@ export class MetricsRegistry {
         workflows: (this.serviceWorkflows.get(k) ?? new WorkflowStats()).toJSON(),
       };
     }
-    const compositions: MetricsSnapshot['compositions'] = {};
+    const compositions: MetricsSnapshot['compositions'] = Object.create(null);
     for (const k of [...this.compositions.keys()].sort()) compositions[k] = this.compositions.get(k)!.toJSON();
     const c = this.config;
     return {

@@ -34,7 +34,7 @@ import { EngineWorkflowPort, type WorkflowSettings } from '../workflow/managerPo
 import { isMarkedNonRetryable, markNonRetryable } from '../workflow/retry.js';
 import type { RunSummary } from '../workflow/engine.js';
 import { buildSnapshot, compositionTemplates, nextRenderKeys, withDependents, type EngineSnapshot, type ServiceRules } from './snapshot.js';
-import { TemplateEngine, type CompiledTemplate, type TemplateFunction } from './templateEngine.js';
+import { TemplateEngine, type CompiledTemplate, type TemplateFunction, type TemplateLogEntry } from './templateEngine.js';
 import type { TemplateHost, WorkflowPort, WorkflowRenderOptions } from './workflowPort.js';
 import { WorkspaceWatcher } from './workspaceWatcher.js';
 import type { RenderLimits } from '../limits.js';
@@ -76,6 +76,8 @@ export interface PromptManagerOptions {
   templatesRoot?: string;
   /** This manager's render limits (partial depth, output size, work, time); default `LIMITS` (core/limits.ts). */
   limits?: Partial<RenderLimits>;
+  /** Where a template's `{{log}}` goes; default one line on stderr (never stdout). */
+  onTemplateLog?: (entry: TemplateLogEntry) => void;
 }
 
 export interface ReloadResult {
@@ -177,7 +179,7 @@ export class PromptManager {
     this.strict = options.strict ?? preset.strict;
     this.metricsOn = options.metrics ?? preset.metrics;
     this.healthMinSamples = options.healthMinSamples ?? 20;
-    this.engine = new TemplateEngine({ strict: this.strict, helpers: options.helpers, limits: options.limits });
+    this.engine = new TemplateEngine({ strict: this.strict, helpers: options.helpers, limits: options.limits, onLog: options.onTemplateLog });
     // A preset without a cache (testing) still has sensible sizes when the caller turns it on.
     const sized = preset.cache.maxEntries > 0 ? preset.cache : recommendConfiguration('development').settings.cache;
     const asked = options.cache === false ? { mode: 'off' as const } : options.cache ?? {};

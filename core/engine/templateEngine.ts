@@ -10,9 +10,10 @@
 import Handlebars from 'handlebars';
 import { PromptError, type ErrorLocation } from '../errors.js';
 import type { TemplateEntry } from '../validate/api.js';
-import { registerPromptHelpers } from '../templates/helpers.js';
+import { registerPromptHelpers, toText, type HelperBudget } from '../templates/helpers.js';
 import { renderLimits, type RenderLimits } from '../limits.js';
 import { markNonRetryable } from '../workflow/retry.js';
+import { useGuardedCompiler } from './guardedCompiler.js';
 
 type HB = typeof Handlebars;
 export type TemplateFunction = HandlebarsTemplateDelegate;
@@ -45,14 +46,47 @@ export interface TemplateEngineOptions {
   helpers?: Record<string, Handlebars.HelperDelegate>;
   /** Partial depth, output size, work and time of one render; default `LIMITS` (core/limits.ts). */
   limits?: Partial<RenderLimits>;
+  /**
+   * Where `{{log}}` writes: Handlebars' logger writes to stdout (console.info), which breaks
+   * anything that prints on stdout (`promptmanager run --json`, a language server on stdio).
+   * Default: one line on stderr.
+   */
+  onLog?: (entry: TemplateLogEntry) => void;
+}
+
+/** One `{{log ...}}` of a template. */
+export interface TemplateLogEntry {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  /** The arguments as text, joined by spaces, cut at MAX_LOG_CHARS. */
+  message: string;
+  /** The template (or partial) that logged. */
+  template: string;
+}
+
+/** Longest `{{log}}` message passed on: a log line is not a second output channel. */
+export const MAX_LOG_CHARS = 2_000;
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/** Handlebars' level of a `{{log level=...}}` (a name or 0-3; info when it is neither). */
+function logLevel(level: unknown): number {
+  if (typeof level === 'string') {
+    const named = (LOG_LEVELS as readonly string[]).indexOf(level.toLowerCase());
+    if (named >= 0) return named;
+    level = Number.parseInt(level, 10);
+  }
+  return typeof level === 'number' && Number.isFinite(level) ? Math.min(3, Math.max(0, Math.trunc(level))) : 1;
+}
+
+function writeLogToStderr(entry: TemplateLogEntry): void {
+  process.stderr.write(`[promptmanager] {{log}} ${entry.level} in template ${entry.template}: ${entry.message}\n`);
 }
 
 /** Name under which inline strings appear in errors. */
 export const INLINE = '(inline)';
 const MAX_INLINE = 1000;
 
-// The Handlebars runtime throws `"name" not defined in [object Object] - line:col` in strict mode.
-const STRICT_MISS = /^"([^"]*)" not defined in /;
+// Strict mode throws `"path" not defined in null - line:col` (guardedCompiler.ts); the path may hold quotes.
+const STRICT_MISS = /^"([\s\S]*)" not defined in /;
 
 /**
  * Units of work between two reads of the clock for `maxRenderMs`. A clock read costs about a
@@ -60,6 +94,12 @@ const STRICT_MISS = /^"([^"]*)" not defined in /;
  * counts from the first read, at the 64th unit.
  */
 const CLOCK_EVERY = 64;
+
+/**
+ * Characters a prompt helper produces or scans per unit of work: about the time of an `each`
+ * iteration. A helper call is one unit besides.
+ */
+export const CHARS_PER_UNIT = 256;
 
 /** A helper as the runtime calls it: any arguments, the options last. */
 type AnyHelper = (this: unknown, ...args: unknown[]) => unknown;
@@ -110,12 +150,36 @@ export class TemplateEngine {
   private started = 0;
   /** The outermost template being rendered (named by the budget error). */
   private top: CompiledTemplate | undefined;
+  /**
+   * Characters the prompt helpers have produced in the outermost render in progress, their
+   * intermediate results included (`{{json (json x)}}` produces both): held to
+   * `maxRenderOutputChars` on its own, as they are produced. `charCarry` holds the characters
+   * not yet counted as a whole unit of work.
+   */
+  private helperChars = 0;
+  private charCarry = 0;
+  /** What the prompt helpers count against (registerPromptHelpers). */
+  private readonly budget: HelperBudget = {
+    call: () => this.tick(),
+    read: (chars) => this.chargeWork(chars),
+    produce: (chars, helper) => {
+      if (this.renderDepth === 0) return;
+      this.helperChars += chars;
+      if (this.helperChars > this.limits.maxRenderOutputChars) throw this.helpersTooLarge(helper);
+      this.chargeWork(chars);
+    },
+  };
+  private readonly onLog: (entry: TemplateLogEntry) => void;
 
   constructor(options: TemplateEngineOptions) {
     this.strict = options.strict;
     this.limits = renderLimits(options.limits);
     this.hb = Handlebars.create();
-    registerPromptHelpers(this.hb, { onBlock: () => this.tick() });
+    useGuardedCompiler(this.hb);
+    // Every prompt helper call is a unit of work (a block one too: no separate onBlock count).
+    registerPromptHelpers(this.hb, { budget: this.budget });
+    this.onLog = options.onLog ?? writeLogToStderr;
+    this.routeLog();
     this.countBlocks();
     this.guardPartials();
     for (const [name, fn] of Object.entries(options.helpers ?? {})) this.hb.registerHelper(name, this.countAppHelper(fn));
@@ -190,6 +254,27 @@ export class TemplateEngine {
     };
   }
 
+  /**
+   * `{{log}}` calls `hb.log` (Handlebars' logger, console.info by default, which is stdout):
+   * this environment's goes to `onLog`, at Handlebars' default level (info and above), counted
+   * as a unit of work and as helper output, and cut at MAX_LOG_CHARS.
+   */
+  private routeLog(): void {
+    const engine = this;
+    (this.hb as unknown as { log: (level: unknown, ...message: unknown[]) => void }).log = function (level: unknown, ...message: unknown[]): void {
+      engine.tick();
+      const at = logLevel(level);
+      if (at < 1) return;
+      let text = '';
+      for (const part of message) {
+        if (text.length >= MAX_LOG_CHARS) break;
+        text += (text ? ' ' : '') + toText(part, engine.budget, 'log');
+      }
+      if (text.length > MAX_LOG_CHARS) text = text.slice(0, MAX_LOG_CHARS) + `… (${(text.length - MAX_LOG_CHARS).toLocaleString('en-US')} more characters)`;
+      engine.onLog({ level: LOG_LEVELS[at]!, message: text, template: engine.partialName ?? engine.top?.name ?? INLINE });
+    };
+  }
+
   /** An application helper, counted when it is used as a block: the call, and each body it renders. */
   private countAppHelper(given: Handlebars.HelperDelegate): Handlebars.HelperDelegate {
     if (typeof given !== 'function') return given;
@@ -218,6 +303,17 @@ export class TemplateEngine {
     if (++this.work >= this.checkAt) this.checkpoint();
   }
 
+  /** Characters a prompt helper produced or scanned, as units of work (CHARS_PER_UNIT each). */
+  private chargeWork(chars: number): void {
+    if (this.renderDepth === 0) return;
+    this.charCarry += chars;
+    if (this.charCarry < CHARS_PER_UNIT) return;
+    const units = Math.floor(this.charCarry / CHARS_PER_UNIT);
+    this.charCarry -= units * CHARS_PER_UNIT;
+    this.work += units;
+    if (this.work >= this.checkAt) this.checkpoint();
+  }
+
   /** Every CLOCK_EVERY units: past the work limit or the deadline the render stops. */
   private checkpoint(): void {
     const { maxRenderWork, maxRenderMs } = this.limits;
@@ -241,7 +337,7 @@ export class TemplateEngine {
     const units = this.work.toLocaleString('en-US');
     const hit =
       what === 'work'
-        ? `did more than ${this.limits.maxRenderWork.toLocaleString('en-US')} units of work (maxRenderWork; each {{#each}} iteration, block helper and partial is one)`
+        ? `did more than ${this.limits.maxRenderWork.toLocaleString('en-US')} units of work (maxRenderWork; each {{#each}} iteration, block helper, prompt helper call, partial and ${CHARS_PER_UNIT} characters a prompt helper produces or reads is one)`
         : `ran longer than ${this.limits.maxRenderMs.toLocaleString('en-US')} ms (maxRenderMs) after ${units} units of work`;
     const error = new PromptError(
       'render_budget_exceeded',
@@ -262,10 +358,28 @@ export class TemplateEngine {
 
   private outputTooLarge(chars: number, template?: string): PromptError {
     const max = this.limits.maxRenderOutputChars;
-    return new PromptError(
-      'limit_exceeded',
-      `the render output passed ${max.toLocaleString('en-US')} characters (maxRenderOutputChars)${chars > max ? ` at ${chars.toLocaleString('en-US')}` : ''}: an each over a huge context? Render less, or raise the limit`,
-      template !== undefined ? { template } : {},
+    // The same template and context produce the same output: a workflow retry could only repeat it.
+    return markNonRetryable(
+      new PromptError(
+        'limit_exceeded',
+        `the render output passed ${max.toLocaleString('en-US')} characters (maxRenderOutputChars)${chars > max ? ` at ${chars.toLocaleString('en-US')}` : ''}: an each over a huge context? Render less, or raise the limit`,
+        template !== undefined ? { template } : {},
+      ),
+    );
+  }
+
+  private helpersTooLarge(helper: string): PromptError {
+    const max = this.limits.maxRenderOutputChars;
+    const template = this.partialName ?? this.top?.name ?? INLINE;
+    const top = this.top;
+    const file = template === top?.name && top.file !== INLINE ? top.file : undefined;
+    return markNonRetryable(
+      new PromptError(
+        'limit_exceeded',
+        `Template ${template} was stopped: its prompt helpers produced more than ${max.toLocaleString('en-US')} characters (maxRenderOutputChars), the last in {{${helper}}}. ` +
+          `Nested helpers ({{json (json x)}} doubles at each level) or a helper over a huge value? Render less, or raise maxRenderOutputChars`,
+        { template, ...(file !== undefined ? { location: { file } } : {}) },
+      ),
     );
   }
 
@@ -399,6 +513,8 @@ export class TemplateEngine {
       this.checkAt = Math.min(CLOCK_EVERY, this.limits.maxRenderWork + 1);
       this.started = -1;
       this.top = ct;
+      this.helperChars = 0;
+      this.charCarry = 0;
     }
     this.renderDepth++;
     return outermost;

@@ -179,17 +179,18 @@ export class WorkflowMetrics {
     return h && h.count > 0 ? h.quantile(0.95) : undefined;
   }
 
+  /** As JSON; the maps keyed by workspace names (compositions, steps, providers) have no prototype, so `__proto__` is a key like any other. */
   getMetrics(): WorkflowMetricsJSON {
-    const compositions: Record<string, CompositionMetricsJSON> = {};
+    const compositions: Record<string, CompositionMetricsJSON> = Object.create(null);
     for (const [name, c] of this.compositions) {
-      const steps: Record<string, StepMetricsJSON> = {};
+      const steps: Record<string, StepMetricsJSON> = Object.create(null);
       for (const [id, s] of c.steps) {
         steps[id] = { statuses: { ...s.statuses }, durationMs: summarize(s.duration), retries: s.retries, fallbacks: s.fallbacks, timeouts: s.timeouts };
       }
       const total = Object.values(c.runs).reduce((a, b) => a + b, 0);
       compositions[name] = { runs: { ...c.runs }, total, durationMs: summarize(c.duration), retries: c.retries, fallbacks: c.fallbacks, timeouts: c.timeouts, steps };
     }
-    const providers: Record<string, ProviderMetricsJSON> = {};
+    const providers: Record<string, ProviderMetricsJSON> = Object.create(null);
     for (const [name, p] of this.providers) {
       providers[name] = {
         calls: p.calls,

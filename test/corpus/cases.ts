@@ -302,6 +302,13 @@ compositions:
         code: 'render_budget_exceeded',
       },
     },
+    {
+      name: 'tpl-nested-json',
+      files: { 'composition_rules.yaml': rules(stepsFor(['nested_json'])), 'templates/nested_json.hbs': `Record: {{${'json ('.repeat(39)}json name${')'.repeat(39)}}}` },
+      codes: [],
+      // Each json escapes the quotes and backslashes of the one inside: the text doubles at each of 40 levels.
+      render: { template: 'nested_json', context: { name: 'a "quoted" name' }, code: 'limit_exceeded' },
+    },
     { name: 'tpl-invalid-utf8', files: { 'composition_rules.yaml': rules(stepsFor(['t'])), 'templates/t.hbs': Buffer.from([0x48, 0x69, 0x20, 0xe9, 0x7b, 0x7b, 0x6e, 0x61, 0x6d, 0x65, 0x7d, 0x7d]) }, codes: ['template-syntax'] },
     { name: 'tpl-nul', files: { 'composition_rules.yaml': rules(stepsFor(['t'])), 'templates/t.hbs': 'Hi\u0000{{name}}' }, codes: ['template-syntax'] },
     {

@@ -66,13 +66,14 @@ test('corpus/cli: the 10 MB file and the alias bomb alone, each within the goal'
   }
 });
 
-test('corpus/cli: render of a self-including partial and of a gigabyte output: exit 1, [limit_exceeded]', { skip: !fs.existsSync(CLI) && 'dist/cli.js is not built' }, (t) => {
+test('corpus/cli: render of a self-including partial, of a gigabyte output and of nested json helpers: exit 1, [limit_exceeded]', { skip: !fs.existsSync(CLI) && 'dist/cli.js is not built' }, (t) => {
   const ctx = path.join(corpus.root, 'huge.json');
   fs.writeFileSync(ctx, JSON.stringify({ name: 'x', items: new Array(2000).fill(0), big: 'y'.repeat(10_000) }));
   const runs = [
     { dir: 'tpl-self-partial', args: ['render', 't', '--context', ctx] },
     { dir: 'tpl-mutual-partials', args: ['render', 'a', '--context', ctx] },
     { dir: 'tpl-huge-output', args: ['render', 'boom', '--context', ctx] },
+    { dir: 'tpl-nested-json', args: ['render', 'nested_json', '--context', ctx] },
   ];
   for (const { dir, args } of runs) {
     const r = cli([...args, '--dir', corpus.dirs.get(dir)!], corpus.root);

@@ -24,6 +24,8 @@ before(async () => {
     'templates/nested.hbs': '{{#each a}}{{#each ../b}}{{#each ../../c}}{{/each}}{{/each}}{{/each}}',
     'templates/silent.hbs': '{{name}}{{#each items}}{{/each}}',
     'templates/hello.hbs': 'Hello {{name}}',
+    // Issue 12.5: each json doubles its input; 40 levels would be terabytes.
+    'templates/nested_json.hbs': `Record:\n{{${'json ('.repeat(39)}json x${')'.repeat(39)}}}`,
   });
   c = await LspClient.start({ folders: [dir], debounceMs: 0 });
   await c.settle(500);
@@ -56,5 +58,19 @@ test('a preview render that would run for minutes answers render_budget_exceeded
     const ok = await c.conn.sendRequest(RenderRequest, { template: 'hello', context: { name: 'Ada' } });
     assert.ok(ok.ok && ok.text === 'Hello Ada', JSON.stringify(ok));
   }
+  assert.equal(c.exited, false, c.stderr);
+});
+
+test('a preview of nested json helpers answers limit_exceeded quickly; the server stays responsive', async (t) => {
+  const t0 = performance.now();
+  const r = await c.conn.sendRequest(RenderRequest, { template: 'nested_json', context: { x: { q: 'a "quoted" text' } } });
+  const answered = performance.now() - t0;
+  t.diagnostic(`answered after ${answered.toFixed(0)} ms`);
+  assert.ok(!r.ok, 'rendered');
+  assert.equal(r.error.code, 'limit_exceeded', r.error.message);
+  assert.match(r.error.message, /^Template nested_json was stopped: its prompt helpers produced more than [\d,]+ characters \(maxRenderOutputChars\), the last in \{\{json\}\}/);
+  assert.ok(answered < RENDER_STOP_MS + 1_000, `${answered.toFixed(0)} ms`);
+  const ok = await c.conn.sendRequest(RenderRequest, { template: 'hello', context: { name: 'Ada' } });
+  assert.ok(ok.ok && ok.text === 'Hello Ada', JSON.stringify(ok));
   assert.equal(c.exited, false, c.stderr);
 });
