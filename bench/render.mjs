@@ -3,7 +3,7 @@
 //     of the same template called directly, in the same run: per-render times and their ratio;
 //  2. the same with the result cache on and hitting;
 //  3. hashing a context against rendering it, for growing context sizes: where the cache stops
-//     paying (the measurement behind the `auto` cache default, core/engine/cachePolicy.ts);
+//     paying (the measurement behind the `auto` cache default, core/manager/cachePolicy.ts);
 //  4. 1,000,000 renders over 10,000 distinct contexts with the cache on: the cache and the
 //     heap stay within the cache's bounds.
 // Rounds are interleaved (raw, manager, raw, manager...), timed in process CPU time, and their

@@ -18,12 +18,12 @@ export { FileReadError } from './workspace/fileRead.js';
 export type { FileReadProblem } from './workspace/fileRead.js';
 export type { TemplateAnalysis } from './templates/analysis.js';
 
-export { PromptManager } from './engine/promptManager.js';
-export type { PromptManagerOptions, ReloadResult, TemplateInfo, ContextCheck, ExecuteWorkflowOptions } from './engine/promptManager.js';
-export type { RenderContext, RenderOptions, RenderResult, RenderRequest, BatchResult } from './engine/renderTypes.js';
-export type { TemplateLogEntry } from './engine/templateEngine.js';
-export { PromptEnabledService, PromptEnabled, SERVICE_NAME_KEY } from './engine/promptEnabledService.js';
-export type { PromptCapable, PromptEnabledServiceOptions, RenderPromptRequest, ExecuteWorkflowRequest, ServiceRenderStats } from './engine/promptEnabledService.js';
+export { PromptManager } from './manager/promptManager.js';
+export type { PromptManagerOptions, ReloadResult, TemplateInfo, ContextCheck, ExecuteWorkflowOptions } from './manager/promptManager.js';
+export type { RenderContext, RenderOptions, RenderResult, RenderRequest, BatchResult } from './manager/renderTypes.js';
+export type { TemplateLogEntry } from './manager/templateEngine.js';
+export { PromptEnabledService, PromptEnabled, SERVICE_NAME_KEY } from './manager/promptEnabledService.js';
+export type { PromptCapable, PromptEnabledServiceOptions, RenderPromptRequest, ExecuteWorkflowRequest, ServiceRenderStats } from './manager/promptEnabledService.js';
 export {
   createPromptManagerForApp,
   createTesting,
@@ -32,25 +32,25 @@ export {
   WORKSPACE_ENV_VAR,
   CONVENTIONAL_WORKSPACE_DIRS,
   TESTING_ROOT,
-} from './engine/factory.js';
-export type { AppManagerOptions, TestingOptions, ServiceManagerOptions } from './engine/factory.js';
-export { recommendConfiguration, environmentFromNodeEnv, sequentialIds, ENVIRONMENTS } from './engine/presets.js';
-export type { Environment, PresetSettings, Recommendation } from './engine/presets.js';
-export type { EngineSnapshot, ServiceRules } from './engine/snapshot.js';
-export { ConfigurationError, formatDiagnostic } from './engine/configError.js';
-export type { WorkflowPort, WorkflowExecuteOptions, WorkflowRenderOptions, TemplateHost } from './engine/workflowPort.js';
-export { RenderCache } from './engine/renderCache.js';
-export type { RenderCacheOptions, RenderCacheStats } from './engine/renderCache.js';
-export { hashContext, canonicalContext } from './engine/contextHash.js';
-export { cachePays } from './engine/cachePolicy.js';
-export type { ResultCacheMode, CacheDecision } from './engine/cachePolicy.js';
-export { LatencyHistogram } from './engine/histogram.js';
-export type { HistogramSummary } from './engine/histogram.js';
-export type { MetricsSnapshot, RenderStatsJSON, WorkflowStatsJSON } from './engine/metrics.js';
-export type { HealthReport, HealthStatus, ComponentHealth } from './engine/health.js';
+} from './manager/factory.js';
+export type { AppManagerOptions, TestingOptions, ServiceManagerOptions } from './manager/factory.js';
+export { recommendConfiguration, environmentFromNodeEnv, sequentialIds, ENVIRONMENTS } from './manager/presets.js';
+export type { Environment, PresetSettings, Recommendation } from './manager/presets.js';
+export type { EngineSnapshot, ServiceRules } from './manager/snapshot.js';
+export { ConfigurationError, formatDiagnostic } from './manager/configError.js';
+export type { WorkflowPort, WorkflowExecuteOptions, WorkflowRenderOptions, TemplateHost } from './manager/workflowPort.js';
+export { RenderCache } from './manager/renderCache.js';
+export type { RenderCacheOptions, RenderCacheStats } from './manager/renderCache.js';
+export { hashContext, canonicalContext } from './manager/contextHash.js';
+export { cachePays } from './manager/cachePolicy.js';
+export type { ResultCacheMode, CacheDecision } from './manager/cachePolicy.js';
+export { LatencyHistogram } from './manager/histogram.js';
+export type { HistogramSummary } from './manager/histogram.js';
+export type { MetricsSnapshot, RenderStatsJSON, WorkflowStatsJSON } from './manager/metrics.js';
+export type { HealthReport, HealthStatus, ComponentHealth } from './manager/health.js';
 
 // Workflows: the DAG engine the manager runs compositions on, its executors and graph export.
-export * from './workflow/index.js';
+export * from './workflow';
 export { EngineWorkflowPort } from './workflow/managerPort.js';
 export type { WorkflowSettings, ProviderOverrides } from './workflow/managerPort.js';
 export { LineIndex } from './yaml/lineIndex.js';

@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { ResponseError, ErrorCodes, type CancellationToken, type Connection, type Location } from 'vscode-languageserver/node';
 import { PromptError, toPromptError } from '../core/errors.js';
-import { PromptManager } from '../core/engine/promptManager.js';
+import { PromptManager } from '../core/manager/promptManager.js';
 import { isConfigFile } from '../core/workspace/discover.js';
 import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
 import { buildGraph } from '../core/workflow/graph.js';

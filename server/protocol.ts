@@ -343,7 +343,7 @@ export interface PromptManagerSettings {
   /** At most this many diagnostics per file (errors first). */
   maxProblemsPerFile: number;
   trace: { server: 'off' | 'messages' | 'verbose' };
-  /** The engine preset for renders and runs (core/engine/presets.ts); absent = `development`. */
+  /** The engine preset for renders and runs (core/manager/presets.ts); absent = `development`. */
   environment?: 'development' | 'production' | 'testing';
 }
 

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PromptManager } from '../engine/promptManager.js';
+import { PromptManager } from '../manager/promptManager.js';
 import { PromptError } from '../errors.js';
 import { plural } from '../plural.js';
 import type { WorkspaceValidation } from '../validate/api.js';

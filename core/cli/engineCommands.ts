@@ -1,5 +1,5 @@
 /** `render`, `run` and `graph`: the engine from a terminal, on one prompt workspace. */
-import { PromptManager } from '../engine/promptManager.js';
+import { PromptManager } from '../manager/promptManager.js';
 import { PromptError } from '../errors.js';
 import { buildGraph, toDot, toMermaid } from '../workflow/graph.js';
 import type { WorkflowResult } from '../workflow/types.js';

@@ -1,12 +1,12 @@
 /**
- * Plugs the workflow engine into the prompt manager (core/engine/workflowPort.ts). Each run
+ * Plugs the workflow engine into the prompt manager (core/manager/workflowPort.ts). Each run
  * gets the composition, providers and template host of the configuration snapshot it started
  * with, so a hot reload during a run never reaches it.
  */
 import type { Clock } from '../clock.js';
-import { checkProviderKeys, type ComponentHealth } from '../engine/health.js';
-import type { EngineSnapshot } from '../engine/snapshot.js';
-import type { WorkflowExecuteOptions, WorkflowPort } from '../engine/workflowPort.js';
+import { checkProviderKeys, type ComponentHealth } from '../manager/health.js';
+import type { EngineSnapshot } from '../manager/snapshot.js';
+import type { WorkflowExecuteOptions, WorkflowPort } from '../manager/workflowPort.js';
 import { PromptError } from '../errors.js';
 import type { ProviderDef } from '../model/types.js';
 import { plural } from '../plural.js';

@@ -20,7 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { systemClock } from '../../core/clock.js';
-import { PromptManager } from '../../core/engine/promptManager.js';
+import { PromptManager } from '../../core/manager/promptManager.js';
 import { PromptError } from '../../core/errors.js';
 import { nodeFileSystem, type FileSystemHost } from '../../core/workspace/fileSystem.js';
 import { ExecutorRegistry, type StepExecutionRequest } from '../../core/workflow/executors.js';

@@ -19,7 +19,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { PromptManager } from '../../core/engine/promptManager.js';
+import { PromptManager } from '../../core/manager/promptManager.js';
 import { DEFAULT_SEVERITY, DIAGNOSTIC_CODES } from '../../core/model/diagnostics.js';
 import { validateWorkspace } from '../../core/validate/validateWorkspace.js';
 import { memoryFileSystem, nodeFileSystem, type FileSystemHost } from '../../core/workspace/fileSystem.js';

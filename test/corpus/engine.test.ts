@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { PromptManager } from '../../core/engine/promptManager.js';
+import { PromptManager } from '../../core/manager/promptManager.js';
 import { PromptError } from '../../core/errors.js';
 import { DEFAULT_SEVERITY } from '../../core/model/diagnostics.js';
 import type { WorkflowResult } from '../../core/workflow/types.js';

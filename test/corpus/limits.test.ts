@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
-import { PromptManager } from '../../core/engine/promptManager.js';
+import { PromptManager } from '../../core/manager/promptManager.js';
 import { PromptError } from '../../core/errors.js';
 import { configureLimits, DEFAULT_LIMITS, LIMITS, resetLimits } from '../../core/limits.js';
 import { MAX_NESTING } from '../../core/templates/analyze.js';

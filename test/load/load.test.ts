@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { PromptManager } from '../../core/engine/promptManager.js';
+import { PromptManager } from '../../core/manager/promptManager.js';
 import { ExecutorRegistry } from '../../core/workflow/executors.js';
 import { memoryFileSystem } from '../../core/workspace/fileSystem.js';
 // @ts-ignore: a plain ES module shared with the benchmarks

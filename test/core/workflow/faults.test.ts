@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
-import { PromptManager } from '../../../core/engine/promptManager.js';
+import { PromptManager } from '../../../core/manager/promptManager.js';
 import type { WorkflowEvent, WorkflowResult } from '../../../core/workflow/types.js';
 
 const KEY = 'sk-fault-test-key-0123456789';

@@ -1,6 +1,6 @@
 /**
  * The render cache cannot be poisoned (issue 12, item 4). The context key used to be two
- * 32-bit multiplicative lanes (FNV-1a and MurmurHash2 primes, core/engine/contextHash.ts before
+ * 32-bit multiplicative lanes (FNV-1a and MurmurHash2 primes, core/manager/contextHash.ts before
  * this fix): invertible, so a context colliding with another user's could be computed in
  * milliseconds and that user's render answered with the attacker's text from the cache. The
  * key is now a SHA-256 digest of a one-to-one canonical form: these tests build a collision
@@ -9,9 +9,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalContext, hashContext, MAX_HASHED_UNITS } from '../../../core/engine/contextHash.js';
-import { createTesting } from '../../../core/engine/factory.js';
-import { PromptManager } from '../../../core/engine/promptManager.js';
+import { canonicalContext, hashContext, MAX_HASHED_UNITS } from '../../../core/manager/contextHash.js';
+import { createTesting } from '../../../core/manager/factory.js';
+import { PromptManager } from '../../../core/manager/promptManager.js';
 import { memoryFileSystem } from '../../../core/workspace/fileSystem.js';
 import { rng } from '../../helpers/rng.js';
 

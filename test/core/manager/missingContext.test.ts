@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createTesting } from '../../../core/engine/factory.js';
+import { createTesting } from '../../../core/manager/factory.js';
 import { PromptError } from '../../../core/errors.js';
 
 function isMissing(e: unknown, template: string, variable: string, line: number): true {

@@ -10,9 +10,9 @@ import {
   findAppWorkspace,
   TESTING_ROOT,
   WORKSPACE_ENV_VAR,
-} from '../../../core/engine/factory.js';
-import { recommendConfiguration, environmentFromNodeEnv, ENVIRONMENTS } from '../../../core/engine/presets.js';
-import { PromptEnabledService } from '../../../core/engine/promptEnabledService.js';
+} from '../../../core/manager/factory.js';
+import { recommendConfiguration, environmentFromNodeEnv, ENVIRONMENTS } from '../../../core/manager/presets.js';
+import { PromptEnabledService } from '../../../core/manager/promptEnabledService.js';
 import { FakeClock } from '../../../core/clock.js';
 import { PromptError } from '../../../core/errors.js';
 import { COMPOSITION_RULES, CONTEXT, SERVICE_MAPPINGS, TEMPLATES, removeDir, writeWorkspace } from './fixtures.js';

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FakeClock } from '../../../core/clock.js';
-import { PromptManager } from '../../../core/engine/promptManager.js';
+import { PromptManager } from '../../../core/manager/promptManager.js';
 import type { PromptDiagnostic } from '../../../core/model/diagnostics.js';
 import { removeDir, waitFor, writeWorkspace } from './fixtures.js';
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTesting } from '../../../core/engine/factory.js';
-import { PromptEnabled, PromptEnabledService } from '../../../core/engine/promptEnabledService.js';
-import type { PromptManager } from '../../../core/engine/promptManager.js';
+import { createTesting } from '../../../core/manager/factory.js';
+import { PromptEnabled, PromptEnabledService } from '../../../core/manager/promptEnabledService.js';
+import type { PromptManager } from '../../../core/manager/promptManager.js';
 import { COMPOSITION_RULES, CONTEXT, SERVICE_MAPPINGS, TEMPLATES } from './fixtures.js';
 
 async function manager() {

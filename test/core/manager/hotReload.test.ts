@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { FakeClock } from '../../../core/clock.js';
-import { PromptManager } from '../../../core/engine/promptManager.js';
+import { PromptManager } from '../../../core/manager/promptManager.js';
 import { COMPOSITION_RULES, CONTEXT, removeDir, waitFor, writeWorkspace } from './fixtures.js';
 
 const CHILD = process.env.PM_ENGINE_CHILD;

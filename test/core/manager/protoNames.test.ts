@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createTesting } from '../../../core/engine/factory.js';
-import { PromptEnabledService } from '../../../core/engine/promptEnabledService.js';
+import { createTesting } from '../../../core/manager/factory.js';
+import { PromptEnabledService } from '../../../core/manager/promptEnabledService.js';
 
 /** An object literal cannot hold `__proto__` as a plain key: define it. */
 function withProto<T>(entries: Record<string, T>, proto: T): Record<string, T> {

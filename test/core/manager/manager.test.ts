@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PromptManager } from '../../../core/engine/promptManager.js';
-import { createTesting } from '../../../core/engine/factory.js';
-import { ConfigurationError } from '../../../core/engine/configError.js';
+import { PromptManager } from '../../../core/manager/promptManager.js';
+import { createTesting } from '../../../core/manager/factory.js';
+import { ConfigurationError } from '../../../core/manager/configError.js';
 import { PromptError } from '../../../core/errors.js';
-import type { WorkflowExecuteOptions } from '../../../core/engine/workflowPort.js';
+import type { WorkflowExecuteOptions } from '../../../core/manager/workflowPort.js';
 import { COMPOSITION_RULES, CONTEXT, SERVICE_MAPPINGS, TEMPLATES, removeDir, writeWorkspace } from './fixtures.js';
 
 async function testing() {

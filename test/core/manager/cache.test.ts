@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RenderCache, entryBytes } from '../../../core/engine/renderCache.js';
-import { hashContext } from '../../../core/engine/contextHash.js';
-import { cachePays, TemplateCachePolicy, PROBE_RENDERS, OFF_RENDERS, EARLY_SAMPLES } from '../../../core/engine/cachePolicy.js';
-import { createTesting } from '../../../core/engine/factory.js';
+import { RenderCache, entryBytes } from '../../../core/manager/renderCache.js';
+import { hashContext } from '../../../core/manager/contextHash.js';
+import { cachePays, TemplateCachePolicy, PROBE_RENDERS, OFF_RENDERS, EARLY_SAMPLES } from '../../../core/manager/cachePolicy.js';
+import { createTesting } from '../../../core/manager/factory.js';
 import { ManualClock, TEMPLATES, CONTEXT } from './fixtures.js';
 
 test('LRU evicts the least recently used entry when the byte bound is exceeded', () => {

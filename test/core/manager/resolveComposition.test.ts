@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTesting } from '../../../core/engine/factory.js';
+import { createTesting } from '../../../core/manager/factory.js';
 import { resolveComposition } from '../../../core/workflow/resolve.js';
 
 const RULES = `version: 1

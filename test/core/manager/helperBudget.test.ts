@@ -9,8 +9,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { createTesting } from '../../../core/engine/factory.js';
-import type { TemplateLogEntry } from '../../../core/engine/templateEngine.js';
+import { createTesting } from '../../../core/manager/factory.js';
+import type { TemplateLogEntry } from '../../../core/manager/templateEngine.js';
 import { PromptError } from '../../../core/errors.js';
 import { RENDER_STOP_MS } from '../../corpus/support.js';
 import { CLI, tempWorkspace } from '../../helpers/paths.js';

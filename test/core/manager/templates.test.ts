@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Handlebars from 'handlebars';
-import { createTesting } from '../../../core/engine/factory.js';
+import { createTesting } from '../../../core/manager/factory.js';
 import { PromptError } from '../../../core/errors.js';
 import { COMPOSITION_RULES, CONTEXT, SERVICE_MAPPINGS, TEMPLATES } from './fixtures.js';
 

@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
-import { createTesting } from '../../../core/engine/factory.js';
-import type { PromptManager } from '../../../core/engine/promptManager.js';
+import { createTesting } from '../../../core/manager/factory.js';
+import type { PromptManager } from '../../../core/manager/promptManager.js';
 import { PromptError } from '../../../core/errors.js';
 import { configureLimits, DEFAULT_LIMITS, resetLimits } from '../../../core/limits.js';
 import { nestedLists, silentList } from '../../corpus/cases.js';
