@@ -44,15 +44,15 @@ export type { RenderCacheOptions, RenderCacheStats } from './manager/renderCache
 export { hashContext, canonicalContext } from './manager/contextHash.js';
 export { cachePays } from './manager/cachePolicy.js';
 export type { ResultCacheMode, CacheDecision } from './manager/cachePolicy.js';
-export { LatencyHistogram } from './manager/histogram.js';
-export type { HistogramSummary } from './manager/histogram.js';
+export { LatencyHistogram } from './stats/histogram.js';
+export type { HistogramSummary } from './stats/histogram.js';
 export type { MetricsSnapshot, RenderStatsJSON, WorkflowStatsJSON } from './manager/metrics.js';
 export type { HealthReport, HealthStatus, ComponentHealth } from './manager/health.js';
 
 // Workflows: the DAG engine the manager runs compositions on, its executors and graph export.
-export * from './workflow';
-export { EngineWorkflowPort } from './workflow/managerPort.js';
-export type { WorkflowSettings, ProviderOverrides } from './workflow/managerPort.js';
+export * from './workflow/index.js';
+export { EngineWorkflowPort } from './manager/engineWorkflowPort.js';
+export type { WorkflowSettings, ProviderOverrides } from './manager/engineWorkflowPort.js';
 export { LineIndex } from './yaml/lineIndex.js';
 export { ValidationCache } from './validate/validateWorkspace.js';
 export { analyzeTemplate } from './templates/analyze.js';

@@ -11,7 +11,7 @@ import { PromptError } from '../errors.js';
 import { findPromptWorkspaces } from '../validate/validateWorkspace.js';
 import { memoryFileSystem, nodeFileSystem, type FileSystemHost } from '../workspace/fileSystem.js';
 import { createDefaultExecutors, createOfflineExecutors, executorRegistry } from '../workflow/executors.js';
-import type { WorkflowSettings } from '../workflow/managerPort.js';
+import type { WorkflowSettings } from './engineWorkflowPort.js';
 import { environmentFromNodeEnv, type Environment } from './presets.js';
 import { PromptManager, type PromptManagerOptions } from './promptManager.js';
 import { PromptEnabledService } from './promptEnabledService.js';

@@ -4,7 +4,7 @@
  * so that callers passing arbitrary names cannot grow memory), and latencies live in fixed-size
  * histograms rather than sample lists.
  */
-import { LatencyHistogram, type HistogramSummary } from './histogram.js';
+import { LatencyHistogram, type HistogramSummary } from '../stats/histogram.js';
 import type { RenderCacheStats } from './renderCache.js';
 
 export const UNKNOWN_SERIES = '(unknown)';

@@ -4,7 +4,7 @@
  * unit; exporting our 242 internal buckets as a Prometheus histogram would flood the scraper.
  */
 import type { MetricsSnapshot, RenderStatsJSON, WorkflowStatsJSON } from './metrics.js';
-import type { HistogramSummary } from './histogram.js';
+import type { HistogramSummary } from '../stats/histogram.js';
 
 const PREFIX = 'promptmanager_';
 

@@ -30,7 +30,7 @@ import { RenderCache } from './renderCache.js';
 import type { BatchResult, RenderContext, RenderOptions, RenderRequest, RenderResult } from './renderTypes.js';
 import { resolveComposition } from '../workflow/resolve.js';
 import type { ResolvedComposition, WorkflowResult, WorkflowRun, WorkflowStatus } from '../workflow/types.js';
-import { EngineWorkflowPort, type WorkflowSettings } from '../workflow/managerPort.js';
+import { EngineWorkflowPort, type WorkflowSettings } from './engineWorkflowPort.js';
 import { isMarkedNonRetryable, markNonRetryable } from '../workflow/retry.js';
 import type { RunSummary } from '../workflow/engine.js';
 import { buildSnapshot, compositionTemplates, nextRenderKeys, withDependents, type EngineSnapshot, type ServiceRules } from './snapshot.js';

@@ -5,7 +5,7 @@
  * Memory is bounded: histograms are fixed-size, and past `maxTrackedSteps` step entries new
  * steps are counted only at composition level.
  */
-import { LatencyHistogram } from '../manager/histogram.js';
+import { LatencyHistogram } from '../stats/histogram.js';
 import type { ProviderFailureKind } from './providerFailure.js';
 import type { FinalRunStatus, StepStatus } from './types.js';
 

@@ -14,7 +14,7 @@ import { PromptManager } from '../../../core/manager/promptManager.js';
 import { PromptError } from '../../../core/errors.js';
 import { memoryFileSystem } from '../../../core/workspace/fileSystem.js';
 import { classifyProviderFailure, markProviderFailure } from '../../../core/workflow/providerFailure.js';
-import { PROVIDER_DOWN_STREAK } from '../../../core/workflow/managerPort.js';
+import { PROVIDER_DOWN_STREAK } from '../../../core/manager/engineWorkflowPort.js';
 import { COMPOSITION_RULES, CONTEXT, ManualClock, SERVICE_MAPPINGS, TEMPLATES } from './fixtures.js';
 
 /** A clock that moves 1 ms at every reading: a lookup (hash) and a render each measure 1 ms. */

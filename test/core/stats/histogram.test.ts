@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LatencyHistogram } from '../../../core/manager/histogram.js';
+import { LatencyHistogram } from '../../../core/stats/histogram.js';
 
 function near(actual: number, expected: number, relTol: number, what: string): void {
   assert.ok(Math.abs(actual - expected) <= expected * relTol, `${what}: ${actual} not within ${relTol * 100}% of ${expected}`);

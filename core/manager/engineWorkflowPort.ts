@@ -1,19 +1,19 @@
 /**
- * Plugs the workflow engine into the prompt manager (core/manager/workflowPort.ts). Each run
+ * Plugs the workflow engine into the prompt manager (workflowPort.ts, beside it). Each run
  * gets the composition, providers and template host of the configuration snapshot it started
  * with, so a hot reload during a run never reaches it.
  */
 import type { Clock } from '../clock.js';
-import { checkProviderKeys, type ComponentHealth } from '../manager/health.js';
-import type { EngineSnapshot } from '../manager/snapshot.js';
-import type { WorkflowExecuteOptions, WorkflowPort } from '../manager/workflowPort.js';
+import { checkProviderKeys, type ComponentHealth } from './health.js';
+import type { EngineSnapshot } from './snapshot.js';
+import type { WorkflowExecuteOptions, WorkflowPort } from './workflowPort.js';
 import { PromptError } from '../errors.js';
 import type { ProviderDef } from '../model/types.js';
 import { plural } from '../plural.js';
-import { WorkflowEngine } from './engine.js';
-import type { ExecutorsOption } from './executors.js';
-import { describeFailures, PROVIDER_FAILURE_LABELS } from './providerFailure.js';
-import type { WorkflowResult, WorkflowRun } from './types.js';
+import { WorkflowEngine } from '../workflow/engine.js';
+import type { ExecutorsOption } from '../workflow/executors.js';
+import { describeFailures, PROVIDER_FAILURE_LABELS } from '../workflow/providerFailure.js';
+import type { WorkflowResult, WorkflowRun } from '../workflow/types.js';
 
 /** Per-provider settings that win over composition_rules.yaml (the demo's local server, tests). */
 export type ProviderOverrides = Record<string, Partial<Pick<ProviderDef, 'baseUrl' | 'model' | 'apiKeyEnv'>>>;
