@@ -53,7 +53,7 @@ export type { HealthReport, HealthStatus, ComponentHealth } from './manager/heal
 export * from './workflow/index.js';
 export { EngineWorkflowPort } from './manager/engineWorkflowPort.js';
 export type { WorkflowSettings, ProviderOverrides } from './manager/engineWorkflowPort.js';
-export { LineIndex } from './yaml/lineIndex.js';
+export { LineIndex } from './text/lineIndex.js';
 export { ValidationCache } from './validate/validateWorkspace.js';
 export { analyzeTemplate } from './templates/analyze.js';
 export { PROMPT_HELPERS, registerPromptHelpers } from './templates/helpers.js';

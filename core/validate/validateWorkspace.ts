@@ -12,7 +12,7 @@ import type { CompositionDef, CompositionRulesModel, NameRef, ServiceMappingsMod
 import { analyzeTemplate } from '../templates/analyze.js';
 import { expressionLimitAt } from '../templates/expressionLimit.js';
 import type { TemplateAnalysis } from '../templates/analysis.js';
-import { LineIndex } from '../yaml/lineIndex.js';
+import { LineIndex } from '../text/lineIndex.js';
 import { IncrementalYamlParser } from '../yaml/parse.js';
 import { AliasBudgetError, CollectionLimitError, deref, isMap, keyName, toJS, walk, type SMap, type SNode, type SPair } from '../yaml/sourceTree.js';
 import { DEFAULT_LIMITS, LIMITS } from '../limits.js';

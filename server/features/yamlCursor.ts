@@ -6,7 +6,7 @@
  * `{ a: 1 }`) and quoted scalars are understood; anchors, tags and multi-line flow
  * collections are not needed by these files.
  */
-import type { LineIndex } from '../../core/yaml/lineIndex.js';
+import type { LineIndex } from '../../core/text/lineIndex.js';
 
 export interface YamlCursor {
   /**

@@ -4,7 +4,7 @@
  * block (`- a`), and new keys follow the mapping's indentation.
  */
 import type { TextEdit } from 'vscode-languageserver-types';
-import type { LineIndex } from '../../core/yaml/lineIndex.js';
+import type { LineIndex } from '../../core/text/lineIndex.js';
 import { deref, getPair, isMap, isSeq, type SMap, type SNode } from '../../core/yaml/sourceTree.js';
 
 function lineEnd(text: string, offset: number): number {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import type { CompletionItem, Position } from 'vscode-languageserver-types';
 import { validateWorkspace } from '../../core/validate/validateWorkspace.js';
-import { LineIndex } from '../../core/yaml/lineIndex.js';
+import { LineIndex } from '../../core/text/lineIndex.js';
 import { codeActions } from '../../server/features/codeActions.js';
 import { completion } from '../../server/features/completion.js';
 import { diagnosticsByFile } from '../../server/features/diagnostics.js';
