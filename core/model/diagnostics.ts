@@ -1,3 +1,5 @@
+import type { Range } from '../text/range.js';
+
 /** The stable diagnostic codes of the configuration contract (shared/spec/config-format.md). */
 export const DIAGNOSTIC_CODES = [
   'yaml-syntax',
@@ -20,15 +22,7 @@ export const DIAGNOSTIC_CODES = [
 export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
 export type Severity = 'error' | 'warning' | 'information';
 
-/** Zero-based line and UTF-16 column, as in LSP. */
-export interface Position {
-  line: number;
-  character: number;
-}
-export interface Range {
-  start: Position;
-  end: Position;
-}
+export type { Position, Range } from '../text/range.js';
 
 export interface RelatedLocation {
   /** Absolute path of the file. */

@@ -1,5 +1,5 @@
 /** What the validator and the editor need to know about one template's source. */
-import type { Range } from '../model/diagnostics.js';
+import type { Range } from '../text/range.js';
 
 export interface TemplateParseError {
   /** A sentence a person can act on, without Handlebars' "Expecting ..." token dump. */

@@ -17,7 +17,7 @@
  * recursion (a stack overflow is reported as "template nesting is too deep").
  */
 import Handlebars from 'handlebars';
-import type { Position, Range } from '../model/diagnostics.js';
+import type { Position, Range } from '../text/range.js';
 import type {
   TemplateAnalysis,
   TemplateParseError,

@@ -1,5 +1,5 @@
 /** Converts between offsets and zero-based line/character positions of one text (LSP's line model: `\r\n`, `\r` and `\n` end a line). */
-import type { Position, Range } from '../model/diagnostics.js';
+import type { Position, Range } from './range.js';
 
 export class LineIndex {
   private starts: number[] | undefined;
