@@ -57,7 +57,7 @@ const builds = tests
       { ...common, entryPoints: ['server/core.ts'], outfile: 'dist/serverCore.js', plugins: [...common.plugins, serverSplitPlugin()] },
       // The template-analysis worker thread's own small bundle (server/templateWorkerMain.ts).
       { ...common, entryPoints: ['server/templateWorkerMain.ts'], outfile: 'dist/templateWorker.js' },
-      { ...common, entryPoints: ['core/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+      { ...common, entryPoints: ['cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
       { ...common, entryPoints: ['core/index.ts'], outfile: 'dist/core.js' },
     ].filter((b) => existsSync(b.entryPoints[0]));
 

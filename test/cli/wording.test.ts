@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { ProgressView } from '../../core/cli/progress.js';
+import { ProgressView } from '../../cli/progress.js';
 import { createTesting } from '../../core/manager/factory.js';
 import type { WorkflowEvent, WorkflowResult } from '../../core/workflow/types.js';
 import { CLI, CONFORMANCE, EXAMPLES, REPO, tempWorkspace } from '../helpers/paths.js';

@@ -1,5 +1,5 @@
 /** The CLI's commands, by name. */
-import { demoCommand } from './demoCommand.js';
+import { demoCommand } from './demo/demoCommand.js';
 import { graphCommand, renderCommand, runCommand } from './engineCommands.js';
 import { validateCommand, type CommandIO } from './validateCommand.js';
 

@@ -3,8 +3,8 @@
  * place with status, attempt and elapsed time. Elsewhere (CI logs, pipes): one plain line per
  * event, so logs read top to bottom.
  */
-import { plural } from '../plural.js';
-import type { WorkflowEvent, WorkflowResult } from '../workflow/types.js';
+import { plural } from '../core/plural.js';
+import type { WorkflowEvent, WorkflowResult } from '../core/workflow/types.js';
 
 interface StepLine {
   id: string;

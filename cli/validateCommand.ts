@@ -1,8 +1,8 @@
 /** `promptmanager validate [DIR...] [--format text|json]`: what users put in CI. */
 import * as path from 'node:path';
-import type { PromptDiagnostic } from '../model/diagnostics.js';
-import { findPromptWorkspaces, validateWorkspace } from '../validate/validateWorkspace.js';
-import { plural } from '../plural.js';
+import type { PromptDiagnostic } from '../core/model/diagnostics.js';
+import { findPromptWorkspaces, validateWorkspace } from '../core/validate/validateWorkspace.js';
+import { plural } from '../core/plural.js';
 import { parseArgs, UsageError } from './args.js';
 import { folderArgument } from './workspaceArg.js';
 

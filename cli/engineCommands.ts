@@ -1,8 +1,8 @@
 /** `render`, `run` and `graph`: the engine from a terminal, on one prompt workspace. */
-import { PromptManager } from '../manager/promptManager.js';
-import { PromptError } from '../errors.js';
-import { buildGraph, toDot, toMermaid } from '../workflow/graph.js';
-import type { WorkflowResult } from '../workflow/types.js';
+import { PromptManager } from '../core/manager/promptManager.js';
+import { PromptError } from '../core/errors.js';
+import { buildGraph, toDot, toMermaid } from '../core/workflow/graph.js';
+import type { WorkflowResult } from '../core/workflow/types.js';
 import { parseArgs, UsageError } from './args.js';
 import { ProgressView } from './progress.js';
 import type { CommandIO } from './validateCommand.js';

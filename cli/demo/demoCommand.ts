@@ -6,16 +6,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PromptManager } from '../manager/promptManager.js';
-import { PromptError } from '../errors.js';
-import { plural } from '../plural.js';
-import type { WorkspaceValidation } from '../validate/api.js';
-import { validateWorkspace } from '../validate/validateWorkspace.js';
-import { parseArgs, UsageError } from './args.js';
+import { PromptManager } from '../../core/manager/promptManager.js';
+import { PromptError } from '../../core/errors.js';
+import { plural } from '../../core/plural.js';
+import type { WorkspaceValidation } from '../../core/validate/api.js';
+import { validateWorkspace } from '../../core/validate/validateWorkspace.js';
+import { parseArgs, UsageError } from '../args.js';
 import { startDemoModelServer } from './demoModelServer.js';
-import { ProgressView } from './progress.js';
-import { formatDiagnostic, type CommandIO } from './validateCommand.js';
-import { pickWorkspace, readContextFile } from './workspaceArg.js';
+import { ProgressView } from '../progress.js';
+import { formatDiagnostic, type CommandIO } from '../validateCommand.js';
+import { pickWorkspace, readContextFile } from '../workspaceArg.js';
 
 function excerpt(text: string, lines = 8): string {
   const all = text.trim().split('\n');

@@ -1,9 +1,9 @@
 /** Which prompt workspace a command works on, and reading a JSON context. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LIMITS } from '../limits.js';
-import { findPromptWorkspaces, isConfigFile, workspaceOfFile } from '../workspace/discover.js';
-import { FileReadError, readBoundedText } from '../workspace/fileRead.js';
+import { LIMITS } from '../core/limits.js';
+import { findPromptWorkspaces, isConfigFile, workspaceOfFile } from '../core/workspace/discover.js';
+import { FileReadError, readBoundedText } from '../core/workspace/fileRead.js';
 import { UsageError } from './args.js';
 
 const LOOKED_FOR = '(looked for service_mappings.yaml or composition_rules.yaml)';
