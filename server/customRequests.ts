@@ -15,7 +15,7 @@ import { resolveComposition } from '../core/workflow/resolve.js';
 import type { WorkflowEvent, WorkflowRun, WorkflowStatus } from '../core/workflow/types.js';
 import type { SNode } from '../core/yaml/sourceTree.js';
 import { compositionsUsing } from './features/hover.js';
-import { linesOf, type WorkspaceSnapshot } from './features/snapshot.js';
+import { linesOf, type WorkspaceSnapshot } from './workspaceSnapshot.js';
 import {
   CancelRunRequest,
   CompositionGraphRequest,

@@ -33,7 +33,7 @@ import { diagnosticsByFile } from './features/diagnostics.js';
 import { hover } from './features/hover.js';
 import { definition, documentSymbols, references, workspaceSymbols, type FeatureRequest } from './features/navigation.js';
 import { prepareRename, rename } from './features/rename.js';
-import { documentSnapshot, templateByFile, templateNameOfFile, type DocumentSnapshot } from './features/snapshot.js';
+import { documentSnapshot, templateByFile, templateNameOfFile, type DocumentSnapshot } from './workspaceSnapshot.js';
 import { registerCustomRequests, type CustomRequestHost } from './customRequests.js';
 import { initializeResult } from './capabilities.js';
 import { FolderWatcher, type FolderChange } from './folderWatcher.js';

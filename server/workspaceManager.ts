@@ -16,7 +16,7 @@ import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSyste
 import { asFileReadError } from '../core/workspace/fileRead.js';
 import { isTemplateFile } from '../core/workspace/templateIndex.js';
 import { IncrementalYamlParser } from '../core/yaml/parse.js';
-import { workspaceSnapshot, type WorkspaceSnapshot } from './features/snapshot.js';
+import { workspaceSnapshot, type WorkspaceSnapshot } from './workspaceSnapshot.js';
 import { DEFAULT_SETTINGS, type PromptManagerSettings } from './protocol.js';
 
 export interface ManagedWorkspace {

@@ -24,7 +24,7 @@ import { closest, editDistance } from '../../core/validate/didYouMean.js';
 import { resolveTemplateName, TEMPLATE_EXTENSIONS } from '../../core/workspace/templateIndex.js';
 import { compositionsUsing } from './hover.js';
 import { mustacheSpans } from './occurrences.js';
-import { ancestorsOf, descendantsOf, templateByFile, type DocumentSnapshot, type WorkspaceSnapshot } from './snapshot.js';
+import { ancestorsOf, descendantsOf, templateByFile, type DocumentSnapshot, type WorkspaceSnapshot } from '../workspaceSnapshot.js';
 import { yamlCursorAt } from './yamlCursor.js';
 import { addInput, addListItem, removeListItem } from './yamlEdits.js';
 

@@ -24,7 +24,7 @@ import { helperDocs } from './helperDocs.js';
 import { mustacheAt } from './hbsCursor.js';
 import { compositionsUsing, schemaFacts } from './hover.js';
 import type { FeatureRequest } from './navigation.js';
-import { ancestorsOf, compositionNamed, descendantsOf, displayPath, rulesOf, stepOf, templateByFile, type DocumentSnapshot, type WorkspaceSnapshot } from './snapshot.js';
+import { ancestorsOf, compositionNamed, descendantsOf, displayPath, rulesOf, stepOf, templateByFile, type DocumentSnapshot, type WorkspaceSnapshot } from '../workspaceSnapshot.js';
 import { yamlCursorAt, type YamlCursor } from './yamlCursor.js';
 
 type Schema = Record<string, unknown>;

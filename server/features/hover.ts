@@ -9,7 +9,7 @@ import { helperDocs } from './helperDocs.js';
 import { mustacheAt, wordAt } from './hbsCursor.js';
 import type { FeatureRequest } from './navigation.js';
 import { occurrencesAt, type Occurrence } from './occurrences.js';
-import { compositionNamed, displayPath, mappingsOf, rulesOf, templateByFile, type WorkspaceSnapshot } from './snapshot.js';
+import { compositionNamed, displayPath, mappingsOf, rulesOf, templateByFile, type WorkspaceSnapshot } from '../workspaceSnapshot.js';
 import { yamlCursorAt } from './yamlCursor.js';
 
 const code = (s: string) => '`' + s.replace(/`/g, "'") + '`';

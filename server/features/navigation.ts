@@ -1,7 +1,7 @@
 /** Go to definition, find references, document symbols and workspace symbols. */
 import { SymbolKind, type DocumentSymbol, type Location, type Position, type Range, type SymbolInformation } from 'vscode-languageserver-types';
 import { occurrencesAt, occurrencesOf, walkOccurrences, type Occurrence } from './occurrences.js';
-import { linesOf, type DocumentSnapshot, type WorkspaceSnapshot } from './snapshot.js';
+import { linesOf, type DocumentSnapshot, type WorkspaceSnapshot } from '../workspaceSnapshot.js';
 import type { SNode } from '../../core/yaml/sourceTree.js';
 
 export interface FeatureRequest {

@@ -8,7 +8,7 @@ import type { Position, Range } from 'vscode-languageserver-types';
 import type { NameRef } from '../../core/model/types.js';
 import type { TemplateEntry } from '../../core/validate/api.js';
 import type { SNode, SScalar } from '../../core/yaml/sourceTree.js';
-import { contains, linesOf, type WorkspaceSnapshot } from './snapshot.js';
+import { contains, linesOf, type WorkspaceSnapshot } from '../workspaceSnapshot.js';
 
 export type NameKind = 'template' | 'step' | 'composition' | 'provider' | 'service';
 

@@ -10,7 +10,7 @@ import type { Range, TextDocumentEdit, TextEdit, WorkspaceEdit, RenameFile } fro
 import { resolveTemplateName } from '../../core/workspace/templateIndex.js';
 import type { FeatureRequest } from './navigation.js';
 import { occurrencesAt, occurrencesOf, walkOccurrences, type Occurrence } from './occurrences.js';
-import { compositionNamed, rulesOf } from './snapshot.js';
+import { compositionNamed, rulesOf } from '../workspaceSnapshot.js';
 
 export type PrepareRenameResult = { range: Range; placeholder: string } | { error: string };
 

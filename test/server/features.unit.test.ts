@@ -15,7 +15,7 @@ import { diagnosticsByFile } from '../../server/features/diagnostics.js';
 import { hover } from '../../server/features/hover.js';
 import { definition, documentSymbols, references, workspaceSymbols } from '../../server/features/navigation.js';
 import { prepareRename, rename } from '../../server/features/rename.js';
-import { documentSnapshot, workspaceSnapshot, type WorkspaceSnapshot } from '../../server/features/snapshot.js';
+import { documentSnapshot, workspaceSnapshot, type WorkspaceSnapshot } from '../../server/workspaceSnapshot.js';
 import { yamlCursorAt } from '../../server/features/yamlCursor.js';
 import { applyEdits, editsFor, markedWorkspace, reviewWorkspace } from './fixture.js';
 import { markers, uri } from './lsp.js';

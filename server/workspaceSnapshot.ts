@@ -6,11 +6,11 @@
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Position, Range } from 'vscode-languageserver-types';
-import type { TemplateEntry, WorkspaceValidation } from '../../core/validate/api.js';
-import type { CompositionDef, CompositionRulesModel, ServiceMappingsModel, StepDef } from '../../core/model/types.js';
-import { LineIndex } from '../../core/text/lineIndex.js';
-import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../../core/workspace/discover.js';
-import { isTemplateFile } from '../../core/workspace/templateIndex.js';
+import type { TemplateEntry, WorkspaceValidation } from '../core/validate/api.js';
+import type { CompositionDef, CompositionRulesModel, ServiceMappingsModel, StepDef } from '../core/model/types.js';
+import { LineIndex } from '../core/text/lineIndex.js';
+import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../core/workspace/discover.js';
+import { isTemplateFile } from '../core/workspace/templateIndex.js';
 
 export type DocKind = 'composition_rules' | 'service_mappings' | 'template' | 'other';
 
