@@ -4,7 +4,7 @@
  * source locations), never from parsing the YAML here.
  */
 import * as vscode from 'vscode';
-import { ListCompositionsRequest } from '../server/protocol.js';
+import { ListCompositionsRequest } from '../protocol/protocol.js';
 import type { ServerController } from './serverController.js';
 
 export class CompositionLensProvider implements vscode.CodeLensProvider, vscode.Disposable {

@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { DidChangeConfigurationNotification } from 'vscode-languageclient/node';
-import { HealthRequest, ListProvidersRequest, MetricsRequest, type ProviderInfo } from '../server/protocol.js';
+import { HealthRequest, ListProvidersRequest, MetricsRequest, type ProviderInfo } from '../protocol/protocol.js';
 import { formatHealth, formatWorkspaceLine } from './format.js';
 import { envNameError } from './policy.js';
 import type { RunStore } from './runStore.js';

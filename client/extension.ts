@@ -1,12 +1,12 @@
 /**
  * The PromptManager VS Code extension: a thin UI over the language server. The server (bundled
  * as dist/server.js, started over IPC) validates, completes, renders, runs and lists; this
- * client calls its typed custom requests (server/protocol.ts, shared with the server as
+ * client calls its typed custom requests (protocol/protocol.ts, shared with the server as
  * vscode-eslint shares its protocol module) and shows the answers: previews, runs with
  * progress, the workflow graph, CodeLenses, the status bar.
  */
 import * as vscode from 'vscode';
-import { IndexedNotification, SetTrustNotification, StepProgressNotification } from '../server/protocol.js';
+import { IndexedNotification, SetTrustNotification, StepProgressNotification } from '../protocol/protocol.js';
 import { CompositionLensProvider } from './codeLens.js';
 import { ReportDocuments, reloadConfiguration, setProviderApiKey, showHealth, showMetrics, validateWorkspace } from './commands.js';
 import { formatDuration } from './format.js';
@@ -21,7 +21,7 @@ import { StatusBar } from './statusBar.js';
 export interface PromptManagerApi {
   /** Resolves when the language server is running and has indexed the workspace. */
   ready: Promise<void>;
-  /** The server's typed custom requests (server/protocol.ts). */
+  /** The server's typed custom requests (protocol/protocol.ts). */
   request: ServerController['request'];
 }
 

@@ -3,7 +3,7 @@
  * line per workflow event, the run's summary table, render lines, health and validation
  * reports. Pure functions (no `vscode` import) so that they are unit-tested as they are.
  */
-import type { HealthReport, PromptErrorInfo, PromptWorkspaceInfo, WorkflowEvent, WorkflowStatus } from '../server/protocol.js';
+import type { HealthReport, PromptErrorInfo, PromptWorkspaceInfo, WorkflowEvent, WorkflowStatus } from '../protocol/protocol.js';
 
 /** `12 ms`, `3.4 ms`, `1.25 s`, `2 min 5 s`. */
 export function formatDuration(ms: number | undefined): string {

@@ -4,7 +4,7 @@
  * from a dependency to its dependents), coloured by step status. No `vscode` import: the
  * webview panel sends the string this returns, and the unit tests read it.
  */
-import type { CompositionGraph, GraphNodeInfo, StepRunStatus } from '../server/protocol.js';
+import type { CompositionGraph, GraphNodeInfo, StepRunStatus } from '../protocol/protocol.js';
 
 export type StepStatusName = StepRunStatus['status'];
 

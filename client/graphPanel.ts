@@ -4,7 +4,7 @@
  * and as runs report step statuses; clicking a node opens the step in the YAML.
  */
 import * as vscode from 'vscode';
-import { CompositionGraphRequest, ListCompositionsRequest, type CompositionGraph, type PromptWorkspaceInfo } from '../server/protocol.js';
+import { CompositionGraphRequest, ListCompositionsRequest, type CompositionGraph, type PromptWorkspaceInfo } from '../protocol/protocol.js';
 import { formatDuration } from './format.js';
 import { graphHtml } from './graphHtml.js';
 import { layoutGraph, renderSvg } from './graphLayout.js';

@@ -5,7 +5,7 @@
  * the context file is saved. Each render writes one line to the output channel.
  */
 import * as vscode from 'vscode';
-import { ListServicesRequest, ListTemplatesRequest, RenderRequest, type PromptErrorInfo, type PromptWorkspaceInfo, type ServiceInfo, type TemplateInfo } from '../server/protocol.js';
+import { ListServicesRequest, ListTemplatesRequest, RenderRequest, type PromptErrorInfo, type PromptWorkspaceInfo, type ServiceInfo, type TemplateInfo } from '../protocol/protocol.js';
 import { contextLabel, loadContext, pickContext, type ContextSource } from './contexts.js';
 import { formatRenderError, formatRenderLine } from './format.js';
 import { requestErrorMessage, type ServerController } from './serverController.js';

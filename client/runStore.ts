@@ -3,7 +3,7 @@
  * composition (live while it runs, for the graph's colours) and who listens to a run's events.
  * Fed by promptManager/stepProgress notifications and by the runWorkflow results. Pure.
  */
-import type { StepProgressParams, WorkflowEvent, WorkflowStatus } from '../server/protocol.js';
+import type { StepProgressParams, WorkflowEvent, WorkflowStatus } from '../protocol/protocol.js';
 import type { StepStatusName } from './graphLayout.js';
 
 export interface LastRun {

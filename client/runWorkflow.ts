@@ -5,7 +5,7 @@
  * event, and a summary table with the final output at the end.
  */
 import * as vscode from 'vscode';
-import { CancelRunRequest, CompositionGraphRequest, ListCompositionsRequest, RunWorkflowRequest, type CompositionInfo, type RunWorkflowParams, type WorkflowEvent } from '../server/protocol.js';
+import { CancelRunRequest, CompositionGraphRequest, ListCompositionsRequest, RunWorkflowRequest, type CompositionInfo, type RunWorkflowParams, type WorkflowEvent } from '../protocol/protocol.js';
 import { pickContext } from './contexts.js';
 import { formatDuration, formatEventLine, formatRunSummary } from './format.js';
 import { providerSteps, untrustedRunMessage } from './policy.js';

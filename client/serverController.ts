@@ -1,7 +1,7 @@
 /**
  * Starts the bundled language server (dist/server.js) over IPC with vscode-languageclient,
  * restarts it when it crashes (saying so), and gives the rest of the client one typed way to
- * call the server's custom requests (server/protocol.ts).
+ * call the server's custom requests (protocol/protocol.ts).
  *
  * Provider API keys come from SecretStorage and reach the server as environment variables of
  * its process (the engine reads a provider's key from the variable its `api_key_env` names):
@@ -34,7 +34,7 @@ import {
   type NotificationType,
   type RequestType,
 } from 'vscode-languageclient/node';
-import type { PromptManagerSettings } from '../server/protocol.js';
+import type { PromptManagerSettings } from '../protocol/protocol.js';
 import { CrashPolicy, secretKey } from './policy.js';
 
 export const CLIENT_ID = 'promptManager';

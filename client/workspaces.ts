@@ -3,7 +3,7 @@
  * the active file (or the only one, or the one at a folder's root) and asks otherwise.
  */
 import * as vscode from 'vscode';
-import { ListWorkspacesRequest, type PromptWorkspaceInfo } from '../server/protocol.js';
+import { ListWorkspacesRequest, type PromptWorkspaceInfo } from '../protocol/protocol.js';
 import { choosePromptWorkspace } from './policy.js';
 import type { ServerController } from './serverController.js';
 

@@ -3,7 +3,7 @@
  * entry (main.ts) answers with it before it loads the rest of the server.
  */
 import { CodeActionKind, TextDocumentSyncKind, type InitializeResult } from 'vscode-languageserver/node';
-import { PROTOCOL_VERSION } from './protocol.js';
+import { PROTOCOL_VERSION } from '../protocol/protocol.js';
 
 export const SERVER_NAME = 'promptmanager-language-server';
 export const SERVER_VERSION = '0.1.0';

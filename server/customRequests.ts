@@ -1,5 +1,5 @@
 /**
- * The custom requests of protocol.ts. Lists and graphs come from the same validation the
+ * The custom requests of protocol/protocol.ts. Lists and graphs come from the same validation the
  * diagnostics come from (so they work on a workspace with errors); renders, runs, health and
  * metrics go to one core PromptManager per prompt workspace, reading the open buffers, with
  * the core workflow engine attached for runs.
@@ -41,7 +41,7 @@ import {
   type ServiceInfo,
   type TemplateInfo,
   type WorkspaceParams,
-} from './protocol.js';
+} from '../protocol/protocol.js';
 import type { ManagedWorkspace, WorkspaceManager } from './workspaceManager.js';
 
 export interface CustomRequestHost {

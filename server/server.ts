@@ -37,7 +37,7 @@ import { documentSnapshot, templateByFile, templateNameOfFile, type DocumentSnap
 import { registerCustomRequests, type CustomRequestHost } from './customRequests.js';
 import { initializeResult } from './capabilities.js';
 import { FolderWatcher, type FolderChange } from './folderWatcher.js';
-import { DEFAULT_SETTINGS, IndexedNotification, type PromptManagerSettings } from './protocol.js';
+import { DEFAULT_SETTINGS, IndexedNotification, type PromptManagerSettings } from '../protocol/protocol.js';
 import { WorkspaceManager, type ManagedWorkspace } from './workspaceManager.js';
 import type { PrewarmedTemplate, TemplatePrewarmRequest } from '../core/validate/templatePrewarm.js';
 

@@ -17,7 +17,7 @@ import { asFileReadError } from '../core/workspace/fileRead.js';
 import { isTemplateFile } from '../core/workspace/templateIndex.js';
 import { IncrementalYamlParser } from '../core/yaml/parse.js';
 import { workspaceSnapshot, type WorkspaceSnapshot } from './workspaceSnapshot.js';
-import { DEFAULT_SETTINGS, type PromptManagerSettings } from './protocol.js';
+import { DEFAULT_SETTINGS, type PromptManagerSettings } from '../protocol/protocol.js';
 
 export interface ManagedWorkspace {
   root: string;

@@ -9,7 +9,7 @@ import { formatDuration, formatEventLine, formatHealth, formatRenderError, forma
 import { graphHtml } from '../../client/graphHtml.js';
 import { choosePromptWorkspace, CrashPolicy, envNameError, providerSteps, secretKey, untrustedRunMessage } from '../../client/policy.js';
 import { RunStore } from '../../client/runStore.js';
-import type { WorkflowEvent, WorkflowStatus } from '../../server/protocol.js';
+import type { WorkflowEvent, WorkflowStatus } from '../../protocol/protocol.js';
 
 const at = new Date(2025, 0, 2, 13, 4, 5, 67);
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { layoutGraph, nodeLines, renderSvg, LAYOUT } from '../../client/graphLayout.js';
-import type { CompositionGraph } from '../../server/protocol.js';
+import type { CompositionGraph } from '../../protocol/protocol.js';
 
 const loc = { uri: 'file:///w/composition_rules.yaml', range: { start: { line: 0, character: 0 }, end: { line: 0, character: 5 } } };
 

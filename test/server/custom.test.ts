@@ -1,5 +1,5 @@
 /**
- * The custom requests of server/protocol.ts over real LSP: listing, rendering, workflow runs
+ * The custom requests of protocol/protocol.ts over real LSP: listing, rendering, workflow runs
  * (work-done progress, step notifications, status, cancellation), graphs, health, metrics.
  */
 import assert from 'node:assert/strict';
@@ -24,7 +24,7 @@ import {
   RunWorkflowRequest,
   StepProgressNotification,
   type StepProgressParams,
-} from '../../server/protocol.js';
+} from '../../protocol/protocol.js';
 import { EXAMPLES } from '../helpers/paths.js';
 import { copyFixture, LspClient, uri, writeFiles } from './lsp.js';
 

@@ -32,7 +32,7 @@ import {
   type Position,
   type PublishDiagnosticsParams,
 } from 'vscode-languageserver-protocol';
-import { IndexedNotification, type IndexedParams } from '../../server/protocol.js';
+import { IndexedNotification, type IndexedParams } from '../../protocol/protocol.js';
 import { EXAMPLES, SERVER } from '../helpers/paths.js';
 
 export const uri = (file: string) => pathToFileURL(file).href;

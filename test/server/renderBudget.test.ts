@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ListTemplatesRequest, RenderRequest } from '../../server/protocol.js';
+import { ListTemplatesRequest, RenderRequest } from '../../protocol/protocol.js';
 import { nestedLists, silentList } from '../corpus/cases.js';
 import { RENDER_STOP_MS } from '../corpus/support.js';
 import { LspClient, writeFiles } from './lsp.js';

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { ListWorkspacesRequest, RenderRequest } from '../../server/protocol.js';
+import { ListWorkspacesRequest, RenderRequest } from '../../protocol/protocol.js';
 import { LspClient, uri, writeFiles } from './lsp.js';
 
 const RULES = 'version: 1\ncompositions:\n  flow:\n    inputs: { required: [name] }\n    steps:\n      - id: a\n        template: hello\n      - id: b\n        template: piped\n';
