@@ -3,8 +3,10 @@
  * clients, typed once: the server implements them (server/customRequests.ts) and the VS Code
  * client imports this module to call them (as vscode-eslint shares its protocol module).
  *
- * This file must stay free of Node-only imports so that any client can bundle it: only
- * `vscode-languageserver-protocol` values and `import type`s (erased at build time).
+ * The protocol imports nothing but `vscode-languageserver-protocol` and its own folder (the
+ * wire shapes of runs and graphs are in workflowTypes.ts; test/repository/boundaries.test.ts
+ * holds it to that), so any client can bundle it and the core's internal types are not the
+ * wire format: the server maps them to these in server/wire.ts.
  *
  * Conventions
  * - Every file and folder is a URI string (`file:///...`), every range is an LSP `Range`.
@@ -15,30 +17,43 @@
  *   `ok: false`, never LSP errors: LSP errors are for broken requests (unknown workspace).
  */
 import { NotificationType, ProtocolRequestType, RequestType, type Location, type Range, type WorkDoneProgressParams } from 'vscode-languageserver-protocol';
-import type { WorkflowEvent, WorkflowStatus, StepRunStatus } from '../core/workflow/types.js';
-import type { GraphNode } from '../core/workflow/graph.js';
+import type { GraphNode, WorkflowEvent, WorkflowStatus } from './workflowTypes.js';
 
-export type { WorkflowEvent, WorkflowStatus, StepRunStatus };
+export type * from './workflowTypes.js';
 
 /** Bumped when a request or result changes incompatibly; the server reports it in `initialize`'s `serverInfo` and `promptManager/listWorkspaces`. */
 export const PROTOCOL_VERSION = 1;
 
-/** The error codes of the contract, plus the ones the server adds for broken requests. */
-export type PromptErrorCode =
-  | 'template_error'
-  | 'missing_context'
-  | 'access_denied'
-  | 'timeout'
-  | 'provider_error'
-  | 'cancelled'
-  | 'unknown_template'
-  | 'unknown_composition'
-  | 'unknown_service'
-  | 'invalid_configuration'
-  | 'workspace_required'
-  | 'unknown_workspace'
-  | 'not_available'
-  | (string & {});
+/**
+ * The error codes of the contract (core/errors.ts's ERROR_CODES), then the ones the server adds
+ * for requests it cannot answer (server/wire.ts's SERVER_ERROR_CODES); test/protocol/wireTypes.test.ts
+ * holds this list to those two.
+ */
+export const PROMPT_ERROR_CODES = [
+  'template_error',
+  'missing_context',
+  'access_denied',
+  'timeout',
+  'provider_error',
+  'cancelled',
+  'unknown_template',
+  'unknown_composition',
+  'invalid_configuration',
+  'limit_exceeded',
+  'render_budget_exceeded',
+  'unknown_service',
+  'workspace_required',
+  'unknown_workspace',
+  'not_available',
+] as const;
+export type PromptErrorCode = (typeof PROMPT_ERROR_CODES)[number];
+
+/**
+ * The most bytes a context file may hold (a render's or run's `context`, read by the client from
+ * `contexts/*.json`): the core's `maxContextBytes` default, held equal to it by
+ * test/protocol/wireTypes.test.ts.
+ */
+export const MAX_CONTEXT_BYTES = 32 * 1024 * 1024;
 
 export interface PromptErrorInfo {
   code: PromptErrorCode;
@@ -255,7 +270,7 @@ export interface CompositionGraphParams extends WorkspaceParams {
   context?: Record<string, unknown>;
 }
 
-/** A node of core/workflow/graph.ts's graph, with where the editor finds it. */
+/** A node of the composition's graph, with where the editor finds it. */
 export interface GraphNodeInfo extends GraphNode {
   /** The step in composition_rules.yaml. */
   location?: Location;

@@ -42,6 +42,7 @@ import {
   type TemplateInfo,
   type WorkspaceParams,
 } from '../protocol/protocol.js';
+import { wireErrorCode, wireGraphNode, wireHealthReport, wireWorkflowEvent, wireWorkflowStatus, type ServerErrorCode } from './wire.js';
 import type { ManagedWorkspace, WorkspaceManager } from './workspaceManager.js';
 
 export interface CustomRequestHost {
@@ -81,7 +82,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
   const runs = new Map<string, RunEntry>();
   let trusted = host.trusted();
 
-  function fail(code: PromptErrorInfo['code'], message: string): never {
+  function fail(code: ServerErrorCode, message: string): never {
     throw new ResponseError(ErrorCodes.InvalidParams, message, { code });
   }
 
@@ -109,7 +110,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
 
   function errorInfo(e: unknown, snap?: WorkspaceSnapshot): PromptErrorInfo {
     const err = e instanceof PromptError ? e : toPromptError(e, 'template_error');
-    const info: PromptErrorInfo = { code: err.code, message: err.message };
+    const info: PromptErrorInfo = { code: wireErrorCode(err.code), message: err.message };
     if (err.template) info.template = err.template;
     if (err.service) info.service = err.service;
     if (err.composition) info.composition = err.composition;
@@ -284,7 +285,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
       composition: def.name,
       nodes: g.nodes.map((n) => {
         const step = def.steps.find((s) => s.id === n.id);
-        const out: CompositionGraph['nodes'][number] = { ...n };
+        const out: CompositionGraph['nodes'][number] = { ...wireGraphNode(n) };
         if (step) out.location = locationOf(snap, rules.file, step.idNode ?? step.node);
         const t = n.template ? snap.validation.templates.get(n.template) : undefined;
         if (t) out.templateUri = snap.uriOf(t.file);
@@ -385,7 +386,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
       void connection.sendNotification(StepProgressNotification, {
         runId,
         workspace: manager.uriOf(ws.root),
-        event: ev,
+        event: wireWorkflowEvent(ev),
         ...(step && def ? { location: { uri: snap.uriOf(snap.validation.compositionRulesFile), range: linesOf(snap, snap.validation.compositionRulesFile)?.range((step.idNode ?? step.node).start, (step.idNode ?? step.node).end) ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } } } : {}),
       });
       if (ev.type === 'step.finished') {
@@ -401,7 +402,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
       for await (const ev of run) forward(ev);
       const result = await run.done;
       entry.final = result;
-      return { ok: true as const, status: result };
+      return { ok: true as const, status: wireWorkflowStatus(result) };
     } catch (err) {
       entry.final = { id: runId, composition: p.composition, status: 'failed', startedAt: entry.startedAt, steps: [], outputs: {}, output: null, maxParallel: 0, appliedOverrides: {}, error: errorInfo(err) as unknown as Record<string, unknown> };
       return { ok: false as const, error: errorInfo(err, snap) };
@@ -428,7 +429,8 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
   connection.onRequest(RunStatusRequest, async (p) => {
     const r = runs.get(p.runId);
     if (!r) return null;
-    return r.run ? r.run.status() : (r.final ?? null);
+    const status = r.run ? r.run.status() : r.final;
+    return status ? wireWorkflowStatus(status) : null;
   });
 
   connection.onRequest(CancelRunRequest, async (p) => {
@@ -444,7 +446,8 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     return [...runs.entries()]
       .filter(([, r]) => !want || r.workspace === want)
       .map(([id, r]) => {
-        const s = r.run?.status() ?? r.final;
+        const core = r.run?.status() ?? r.final;
+        const s = core && wireWorkflowStatus(core);
         return { id, workspace: manager.uriOf(r.workspace.root), composition: r.composition, status: s?.status ?? 'running', startedAt: s?.startedAt ?? r.startedAt };
       });
   });
@@ -460,7 +463,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
       const reason = 'error' in e ? e.error.message : 'the configuration could not be loaded';
       return { ok: true as const, workspace, health: { status: 'unhealthy' as const, components: { config: { status: 'unhealthy' as const, reason } } } };
     }
-    const health: HealthReport = pm.healthCheck();
+    const health: HealthReport = wireHealthReport(pm.healthCheck());
     return { ok: true as const, workspace, health };
   });
 

@@ -9,7 +9,7 @@ import { formatDuration, formatEventLine, formatHealth, formatRenderError, forma
 import { graphHtml } from '../../client/graphHtml.js';
 import { choosePromptWorkspace, CrashPolicy, envNameError, providerSteps, secretKey, untrustedRunMessage } from '../../client/policy.js';
 import { RunStore } from '../../client/runStore.js';
-import type { WorkflowEvent, WorkflowStatus } from '../../protocol/protocol.js';
+import type { PromptErrorInfo, WorkflowEvent, WorkflowStatus } from '../../protocol/protocol.js';
 
 const at = new Date(2025, 0, 2, 13, 4, 5, 67);
 
@@ -92,7 +92,7 @@ test('render lines give timing and cache status; errors name the template and po
   assert.equal(ok, '13:04:05.067  render analysis/summary for analysis_service with contexts/a.json: 4.2 ms round trip, 1.3 ms in the engine, cache hit, 120 chars');
   const fb = formatRenderLine({ template: 't', contextLabel: 'typed JSON', durationMs: 20, fromCache: false, templateUsed: 'common/apology' }, at);
   assert.match(fb, /cache miss, answered by the fallback common\/apology$/);
-  const err = { code: 'missing_context', message: "variable 'document' is missing", template: 'common/preamble', location: { uri: 'file:///w/templates/common/preamble.hbs', range: { start: { line: 2, character: 4 }, end: { line: 2, character: 4 } } } };
+  const err: PromptErrorInfo = { code: 'missing_context', message: "variable 'document' is missing", template: 'common/preamble', location: { uri: 'file:///w/templates/common/preamble.hbs', range: { start: { line: 2, character: 4 }, end: { line: 2, character: 4 } } } };
   assert.equal(formatRenderError('analysis/summary', err, 'file:///w'), "Rendering analysis/summary (in common/preamble) failed at templates/common/preamble.hbs:3:5: missing_context: variable 'document' is missing");
   assert.match(formatRenderLine({ template: 'analysis/summary', contextLabel: 'x', durationMs: 3, error: err, base: 'file:///w' }, at), /FAILED in 3 ms: Rendering analysis\/summary/);
   assert.equal(formatRenderError('t', { code: 'unknown_template', message: 'no such template' }), 'Rendering t failed: unknown_template: no such template');

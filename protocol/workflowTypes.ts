@@ -1,0 +1,128 @@
+/**
+ * The wire shapes of workflow runs and composition graphs: a run's status, its progress events
+ * and a graph's nodes, as the server sends them and clients read them. They are the protocol's
+ * own: the core's types (core/workflow/types.ts, core/workflow/graph.ts) may change without
+ * changing what clients receive. The server maps core values to these in one place
+ * (server/wire.ts), where the compiler checks each mapping, and test/protocol/wireTypes.test.ts
+ * holds them field for field to what the core produces, so a change on either side is a
+ * decision made here.
+ *
+ * Types only: no import, so any client can bundle it.
+ */
+
+export type StepStatus = 'pending' | 'running' | 'succeeded' | 'fallback' | 'failed' | 'skipped' | 'cancelled';
+export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'timed_out';
+export type FinalRunStatus = Exclude<RunStatus, 'running'>;
+/** Why a step was skipped: its `when` was false, an override said `skip`, or something upstream failed. */
+export type SkipReason = 'when' | 'override' | 'upstream';
+
+/** An error of a step or a run, as JSON: `code` (a PromptErrorCode) and `message`, with the details that apply (`template`, `service`, `composition`, `step`, `variable`, `status`, `retryAfterMs`, `location`). */
+export type ErrorJSON = Record<string, unknown>;
+
+export interface StepRunStatus {
+  id: string;
+  status: StepStatus;
+  skipReason?: SkipReason;
+  /** Attempts made (0 for a step that never ran). */
+  attempts: number;
+  /**
+   * Every attempt's error, in order (a step that succeeded on attempt 3 has two), at most 10:
+   * past that the first 5 and the latest 5 are kept, and `errorsDropped` counts the others.
+   */
+  errors: ErrorJSON[];
+  /** Errors left out of `errors` between the first and the latest ones; absent when none were. */
+  errorsDropped?: number;
+  /** Wall-clock time, epoch milliseconds; `finishedAt - startedAt` is `durationMs`, measured on the engine's monotonic clock. */
+  startedAt?: number;
+  finishedAt?: number;
+  durationMs?: number;
+  /** Null until the step finishes, and for a step that failed or was skipped. */
+  output: unknown;
+  template?: string;
+  model?: string;
+}
+
+export interface WorkflowStatus {
+  id: string;
+  composition: string;
+  serviceName?: string;
+  status: RunStatus;
+  /** Wall-clock time the run started, epoch milliseconds. */
+  startedAt: number;
+  /** `startedAt` plus the run's duration on the engine's monotonic clock. */
+  finishedAt?: number;
+  durationMs?: number;
+  /** In declaration order. */
+  steps: StepRunStatus[];
+  /** Outputs of the steps that finished with one, by step id: kept whatever the run's status. */
+  outputs: Record<string, unknown>;
+  /** True when the server's history dropped this finished run's outputs (`outputs`, each step's `output`, `output`) to stay within its bounds. */
+  outputsDropped?: boolean;
+  /** The composition's output; null until the run ends, and for runs that did not succeed or end partial. */
+  output: string | null;
+  /** Why the run could not start, or why its output could not be rendered. */
+  error?: ErrorJSON;
+  maxParallel: number;
+  appliedOverrides: { state?: string; experienceLevel?: string };
+}
+
+interface EventBase {
+  runId: string;
+  composition: string;
+  /** When it happened: wall-clock epoch milliseconds, the run's start plus monotonic time since (so events never go back in time). */
+  time: number;
+}
+export interface WorkflowStartedEvent extends EventBase {
+  type: 'workflow.started';
+  /** Not about one step: lets `event.stepId ?? ''` read any event (undefined for run events). */
+  stepId?: undefined;
+  steps: string[];
+  maxParallel: number;
+}
+export interface StepStartedEvent extends EventBase {
+  type: 'step.started';
+  stepId: string;
+  attempt: number;
+}
+export interface StepRetryingEvent extends EventBase {
+  type: 'step.retrying';
+  stepId: string;
+  /** The attempt that failed. */
+  attempt: number;
+  /** The attempt that will start after the wait (attempt + 1). */
+  nextAttempt: number;
+  waitMs: number;
+  error: ErrorJSON;
+}
+export interface StepFinishedEvent extends EventBase {
+  type: 'step.finished';
+  stepId: string;
+  status: Exclude<StepStatus, 'pending' | 'running'>;
+  skipReason?: SkipReason;
+  durationMs: number;
+  attempts: number;
+  error?: ErrorJSON;
+}
+export interface WorkflowFinishedEvent extends EventBase {
+  type: 'workflow.finished';
+  stepId?: undefined;
+  status: FinalRunStatus;
+  durationMs: number;
+  error?: ErrorJSON;
+}
+/** One progress event of a run (`promptManager/stepProgress`). */
+export type WorkflowEvent = WorkflowStartedEvent | StepStartedEvent | StepRetryingEvent | StepFinishedEvent | WorkflowFinishedEvent;
+
+/** A step of a composition graph (`promptManager/compositionGraph`). */
+export interface GraphNode {
+  id: string;
+  template?: string;
+  model?: string;
+  /** One more than the step's deepest dependency; 0 for a step without dependencies. */
+  layer: number;
+  /** `when` as text, when the step has one. */
+  when?: string;
+  skip?: boolean;
+  continueOnError?: boolean;
+  hasFallback?: boolean;
+}
