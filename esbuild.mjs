@@ -3,7 +3,7 @@
 // and a developer's watch mode build the same way.
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, statSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { clientSlimPlugin } from './build/clientSlim.mjs';
 import { precompiledSchemas } from './build/precompiledSchemas.mjs';
@@ -65,6 +65,8 @@ if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();
   console.log('esbuild: watching for changes');
 } else {
+  // A test moved or deleted since the last build must not run from a stale bundle.
+  if (tests) rmSync('out/test', { recursive: true, force: true });
   await Promise.all(builds.map((b) => esbuild.build(b)));
   if (production && !tests && existsSync('dist/client.js')) {
     const size = statSync('dist/client.js').size;
