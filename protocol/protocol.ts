@@ -8,6 +8,10 @@
  * holds it to that), so any client can bundle it and the core's internal types are not the
  * wire format: the server maps them to these in server/wire.ts.
  *
+ * docs/protocol.md documents every method and field for client authors, and
+ * test/protocol/protocolDoc.test.ts holds it to this folder: a change here fails that test until
+ * the document has been reviewed against it.
+ *
  * Conventions
  * - Every file and folder is a URI string (`file:///...`), every range is an LSP `Range`.
  * - `workspace` selects a prompt workspace: the URI of its folder or of any file in it (the
