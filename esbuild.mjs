@@ -14,7 +14,7 @@ const watch = process.argv.includes('--watch');
 const tests = process.argv.includes('--tests');
 const production = process.argv.includes('--production');
 
-// dist/client.js is what VS Code loads when the extension activates (issue 6): at most this
+// dist/client.js is what VS Code loads when the extension activates: at most this
 // many bytes minified, checked by the production build (`npm run package`).
 const CLIENT_BUDGET = 300 * 1024;
 

@@ -1,4 +1,4 @@
-// Language-server benchmark (issue 5, "Speed"). Drives the bundled PromptManager server
+// Language-server benchmark. Drives the bundled PromptManager server
 // (dist/server.js) and yaml-language-server (the npm package, with our two schemas mapped to
 // the files through `yaml.schemas`) over stdio, the way an editor does, on the generated
 // workspace of the validator benchmark (~2.2 MB composition_rules.yaml), and prints both:

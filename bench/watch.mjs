@@ -1,4 +1,4 @@
-// File-watcher benchmark (issue 14.6): which watcher the language server uses to watch a
+// File-watcher benchmark: which watcher the language server uses to watch a
 // workspace itself when the client cannot (an editor without dynamic registration of
 // workspace/didChangeWatchedFiles, such as Neovim 0.7). Not a test: the figures go to
 // bench/RESULTS.md.

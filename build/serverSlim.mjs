@@ -3,7 +3,7 @@
 // esbuild leaves out what the server never uses. Nothing is stubbed: every module keeps all it
 // does, and the server's connection is the package's own.
 //
-// Why: the server's start is part of the extension's activation (issue 6, at most 500 ms to a
+// Why: the server's start is part of the extension's activation (at most 500 ms to a
 // ready server). As CommonJS these packages are 190 KB of the bundle and took 60-70 ms to load
 // in Node 24; converted, 77 KB and about 25 ms (bench/RESULTS.md). test/server/serverSlim.test.ts
 // holds the converted library to the package's exports; every server test runs the bundle.

@@ -12,7 +12,7 @@
  * activate() returns. For a NodeModule the library first checks the working directory with an
  * asynchronous lstat, and its callback waits behind whatever else the extension host had queued:
  * 50-120 ms in the end-to-end runs, before a process whose own start is most of the time to a
- * ready server (issue 6).
+ * ready server (at most 500 ms from activation: bench/RESULTS.md).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';

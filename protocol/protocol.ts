@@ -8,6 +8,10 @@
  * holds it to that), so any client can bundle it and the core's internal types are not the
  * wire format: the server maps them to these in server/wire.ts.
  *
+ * docs/protocol.md documents every method and field for client authors, and
+ * test/protocol/protocolDoc.test.ts holds it to this folder: a change here fails that test until
+ * the document has been reviewed against it.
+ *
  * Conventions
  * - Every file and folder is a URI string (`file:///...`), every range is an LSP `Range`.
  * - `workspace` selects a prompt workspace: the URI of its folder or of any file in it (the
@@ -219,14 +223,20 @@ export interface RunWorkflowParams extends WorkspaceParams, WorkDoneProgressPara
 }
 
 /**
- * Resolves when the run ends, whatever its status (a run that could not start ends `failed`
- * with `status.error`). While it runs the server reports work-done progress (when the client
- * passed a `workDoneToken`) and sends `promptManager/stepProgress` for every event. Cancelling
- * the request (`$/cancelRequest`) or the progress, or `promptManager/cancelRun`, cancels the
- * run; the result then has status `cancelled`.
+ * `ok: false` when the run could not be started: the workspace's configuration does not load,
+ * the composition is unknown, the service may not run it or the context lacks what it requires,
+ * or a run with this id is still running.
  */
 export type RunWorkflowResult = { ok: true; status: WorkflowStatus } | { ok: false; error: PromptErrorInfo };
 
+/**
+ * Resolves when the run ends, whatever its status (a run the engine refuses before any step,
+ * such as a provider step in an untrusted workspace, ends `failed` with `status.error`). While
+ * it runs the server reports work-done progress (when the client passed a `workDoneToken`) and
+ * sends `promptManager/stepProgress` for every event. Cancelling the request
+ * (`$/cancelRequest`) or `promptManager/cancelRun` cancels the run; the result then has status
+ * `cancelled`. The progress itself is not cancellable.
+ */
 export const RunWorkflowRequest = new ProtocolRequestType<RunWorkflowParams, RunWorkflowResult, never, void, void>('promptManager/runWorkflow');
 
 export interface StepProgressParams {
@@ -321,29 +331,29 @@ export type MetricsResult =
 export const MetricsRequest = new RequestType<MetricsParams, MetricsResult, void>('promptManager/metrics');
 
 // ---------------------------------------------------------------------------------------
-// Server -> client notifications
+// Notifications
 
 export interface IndexedParams {
   /** The prompt workspaces known now (folder URIs). */
   workspaces: string[];
-  /** Milliseconds the (re)indexing took. */
+  /** Milliseconds the (re)indexing took; 0 when the set changed without a timed indexing. */
   durationMs: number;
 }
 /**
- * Sent after the initial indexing and whenever the set of prompt workspaces or their
- * services, compositions or templates changed, so that tree views can refresh.
+ * Server → client: sent after the initial indexing and whenever the set of prompt workspaces
+ * or their services, compositions or templates changed, so that tree views can refresh.
  */
+export const IndexedNotification = new NotificationType<IndexedParams>('promptManager/indexed');
+
+export interface SetTrustParams {
+  trusted: boolean;
+}
 /**
  * Client → server: the workspace's trust changed (VS Code's workspace trust). An untrusted
  * workspace runs no step that calls a model provider. `initializationOptions.trusted` gives
  * the value at start; clients without the notion leave it out (trusted).
  */
-export interface SetTrustParams {
-  trusted: boolean;
-}
 export const SetTrustNotification = new NotificationType<SetTrustParams>('promptManager/setTrust');
-
-export const IndexedNotification = new NotificationType<IndexedParams>('promptManager/indexed');
 
 // ---------------------------------------------------------------------------------------
 // Settings (read with workspace/configuration, section `promptManager`)

@@ -3,8 +3,8 @@
  * Code client over IPC with `--node-ipc`; `--socket=N` and `--pipe=NAME` work too): the
  * transport comes from the command line, as vscode-languageserver reads it.
  *
- * It ships as two bundles, for a quick start (issue 6: activation to a ready server in at most
- * 500 ms). This one, dist/server.js, holds the connection: it answers `initialize` (whose answer
+ * It ships as two bundles, for a quick start (activation to a ready server in at most 500 ms,
+ * bench/RESULTS.md). This one, dist/server.js, holds the connection: it answers `initialize` (whose answer
  * depends on nothing the client sends, capabilities.ts) before anything else loads. The rest,
  * dist/serverCore.js (core.ts), loads right after that answer is sent, while the client sets
  * itself up. The load is queued (setImmediate) as `initialize` is handled, so it runs before the
@@ -22,7 +22,6 @@ type Core = typeof import('./core.js');
 // For dist/serverCore.js, which uses this bundle's vscode-languageserver (languageServerLibrary.ts).
 (globalThis as Record<symbol, unknown>)[languageServerLibrary.LIBRARY_KEY] = languageServerLibrary;
 // Beside this file in dist/ (external to the bundle: see esbuild.mjs).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const loadCore = (): Core => require('./serverCore.js') as Core;
 
 // Requests before `initialize` or after `shutdown`, and a second `initialize`, are answered

@@ -151,7 +151,7 @@ export class PromptEnabledService implements PromptCapable {
   }
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// `any[]`: TypeScript takes a class as a mixin's base only with this constructor signature (TS2545).
 export type Constructor<T = object> = abstract new (...args: any[]) => T;
 
 // State of mixed-in instances, outside the class: declaration files cannot describe private

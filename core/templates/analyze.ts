@@ -26,18 +26,12 @@ import type {
   TemplateVariableRead,
 } from './analysis.js';
 import { KNOWN_HELPER_NAMES } from './helpers.js';
-import { DEFAULT_LIMITS, LIMITS } from '../limits.js';
+import { LIMITS } from '../limits.js';
 
 export interface AnalyzeOptions {
   /** Further helper names registered by the application (besides builtins and prompt helpers). */
   helpers?: ReadonlySet<string>;
 }
-
-/**
- * Blocks, `{{else if}}` chains and sub-expressions nested deeper than this are refused before
- * parsing: Handlebars' parser slows down quadratically with depth (1000 levels take ~0.5 s).
- */
-export const MAX_NESTING = DEFAULT_LIMITS.maxTemplateNesting;
 
 const TOO_DEEP = 'template nesting is too deep';
 const ZERO_RANGE: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };

@@ -182,7 +182,6 @@ function safeStringText(value: object): string | undefined {
   return typeof s === 'string' ? s : '';
 }
 
-// eslint-disable-next-line no-control-regex
 const JSON_ESCAPES = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** Length of `s` as a JSON string literal, quotes included, without building it. */

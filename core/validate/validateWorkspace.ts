@@ -15,7 +15,7 @@ import type { TemplateAnalysis } from '../templates/analysis.js';
 import { LineIndex } from '../text/lineIndex.js';
 import { IncrementalYamlParser } from '../yaml/parse.js';
 import { AliasBudgetError, CollectionLimitError, deref, isMap, keyName, toJS, walk, type SMap, type SNode, type SPair } from '../yaml/sourceTree.js';
-import { DEFAULT_LIMITS, LIMITS } from '../limits.js';
+import { LIMITS } from '../limits.js';
 import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../workspace/discover.js';
 import { nodeFileSystem, overlayFileSystem, type FileSystemHost } from '../workspace/fileSystem.js';
 import { asFileReadError, type FileReadError } from '../workspace/fileRead.js';
@@ -26,9 +26,6 @@ import { checkSchema, type FileKind } from './schemaCheck.js';
 import type { PrewarmedTemplate } from './templatePrewarm.js';
 
 export { findPromptWorkspaces } from '../workspace/discover.js';
-
-/** Largest configuration file read by default (a limit against hostile repositories); `LIMITS.maxConfigBytes` is the one in force. */
-export const MAX_CONFIG_BYTES = DEFAULT_LIMITS.maxConfigBytes;
 
 let versionCounter = 0;
 

@@ -4,11 +4,8 @@
  */
 import * as path from 'node:path';
 import type { FileSystemHost } from './fileSystem.js';
-import { DEFAULT_LIMITS } from '../limits.js';
 
 export const TEMPLATE_EXTENSIONS = ['.hbs', '.handlebars'] as const;
-/** Templates larger than this are not read by default (a limit against hostile repositories); `LIMITS.maxTemplateBytes` is the one in force. */
-export const MAX_TEMPLATE_BYTES = DEFAULT_LIMITS.maxTemplateBytes;
 const MAX_DEPTH = 32;
 
 export interface TemplateFile {

@@ -32,27 +32,6 @@ export function setSubsetParser(p: SubsetParser | undefined): void {
 }
 
 /**
- * Limits that keep a hostile file from exhausting the process: a view of `LIMITS`
- * (core/limits.ts), kept for callers of the older name; setting a field sets the limit.
- */
-export const YAML_LIMITS = {
-  /** Alias nodes per file: more is refused as a likely alias bomb. */
-  get maxAliases(): number {
-    return LIMITS.maxYamlAliases;
-  },
-  set maxAliases(n: number) {
-    LIMITS.maxYamlAliases = n;
-  },
-  /** Nesting depth of collections. */
-  get maxDepth(): number {
-    return LIMITS.maxYamlDepth;
-  },
-  set maxDepth(n: number) {
-    LIMITS.maxYamlDepth = n;
-  },
-};
-
-/**
  * YAML 1.2 (like editors and LSP) ends a line at a lone CR too, which the `yaml` package reads
  * as part of the line. A lone CR becomes a LF: the same length, so every offset still holds.
  */
@@ -111,13 +90,13 @@ class Converter {
 
   node(n: YNode, depth: number): SNode {
     const [start, valueEnd] = n.range ?? [0, 0, 0];
-    if (depth > YAML_LIMITS.maxDepth) {
-      throw new LimitError(`the file nests deeper than ${YAML_LIMITS.maxDepth} levels; flatten it`, start, valueEnd);
+    if (depth > LIMITS.maxYamlDepth) {
+      throw new LimitError(`the file nests deeper than ${LIMITS.maxYamlDepth} levels; flatten it`, start, valueEnd);
     }
     let out: SNode;
     if (isAlias(n)) {
-      if (++this.aliases > YAML_LIMITS.maxAliases) {
-        throw new LimitError(`the file uses more than ${YAML_LIMITS.maxAliases} aliases (a possible alias bomb); expand them by hand`, start, valueEnd);
+      if (++this.aliases > LIMITS.maxYamlAliases) {
+        throw new LimitError(`the file uses more than ${LIMITS.maxYamlAliases} aliases (a possible alias bomb); expand them by hand`, start, valueEnd);
       }
       const alias: SNode & { kind: 'alias' } = { kind: 'alias', target: this.anchors.get((n as Alias).source) ?? null, start, end: valueEnd };
       out = alias;

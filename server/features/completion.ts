@@ -2,7 +2,8 @@
  * Completion in the two YAML files and in templates:
  * - schema keys at every level (from the one schema, via `schemaAt`), with descriptions, as
  *   snippets where a skeleton helps (a new step, a retry policy, inputs, a condition);
- * - enum values and booleans; template names (path and variables in the detail); composition
+ * - enum values, a schema's `examples` (a value with a pattern, such as a provider's `type`) and
+ *   booleans; template names (path and variables in the detail); composition
  *   names in service_mappings; step ids in `depends_on` (never the step itself, never one
  *   that would close a cycle); provider names for `model`; step ids as override keys;
  * - inside Handlebars (`.hbs` files, and strings in `context:`/`output:`) after `{{`: the
@@ -121,6 +122,10 @@ const SNIPPETS: Record<string, (i: string) => string> = {
   performance_targets: (i) => `performance_targets:\n${i}  render_p95_ms: \${1:50}`,
   overrides: (i) => `overrides:\n${i}  \${1|states,experience_levels|}:\n${i}    \${2:name}:\n${i}      \$0`,
 };
+/** Where service_mappings.yaml's key of the same name holds something else (a service's fallback is a template, never a value). */
+const SERVICE_SNIPPETS: Record<string, (i: string) => string> = {
+  fallback: (i) => `fallback:\n${i}  template: $0`,
+};
 
 function keyItems(ws: WorkspaceSnapshot, doc: DocumentSnapshot, kind: FileKind, cur: YamlCursor, schema: Schema | undefined, comp: CompositionDef | undefined): CompletionItem[] {
   const r = range(doc, cur.wordStart, cur.wordEnd);
@@ -146,9 +151,12 @@ function keyItems(ws: WorkspaceSnapshot, doc: DocumentSnapshot, kind: FileKind, 
     if (cur.siblings.has(key)) continue;
     const ps = schemaAt(kind, [...cur.path, key]) ?? props[key]!;
     let newText: string;
+    const snippet = (kind === 'service_mappings' ? SERVICE_SNIPPETS[key] : undefined) ?? SNIPPETS[key];
     if (cur.flow) newText = `${key}: $0`;
-    else if (SNIPPETS[key] && !(key === 'steps' && cur.path.length > 3)) newText = SNIPPETS[key]!(indent);
+    else if (snippet && !(key === 'steps' && cur.path.length > 3)) newText = snippet(indent);
     else if (Array.isArray(ps.enum)) newText = `${key}: \${1|${ps.enum.map((e) => String(e).replace(/[,|]/g, '\\$&')).join(',')}|}`;
+    // An open value with examples: the first as a placeholder, to keep or type over.
+    else if (Array.isArray(ps.examples) && ps.examples.length && typeof ps.examples[0] !== 'object') newText = `${key}: \${1:${String(ps.examples[0]).replace(/[$}\\]/g, '\\$&')}}`;
     else if (ps.type === 'boolean') newText = `${key}: \${1|true,false|}`;
     else if (isArray(ps)) newText = `${key}: [$0]`;
     else if (isObject(ps)) newText = `${key}:\n${indent}  $0`;
@@ -248,6 +256,11 @@ function valueItems(ws: WorkspaceSnapshot, doc: DocumentSnapshot, kind: FileKind
   if (!schema) return [];
   if (schema.pattern === TEMPLATE_PATTERN) return templateNameItems(ws, r, dash);
   if (Array.isArray(schema.enum)) return schema.enum.map((e, i) => item(String(e), CompletionItemKind.EnumMember, undefined, typeof schema.description === 'string' ? schema.description : undefined, String(i).padStart(3, '0')));
+  // A value the schema leaves open (a pattern) but gives examples of: offer them, the user may type another.
+  if (Array.isArray(schema.examples)) {
+    const about = typeof schema.description === 'string' ? schema.description : undefined;
+    return schema.examples.filter((e) => e === null || typeof e !== 'object').map((e, i) => item(String(e), CompletionItemKind.Value, 'example', about, String(i).padStart(3, '0')));
+  }
   if (schema.type === 'boolean') return ['true', 'false'].map((b) => item(b, CompletionItemKind.Value));
   return [];
 }

@@ -1,5 +1,5 @@
 /**
- * CLI wording and edges (issue 14.9): counts in words ("1 step", never "1 steps" or
+ * CLI wording and edges: counts in words ("1 step", never "1 steps" or
  * "attempt(s)"), no "at most Infinity", progress times taken from the events themselves, folder
  * arguments that do not exist or are files, `demo` on a folder that is not the examples,
  * wall-clock run times, and renderBatch's concurrency.

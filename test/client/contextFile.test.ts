@@ -1,4 +1,4 @@
-/** The context picker reads only a regular file of bounded size (issue 12, item 1). */
+/** The context picker reads only a regular file of bounded size. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { contextFileProblem } from '../../client/contextFile.js';

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
-import { analyzeTemplate, MAX_NESTING } from '../../core/templates/analyze.js';
+import { DEFAULT_LIMITS } from '../../core/limits.js';
+import { analyzeTemplate } from '../../core/templates/analyze.js';
 import type { TemplateAnalysis } from '../../core/templates/analysis.js';
 import type { Range } from '../../core/model/diagnostics.js';
 import { CONFORMANCE } from '../helpers/paths.js';
@@ -428,6 +429,6 @@ describe('robustness', () => {
       assert.ok(a.error.range.start.character > 0, 'located at the level that goes too deep');
       assert.ok(performance.now() - t0 < 5_000);
     }
-    assert.ok(MAX_NESTING >= 500);
+    assert.ok(DEFAULT_LIMITS.maxTemplateNesting >= 500);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Files that exist but are not read (issue 12, items 1 and 2). Git stores symlinks, so a pull
+ * Files that exist but are not read. Git stores symlinks, so a pull
  * request can put a link to /dev/zero, to a credentials file or to a FIFO where a
  * configuration file or template is expected; a checkout can hold files the user may not read.
  * - only regular files are read: a FIFO, a socket, a folder (or a link to one) is an
@@ -81,7 +81,7 @@ test('unreadable-file is a diagnostic code like the others: an error in core, in
   for (const code of DIAGNOSTIC_CODES) assert.match(readme, new RegExp(`^\\| \`${code}\` \\| ${DEFAULT_SEVERITY[code]} \\|`, 'm'), `README's diagnostics table: ${code}`);
 });
 
-// ------------------------------------------------------------------ item 1: only regular files
+// ------------------------------------------------------------------ only regular files
 
 test('not a regular file: a FIFO, a socket, a folder or a link to one, as either configuration file or a template: unreadable-file, and validate and render exit 1 at once', async (t) => {
   if (!POSIX) return t.skip('FIFOs and Unix sockets are POSIX features');
@@ -244,7 +244,7 @@ test('the template worker (language server start) skips what it cannot read, and
   }
 });
 
-// ------------------------------------------------------------------ item 2: unreadable is not empty
+// ------------------------------------------------------------------ unreadable is not empty
 
 /** The disk, with one file refused as the system would refuse it, while `failing` is on. */
 function failingFs(file: string, how: 'EACCES' | 'EMFILE' | 'vanished'): { fs: FileSystemHost; failing: { on: boolean } } {

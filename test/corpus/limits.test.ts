@@ -1,19 +1,18 @@
 /**
- * The limits of core/limits.ts: one place, the older constants still exported, each limit
- * enforced where it is documented, and changeable (process-wide with `configureLimits`, per
- * manager for the render limits and the history).
+ * The limits of core/limits.ts: one place (no module keeps a copy under another name), each
+ * limit enforced where it is documented, and changeable (process-wide with `configureLimits`,
+ * per manager for the render limits and the history).
  */
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { PromptManager } from '../../core/manager/promptManager.js';
 import { PromptError } from '../../core/errors.js';
 import { configureLimits, DEFAULT_LIMITS, LIMITS, resetLimits } from '../../core/limits.js';
-import { MAX_NESTING } from '../../core/templates/analyze.js';
-import { MAX_CONFIG_BYTES, ValidationCache, validateWorkspace } from '../../core/validate/validateWorkspace.js';
+import * as library from '../../core/index.js';
+import { ValidationCache, validateWorkspace } from '../../core/validate/validateWorkspace.js';
 import { DEFAULT_HISTORY_LIMIT } from '../../core/workflow/engine.js';
 import { memoryFileSystem } from '../../core/workspace/fileSystem.js';
-import { MAX_TEMPLATE_BYTES } from '../../core/workspace/templateIndex.js';
-import { YAML_LIMITS } from '../../core/yaml/parse.js';
+import { parseSource, ts, tsFilesUnder, type TS } from '../helpers/typescript.js';
 
 afterEach(() => resetLimits());
 
@@ -22,17 +21,37 @@ function validate(files: Record<string, string>) {
 }
 const codes = (v: ReturnType<typeof validate>) => v.diagnostics.map((d) => `${d.code}: ${d.message}`);
 
-test('limits: one table, with the older constants kept as its defaults', () => {
-  assert.equal(MAX_CONFIG_BYTES, DEFAULT_LIMITS.maxConfigBytes);
-  assert.equal(MAX_TEMPLATE_BYTES, DEFAULT_LIMITS.maxTemplateBytes);
-  assert.equal(MAX_NESTING, DEFAULT_LIMITS.maxTemplateNesting);
-  assert.equal(DEFAULT_HISTORY_LIMIT, DEFAULT_LIMITS.historyLimit);
-  assert.equal(YAML_LIMITS.maxAliases, DEFAULT_LIMITS.maxYamlAliases);
-  assert.equal(YAML_LIMITS.maxDepth, DEFAULT_LIMITS.maxYamlDepth);
-  // The old object still sets the limit it names.
-  YAML_LIMITS.maxAliases = 3;
-  assert.equal(LIMITS.maxYamlAliases, 3);
+/** Exported constants of core/ (outside core/limits.ts) whose value is read from LIMITS or DEFAULT_LIMITS: a limit under a second name. */
+function limitAliases(): { file: string; name: string }[] {
+  const out: { file: string; name: string }[] = [];
+  for (const file of tsFilesUnder('core')) {
+    if (file === 'core/limits.ts') continue;
+    for (const st of parseSource(file).statements) {
+      if (!ts.isVariableStatement(st) || !st.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) continue;
+      for (const d of st.declarationList.declarations) {
+        let readsLimits = false;
+        const visit = (n: TS.Node): void => {
+          if (ts.isIdentifier(n) && (n.text === 'LIMITS' || n.text === 'DEFAULT_LIMITS')) readsLimits = true;
+          ts.forEachChild(n, visit);
+        };
+        if (d.initializer) visit(d.initializer);
+        if (readsLimits && ts.isIdentifier(d.name)) out.push({ file, name: d.name.text });
+      }
+    }
+  }
+  return out;
+}
+
+test('limits: one table; no module keeps a limit under another name, but for the library API', () => {
   assert.ok(Object.isFrozen(DEFAULT_LIMITS));
+  // A copy of a limit goes stale when `configureLimits` changes it; code and tests read
+  // LIMITS (in force) or DEFAULT_LIMITS. Only what the library already exports stays, as its API.
+  const aliases = limitAliases();
+  assert.ok(aliases.some((a) => a.name === 'DEFAULT_HISTORY_LIMIT'), 'the check sees the aliases it allows');
+  const internal = aliases.filter((a) => !(a.name in library)).map((a) => `${a.file}: ${a.name}`);
+  assert.deepEqual(internal, [], 'remove these aliases and read LIMITS or DEFAULT_LIMITS (core/limits.ts) instead');
+  assert.equal(DEFAULT_HISTORY_LIMIT, DEFAULT_LIMITS.historyLimit);
+  assert.equal(library.DEFAULT_HISTORY_LIMIT, DEFAULT_LIMITS.historyLimit);
 });
 
 test('limits: configureLimits validates, changes every caller at once, and resets', () => {

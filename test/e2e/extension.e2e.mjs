@@ -96,7 +96,7 @@ describe('PromptManager extension in VS Code (code-server)', { timeout: 15 * 60_
     });
     // Both lines, in either order: the server may publish before the client's start has settled.
     const out = await waitForOutput(page, CHANNEL, /^(?=[\s\S]*language server started in)(?=[\s\S]*first diagnostics)/, { timeoutMs: 30_000 });
-    // The activation-to-server-ready figure of bench/RESULTS.md (issue 6: <= 500 ms).
+    // The activation-to-server-ready figure of bench/RESULTS.md (goal: <= 500 ms).
     const started = /language server started in ([^\n]+?) from activation(?: \(its process answered initialize ([^\n]+?) after it started\))?/.exec(out);
     const firstDiagnostics = /first diagnostics ([^\n]+?) after activation/.exec(out);
     process.stderr.write(

@@ -1,5 +1,5 @@
 /**
- * The package's bare name (issue 14.8): another project installs the packed tarball and gets
+ * The package's bare name: another project installs the packed tarball and gets
  * the core library from `require('promptmanager')` and `import ... from 'promptmanager'`, with
  * types, while VS Code still loads the extension from `main`.
  *

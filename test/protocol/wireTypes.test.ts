@@ -1,5 +1,5 @@
 /**
- * The protocol's own wire types and constants against the core's (issue 15.1). The protocol
+ * The protocol's own wire types and constants against the core's. The protocol
  * imports nothing from the core, so what it repeats is held equal here: the error codes, the
  * context size limit, and (at type level, checked by `npm run typecheck`) the shapes of a run's
  * status and events and of a graph's nodes, which the server sends as the core makes them

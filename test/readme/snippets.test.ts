@@ -1,5 +1,5 @@
 /**
- * Every README snippet runs as written (issue 14.7), so that none can rot. Each fenced block is
+ * Every README snippet runs as written, so that none can rot. Each fenced block is
  * found automatically, whoever adds it:
  * - ```js: run with Node as an ES module (a CommonJS one when it uses require and no import),
  *   and type-checked (checkJs) against the built package's declarations;

@@ -1,5 +1,5 @@
 /**
- * The layers the folders show, held by a check (issue 15.1): every import of core/, cli/,
+ * The layers the folders show, held by a check: every import of core/, cli/,
  * server/, client/ and protocol/ (importGraph.ts reads them with TypeScript's parser, type-only
  * ones included) against the rules below. A forbidden import fails `npm test` with its file,
  * line and rule. The last tests run the check over a small tree with forbidden imports, to show

@@ -1,5 +1,5 @@
 /**
- * Node versions (issue 14.10): one decision, stated everywhere it matters. The supported lines
+ * Node versions: one decision, stated everywhere it matters. The supported lines
  * are test/nodeVersions.mjs's SUPPORTED_NODE (which `.ci/run` runs the whole suite on, before
  * `npm test`); package.json and its lock say the oldest in `engines.node`; the README says
  * which lines and what a newcomer on an older Node sees; no production dependency refuses a

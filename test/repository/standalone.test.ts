@@ -1,5 +1,5 @@
 /**
- * A clone stands alone (issue 14.1): `npm test` reads nothing outside the repository. The
+ * A clone stands alone: `npm test` reads nothing outside the repository. The
  * contract and the conformance cases are copied in (docs/config-format.md, test/conformance);
  * this guard fails when a test or the build reaches for the team's shared folder beside the
  * clone or an absolute path of a development machine again.

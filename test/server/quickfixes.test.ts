@@ -14,7 +14,6 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -23,66 +22,14 @@ import { validateWorkspace } from '../../core/validate/validateWorkspace.js';
 import type { PromptDiagnostic } from '../../core/model/diagnostics.js';
 import { REPO } from '../helpers/paths.js';
 import { applyEdits } from './fixture.js';
+import { caseNames, goldenNames, parseCase, writeWorkspace, type GoldenCase } from './goldenCase.js';
 import { LspClient, uri } from './lsp.js';
 
 const CASES = path.join(REPO, 'test', 'server', 'quickfixes');
 const UPDATE = process.env.PM_UPDATE_GOLDENS === '1';
-const CURSOR = '<|>';
 
-interface Case {
-  name: string;
-  about: string[];
-  code?: string;
-  files: Map<string, string>;
-  cursorFile: string;
-  cursor: Position;
-}
-
-function parseCase(name: string, text: string): Case {
-  const about: string[] = [];
-  let code: string | undefined;
-  const files = new Map<string, string>();
-  let current: string | undefined;
-  let cursorFile: string | undefined;
-  let cursor: Position | undefined;
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  for (const line of lines) {
-    const header = /^-- (.+) --$/.exec(line);
-    if (header) {
-      current = header[1]!;
-      files.set(current, '');
-      continue;
-    }
-    if (current === undefined) {
-      const directive = /^# code: (\S+)$/.exec(line);
-      if (directive) code = directive[1];
-      else if (line.startsWith('#')) about.push(line.replace(/^# ?/, ''));
-      continue;
-    }
-    let l = line;
-    const at = l.indexOf(CURSOR);
-    if (at !== -1) {
-      assert.equal(cursor, undefined, `${name}: one cursor per case`);
-      cursorFile = current;
-      cursor = { line: files.get(current)!.split('\n').length - 1, character: at };
-      l = l.slice(0, at) + l.slice(at + CURSOR.length);
-    }
-    files.set(current, files.get(current)! + l + '\n');
-  }
-  assert.ok(cursorFile && cursor, `${name}: no ${CURSOR} cursor`);
-  return { name, about, ...(code ? { code } : {}), files, cursorFile, cursor };
-}
-
-function writeWorkspace(files: Map<string, string>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-qf-'));
-  for (const [rel, text] of files) {
-    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-    fs.writeFileSync(path.join(dir, rel), text);
-  }
-  return dir;
-}
-
+/** `# code: X` picks the diagnostic when several cover the cursor. */
+const codeOf = (c: GoldenCase) => c.directives.get('code');
 const contains = (d: Diagnostic, p: Position) =>
   (d.range.start.line < p.line || (d.range.start.line === p.line && d.range.start.character <= p.character)) &&
   (p.line < d.range.end.line || (p.line === d.range.end.line && p.character <= d.range.end.character));
@@ -141,7 +88,7 @@ function minus(a: string[], b: string[]): string[] {
   });
 }
 
-function render(c: Case, dir: string, d: Diagnostic, actions: CodeAction[]): { text: string; broken: string[] } {
+function render(c: GoldenCase, dir: string, d: Diagnostic, actions: CodeAction[]): { text: string; broken: string[] } {
   const out: string[] = [];
   const broken: string[] = [];
   for (const a of c.about) out.push(`# ${a}`);
@@ -161,7 +108,7 @@ function render(c: Case, dir: string, d: Diagnostic, actions: CodeAction[]): { t
         out.push(`  ${file}`, ...lineDiff(c.files.get(file)!, text).map((l) => `    ${l}`));
       }
     }
-    const fixedDir = writeWorkspace(after);
+    const fixedDir = writeWorkspace(after, 'pm-qf-');
     const v = validateWorkspace(fixedDir);
     const added = minus(problems(fixedDir, v.diagnostics), beforeProblems);
     out.push(`  then: ${d.code} ${count(before.diagnostics)} -> ${count(v.diagnostics)}; new problems: ${added.length ? '' : 'none'}`);
@@ -177,17 +124,17 @@ function render(c: Case, dir: string, d: Diagnostic, actions: CodeAction[]): { t
   return { text: out.join('\n') + '\n', broken };
 }
 
-const names = fs.readdirSync(CASES).filter((f) => f.endsWith('.case')).map((f) => f.slice(0, -'.case'.length)).sort();
+const names = caseNames(CASES);
 
 test('quick fixes: every case folder has its golden file, and every golden its case', () => {
   assert.ok(names.length >= 20, `${names.length} cases`);
-  const goldens = fs.readdirSync(CASES).filter((f) => f.endsWith('.golden')).map((f) => f.slice(0, -'.golden'.length)).sort();
+  const goldens = goldenNames(CASES);
   if (!UPDATE) assert.deepEqual(goldens, names, 'run with PM_UPDATE_GOLDENS=1 to write the missing goldens');
 });
 
 test('quick fixes: each case gives its golden edits over the real server', async () => {
-  const cases = names.map((n) => parseCase(n, fs.readFileSync(path.join(CASES, `${n}.case`), 'utf8')));
-  const dirs = cases.map((c) => writeWorkspace(c.files));
+  const cases = names.map((n) => parseCase(n, fs.readFileSync(path.join(CASES, `${n}.case`), 'utf8'), ['code']));
+  const dirs = cases.map((c) => writeWorkspace(c.files, 'pm-qf-'));
   const client = await LspClient.start({ folders: dirs });
   const failures: string[] = [];
   try {
@@ -195,7 +142,7 @@ test('quick fixes: each case gives its golden edits over the real server', async
       const dir = dirs[i]!;
       const file = path.join(dir, c.cursorFile);
       await client.open(file, c.files.get(c.cursorFile));
-      const at = (ds: Diagnostic[]) => ds.filter((d) => contains(d, c.cursor) && (!c.code || d.code === c.code));
+      const at = (ds: Diagnostic[]) => ds.filter((d) => contains(d, c.cursor) && (!codeOf(c) || d.code === codeOf(c)));
       const ds = at(await client.diagnosticsOf(file, (x) => at(x).length > 0, 15000).catch(() => client.diagnostics.get(uri(file)) ?? []));
       assert.equal(ds.length, 1, `${c.name}: one diagnostic at the cursor, got ${JSON.stringify((client.diagnostics.get(uri(file)) ?? []).map((x) => [x.code, x.range]))}`);
       const d = ds[0]!;

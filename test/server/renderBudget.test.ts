@@ -1,5 +1,5 @@
 /**
- * The render work budget in the language server (issue 7): preview renders run in the server's
+ * The render work budget in the language server: preview renders run in the server's
  * process, so a template that would iterate for minutes must not block it. The render answers
  * `ok: false` with `render_budget_exceeded` within the 2 s goal, a request sent meanwhile is
  * answered right after, and the next preview renders normally.
@@ -24,7 +24,7 @@ before(async () => {
     'templates/nested.hbs': '{{#each a}}{{#each ../b}}{{#each ../../c}}{{/each}}{{/each}}{{/each}}',
     'templates/silent.hbs': '{{name}}{{#each items}}{{/each}}',
     'templates/hello.hbs': 'Hello {{name}}',
-    // Issue 12.5: each json doubles its input; 40 levels would be terabytes.
+    // Each json doubles its input; 40 levels would be terabytes.
     'templates/nested_json.hbs': `Record:\n{{${'json ('.repeat(39)}json x${')'.repeat(39)}}}`,
   });
   c = await LspClient.start({ folders: [dir], debounceMs: 0 });

@@ -1,6 +1,5 @@
 /**
- * The language server on a repository holding what is not a regular file (issue 12, items 1
- * and 2), as a pull request can carry it into an editor in Restricted Mode: a FIFO as a
+ * The language server on a repository holding what is not a regular file, as a pull request can carry it into an editor in Restricted Mode: a FIFO as a
  * configuration file and as a template, a folder named like a template, a configuration file
  * linked to a credentials file outside. The server indexes, publishes `unreadable-file` for
  * each, never reads the link, and keeps answering requests, including ones about those files.

@@ -1,5 +1,5 @@
 /**
- * The render cache cannot be poisoned (issue 12, item 4). The context key used to be two
+ * The render cache cannot be poisoned. The context key used to be two
  * 32-bit multiplicative lanes (FNV-1a and MurmurHash2 primes, core/manager/contextHash.ts before
  * this fix): invertible, so a context colliding with another user's could be computed in
  * milliseconds and that user's render answered with the attacker's text from the cache. The

@@ -1,5 +1,5 @@
 /**
- * Health tells the truth (issue 14.4): it judges only what the configuration asks for and can
+ * Health tells the truth: it judges only what the configuration asks for and can
  * be true (a hit-rate target with the cache off or declined by the auto cache is information,
  * not a fault), names where the engine really reads a provider's API key, and names the kind of
  * a provider failure (connection refused, timed out, server error 503, rate limited 429).

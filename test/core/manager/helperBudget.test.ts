@@ -1,10 +1,10 @@
 /**
- * Work the budget did not see (issue 12, item 5): the prompt helpers' output and work were not
+ * Work the budget did not see: the prompt helpers' output and work were not
  * counted, so nested `json` calls (each doubling its input) made a 6 KB template that validates
  * clean run for 27 s and 1.8 GB. Every built-in prompt helper now counts what it produces
  * against `maxRenderOutputChars` (its intermediate results too, as they are produced) and its
  * calls and characters against `maxRenderWork`, with the clock read as it goes; and `{{log}}`
- * no longer writes to stdout (item 10).
+ * no longer writes to stdout.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

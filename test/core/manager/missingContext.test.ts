@@ -1,5 +1,5 @@
 /**
- * `missing_context` whatever is missing (issue 14, item 3; issue 12, item 10): a parent missing
+ * `missing_context` whatever is missing: a parent missing
  * under a helper argument, a block or a block parameter (`{{#if user.name}}`, `{{#each
  * doc.items}}`, `{{upper user.name}}`, `{{#with a.b}}`, `{{lookup user.profile "x"}}`), and a key
  * missing on an object without a prototype (a context built with Object.create(null), the

@@ -1,5 +1,5 @@
 /**
- * Issue 14, item 2: bring your own model client. A provider `type` names any executor the
+ * Bring your own model client. A provider `type` names any executor the
  * application registers (validated: a name pattern; `base_url` and `model` only for the
  * built-in `openai-compatible`); the engine refuses a run whose type has no executor, naming
  * it; `createTesting` takes executors and never reaches the network unless asked; the mock

@@ -1,5 +1,5 @@
 /**
- * Names from the workspace are keys like any other in metrics (issue 12, item 10): a template
+ * Names from the workspace are keys like any other in metrics: a template
  * named `__proto__` (a valid file name) set the prototype of the metrics JSON instead of adding
  * its series, and vanished from the JSON and from Prometheus; names such as `constructor` read
  * Object.prototype's members where a series was missing.

@@ -1,5 +1,5 @@
 /**
- * The render work budget (issue 7): a template that burns CPU without writing (nested `each`
+ * The render work budget: a template that burns CPU without writing (nested `each`
  * blocks, a huge list iterated silently, partials or helpers fanning out) is stopped from
  * inside the synchronous render with `render_budget_exceeded`, through every way of rendering
  * (render, renderBatch, a workflow step, the compiled function), within 2 s; the engine keeps

@@ -1,7 +1,7 @@
 /**
- * Hot reload through structural changes, with real file operations in a temp folder (issue 12,
- * item 3): the workspace folder deleted, recreated, or replaced by a rename; the templates
- * folder replaced by a rename; a file that cannot be read (issue 12, item 2) tried again.
+ * Hot reload through structural changes, with real file operations in a temp folder: the
+ * workspace folder deleted, recreated, or replaced by a rename; the templates folder replaced
+ * by a rename; a file that cannot be read tried again.
  * The debounce runs on a FakeClock: each step waits (polling, no fixed sleep) until the watcher
  * has seen the change, then moves the clock past the debounce.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 12, items 6 (durations) and 9 (retry storms): every duration in the configuration is
+ * Durations and retry storms: every duration in the configuration is
  * bounded by the schema and by the engine; timers of any allowed length work; a wait that
  * cannot end in a usable answer fails the step at once, saying why; retries have a maximum
  * count, a minimum interval, and a bounded error list.

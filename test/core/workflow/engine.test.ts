@@ -464,7 +464,7 @@ describe('status, history and events', () => {
   });
 });
 
-describe('timestamps (issue 14.9)', () => {
+describe('timestamps: wall clock for when, monotonic clock for how long', () => {
   const rules = loadRules(yamlOf('chain', [['a', []], ['b', ['a']], ['c', ['b']]], []));
 
   test('startedAt, finishedAt and event times are wall-clock epoch milliseconds; durations come from the monotonic clock', async () => {

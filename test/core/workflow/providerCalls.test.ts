@@ -1,5 +1,5 @@
 /**
- * Issue 12, items 6, 7 and 8, against real HTTP servers on 127.0.0.1: `Retry-After` read as
+ * Provider calls against real HTTP servers on 127.0.0.1: `Retry-After` read as
  * RFC 9110 says; the provider's `timeout_ms` enforced (60 s by default) and never sent;
  * answers bounded while they stream; step outputs and the run history bounded; secrets
  * redacted before any cut, URL credentials included; redirects never carry the prompt to

@@ -68,12 +68,11 @@ function yamlFilesUnder(dir: string): string[] {
   return out.sort();
 }
 
-
-let generatedDir: string | undefined;
-/** The benchmark's large workspace, generated once into a temporary folder. */
 /** `npm test` runs a quarter of the cases; `npm run fuzz` sets PM_FUZZ_SCALE higher. */
 const FUZZ_SCALE = Number(process.env.PM_FUZZ_SCALE ?? '0.25');
 
+let generatedDir: string | undefined;
+/** The benchmark's large workspace, generated once into a temporary folder. */
 function generatedRules(): string {
   if (!generatedDir) {
     generatedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-fastparse-'));
