@@ -3,24 +3,27 @@
  * Code client over IPC with `--node-ipc`; `--socket=N` and `--pipe=NAME` work too): the
  * transport comes from the command line, as vscode-languageserver reads it.
  *
- * It ships as two bundles, for a quick start (activation to a ready server in at most 500 ms,
- * bench/RESULTS.md). This one, dist/server.js, holds the connection: it answers `initialize` (whose answer
- * depends on nothing the client sends, capabilities.ts) before anything else loads. The rest,
- * dist/serverCore.js (core.ts), loads right after that answer is sent, while the client sets
- * itself up. The load is queued (setImmediate) as `initialize` is handled, so it runs before the
- * connection handles any later message, which finds its handler. The template-analysis worker
- * thread has a bundle of its own, dist/templateWorker.js.
+ * It ships as two bundles, for a quick first start (activation to a ready server in at most
+ * 500 ms; figures in bench/RESULTS.md). This one, dist/server.js, holds the connection and
+ * vscode-languageserver: it answers `initialize` (whose answer depends on nothing the client
+ * sends, capabilities.ts) before anything else loads. The rest, dist/serverCore.js (core.ts),
+ * loads right after that answer is sent (over IPC, as VS Code starts it; over stdio
+ * vscode-jsonrpc writes the answer's body after this load), while the client sets itself up,
+ * and uses this bundle's library (build/serverSplit.mjs). The load is queued (setImmediate) as `initialize` is
+ * handled, so it runs before the connection handles any later message, which finds its handler.
+ * The template-analysis worker thread has a bundle of its own, dist/templateWorker.js.
  */
 import * as path from 'node:path';
+import * as languageServer from 'vscode-languageserver/node';
 import { createConnection, ProposedFeatures, ResponseError, type InitializeParams } from 'vscode-languageserver/node';
 import { initializeResult } from './capabilities.js';
 import { LifecycleGate, REFUSED_METHOD } from './lifecycle.js';
-import * as languageServerLibrary from './languageServerLibrary.js';
 
 type Core = typeof import('./core.js');
 
-// For dist/serverCore.js, which uses this bundle's vscode-languageserver (languageServerLibrary.ts).
-(globalThis as Record<symbol, unknown>)[languageServerLibrary.LIBRARY_KEY] = languageServerLibrary;
+// For dist/serverCore.js, which uses this bundle's vscode-languageserver: the key is
+// build/serverSplit.mjs's LIBRARY_KEY (every server test loads both bundles through it).
+(globalThis as Record<symbol, unknown>)[Symbol.for('promptmanager.languageServerLibrary')] = languageServer;
 // Beside this file in dist/ (external to the bundle: see esbuild.mjs).
 const loadCore = (): Core => require('./serverCore.js') as Core;
 
