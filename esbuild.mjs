@@ -53,8 +53,8 @@ const builds = tests
       // The language server, in two parts for a quick first start (server/main.ts): the connection
       // with vscode-languageserver, and the rest, loaded once `initialize` is answered, which uses
       // the first one's library (build/serverSplit.mjs).
-      { ...common, entryPoints: ['server/main.ts'], outfile: 'dist/server.js', external: ['./serverCore.js'], plugins: [...common.plugins, sizeBudget(SERVER_ENTRY_BUDGET, 'the bundle that answers `initialize` holds only the connection: does server/main.ts import more than vscode-languageserver and capabilities.ts?')] },
-      { ...common, entryPoints: ['server/core.ts'], outfile: 'dist/serverCore.js', plugins: [...common.plugins, serverSplitPlugin()] },
+      { ...common, entryPoints: ['server/main.ts'], outfile: 'dist/server.js', external: ['./languageService.js'], plugins: [...common.plugins, sizeBudget(SERVER_ENTRY_BUDGET, 'the bundle that answers `initialize` holds only the connection: does server/main.ts import more than vscode-languageserver and capabilities.ts?')] },
+      { ...common, entryPoints: ['server/languageService.ts'], outfile: 'dist/languageService.js', plugins: [...common.plugins, serverSplitPlugin()] },
       // The template-analysis worker thread's own small bundle (server/templateWorkerMain.ts).
       { ...common, entryPoints: ['server/templateWorkerMain.ts'], outfile: 'dist/templateWorker.js' },
       { ...common, entryPoints: ['cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },

@@ -1,12 +1,12 @@
 // The language server ships as two bundles (server/main.ts): dist/server.js holds the connection
-// and vscode-languageserver and answers `initialize`; dist/serverCore.js, everything else, loads
+// and vscode-languageserver and answers `initialize`; dist/languageService.js, everything else, loads
 // right after. Why two: as one bundle, activation to a ready server in code-server took 42-68 ms
 // (1.29-1.48x) longer at the median, in each time window measured (bench/RESULTS.md).
 //
 // Both must use one instance of the library: the connection tells an error answer by
 // `instanceof ResponseError`, and message types carry the library's own parameter-structure
 // objects. So dist/server.js puts the whole `vscode-languageserver/node` namespace on globalThis
-// (LIBRARY_KEY), and this plugin makes every import of a SHARED package in dist/serverCore.js
+// (LIBRARY_KEY), and this plugin makes every import of a SHARED package in dist/languageService.js
 // read from it instead of bundling a second copy.
 //
 // What this relies on, checked on every build through a real `require` of the packages as the
@@ -48,7 +48,7 @@ export function serverSplitPlugin(root = REPO) {
     setup(build) {
       build.onResolve({ filter: LIBRARY_MODULE }, (args) => {
         // Only our own modules: a package that used the library would need its own copy.
-        if (/[\\/]node_modules[\\/]/.test(args.importer)) return { errors: [{ text: `serverSplit: ${args.importer} imports ${args.path}, which dist/serverCore.js does not bundle` }] };
+        if (/[\\/]node_modules[\\/]/.test(args.importer)) return { errors: [{ text: `serverSplit: ${args.importer} imports ${args.path}, which dist/languageService.js does not bundle` }] };
         // Another entry (vscode-jsonrpc, the browser-neutral vscode-languageserver) has values of its own: a second copy.
         if (!SHARED.includes(args.path)) return { errors: [{ text: `serverSplit: ${args.importer} imports ${args.path}; the server's core may import the language server library only as ${SHARED.join(', ')} (build/serverSplit.mjs)` }] };
         return { path: args.path, namespace: 'pm-server-split' };
@@ -64,7 +64,7 @@ export function serverSplitPlugin(root = REPO) {
           loader: 'js',
           contents: note + [
             `const lib = globalThis[Symbol.for(${JSON.stringify(LIBRARY_KEY)})];`,
-            `if (!lib) throw new Error('dist/serverCore.js must be loaded by dist/server.js, which shares the language server library with it');`,
+            `if (!lib) throw new Error('dist/languageService.js must be loaded by dist/server.js, which shares the language server library with it');`,
             `export const { ${names.join(', ')} } = lib;`,
           ].join('\n'),
         };

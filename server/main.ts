@@ -6,7 +6,7 @@
  * It ships as two bundles, for a quick first start (activation to a ready server in at most
  * 500 ms; figures in bench/RESULTS.md). This one, dist/server.js, holds the connection and
  * vscode-languageserver: it answers `initialize` (whose answer depends on nothing the client
- * sends, capabilities.ts) before anything else loads. The rest, dist/serverCore.js (core.ts),
+ * sends, capabilities.ts) before anything else loads. The rest, dist/languageService.js (languageService.ts),
  * loads right after that answer is sent (over IPC, as VS Code starts it; over stdio
  * vscode-jsonrpc writes the answer's body after this load), while the client sets itself up,
  * and uses this bundle's library (build/serverSplit.mjs). The load is queued (setImmediate) as `initialize` is
@@ -19,13 +19,13 @@ import { createConnection, ProposedFeatures, ResponseError, type InitializeParam
 import { initializeResult } from './capabilities.js';
 import { LifecycleGate, REFUSED_METHOD } from './lifecycle.js';
 
-type Core = typeof import('./core.js');
+type LanguageService = typeof import('./languageService.js');
 
-// For dist/serverCore.js, which uses this bundle's vscode-languageserver: the key is
+// For dist/languageService.js, which uses this bundle's vscode-languageserver: the key is
 // build/serverSplit.mjs's LIBRARY_KEY (every server test loads both bundles through it).
 (globalThis as Record<symbol, unknown>)[Symbol.for('promptmanager.languageServerLibrary')] = languageServer;
 // Beside this file in dist/ (external to the bundle: see esbuild.mjs).
-const loadCore = (): Core => require('./serverCore.js') as Core;
+const loadService = (): LanguageService => require('./languageService.js') as LanguageService;
 
 // Requests before `initialize` or after `shutdown`, and a second `initialize`, are answered
 // with the errors the specification gives before any handler sees them (lifecycle.ts).
@@ -44,16 +44,16 @@ process.on('uncaughtException', (e) => connection.console.error(`uncaught: ${e.s
 process.on('unhandledRejection', (e) => connection.console.error(`unhandled rejection: ${(e as Error)?.stack ?? e}`));
 
 const start = (params: InitializeParams) => {
-  let core: Core;
+  let service: LanguageService;
   try {
-    core = loadCore();
+    service = loadService();
   } catch (e) {
-    const msg = `PromptManager: the language server could not load dist/serverCore.js (${(e as Error).message}): reinstall the extension.`;
+    const msg = `PromptManager: the language server could not load dist/languageService.js (${(e as Error).message}): reinstall the extension.`;
     connection.console.error(`${msg}\n${(e as Error).stack ?? ''}`);
     void connection.window.showErrorMessage(msg);
     return;
   }
-  core.startServer(connection, { initializeParams: params, analyzeTemplates: (requests) => core.analyzeTemplatesInWorker(requests, path.join(__dirname, 'templateWorker.js')) });
+  service.startServer(connection, { initializeParams: params, analyzeTemplates: (requests) => service.analyzeTemplatesInWorker(requests, path.join(__dirname, 'templateWorker.js')) });
 };
 connection.onInitialize((params) => {
   // The connection handles each message in its own setImmediate: this one runs first.

@@ -1,5 +1,5 @@
 /**
- * The language server ships as two bundles (server/main.ts): dist/serverCore.js uses the
+ * The language server ships as two bundles (server/main.ts): dist/languageService.js uses the
  * vscode-languageserver that dist/server.js loaded, never a copy of its own (build/serverSplit.mjs).
  * These tests hold what that relies on, and that the build fails, saying why, when a dependency
  * upgrade or an import breaks it. (Every other server test runs the two bundles together.)
@@ -20,7 +20,7 @@ interface BuildFailure {
   errors: { text: string }[];
 }
 
-/** Builds `contents` (an ES module in `dir`) as dist/serverCore.js is built; the esbuild errors, or [] when it builds. */
+/** Builds `contents` (an ES module in `dir`) as dist/languageService.js is built; the esbuild errors, or [] when it builds. */
 async function buildAsCore(contents: string, root = REPO, dir = REPO): Promise<string[]> {
   const esbuild = await importFromRepo('node_modules/esbuild/lib/main.js');
   const { serverSplitPlugin } = await importFromRepo('build/serverSplit.mjs');
@@ -40,23 +40,23 @@ async function buildAsCore(contents: string, root = REPO, dir = REPO): Promise<s
   }
 }
 
-test('the server ships as two bundles with one copy of the library: dist/serverCore.js uses the one in dist/server.js', () => {
+test('the server ships as two bundles with one copy of the library: dist/languageService.js uses the one in dist/server.js', () => {
   const entry = fs.readFileSync(path.join(REPO, 'dist', 'server.js'), 'utf8');
-  const core = fs.readFileSync(path.join(REPO, 'dist', 'serverCore.js'), 'utf8');
+  const core = fs.readFileSync(path.join(REPO, 'dist', 'languageService.js'), 'utf8');
   // Messages of vscode-jsonrpc's connection, which only a bundled copy of the library holds.
   for (const marker of ['Connection is closed.', 'Received response message without id']) {
     assert.ok(entry.includes(marker), `dist/server.js holds the library (${marker})`);
-    assert.ok(!core.includes(marker), `dist/serverCore.js holds a second copy of the library (${marker})`);
+    assert.ok(!core.includes(marker), `dist/languageService.js holds a second copy of the library (${marker})`);
   }
-  assert.ok(core.includes('promptmanager.languageServerLibrary'), 'dist/serverCore.js reads the shared library');
+  assert.ok(core.includes('promptmanager.languageServerLibrary'), 'dist/languageService.js reads the shared library');
   // The entry answers `initialize` alone: none of the validator, the engine or the features.
   for (const marker of ['dependency-cycle', 'undeclared-variable']) assert.ok(!entry.includes(marker), `dist/server.js holds the core (${marker})`);
 });
 
-test('dist/serverCore.js loaded on its own says what is wrong', () => {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'dist', 'serverCore.js')], { encoding: 'utf8' });
+test('dist/languageService.js loaded on its own says what is wrong', () => {
+  const r = spawnSync(process.execPath, [path.join(REPO, 'dist', 'languageService.js')], { encoding: 'utf8' });
   assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /dist\/serverCore\.js must be loaded by dist\/server\.js/);
+  assert.match(r.stderr, /dist\/languageService\.js must be loaded by dist\/server\.js/);
 });
 
 test('what the core imports from the protocol package is, value for value, what vscode-languageserver/node exports', async () => {
