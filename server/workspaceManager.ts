@@ -15,7 +15,7 @@ import { COMPOSITION_RULES_FILE, findPromptWorkspaces, isConfigFile, SERVICE_MAP
 import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
 import { asFileReadError } from '../core/workspace/fileRead.js';
 import { isTemplateFile } from '../core/workspace/templateIndex.js';
-import { IncrementalYamlParser } from '../core/yaml/parse.js';
+import { IncrementalYamlParser } from '../core/yaml/incrementalParse.js';
 import { workspaceSnapshot, type WorkspaceSnapshot } from './workspaceSnapshot.js';
 import { DEFAULT_SETTINGS, type PromptManagerSettings } from '../protocol/protocol.js';
 

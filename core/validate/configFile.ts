@@ -8,7 +8,7 @@ import { LIMITS } from '../limits.js';
 import { LineIndex } from '../text/lineIndex.js';
 import { invalidUtf8At } from '../text/utf8.js';
 import { AliasBudgetError, CollectionLimitError, deref, isMap, type SNode } from '../yaml/sourceTree.js';
-import { IncrementalYamlParser } from '../yaml/parse.js';
+import { IncrementalYamlParser } from '../yaml/incrementalParse.js';
 import type { FileSystemHost } from '../workspace/fileSystem.js';
 import { asFileReadError } from '../workspace/fileRead.js';
 import { emptyCtx, relatedAt, type Collector, type FileCtx } from './diagnosticCollector.js';

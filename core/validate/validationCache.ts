@@ -8,7 +8,7 @@ import type { ModelMemo } from '../model/build.js';
 import type { CompositionDef } from '../model/types.js';
 import type { TemplateAnalysis } from '../templates/analysis.js';
 import { invalidUtf8At } from '../text/utf8.js';
-import { IncrementalYamlParser } from '../yaml/parse.js';
+import { IncrementalYamlParser } from '../yaml/incrementalParse.js';
 import type { SPair } from '../yaml/sourceTree.js';
 import type { FileSystemHost } from '../workspace/fileSystem.js';
 import { listTemplates, resolveTemplateName, type TemplateFile } from '../workspace/templateIndex.js';
