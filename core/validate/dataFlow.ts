@@ -7,6 +7,7 @@
 import type { SNode } from '../yaml/sourceTree.js';
 import type { CompositionDef, NameRef, StepDef } from '../model/types.js';
 import type { TemplateAnalysis } from '../templates/analysis.js';
+import { hasTag } from '../templates/tagScan.js';
 import { reachableFrom } from '../workflow/dag.js';
 import type { TemplateEntry } from './api.js';
 import type { FileCtx, NodeSink } from './diagnosticCollector.js';
@@ -62,7 +63,7 @@ export function checkContextReads(sink: NodeSink, ctx: FileCtx, c: CompositionDe
   const strings: string[] = [];
   collectStrings(value, strings, 0);
   for (const str of strings) {
-    if (!str.includes('{{')) continue;
+    if (!hasTag(str)) continue;
     const a = analyze(str);
     for (const r of a.stepReads) {
       if (mine.has(r.stepId)) continue;
