@@ -6,6 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { CancelRunRequest, CompositionGraphRequest, ListCompositionsRequest, RunWorkflowRequest, type CompositionInfo, type RunWorkflowParams, type WorkflowEvent } from '../protocol/protocol.js';
+import { COMPOSITION_RULES_FILE } from '../protocol/configFiles.js';
 import { pickContext } from './contexts.js';
 import { formatDuration, formatEventLine, formatRunSummary } from './format.js';
 import { providerSteps, untrustedRunMessage } from './policy.js';
@@ -24,7 +25,7 @@ export async function runWorkflow(server: ServerController, runs: RunStore, out:
   if (!ws) return;
   const compositions = (await server.request(ListCompositionsRequest, { workspace: ws.uri })).items;
   if (!compositions.length) {
-    void vscode.window.showWarningMessage(`PromptManager: ${ws.name} defines no composition (composition_rules.yaml).`);
+    void vscode.window.showWarningMessage(`PromptManager: ${ws.name} defines no composition (${COMPOSITION_RULES_FILE}).`);
     return;
   }
   let comp: CompositionInfo | undefined = args.composition ? compositions.find((c) => c.name === args.composition) : undefined;

@@ -35,6 +35,7 @@ import {
   type RequestType,
 } from 'vscode-languageclient/node';
 import type { PromptManagerSettings } from '../protocol/protocol.js';
+import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../protocol/configFiles.js';
 import { CrashPolicy, secretKey } from './policy.js';
 
 export const CLIENT_ID = 'promptManager';
@@ -84,8 +85,8 @@ export class ServerController implements vscode.Disposable {
     this.module = context.asAbsolutePath('dist/server.js');
     const clientOptions: LanguageClientOptions = {
       documentSelector: [
-        { scheme: 'file', language: 'yaml', pattern: '**/service_mappings.yaml' },
-        { scheme: 'file', language: 'yaml', pattern: '**/composition_rules.yaml' },
+        { scheme: 'file', language: 'yaml', pattern: `**/${SERVICE_MAPPINGS_FILE}` },
+        { scheme: 'file', language: 'yaml', pattern: `**/${COMPOSITION_RULES_FILE}` },
         { scheme: 'file', language: 'handlebars' },
         { scheme: 'file', pattern: '**/*.{hbs,handlebars}' },
       ],

@@ -10,7 +10,7 @@ import type { TemplateEntry, WorkspaceValidation } from '../core/validate/api.js
 import type { CompositionDef, CompositionRulesModel, ServiceMappingsModel, StepDef } from '../core/model/types.js';
 import { LineIndex } from '../core/text/lineIndex.js';
 import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../core/workspace/discover.js';
-import { isTemplateFile } from '../core/workspace/templateIndex.js';
+import { isTemplateFile, TEMPLATE_EXTENSIONS } from '../core/workspace/templateIndex.js';
 import { reachableFrom } from '../core/workflow/dag.js';
 
 export type DocKind = 'composition_rules' | 'service_mappings' | 'template' | 'other';
@@ -95,7 +95,7 @@ export function rangeIn(ws: WorkspaceSnapshot, file: string, start: number, end:
 export function templateNameOfFile(v: WorkspaceValidation, file: string): string | undefined {
   const rel = path.relative(v.templatesRoot, file);
   if (rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
-  const ext = ['.hbs', '.handlebars'].find((x) => rel.endsWith(x));
+  const ext = TEMPLATE_EXTENSIONS.find((x) => rel.endsWith(x));
   if (!ext) return undefined;
   return rel.slice(0, -ext.length).split(path.sep).join('/');
 }

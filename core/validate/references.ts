@@ -13,6 +13,7 @@ import { LineIndex } from '../text/lineIndex.js';
 import type { SNode } from '../yaml/sourceTree.js';
 import type { FileSystemHost } from '../workspace/fileSystem.js';
 import { resolveTemplateName } from '../workspace/templateIndex.js';
+import { COMPOSITION_RULES_FILE } from '../workspace/discover.js';
 import type { TemplateEntry } from './api.js';
 import { checkContextReads, checkTemplateReads, templateReads } from './dataFlow.js';
 import { Recorder, type Collector, type FileCtx, type NodeSink } from './diagnosticCollector.js';
@@ -230,7 +231,7 @@ export class ReferenceChecker {
         if (comps.has(ref.name)) continue;
         // Not a name the list already has: that would be a duplicate.
         const guess = closest(ref.name, [...comps.keys()].filter((n) => !s.compositions.some((r) => r.name === n)));
-        const where = rules ? 'composition_rules.yaml does not define it' : 'there is no composition_rules.yaml beside this file';
+        const where = rules ? `${COMPOSITION_RULES_FILE} does not define it` : `there is no ${COMPOSITION_RULES_FILE} beside this file`;
         this.sink.node(ctx, ref.node, 'unknown-composition', `composition '${ref.name}' is not defined: ${where}${guess ? ` (did you mean '${guess}'?)` : ''}`);
       }
     }

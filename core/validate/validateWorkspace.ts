@@ -54,10 +54,10 @@ export function validateWorkspace(root: string, options: ValidateOptions & { cac
   if (crDir) templatesRoot = path.resolve(root, crDir.value);
   if (options.templatesRoot) templatesRoot = path.resolve(root, options.templatesRoot);
   if (smDir && crDir && path.resolve(root, smDir.value) !== path.resolve(root, crDir.value) && sm && cr) {
-    const msg = `templates_dir differs between the two files ('${smDir.value}' here, '${crDir.value}' in composition_rules.yaml); make them name the same folder or remove one`;
-    out.node(sm.ctx, smDir.node, 'templates-dir-mismatch', msg, [relatedAt(cr.ctx, crDir.node, 'composition_rules.yaml sets templates_dir here')]);
-    out.node(cr.ctx, crDir.node, 'templates-dir-mismatch', msg.replace("here, '", "in service_mappings.yaml, '").replace(`'${crDir.value}' in composition_rules.yaml`, `'${crDir.value}' here`), [
-      relatedAt(sm.ctx, smDir.node, 'service_mappings.yaml sets templates_dir here'),
+    const msg = `templates_dir differs between the two files ('${smDir.value}' here, '${crDir.value}' in ${COMPOSITION_RULES_FILE}); make them name the same folder or remove one`;
+    out.node(sm.ctx, smDir.node, 'templates-dir-mismatch', msg, [relatedAt(cr.ctx, crDir.node, `${COMPOSITION_RULES_FILE} sets templates_dir here`)]);
+    out.node(cr.ctx, crDir.node, 'templates-dir-mismatch', msg.replace("here, '", `in ${SERVICE_MAPPINGS_FILE}, '`).replace(`'${crDir.value}' in ${COMPOSITION_RULES_FILE}`, `'${crDir.value}' here`), [
+      relatedAt(sm.ctx, smDir.node, `${SERVICE_MAPPINGS_FILE} sets templates_dir here`),
     ]);
   }
 
