@@ -2,6 +2,7 @@
 // 2,000 compositions x 10 steps, 500 services and 500 templates (about 2.2 MB of YAML).
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from './configFiles.mjs';
 
 export function generateWorkspace(dir, { compositions = 2000, stepsPer = 10, services = 500, templates = 500 } = {}) {
   rmSync(dir, { recursive: true, force: true });
@@ -25,7 +26,7 @@ export function generateWorkspace(dir, { compositions = 2000, stepsPer = 10, ser
     }
   }
   const rules = lines.join('\n') + '\n';
-  writeFileSync(join(dir, 'composition_rules.yaml'), rules);
+  writeFileSync(join(dir, COMPOSITION_RULES_FILE), rules);
   const sm = ['version: 1', 'services:'];
   for (let s = 0; s < services; s++) {
     sm.push(`  service_${s}:`);
@@ -34,12 +35,12 @@ export function generateWorkspace(dir, { compositions = 2000, stepsPer = 10, ser
     sm.push(`    compositions: [comp_${s % compositions}, comp_${(s * 7 + 1) % compositions}]`);
     sm.push('    context_requirements: { required: [document], optional: [items] }');
   }
-  writeFileSync(join(dir, 'service_mappings.yaml'), sm.join('\n') + '\n');
+  writeFileSync(join(dir, SERVICE_MAPPINGS_FILE), sm.join('\n') + '\n');
   return { rulesBytes: rules.length };
 }
 
 if (process.argv[1]?.endsWith("generate.mjs")) {
   const dir = process.argv[2] ?? 'bench/.generated/large';
   const r = generateWorkspace(dir);
-  console.log(`generated ${dir}: composition_rules.yaml ${(r.rulesBytes / 1e6).toFixed(2)} MB`);
+  console.log(`generated ${dir}: ${COMPOSITION_RULES_FILE} ${(r.rulesBytes / 1e6).toFixed(2)} MB`);
 }

@@ -1,5 +1,6 @@
 // The load scenario's prompt workspace, shared by test/load/load.test.ts (sized for npm test)
 // and bench/load.mjs (the long runs), so both load the same thing.
+import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from './configFiles.mjs';
 
 /** A 10-step DAG: one root, a fan-out of 7, a join and a final step; step `risky` fails when asked to. */
 const RULES = `version: 1
@@ -30,8 +31,8 @@ services:
 `;
 /** The workspace's files, for memoryFileSystem, rooted at /load. */
 export const LOAD_FILES = {
-  '/load/composition_rules.yaml': RULES,
-  '/load/service_mappings.yaml': SERVICES,
+  [`/load/${COMPOSITION_RULES_FILE}`]: RULES,
+  [`/load/${SERVICE_MAPPINGS_FILE}`]: SERVICES,
   '/load/templates/step.hbs': 'Step for {{doc}} #{{i}}',
   '/load/templates/risky.hbs': '{{#if fail}}{{missing.value}}{{/if}}risky ok',
   '/load/templates/join.hbs': 'Joined {{steps.s1.output}} / {{steps.s6.output}}',

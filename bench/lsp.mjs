@@ -19,6 +19,7 @@ import { pathToFileURL } from 'node:url';
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import { generateWorkspace } from './generate.mjs';
+import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from './configFiles.mjs';
 
 const require = createRequire(import.meta.url);
 const rpc = require('vscode-languageserver-protocol/node');
@@ -30,7 +31,7 @@ const YLS_EDITS = Number(process.env.YLS_EDITS ?? 5);
 const YLS_REQUESTS = Number(process.env.YLS_REQUESTS ?? 5);
 const dir = resolve('bench/.generated/large');
 generateWorkspace(dir);
-const rulesFile = join(dir, 'composition_rules.yaml');
+const rulesFile = join(dir, COMPOSITION_RULES_FILE);
 const rules = readFileSync(rulesFile, 'utf8');
 const rulesUri = pathToFileURL(rulesFile).href;
 
@@ -175,8 +176,8 @@ async function drive(name, command, args, { settings, configure, edits: nEdits =
 }
 
 const schemas = {
-  [pathToFileURL(resolve('schemas/composition_rules.schema.json')).href]: ['**/composition_rules.yaml'],
-  [pathToFileURL(resolve('schemas/service_mappings.schema.json')).href]: ['**/service_mappings.yaml'],
+  [pathToFileURL(resolve('schemas/composition_rules.schema.json')).href]: [`**/${COMPOSITION_RULES_FILE}`],
+  [pathToFileURL(resolve('schemas/service_mappings.schema.json')).href]: [`**/${SERVICE_MAPPINGS_FILE}`],
 };
 const yamlSettings = { schemas, validate: true, hover: true, completion: true, format: { enable: false }, schemaStore: { enable: false }, maxItemsComputed: 5000 };
 
@@ -206,7 +207,7 @@ const rows = [
   ['peak server RSS', ours.rss, yls.rss, 'goal <= 250 MB'],
 ];
 console.log(`machine: ${os.cpus()[0]?.model} x${os.cpus().length}, node ${process.version}, ${new Date().toISOString()}`);
-console.log(`composition_rules.yaml: ${(rules.length / 1e6).toFixed(2)} MB; promptmanager reports ${ours.diagnostics} diagnostics on it, yaml-language-server ${yls.diagnostics}`);
+console.log(`${COMPOSITION_RULES_FILE}: ${(rules.length / 1e6).toFixed(2)} MB; promptmanager reports ${ours.diagnostics} diagnostics on it, yaml-language-server ${yls.diagnostics}`);
 console.log(`first completion: promptmanager ${ours.items} items, yaml-language-server ${yls.items} items`);
 console.log(`samples: promptmanager ${EDITS} edits, ${REQUESTS} completions and hovers; yaml-language-server ${YLS_EDITS} edits, ${YLS_REQUESTS} completions and hovers`);
 console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);

@@ -12,13 +12,14 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as rpc from 'vscode-languageserver-protocol/node';
 import { generateWorkspace } from './generate.mjs';
+import { COMPOSITION_RULES_FILE } from './configFiles.mjs';
 
 const BURST = Number(process.env.BURST ?? 1000);
 const SECONDS = Number(process.env.SECONDS ?? 10);
 const AFTER = Number(process.env.AFTER ?? 20);
 const dir = resolve('bench/.generated/large');
 generateWorkspace(dir);
-const rulesFile = join(dir, 'composition_rules.yaml');
+const rulesFile = join(dir, COMPOSITION_RULES_FILE);
 const rulesUri = pathToFileURL(rulesFile).href;
 let text = readFileSync(rulesFile, 'utf8');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import os from 'node:os';
 import { generateWorkspace } from './generate.mjs';
+import { COMPOSITION_RULES_FILE } from './configFiles.mjs';
 
 const out = resolve('bench/.generated/validator.cjs');
 await esbuild.build({ plugins: [precompiledSchemas], entryPoints: ['core/validate/validateWorkspace.ts'], bundle: true, platform: 'node', format: 'cjs', outfile: out, logLevel: 'warning' });
@@ -18,7 +19,7 @@ const { validateWorkspace, ValidationCache } = createRequire(import.meta.url)(ou
 
 const dir = resolve('bench/.generated/large');
 generateWorkspace(dir);
-const rulesFile = join(dir, 'composition_rules.yaml');
+const rulesFile = join(dir, COMPOSITION_RULES_FILE);
 const rules = readFileSync(rulesFile, 'utf8');
 let peak = 0;
 const sample = () => (peak = Math.max(peak, process.memoryUsage().rss));
@@ -76,7 +77,7 @@ clearInterval(timer);
 sample();
 const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 console.log(`machine: ${os.cpus()[0]?.model} x${os.cpus().length}, node ${process.version}, ${new Date().toISOString()}`);
-console.log(`composition_rules.yaml: ${(rules.length / 1e6).toFixed(2)} MB`);
+console.log(`${COMPOSITION_RULES_FILE}: ${(rules.length / 1e6).toFixed(2)} MB`);
 console.log(`load average: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 console.log(`full validation (cold, median of ${runs}): wall ${med(cold).toFixed(0)} ms  [${cold.map((x) => x.toFixed(0)).join(', ')}], CPU ${med(cpuOf(0, runs)).toFixed(0)} ms  goal <= 1500 ms`);
 console.log(`first validation with a cache: ${warmFirst.toFixed(0)} ms`);

@@ -29,6 +29,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from './configFiles.mjs';
 
 const TEMPLATES = Number(process.env.TEMPLATES ?? 2000);
 const DIRS = Number(process.env.DIRS ?? 100);
@@ -60,8 +61,8 @@ function generate() {
   const ws = path.join(root, 'ws');
   const outside = path.join(root, 'outside');
   fs.mkdirSync(path.join(ws, 'templates'), { recursive: true });
-  fs.writeFileSync(path.join(ws, 'composition_rules.yaml'), 'version: 1\ncompositions: {}\n');
-  fs.writeFileSync(path.join(ws, 'service_mappings.yaml'), 'version: 1\nservices: {}\n');
+  fs.writeFileSync(path.join(ws, COMPOSITION_RULES_FILE), 'version: 1\ncompositions: {}\n');
+  fs.writeFileSync(path.join(ws, SERVICE_MAPPINGS_FILE), 'version: 1\nservices: {}\n');
   for (let d = 0; d < DIRS; d++) fs.mkdirSync(path.join(ws, 'templates', `d${d}`), { recursive: true });
   for (let i = 0; i < TEMPLATES; i++) fs.writeFileSync(path.join(ws, 'templates', `d${i % DIRS}`, `t${i}.hbs`), `Template ${i} {{x}}\n`);
   for (let d = 0; d < NM_DIRS; d++) fs.mkdirSync(path.join(ws, 'node_modules', `p${d % 200}`, `lib${d}`), { recursive: true });

@@ -4,7 +4,7 @@ import type { PromptDiagnostic } from '../core/model/diagnostics.js';
 import { findPromptWorkspaces, validateWorkspace } from '../core/validate/validateWorkspace.js';
 import { plural } from '../core/plural.js';
 import { parseArgs, UsageError } from './args.js';
-import { folderArgument } from './workspaceArg.js';
+import { folderArgument, LOOKED_FOR } from './workspaceArg.js';
 
 export interface CommandIO {
   stdout: (s: string) => void;
@@ -57,7 +57,7 @@ export async function validateCommand(argv: string[], io: CommandIO): Promise<nu
     const arg = folderArgument(dir, io.cwd);
     const found = arg.file ? [arg.dir] : findPromptWorkspaces(arg.dir);
     if (!found.length) {
-      io.stderr(`promptmanager: no prompt workspace under ${dir} (looked for service_mappings.yaml or composition_rules.yaml)\n`);
+      io.stderr(`promptmanager: no prompt workspace under ${dir} ${LOOKED_FOR}\n`);
       return 1;
     }
     for (const ws of found) {

@@ -2,11 +2,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LIMITS } from '../core/limits.js';
-import { findPromptWorkspaces, isConfigFile, workspaceOfFile } from '../core/workspace/discover.js';
+import { COMPOSITION_RULES_FILE, findPromptWorkspaces, isConfigFile, SERVICE_MAPPINGS_FILE, workspaceOfFile } from '../core/workspace/discover.js';
 import { FileReadError, readBoundedText } from '../core/workspace/fileRead.js';
 import { UsageError } from './args.js';
 
-const LOOKED_FOR = '(looked for service_mappings.yaml or composition_rules.yaml)';
+export const LOOKED_FOR = `(looked for ${SERVICE_MAPPINGS_FILE} or ${COMPOSITION_RULES_FILE})`;
 
 /**
  * Where a folder argument points: the folder itself; for a file, its prompt workspace (the
@@ -24,7 +24,7 @@ export function folderArgument(arg: string, cwd: string): { dir: string; file?: 
   }
   if (stat.isDirectory()) return { dir: abs };
   const ws = isConfigFile(abs) ? path.dirname(abs) : workspaceOfFile(abs);
-  if (!ws) throw new UsageError(`${arg} is a file in no prompt workspace: no folder from its own up holds service_mappings.yaml or composition_rules.yaml`);
+  if (!ws) throw new UsageError(`${arg} is a file in no prompt workspace: no folder from its own up holds ${SERVICE_MAPPINGS_FILE} or ${COMPOSITION_RULES_FILE}`);
   return { dir: ws, file: abs };
 }
 

@@ -9,7 +9,7 @@ import { formatHealth, formatWorkspaceLine } from './format.js';
 import { envNameError } from './policy.js';
 import type { RunStore } from './runStore.js';
 import { isMethodNotFound, readSettings, type ServerController } from './serverController.js';
-import { listWorkspaces, pickWorkspace } from './workspaces.js';
+import { listWorkspaces, NO_WORKSPACE_MESSAGE, pickWorkspace } from './workspaces.js';
 
 export const REPORT_SCHEME = 'promptmanager-report';
 
@@ -41,7 +41,7 @@ export class ReportDocuments implements vscode.TextDocumentContentProvider, vsco
 export async function validateWorkspace(server: ServerController, out: vscode.OutputChannel): Promise<void> {
   const all = await listWorkspaces(server);
   if (!all.length) {
-    void vscode.window.showWarningMessage('PromptManager: no prompt workspace here (a folder with service_mappings.yaml or composition_rules.yaml).');
+    void vscode.window.showWarningMessage(NO_WORKSPACE_MESSAGE);
     return;
   }
   out.appendLine('');

@@ -7,6 +7,7 @@
  */
 import * as vscode from 'vscode';
 import { IndexedNotification, SetTrustNotification, StepProgressNotification } from '../protocol/protocol.js';
+import { COMPOSITION_RULES_FILE } from '../protocol/configFiles.js';
 import { CompositionLensProvider } from './codeLens.js';
 import { ReportDocuments, reloadConfiguration, setProviderApiKey, showHealth, showMetrics, validateWorkspace } from './commands.js';
 import { formatDuration } from './format.js';
@@ -84,7 +85,7 @@ export function activate(context: vscode.ExtensionContext): PromptManagerApi {
       out.appendLine('Language server restarted.');
       void vscode.window.setStatusBarMessage('PromptManager: language server restarted', 4000);
     }),
-    vscode.languages.registerCodeLensProvider({ language: 'yaml', pattern: '**/composition_rules.yaml' }, lenses),
+    vscode.languages.registerCodeLensProvider({ language: 'yaml', pattern: `**/${COMPOSITION_RULES_FILE}` }, lenses),
     server.onDidChangeState((s) => s === 'running' && lenses.refresh()),
     // Trust only goes from untrusted to trusted while a window is open.
     vscode.workspace.onDidGrantWorkspaceTrust(() => server.notify(SetTrustNotification, { trusted: true })),

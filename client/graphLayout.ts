@@ -5,6 +5,7 @@
  * webview panel sends the string this returns, and the unit tests read it.
  */
 import type { CompositionGraph, GraphNodeInfo, StepRunStatus } from '../protocol/protocol.js';
+import { COMPOSITION_RULES_FILE } from '../protocol/configFiles.js';
 
 export type StepStatusName = StepRunStatus['status'];
 
@@ -211,7 +212,7 @@ export function renderSvg(graph: CompositionGraph, layout: GraphLayout, statuses
       info.skip && 'skipped by an override',
       info.continueOnError && 'continue_on_error: true',
       info.hasFallback && 'has a fallback',
-      'Click to open the step in composition_rules.yaml',
+      `Click to open the step in ${COMPOSITION_RULES_FILE}`,
     ]
       .filter(Boolean)
       .join('\n');

@@ -4,6 +4,7 @@
  * and as runs report step statuses; clicking a node opens the step in the YAML.
  */
 import * as vscode from 'vscode';
+import { COMPOSITION_RULES_FILE } from '../protocol/configFiles.js';
 import { CompositionGraphRequest, ListCompositionsRequest, type CompositionGraph, type PromptWorkspaceInfo } from '../protocol/protocol.js';
 import { formatDuration } from './format.js';
 import { graphHtml } from './graphHtml.js';
@@ -118,7 +119,8 @@ export class GraphPanels implements vscode.Disposable {
       vscode.workspace.onDidChangeTextDocument((e) => {
         if (!e.contentChanges.length) return;
         const u = e.document.uri.toString();
-        if (!/\/(composition_rules\.yaml|[^/]+\.(hbs|handlebars))$/.test(u)) return;
+        const name = u.slice(u.lastIndexOf('/') + 1);
+        if (name !== COMPOSITION_RULES_FILE && !/.\.(hbs|handlebars)$/.test(name)) return;
         for (const p of this.panels.values()) if (u.startsWith(normUri(p.workspace.uri).replace(/\/?$/, '/'))) void p.refresh(250);
       }),
     );

@@ -5,7 +5,8 @@
  * event, and a summary table with the final output at the end.
  */
 import * as vscode from 'vscode';
-import { CancelRunRequest, CompositionGraphRequest, ListCompositionsRequest, RunWorkflowRequest, type CompositionInfo, type RunWorkflowParams, type WorkflowEvent } from '../protocol/protocol.js';
+import { CancelRunRequest, CompositionGraphRequest, ListCompositionsRequest, RunWorkflowRequest, type CompositionInfo, SETTING_DEFAULTS, type RunWorkflowParams, type WorkflowEvent } from '../protocol/protocol.js';
+import { COMPOSITION_RULES_FILE } from '../protocol/configFiles.js';
 import { pickContext } from './contexts.js';
 import { formatDuration, formatEventLine, formatRunSummary } from './format.js';
 import { providerSteps, untrustedRunMessage } from './policy.js';
@@ -24,7 +25,7 @@ export async function runWorkflow(server: ServerController, runs: RunStore, out:
   if (!ws) return;
   const compositions = (await server.request(ListCompositionsRequest, { workspace: ws.uri })).items;
   if (!compositions.length) {
-    void vscode.window.showWarningMessage(`PromptManager: ${ws.name} defines no composition (composition_rules.yaml).`);
+    void vscode.window.showWarningMessage(`PromptManager: ${ws.name} defines no composition (${COMPOSITION_RULES_FILE}).`);
     return;
   }
   let comp: CompositionInfo | undefined = args.composition ? compositions.find((c) => c.name === args.composition) : undefined;
@@ -79,7 +80,7 @@ export async function runWorkflow(server: ServerController, runs: RunStore, out:
   const runId = `vscode-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
   const stepIds = composition.steps.map((s) => s.id);
   const width = Math.max(10, ...stepIds.map((s) => s.length));
-  const maxParallel = vscode.workspace.getConfiguration('promptManager').get<number>('run.maxParallel', 0);
+  const maxParallel = vscode.workspace.getConfiguration('promptManager').get<number>('run.maxParallel', SETTING_DEFAULTS['run.maxParallel']);
   const params: RunWorkflowParams = { workspace: ws.uri, composition: composition.name, context: ctx.value, runId, ...(service ? { service } : {}), ...(maxParallel > 0 ? { maxParallel } : {}) };
 
   out.appendLine('');

@@ -34,7 +34,8 @@ import {
   type NotificationType,
   type RequestType,
 } from 'vscode-languageclient/node';
-import type { PromptManagerSettings } from '../protocol/protocol.js';
+import { SETTING_DEFAULTS, type PromptManagerSettings } from '../protocol/protocol.js';
+import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../protocol/configFiles.js';
 import { CrashPolicy, secretKey } from './policy.js';
 
 export const CLIENT_ID = 'promptManager';
@@ -44,12 +45,12 @@ const KEY_NAMES = 'promptManager.apiKeyNames';
 /** The `promptManager` settings as the server reads them (workspace/configuration). */
 export function readSettings(scope?: vscode.Uri): PromptManagerSettings {
   const c = vscode.workspace.getConfiguration('promptManager', scope);
-  const env = c.get<string>('environment', 'development');
+  const env = c.get<string>('environment', SETTING_DEFAULTS.environment);
   return {
-    templatesRoot: c.get<string>('templatesRoot', ''),
-    diagnostics: { disabledCodes: c.get<string[]>('diagnostics.disabledCodes', []) },
-    maxProblemsPerFile: c.get<number>('maxProblemsPerFile', 1000),
-    trace: { server: c.get<'off' | 'messages' | 'verbose'>('trace.server', 'off') },
+    templatesRoot: c.get<string>('templatesRoot', SETTING_DEFAULTS.templatesRoot),
+    diagnostics: { disabledCodes: c.get<string[]>('diagnostics.disabledCodes', [...SETTING_DEFAULTS['diagnostics.disabledCodes']]) },
+    maxProblemsPerFile: c.get<number>('maxProblemsPerFile', SETTING_DEFAULTS.maxProblemsPerFile),
+    trace: { server: c.get<'off' | 'messages' | 'verbose'>('trace.server', SETTING_DEFAULTS['trace.server']) },
     environment: env === 'production' || env === 'testing' ? env : 'development',
   };
 }
@@ -84,8 +85,8 @@ export class ServerController implements vscode.Disposable {
     this.module = context.asAbsolutePath('dist/server.js');
     const clientOptions: LanguageClientOptions = {
       documentSelector: [
-        { scheme: 'file', language: 'yaml', pattern: '**/service_mappings.yaml' },
-        { scheme: 'file', language: 'yaml', pattern: '**/composition_rules.yaml' },
+        { scheme: 'file', language: 'yaml', pattern: `**/${SERVICE_MAPPINGS_FILE}` },
+        { scheme: 'file', language: 'yaml', pattern: `**/${COMPOSITION_RULES_FILE}` },
         { scheme: 'file', language: 'handlebars' },
         { scheme: 'file', pattern: '**/*.{hbs,handlebars}' },
       ],

@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { ListWorkspacesRequest, type PromptWorkspaceInfo } from '../protocol/protocol.js';
+import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../protocol/configFiles.js';
 import { choosePromptWorkspace } from './policy.js';
 import type { ServerController } from './serverController.js';
 
@@ -13,6 +14,9 @@ export async function listWorkspaces(server: ServerController): Promise<PromptWo
   return (await server.request(ListWorkspacesRequest, null)).workspaces;
 }
 
+/** What a command says when the editor's folders hold no prompt workspace. */
+export const NO_WORKSPACE_MESSAGE = `PromptManager: no prompt workspace here (a folder with ${SERVICE_MAPPINGS_FILE} or ${COMPOSITION_RULES_FILE}).`;
+
 /**
  * The prompt workspace for a command; `hint` is a URI in it (a CodeLens's document), else the
  * active editor's. Undefined when there is none (the user was told) or the user cancelled.
@@ -20,7 +24,7 @@ export async function listWorkspaces(server: ServerController): Promise<PromptWo
 export async function pickWorkspace(server: ServerController, hint?: string, placeHolder = 'Pick a prompt workspace'): Promise<PromptWorkspaceInfo | undefined> {
   const all = await listWorkspaces(server);
   if (!all.length) {
-    void vscode.window.showWarningMessage('PromptManager: no prompt workspace here (a folder with service_mappings.yaml or composition_rules.yaml).');
+    void vscode.window.showWarningMessage(NO_WORKSPACE_MESSAGE);
     return undefined;
   }
   const uris = all.map((w) => normUri(w.uri));

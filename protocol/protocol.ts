@@ -372,9 +372,23 @@ export interface PromptManagerSettings {
   environment?: 'development' | 'production' | 'testing';
 }
 
-export const DEFAULT_SETTINGS: PromptManagerSettings = {
+/**
+ * Each setting's default, by its name under `promptManager.`: the client reads the settings
+ * with these, the server fills in what a client leaves out (DEFAULT_SETTINGS). package.json
+ * repeats them; test/repository/manifest.test.ts holds it equal to them.
+ */
+export const SETTING_DEFAULTS = {
   templatesRoot: '',
-  diagnostics: { disabledCodes: [] },
+  'run.maxParallel': 0,
+  environment: 'development',
+  'diagnostics.disabledCodes': [] as readonly string[],
   maxProblemsPerFile: 1000,
-  trace: { server: 'off' },
+  'trace.server': 'off',
+} as const;
+
+export const DEFAULT_SETTINGS: PromptManagerSettings = {
+  templatesRoot: SETTING_DEFAULTS.templatesRoot,
+  diagnostics: { disabledCodes: [...SETTING_DEFAULTS['diagnostics.disabledCodes']] },
+  maxProblemsPerFile: SETTING_DEFAULTS.maxProblemsPerFile,
+  trace: { server: SETTING_DEFAULTS['trace.server'] },
 };

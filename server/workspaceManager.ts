@@ -11,11 +11,11 @@ import type { WorkspaceValidation } from '../core/validate/api.js';
 import { guessTemplatesRoot, type PrewarmedTemplate, type TemplatePrewarmRequest } from '../core/validate/templatePrewarm.js';
 import { ValidationCache, validateWorkspace } from '../core/validate/validateWorkspace.js';
 import { LIMITS } from '../core/limits.js';
-import { COMPOSITION_RULES_FILE, findPromptWorkspaces, isConfigFile, SERVICE_MAPPINGS_FILE, workspaceOfFile } from '../core/workspace/discover.js';
+import { COMPOSITION_RULES_FILE, CONFIG_FILE_NAMES, findPromptWorkspaces, isConfigFile, SERVICE_MAPPINGS_FILE, workspaceOfFile } from '../core/workspace/discover.js';
 import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
 import { asFileReadError } from '../core/workspace/fileRead.js';
 import { isTemplateFile } from '../core/workspace/templateIndex.js';
-import { IncrementalYamlParser } from '../core/yaml/parse.js';
+import { IncrementalYamlParser } from '../core/yaml/incrementalParse.js';
 import { workspaceSnapshot, type WorkspaceSnapshot } from './workspaceSnapshot.js';
 import { DEFAULT_SETTINGS, type PromptManagerSettings } from '../protocol/protocol.js';
 
@@ -128,7 +128,7 @@ export class WorkspaceManager {
   prune(): ManagedWorkspace[] {
     const gone: ManagedWorkspace[] = [];
     for (const ws of [...this.workspaces.values()]) {
-      const hasConfig = ['service_mappings.yaml', 'composition_rules.yaml'].some((f) => this.exists(path.join(ws.root, f)));
+      const hasConfig = CONFIG_FILE_NAMES.some((f) => this.exists(path.join(ws.root, f)));
       if (!hasConfig) {
         this.workspaces.delete(ws.root);
         gone.push(ws);

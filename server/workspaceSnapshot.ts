@@ -10,7 +10,8 @@ import type { TemplateEntry, WorkspaceValidation } from '../core/validate/api.js
 import type { CompositionDef, CompositionRulesModel, ServiceMappingsModel, StepDef } from '../core/model/types.js';
 import { LineIndex } from '../core/text/lineIndex.js';
 import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../core/workspace/discover.js';
-import { isTemplateFile } from '../core/workspace/templateIndex.js';
+import { isTemplateFile, TEMPLATE_EXTENSIONS } from '../core/workspace/templateIndex.js';
+import { reachableFrom } from '../core/workflow/dag.js';
 
 export type DocKind = 'composition_rules' | 'service_mappings' | 'template' | 'other';
 
@@ -94,7 +95,7 @@ export function rangeIn(ws: WorkspaceSnapshot, file: string, start: number, end:
 export function templateNameOfFile(v: WorkspaceValidation, file: string): string | undefined {
   const rel = path.relative(v.templatesRoot, file);
   if (rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
-  const ext = ['.hbs', '.handlebars'].find((x) => rel.endsWith(x));
+  const ext = TEMPLATE_EXTENSIONS.find((x) => rel.endsWith(x));
   if (!ext) return undefined;
   return rel.slice(0, -ext.length).split(path.sep).join('/');
 }
@@ -149,33 +150,20 @@ export function dependencyMap(c: CompositionDef): Map<string, string[]> {
 /** Every step `id` depends on, directly or transitively. */
 export function ancestorsOf(c: CompositionDef, id: string): Set<string> {
   const deps = dependencyMap(c);
-  const out = new Set<string>();
-  const stack = [...(deps.get(id) ?? [])];
-  while (stack.length) {
-    const d = stack.pop()!;
-    if (out.has(d)) continue;
-    out.add(d);
-    stack.push(...(deps.get(d) ?? []));
-  }
-  return out;
+  return reachableFrom(id, (s) => deps.get(s));
 }
 
 /** Every step that depends on `id`, directly or transitively. */
 export function descendantsOf(c: CompositionDef, id: string): Set<string> {
-  const deps = dependencyMap(c);
-  const out = new Set<string>();
-  let changed = true;
-  while (changed) {
-    changed = false;
-    for (const [s, ds] of deps) {
-      if (out.has(s)) continue;
-      if (ds.includes(id) || ds.some((d) => out.has(d))) {
-        out.add(s);
-        changed = true;
-      }
+  const dependents = new Map<string, string[]>();
+  for (const [s, ds] of dependencyMap(c)) {
+    for (const d of ds) {
+      const list = dependents.get(d);
+      if (list) list.push(s);
+      else dependents.set(d, [s]);
     }
   }
-  return out;
+  return reachableFrom(id, (s) => dependents.get(s));
 }
 
 /** A relative path for people (from the prompt workspace folder). */

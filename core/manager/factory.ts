@@ -9,6 +9,7 @@ import type Handlebars from 'handlebars';
 import type { Clock } from '../clock.js';
 import { PromptError } from '../errors.js';
 import { findPromptWorkspaces } from '../validate/validateWorkspace.js';
+import { COMPOSITION_RULES_FILE, CONFIG_FILE_NAMES, SERVICE_MAPPINGS_FILE } from '../workspace/discover.js';
 import { memoryFileSystem, nodeFileSystem, type FileSystemHost } from '../workspace/fileSystem.js';
 import { createDefaultExecutors, createOfflineExecutors, executorRegistry } from '../workflow/executors.js';
 import type { WorkflowSettings } from './engineWorkflowPort.js';
@@ -21,8 +22,6 @@ export const WORKSPACE_ENV_VAR = 'PROMPTMANAGER_WORKSPACE';
 /** Folders tried, in order, below appRoot when appRoot itself is not a prompt workspace. */
 export const CONVENTIONAL_WORKSPACE_DIRS = ['prompts', 'config/prompts', 'src/prompts'] as const;
 
-const CONFIG_FILES = ['service_mappings.yaml', 'composition_rules.yaml'];
-
 export interface AppManagerOptions extends Partial<Omit<PromptManagerOptions, 'root' | 'environment'>> {
   /** The application's folder. Default: the current directory. */
   appRoot?: string;
@@ -34,7 +33,7 @@ export interface AppManagerOptions extends Partial<Omit<PromptManagerOptions, 'r
 
 /** Whether a folder holds a configuration file; nothing is read (the validator reads, with its limits). */
 function isWorkspace(dir: string, fs: FileSystemHost): boolean {
-  return CONFIG_FILES.some((f) => fs.realpath(path.join(dir, f)) !== undefined);
+  return CONFIG_FILE_NAMES.some((f) => fs.realpath(path.join(dir, f)) !== undefined);
 }
 
 /**
@@ -53,7 +52,7 @@ export function findAppWorkspace(appRoot: string, options: { workspace?: string;
   if (explicit) {
     const dir = path.resolve(root, explicit);
     if (!isWorkspace(dir, fs)) {
-      throw new PromptError('invalid_configuration', `${dir} (from ${options.workspace ? 'the workspace option' : WORKSPACE_ENV_VAR}) holds neither service_mappings.yaml nor composition_rules.yaml`);
+      throw new PromptError('invalid_configuration', `${dir} (from ${options.workspace ? 'the workspace option' : WORKSPACE_ENV_VAR}) holds neither ${SERVICE_MAPPINGS_FILE} nor ${COMPOSITION_RULES_FILE}`);
     }
     return dir;
   }
@@ -67,7 +66,7 @@ export function findAppWorkspace(appRoot: string, options: { workspace?: string;
   if (found.length === 0) {
     throw new PromptError(
       'invalid_configuration',
-      `No prompt workspace under ${root}: looked for service_mappings.yaml or composition_rules.yaml in it, in ${CONVENTIONAL_WORKSPACE_DIRS.join(', ')}, and below it`,
+      `No prompt workspace under ${root}: looked for ${SERVICE_MAPPINGS_FILE} or ${COMPOSITION_RULES_FILE} in it, in ${CONVENTIONAL_WORKSPACE_DIRS.join(', ')}, and below it`,
     );
   }
   throw new PromptError(
@@ -131,8 +130,8 @@ export async function createTesting(options: TestingOptions = {}): Promise<Promp
     files[path.join(root, 'templates', ...name.split('/')) + '.hbs'] = source;
   }
   const asYaml = (v: string | Record<string, unknown>) => (typeof v === 'string' ? v : yamlStringify({ version: 1, ...v }));
-  if (options.serviceMappings !== undefined) files[path.join(root, 'service_mappings.yaml')] = asYaml(options.serviceMappings);
-  if (options.compositionRules !== undefined) files[path.join(root, 'composition_rules.yaml')] = asYaml(options.compositionRules);
+  if (options.serviceMappings !== undefined) files[path.join(root, SERVICE_MAPPINGS_FILE)] = asYaml(options.serviceMappings);
+  if (options.compositionRules !== undefined) files[path.join(root, COMPOSITION_RULES_FILE)] = asYaml(options.compositionRules);
   return PromptManager.create({
     root,
     environment: 'testing',

@@ -281,7 +281,7 @@ export class PromptManager {
       range: { start: zero, end: zero },
       severity: 'error',
       code: 'unreadable-file',
-      message: `${folder ? 'the prompt workspace folder holds neither service_mappings.yaml nor composition_rules.yaml any more' : 'the prompt workspace folder is gone (deleted or moved)'}; serving the last good configuration (generation ${generation}) until it is back`,
+      message: `${folder ? `the prompt workspace folder holds neither ${SERVICE_MAPPINGS_FILE} nor ${COMPOSITION_RULES_FILE} any more` : 'the prompt workspace folder is gone (deleted or moved)'}; serving the last good configuration (generation ${generation}) until it is back`,
     };
   }
 
@@ -870,7 +870,7 @@ function unknownComposition(name: string, snap: EngineSnapshot): PromptError {
   const known = [...snap.compositions.keys()].sort();
   return new PromptError(
     'unknown_composition',
-    `Unknown composition "${name}"${known.length ? ` (defined: ${known.slice(0, 10).join(', ')}${known.length > 10 ? ', ...' : ''})` : ': composition_rules.yaml defines none'}`,
+    `Unknown composition "${name}"${known.length ? ` (defined: ${known.slice(0, 10).join(', ')}${known.length > 10 ? ', ...' : ''})` : `: ${COMPOSITION_RULES_FILE} defines none`}`,
     { composition: name },
   );
 }
@@ -880,7 +880,7 @@ function unknownService(name: string, template: string | undefined, snap: Engine
   // There is no separate code for an unknown service: it may access nothing.
   return new PromptError(
     'access_denied',
-    `Unknown service "${name}": service_mappings.yaml does not define it${known.length ? ` (defined: ${known.slice(0, 10).join(', ')}${known.length > 10 ? ', ...' : ''})` : ''}`,
+    `Unknown service "${name}": ${SERVICE_MAPPINGS_FILE} does not define it${known.length ? ` (defined: ${known.slice(0, 10).join(', ')}${known.length > 10 ? ', ...' : ''})` : ''}`,
     { service: name, template },
   );
 }

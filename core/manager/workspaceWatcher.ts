@@ -22,9 +22,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Clock } from '../clock.js';
+import { CONFIG_FILE_NAMES } from '../workspace/discover.js';
+import { TEMPLATE_EXTENSIONS } from '../workspace/templateIndex.js';
 
-const CONFIG_FILES = new Set(['service_mappings.yaml', 'composition_rules.yaml']);
-const TEMPLATE_EXTENSIONS = ['.hbs', '.handlebars'];
+const CONFIG_FILES = new Set<string>(CONFIG_FILE_NAMES);
 /** Where `fs.watch(dir, { recursive: true })` is the system's own (FSEvents, ReadDirectoryChangesW). */
 const NATIVE_RECURSIVE = process.platform === 'darwin' || process.platform === 'win32';
 /** Folders watched one by one in a tree, at most: inotify watches are a per-user budget. */
@@ -262,5 +263,5 @@ function nearestExisting(dir: string, identityOf: (d: string) => string | undefi
 function isTemplateOrDir(rel: string): boolean {
   const ext = path.extname(rel);
   // A new or renamed folder has no extension: it may hold templates.
-  return ext === '' || TEMPLATE_EXTENSIONS.includes(ext);
+  return ext === '' || (TEMPLATE_EXTENSIONS as readonly string[]).includes(ext);
 }

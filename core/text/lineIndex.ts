@@ -59,6 +59,11 @@ export class LineIndex {
     return { start: this.positionAt(start), end: this.positionAt(Math.max(start, end)) };
   }
 
+  /** The text of a range. */
+  slice(range: Range): string {
+    return this.text.slice(this.offsetAt(range.start), this.offsetAt(range.end));
+  }
+
   /** The text of a zero-based line, without its line break. */
   lineText(line: number): string {
     const s = this.lineStarts[line];

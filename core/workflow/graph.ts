@@ -5,7 +5,7 @@
  * dependencies are left out and steps caught in a cycle go to a last layer of their own.
  */
 import type { CompositionDef } from '../model/types.js';
-import { buildStepGraph, findCycle } from './dag.js';
+import { buildStepGraph, findCycle, topologicalLayers } from './dag.js';
 import type { ResolvedComposition } from './types.js';
 import { describeWhen } from './when.js';
 
@@ -74,21 +74,10 @@ export function buildGraph(c: CompositionDef | ResolvedComposition): WorkflowGra
     for (const d of ds) edges.push({ from: graph.ids[d]!, to: graph.ids[i]! });
   });
 
-  // Longest-path layering by relaxation in Kahn order; what Kahn cannot reach is in a cycle.
-  const n = nodes.length;
-  const indeg = graph.deps.map((d) => d.length);
-  const layer = new Array<number>(n).fill(0);
-  const queue: number[] = [];
-  for (let i = 0; i < n; i++) if (indeg[i] === 0) queue.push(i);
-  for (let h = 0; h < queue.length; h++) {
-    const v = queue[h]!;
-    for (const w of graph.dependents[v]!) {
-      layer[w] = Math.max(layer[w]!, layer[v]! + 1);
-      if (--indeg[w]! === 0) queue.push(w);
-    }
-  }
-  const placed = new Set(queue);
-  let maxLayer = queue.reduce((m, v) => Math.max(m, layer[v]!), -1);
+  // Longest-path layers from Kahn's order; what it cannot place is in (or after) a cycle.
+  const { order, layer } = topologicalLayers(graph);
+  const placed = new Set(order);
+  let maxLayer = order.reduce((m, v) => Math.max(m, layer[v]!), -1);
   const cyclic = nodes.map((_, i) => i).filter((i) => !placed.has(i));
   if (cyclic.length) {
     maxLayer++;

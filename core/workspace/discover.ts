@@ -4,6 +4,12 @@ import { nodeFileSystem, type FileSystemHost } from './fileSystem.js';
 
 export const SERVICE_MAPPINGS_FILE = 'service_mappings.yaml';
 export const COMPOSITION_RULES_FILE = 'composition_rules.yaml';
+/**
+ * The configuration files' names, the one place they are spelled in the core; the client's
+ * copy (protocol/configFiles.ts), the benchmarks' (bench/configFiles.mjs) and package.json's
+ * are held equal to them by test/repository/configFileNames.test.ts.
+ */
+export const CONFIG_FILE_NAMES = [SERVICE_MAPPINGS_FILE, COMPOSITION_RULES_FILE] as const;
 const SKIP = new Set(['node_modules', '.git', 'dist', 'out', '.cache', '.vscode-test']);
 
 export function isConfigFile(file: string): boolean {

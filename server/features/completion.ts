@@ -23,6 +23,7 @@ import type { CompositionDef, StepDef } from '../../core/model/types.js';
 import { schemaAt, type FileKind } from '../../core/validate/schemaCheck.js';
 import { helperDocs } from './helperDocs.js';
 import { mustacheAt } from './hbsCursor.js';
+import { innermostOpenBlock } from '../../core/templates/tagScan.js';
 import { compositionsUsing, schemaFacts } from './hover.js';
 import type { FeatureRequest } from './navigation.js';
 import { ancestorsOf, compositionNamed, descendantsOf, displayPath, rulesOf, stepOf, templateByFile, type DocumentSnapshot, type WorkspaceSnapshot } from '../workspaceSnapshot.js';
@@ -323,7 +324,7 @@ function handlebarsItems(ws: WorkspaceSnapshot, doc: DocumentSnapshot, scope: Hb
     return out;
   }
   if (m.sigil === '/') {
-    const open = lastOpenBlock(doc.text.slice(0, m.wordStart));
+    const open = innermostOpenBlock(doc.text.slice(0, m.wordStart));
     if (open) out.push({ label: open, kind: CompletionItemKind.Keyword, textEdit: { range: r, newText: open } });
     return out;
   }
@@ -350,18 +351,3 @@ function handlebarsItems(ws: WorkspaceSnapshot, doc: DocumentSnapshot, scope: Hb
   for (const id of stepIds) push(`steps.${id}.output`, CompletionItemKind.Field, `output of step ${id}`, '2');
   return out;
 }
-
-/** The name of the innermost `{{#block}}` not closed yet. */
-function lastOpenBlock(text: string): string | undefined {
-  const stack: string[] = [];
-  const re = /\{\{~?\s*([#/])\s*>?\s*([A-Za-z0-9_.-]+)/g;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    if (m[1] === '#') stack.push(m[2]!);
-    else {
-      const i = stack.lastIndexOf(m[2]!);
-      if (i !== -1) stack.splice(i);
-    }
-  }
-  return stack[stack.length - 1];
-}
-

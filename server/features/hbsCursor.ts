@@ -1,4 +1,5 @@
 /** Where the cursor is inside Handlebars text: in a `{{ }}` tag, a partial name, a path. */
+import { lastTagOpenBefore, readTagHead, TAG_CLOSE } from '../../core/templates/tagScan.js';
 
 export interface MustacheCursor {
   /** `>` for a partial, `#`/`^`/`/` for block tags, '' for plain expressions. */
@@ -18,22 +19,43 @@ const WORD = /[A-Za-z0-9_.@/-]/;
 
 /**
  * The tag around `offset` when it is inside an unclosed `{{` on the text before it (comments
- * excluded), else undefined.
+ * excluded), else undefined. The tag is read by core's scanner (core/templates/tagScan.ts).
  */
 export function mustacheAt(text: string, offset: number): MustacheCursor | undefined {
-  const open = text.lastIndexOf('{{', offset - 1);
+  const open = lastTagOpenBefore(text, offset);
   if (open === -1 || open + 2 > offset) return undefined;
-  const close = text.lastIndexOf('}}', offset - 1);
+  const close = text.lastIndexOf(TAG_CLOSE, offset - 1);
   if (close > open && close + 2 <= offset) return undefined;
-  let i = open + 2;
-  while (text[i] === '{' || text[i] === '~' || text[i] === '&') i++;
-  if (text[i] === '!') return undefined;
+  const head = readTagHead(text, open);
+  const afterOpen = open + head.braces + (head.strip ? 1 : 0);
+  // After whitespace Handlebars reads no sigil (`{{ #x}}` is an error), and neither does the
+  // cursor; nor does it skip a line break there: `{{` typed at the end of a line completes.
+  const marker = head.sigilAt === afterOpen ? head.sigil : '';
+  if (marker === '!') return undefined;
   let sigil: MustacheCursor['sigil'] = '';
-  const c = text[i];
-  if (c === '>' || c === '#' || c === '^' || c === '/') {
-    sigil = c;
-    i++;
-    if (sigil === '#' && text[i] === '>') i++;
+  let i = afterOpen;
+  switch (marker) {
+    case '#':
+    case '^':
+    case '/':
+    case '>':
+      sigil = marker;
+      i++;
+      break;
+    case '#>':
+      sigil = '#';
+      i += 2;
+      break;
+    case '#*':
+      // A decorator block: `*` starts its name.
+      sigil = '#';
+      i++;
+      break;
+    case '&':
+    case '{':
+      // An unescaped value: a plain expression after its marker.
+      i++;
+      break;
   }
   while (text[i] === ' ') i++;
   const innerStart = i;
@@ -43,7 +65,7 @@ export function mustacheAt(text: string, offset: number): MustacheCursor | undef
   let we = offset;
   while (we < text.length && WORD.test(text[we]!)) we++;
   const before = text.slice(innerStart, ws);
-  if (/[\n]/.test(before) && before.includes('}}')) return undefined;
+  if (/[\n]/.test(before) && before.includes(TAG_CLOSE)) return undefined;
   return { sigil, word: text.slice(ws, offset), wordStart: ws, wordEnd: we, innerStart, firstWord: before.trim() === '' };
 }
 

@@ -5,6 +5,7 @@
  */
 import { MarkupKind, type Hover, type Range } from 'vscode-languageserver-types';
 import { schemaAt, type FileKind } from '../../core/validate/schemaCheck.js';
+import { COMPOSITION_RULES_FILE } from '../../core/workspace/discover.js';
 import { helperDocs } from './helperDocs.js';
 import { mustacheAt, wordAt } from './hbsCursor.js';
 import type { FeatureRequest } from './navigation.js';
@@ -122,7 +123,7 @@ export function describeName(ws: WorkspaceSnapshot, o: Pick<Occurrence, 'kind' |
     }
     case 'composition': {
       const c = compositionNamed(ws, o.name);
-      if (!c) return `**composition** ${code(o.name)}\n\n_Not defined in composition_rules.yaml._`;
+      if (!c) return `**composition** ${code(o.name)}\n\n_Not defined in ${COMPOSITION_RULES_FILE}._`;
       const lines = [`**composition** ${code(c.name)}`];
       if (c.description) lines.push('', c.description);
       lines.push('', `Inputs: required ${list(c.inputs.required.map((r) => r.name))}; optional ${list(c.inputs.optional.map((r) => r.name))}`);

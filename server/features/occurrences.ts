@@ -8,6 +8,7 @@ import type { Position, Range } from 'vscode-languageserver-types';
 import type { NameRef } from '../../core/model/types.js';
 import type { TemplateEntry } from '../../core/validate/api.js';
 import type { SNode, SScalar } from '../../core/yaml/sourceTree.js';
+import { hasTag, tagInsides } from '../../core/templates/tagScan.js';
 import { contains, linesOf, type WorkspaceSnapshot } from '../workspaceSnapshot.js';
 
 export type NameKind = 'template' | 'step' | 'composition' | 'provider' | 'service';
@@ -119,7 +120,7 @@ export function walkOccurrences(ws: WorkspaceSnapshot, f: OccurrenceFilter = {})
             if (!node || f.definitionsOnly || !holds(file, node.start, node.end)) return;
             const text = ws.textOf(file) ?? '';
             const raw = text.slice(node.start, node.end);
-            if (!raw.includes('{{')) return;
+            if (!hasTag(raw)) return;
             const li = linesOf(ws, file);
             if (!li) return;
             for (const [a, b] of mustacheSpans(raw)) {
@@ -207,20 +208,7 @@ function isTemplateAt(v: WorkspaceSnapshot['validation'], file: string): boolean
 }
 
 /** `[start, end)` of every `{{ ... }}` in a text (offsets of the inside). */
-export function mustacheSpans(text: string): [number, number][] {
-  const out: [number, number][] = [];
-  let i = text.indexOf('{{');
-  while (i !== -1) {
-    const e = text.indexOf('}}', i + 2);
-    if (e === -1) {
-      out.push([i + 2, text.length]);
-      break;
-    }
-    out.push([i + 2, e]);
-    i = text.indexOf('{{', e + 2);
-  }
-  return out;
-}
+export const mustacheSpans = tagInsides;
 
 /** Narrows a range to where `name` (after `prefix`) is written inside it, in a template's text. */
 function nameRangeIn(text: string, r: Range, name: string, prefix = ''): Range | undefined {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Range, TextDocumentEdit, TextEdit, WorkspaceEdit, RenameFile } from 'vscode-languageserver-types';
 import { resolveTemplateName } from '../../core/workspace/templateIndex.js';
+import { COMPOSITION_RULES_FILE } from '../../core/workspace/discover.js';
 import type { FeatureRequest } from './navigation.js';
 import { occurrencesAt, occurrencesOf, walkOccurrences, type Occurrence } from './occurrences.js';
 import { compositionNamed, rulesOf } from '../workspaceSnapshot.js';
@@ -26,7 +27,7 @@ function target(req: FeatureRequest): Occurrence | { error: string } {
   if (!hits.length) return { error: 'Only step ids, composition names, provider names and template names can be renamed.' };
   const first = hits[0]!;
   const same = hits.filter((h) => h.range.start.line === first.range.start.line && h.range.start.character === first.range.start.character);
-  if (same.length > 1) return { error: `This template is rendered by several compositions (${same.map((h) => h.scope).join(', ')}): rename the step from composition_rules.yaml.` };
+  if (same.length > 1) return { error: `This template is rendered by several compositions (${same.map((h) => h.scope).join(', ')}): rename the step from ${COMPOSITION_RULES_FILE}.` };
   const o = first;
   if (o.kind === 'service') return { error: 'Services are named by the applications that render with them: rename a service by hand, in the application too.' };
   const defs = occurrencesOf(req.ws, o).filter((x) => x.role === 'definition');

@@ -20,7 +20,7 @@ import { test } from 'node:test';
 import type { PromptDiagnostic } from '../../core/model/diagnostics.js';
 import { validateWorkspace, ValidationCache } from '../../core/validate/validateWorkspace.js';
 import { memoryFileSystem } from '../../core/workspace/fileSystem.js';
-import { INCREMENTAL_THRESHOLD } from '../../core/yaml/parse.js';
+import { INCREMENTAL_THRESHOLD } from '../../core/yaml/incrementalParse.js';
 import { assertPrototypesIntact, assertRangeInside, snapshotPrototypes } from '../corpus/support.js';
 import { EXAMPLES } from '../helpers/paths.js';
 import { mutate, Random, type Kind } from './mutator.js';

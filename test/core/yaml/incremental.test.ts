@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { cutIntoPieces, IncrementalYamlParser, parseWithYamlPackage } from '../../../core/yaml/parse.js';
+import { cutIntoPieces, IncrementalYamlParser } from '../../../core/yaml/incrementalParse.js';
+import { parseWithYamlPackage } from '../../../core/yaml/parse.js';
 // @ts-ignore: a plain ES module shared with the benchmarks
 import { generateWorkspace } from '../../../bench/generate.mjs';
 import { rng } from '../../helpers/rng.js';

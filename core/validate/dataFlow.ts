@@ -1,0 +1,94 @@
+/**
+ * What a step reads against what it is given: the variables its template reads (and, through
+ * partials, their partials) against the composition's inputs and the step's context
+ * (`undeclared-variable`), and the `steps.<id>` it reads, in its template or its context
+ * values, against the steps it runs after (`undeclared-step-read`).
+ */
+import type { SNode } from '../yaml/sourceTree.js';
+import type { CompositionDef, NameRef, StepDef } from '../model/types.js';
+import type { TemplateAnalysis } from '../templates/analysis.js';
+import { hasTag } from '../templates/tagScan.js';
+import { reachableFrom } from '../workflow/dag.js';
+import type { TemplateEntry } from './api.js';
+import type { FileCtx, NodeSink } from './diagnosticCollector.js';
+
+/** Variables and step reads of a template and, transitively, of its partials. */
+export function templateReads(t: TemplateEntry, templates: ReadonlyMap<string, TemplateEntry>): { variables: Set<string>; steps: Set<string> } {
+  const variables = new Set<string>();
+  const steps = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (e: TemplateEntry, depth: number) => {
+    if (seen.has(e.name) || depth > 16) return;
+    seen.add(e.name);
+    for (const v of e.analysis.variables) variables.add(v.name);
+    for (const s of e.analysis.stepReads) steps.add(s.stepId);
+    for (const p of e.analysis.partials) {
+      const pe = templates.get(p.name);
+      if (pe && !pe.analysis.error) visit(pe, depth + 1);
+    }
+  };
+  visit(t, 0);
+  return { variables, steps };
+}
+
+/**
+ * The reads of template `t`, rendered by step `s` (through `ref`): each variable must be an
+ * input or a context key, each step read a step that `s` runs after (`mine`).
+ */
+export function checkTemplateReads(
+  sink: NodeSink,
+  ctx: FileCtx,
+  c: CompositionDef,
+  s: StepDef,
+  ref: NameRef,
+  t: TemplateEntry,
+  reads: { variables: Set<string>; steps: Set<string> },
+  inputs: Set<string>,
+  contextKeys: Set<string>,
+  mine: Set<string>,
+): void {
+  for (const v of reads.variables) {
+    if (v === 'steps' || inputs.has(v) || contextKeys.has(v)) continue;
+    sink.node(ctx, ref.node, 'undeclared-variable', `template '${t.name}' reads '${v}', which neither composition '${c.name}''s inputs nor step '${s.id}''s context provides; add it to inputs (required or optional) or to the step's context`);
+  }
+  for (const id of reads.steps) {
+    if (mine.has(id)) continue;
+    sink.node(ctx, ref.node, 'undeclared-step-read', undeclaredStepMessage(`template '${t.name}'`, id, s, c));
+  }
+}
+
+/** The `steps.<id>` reads in the Handlebars of a context value of step `s`. */
+export function checkContextReads(sink: NodeSink, ctx: FileCtx, c: CompositionDef, s: StepDef, value: unknown, node: SNode | null, mine: Set<string>, analyze: (source: string) => TemplateAnalysis): void {
+  if (!node) return;
+  const strings: string[] = [];
+  collectStrings(value, strings, 0);
+  for (const str of strings) {
+    if (!hasTag(str)) continue;
+    const a = analyze(str);
+    for (const r of a.stepReads) {
+      if (mine.has(r.stepId)) continue;
+      sink.node(ctx, node, 'undeclared-step-read', undeclaredStepMessage('this context value', r.stepId, s, c));
+    }
+  }
+}
+
+function undeclaredStepMessage(reader: string, id: string, s: StepDef, c: CompositionDef): string {
+  const exists = c.steps.some((x) => x.id === id);
+  if (!exists) return `${reader} reads steps.${id}, but composition '${c.name}' has no step '${id}'`;
+  // depends_on cannot help here: it would make a cycle.
+  if (id === s.id) return `${reader} reads steps.${id}, the output of step '${id}' itself: a step cannot read its own output, which exists only once it has run; read it in a step that depends on '${id}'`;
+  if (runsAfter(c, id, s.id)) return `${reader} reads steps.${id}, but step '${id}' depends on '${s.id}' (directly or through its dependencies), so it runs after it: step '${s.id}' cannot read its output; read it in a step that depends on '${id}'`;
+  return `${reader} reads steps.${id}, but step '${s.id}' does not depend on '${id}' (directly or through its dependencies), so it may not have run yet; add '${id}' to depends_on`;
+}
+
+/** Whether step `later` depends on step `earlier`, directly or through its dependencies (every step of an id counts). */
+function runsAfter(c: CompositionDef, later: string, earlier: string): boolean {
+  return reachableFrom(later, (id) => c.steps.filter((step) => step.id === id).flatMap((step) => step.dependsOn.map((d) => d.name))).has(earlier);
+}
+
+function collectStrings(v: unknown, out: string[], depth: number): void {
+  if (depth > 32) return;
+  if (typeof v === 'string') out.push(v);
+  else if (Array.isArray(v)) for (const x of v) collectStrings(x, out, depth + 1);
+  else if (v && typeof v === 'object') for (const x of Object.values(v)) collectStrings(x, out, depth + 1);
+}
