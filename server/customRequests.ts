@@ -10,12 +10,12 @@ import { PromptError, toPromptError } from '../core/errors.js';
 import { PromptManager } from '../core/manager/promptManager.js';
 import { isConfigFile } from '../core/workspace/discover.js';
 import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
+import { compositionNamed, compositionsUsingTemplate, innermostHolding, serviceNamed, servicesNamingTemplate, servicesRunningComposition, templatesServiceMayRender } from '../core/workspace/queries.js';
 import { buildGraph } from '../core/workflow/graph.js';
 import { resolveComposition } from '../core/workflow/resolve.js';
 import type { WorkflowEvent, WorkflowRun, WorkflowStatus } from '../core/workflow/types.js';
 import type { SNode } from '../core/yaml/sourceTree.js';
-import { compositionsUsing } from './features/hover.js';
-import { linesOf, type WorkspaceSnapshot } from './workspaceSnapshot.js';
+import { linesOf, mappingsOf, rulesOf, type WorkspaceSnapshot } from './workspaceSnapshot.js';
 import {
   CancelRunRequest,
   CompositionGraphRequest,
@@ -98,8 +98,8 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     if (exact) return exact;
     const byFile = manager.workspacesOf(target, isConfigFile(target))[0];
     if (byFile) return byFile;
-    const above = all.filter((w) => target.startsWith(w.root + path.sep)).sort((a, b) => b.root.length - a.root.length)[0];
-    if (above) return above;
+    const above = innermostHolding(target, manager.workspaces.keys());
+    if (above) return manager.workspaces.get(above)!;
     fail('unknown_workspace', `no prompt workspace holds ${p.workspace}`);
   }
 
@@ -180,22 +180,13 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     const ws = workspaceOf(p);
     const snap = host.freshSnapshot(ws);
     const v = snap.validation;
-    const services = (v.serviceMappings ?? snap.lastGood.serviceMappings)?.services ?? [];
-    const rules = v.compositionRules ?? snap.lastGood.compositionRules;
+    const services = mappingsOf(snap)?.services ?? [];
+    const rules = rulesOf(snap);
     let allowed: Set<string> | undefined;
     if (p.service !== undefined) {
-      const s = services.find((x) => x.name === p.service);
+      const s = serviceNamed(mappingsOf(snap), p.service);
       if (!s) fail('unknown_service', `service '${p.service}' is not defined`);
-      allowed = new Set([...s.primaryTemplates, ...s.templates].map((r) => r.name));
-      if (s.fallback?.template) allowed.add(s.fallback.template.name);
-      for (const c of s.compositions) {
-        const def = rules?.compositions.find((x) => x.name === c.name);
-        for (const st of def?.steps ?? []) {
-          if (st.template) allowed.add(st.template.name);
-          if (st.fallback?.template) allowed.add(st.fallback.template.name);
-        }
-        for (const o of [...(def?.overrides.states ?? []), ...(def?.overrides.experienceLevels ?? [])]) for (const so of o.steps) if (so.template) allowed.add(so.template.name);
-      }
+      allowed = templatesServiceMayRender(s, (c) => compositionNamed(rules, c));
     }
     const items: TemplateInfo[] = [];
     for (const t of [...v.templates.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -207,8 +198,8 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
         partials: [...new Set(t.analysis.partials.map((x) => x.name))],
         stepReads: [...new Set(t.analysis.stepReads.map((x) => x.stepId))],
         helpers: [...t.analysis.helpers],
-        usedByServices: services.filter((s) => [...s.primaryTemplates, ...s.templates].some((r) => r.name === t.name) || s.fallback?.template?.name === t.name).map((s) => s.name),
-        usedByCompositions: compositionsUsing(snap, t.name).map((c) => c.name),
+        usedByServices: servicesNamingTemplate(services, t.name).map((s) => s.name),
+        usedByCompositions: compositionsUsingTemplate(rules?.compositions ?? [], t.name).map((c) => c.name),
       };
       if (t.analysis.error) info.error = { message: t.analysis.error.message, range: t.analysis.error.range };
       items.push(info);
@@ -220,11 +211,11 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     await host.ready;
     const ws = workspaceOf(p);
     const snap = host.freshSnapshot(ws);
-    const rules = snap.validation.compositionRules ?? snap.lastGood.compositionRules;
-    const services = (snap.validation.serviceMappings ?? snap.lastGood.serviceMappings)?.services ?? [];
+    const rules = rulesOf(snap);
+    const services = mappingsOf(snap)?.services ?? [];
     let allowed: Set<string> | undefined;
     if (p.service !== undefined) {
-      const s = services.find((x) => x.name === p.service);
+      const s = serviceNamed(mappingsOf(snap), p.service);
       if (!s) fail('unknown_service', `service '${p.service}' is not defined`);
       allowed = new Set(s.compositions.map((c) => c.name));
     }
@@ -241,7 +232,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
             return st;
           }),
           overrides: { states: c.overrides.states.map((o) => o.key), experienceLevels: c.overrides.experienceLevels.map((o) => o.key) },
-          services: services.filter((s) => s.compositions.some((r) => r.name === c.name)).map((s) => s.name),
+          services: servicesRunningComposition(services, c.name).map((s) => s.name),
           location: locationOf(snap, rules!.file, c.nameNode),
         };
         if (c.description) info.description = c.description;
@@ -271,8 +262,8 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     await host.ready;
     const ws = workspaceOf(p);
     const snap = host.freshSnapshot(ws);
-    const rules = snap.validation.compositionRules ?? snap.lastGood.compositionRules;
-    const def = rules?.compositions.find((c) => c.name === p.composition);
+    const rules = rulesOf(snap);
+    const def = compositionNamed(rules, p.composition);
     if (!rules || !def) return { ok: false as const, error: { code: 'unknown_composition', message: `composition '${p.composition}' is not defined`, composition: p.composition } };
     let g;
     let applied: CompositionGraph['appliedOverrides'];
@@ -376,7 +367,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     trimRuns();
     const progress = connection.window.attachWorkDoneProgress(p.workDoneToken);
     const cancel = token.onCancellationRequested(() => controller.abort());
-    const def = (snap.validation.compositionRules ?? snap.lastGood.compositionRules)?.compositions.find((c) => c.name === p.composition);
+    const def = compositionNamed(rulesOf(snap), p.composition);
     const total = Math.max(1, def?.steps.length ?? 1);
     let finished = 0;
     // Cancelled through the request (or promptManager/cancelRun), not through the progress.

@@ -27,6 +27,7 @@ import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { LazyTextDocument } from './lazyTextDocument.js';
 import { isConfigFile } from '../core/workspace/discover.js';
 import { isTemplateFile } from '../core/workspace/templateIndex.js';
+import { isWorkspaceFile } from '../core/workspace/queries.js';
 import { codeActions } from './features/codeActions.js';
 import { completion } from './features/completion.js';
 import { diagnosticsByFile } from './features/diagnostics.js';
@@ -166,10 +167,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
 
   /** Whether a file's diagnostics come from this workspace. */
   function ownedBy(ws: ManagedWorkspace, file: string): boolean {
-    const v = ws.validation;
-    if (!v) return false;
-    if (file === v.serviceMappingsFile || file === v.compositionRulesFile) return true;
-    return file.startsWith(v.templatesRoot + path.sep);
+    return ws.validation !== undefined && isWorkspaceFile(ws.validation, file);
   }
 
   function sendDiagnostics(file: string, diagnostics: Diagnostic[], generation: number): void {

@@ -11,6 +11,7 @@ import type { CompositionDef, CompositionRulesModel, ServiceMappingsModel, StepD
 import { LineIndex } from '../core/text/lineIndex.js';
 import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../core/workspace/discover.js';
 import { isTemplateFile } from '../core/workspace/templateIndex.js';
+import { compositionNamed as compositionNamedIn } from '../core/workspace/queries.js';
 
 export type DocKind = 'composition_rules' | 'service_mappings' | 'template' | 'other';
 
@@ -113,9 +114,9 @@ export function mappingsOf(ws: WorkspaceSnapshot): ServiceMappingsModel | undefi
   return ws.validation.serviceMappings ?? ws.lastGood.serviceMappings;
 }
 
+/** The composition of that name in the rules model or, while the file does not parse, the last good one. */
 export function compositionNamed(ws: WorkspaceSnapshot, name: string | undefined): CompositionDef | undefined {
-  if (name === undefined) return undefined;
-  return rulesOf(ws)?.compositions.find((c) => c.name === name);
+  return compositionNamedIn(rulesOf(ws), name);
 }
 
 /** Step of a composition by id, or by index when the id is not known. */

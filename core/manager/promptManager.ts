@@ -18,6 +18,7 @@ import type { WorkspaceValidation } from '../validate/api.js';
 import { nodeFileSystem, type FileSystemHost } from '../workspace/fileSystem.js';
 import { asFileReadError } from '../workspace/fileRead.js';
 import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../workspace/discover.js';
+import { compositionsUsingTemplate } from '../workspace/queries.js';
 import { LIMITS } from '../limits.js';
 import { TemplateCachePolicy, type CacheDecision, type ResultCacheMode } from './cachePolicy.js';
 import { ConfigurationError } from './configError.js';
@@ -33,7 +34,7 @@ import type { ResolvedComposition, WorkflowResult, WorkflowRun, WorkflowStatus }
 import { EngineWorkflowPort, type WorkflowSettings } from './engineWorkflowPort.js';
 import { isMarkedNonRetryable, markNonRetryable } from '../workflow/retry.js';
 import type { RunSummary } from '../workflow/engine.js';
-import { buildSnapshot, compositionTemplates, nextRenderKeys, withDependents, type EngineSnapshot, type ServiceRules } from './snapshot.js';
+import { buildSnapshot, nextRenderKeys, withDependents, type EngineSnapshot, type ServiceRules } from './snapshot.js';
 import { TemplateEngine, type CompiledTemplate, type TemplateFunction, type TemplateLogEntry } from './templateEngine.js';
 import type { TemplateHost, WorkflowPort, WorkflowRenderOptions } from './workflowPort.js';
 import { WorkspaceWatcher } from './workspaceWatcher.js';
@@ -611,7 +612,7 @@ export class PromptManager {
     if (!ct) throw unknownTemplate(templateName, snap);
     const a = ct.entry.analysis;
     const services = [...snap.services.values()].filter((s) => s.allowedTemplates.has(templateName)).map((s) => s.name).sort();
-    const compositions = [...snap.compositions.values()].filter((c) => compositionTemplates(c).includes(templateName)).map((c) => c.name).sort();
+    const compositions = compositionsUsingTemplate(snap.compositions.values(), templateName).map((c) => c.name).sort();
     const rt = this.runtime.get(ct);
     return {
       name: templateName,
