@@ -1,15 +1,12 @@
 /**
  * The custom requests of protocol/protocol.ts. Lists and graphs come from the same validation the
  * diagnostics come from (so they work on a workspace with errors); renders, runs, health and
- * metrics go to one core PromptManager per prompt workspace, reading the open buffers, with
- * the core workflow engine attached for runs.
+ * metrics go to one core PromptManager per prompt workspace (enginePool.ts), loaded from that
+ * same validation, with the core workflow engine attached for runs.
  */
 import * as path from 'node:path';
 import { ResponseError, ErrorCodes, type CancellationToken, type Connection, type Location } from 'vscode-languageserver/node';
-import { PromptError, toPromptError } from '../core/errors.js';
-import { PromptManager } from '../core/manager/promptManager.js';
 import { isConfigFile } from '../core/workspace/discover.js';
-import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
 import { compositionNamed, compositionsUsingTemplate, innermostHolding, serviceNamed, servicesNamingTemplate, servicesRunningComposition, templatesServiceMayRender } from '../core/workspace/queries.js';
 import { buildGraph } from '../core/workflow/graph.js';
 import { resolveComposition } from '../core/workflow/resolve.js';
@@ -42,7 +39,8 @@ import {
   type TemplateInfo,
   type WorkspaceParams,
 } from '../protocol/protocol.js';
-import { wireErrorCode, wireGraphNode, wireHealthReport, wireWorkflowEvent, wireWorkflowStatus, type ServerErrorCode } from './wire.js';
+import { EnginePool } from './enginePool.js';
+import { wirePromptError, wireGraphNode, wireHealthReport, wireWorkflowEvent, wireWorkflowStatus, type ServerErrorCode } from './wire.js';
 import type { ManagedWorkspace, WorkspaceManager } from './workspaceManager.js';
 
 export interface CustomRequestHost {
@@ -53,17 +51,6 @@ export interface CustomRequestHost {
   freshSnapshot(ws: ManagedWorkspace): WorkspaceSnapshot;
   /** The workspace's trust (VS Code's workspace trust; true for clients without the notion). */
   trusted(): boolean;
-}
-
-interface EngineEntry {
-  pm?: PromptManager;
-  /** The workspace generation the manager last loaded. */
-  generation: number;
-  /** The preset it was created with (`promptManager.environment`). */
-  environment?: string;
-  /** The templates root override it was created with (`promptManager.templatesRoot`). */
-  templatesRoot?: string;
-  error?: PromptErrorInfo;
 }
 
 interface RunEntry {
@@ -78,9 +65,8 @@ interface RunEntry {
 /** Registers the handlers; the returned function cancels running runs and closes the engines (on shutdown). */
 export function registerCustomRequests(host: CustomRequestHost): () => Promise<void> {
   const { connection, manager } = host;
-  const engines = new Map<string, EngineEntry>();
+  const engines = new EnginePool(manager, { snapshot: host.freshSnapshot, trusted: host.trusted() });
   const runs = new Map<string, RunEntry>();
-  let trusted = host.trusted();
 
   function fail(code: ServerErrorCode, message: string): never {
     throw new ResponseError(ErrorCodes.InvalidParams, message, { code });
@@ -109,19 +95,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
   });
 
   function errorInfo(e: unknown, snap?: WorkspaceSnapshot): PromptErrorInfo {
-    const err = e instanceof PromptError ? e : toPromptError(e, 'template_error');
-    const info: PromptErrorInfo = { code: wireErrorCode(err.code), message: err.message };
-    if (err.template) info.template = err.template;
-    if (err.service) info.service = err.service;
-    if (err.composition) info.composition = err.composition;
-    if (err.variable) info.variable = err.variable;
-    const loc = err.location;
-    if (loc?.file) {
-      const line = Math.max(0, (loc.line ?? 1) - 1);
-      const character = Math.max(0, (loc.column ?? 1) - 1);
-      info.location = { uri: snap ? snap.uriOf(loc.file) : manager.uriOf(loc.file), range: { start: { line, character }, end: { line, character } } };
-    }
-    return info;
+    return wirePromptError(e, (f) => (snap ? snap.uriOf(f) : manager.uriOf(f)));
   }
 
   // ------------------------------------------------------------------ lists
@@ -293,56 +267,11 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
 
   // ------------------------------------------------------------------ engine: render, runs, health, metrics
 
-  /** A file system that reads the open buffers (they win over disk), as the diagnostics do. */
-  const liveFs: FileSystemHost = {
-    ...nodeFileSystem,
-    readFile: (f, maxBytes) => manager.open.get(f)?.text ?? nodeFileSystem.readFile(f, maxBytes),
-    realpath: (f) => nodeFileSystem.realpath(f) ?? (manager.open.has(f) ? f : undefined),
-    fileSize: (f) => manager.open.get(f)?.text.length ?? nodeFileSystem.fileSize(f),
-  };
-
-  /** The workspace's PromptManager, (re)loaded from the current texts when they changed. */
-  async function engineFor(ws: ManagedWorkspace): Promise<{ pm: PromptManager } | { error: PromptErrorInfo }> {
-    host.freshSnapshot(ws);
-    let entry = engines.get(ws.root);
-    if (!entry) engines.set(ws.root, (entry = { generation: -1 }));
-    const settings = manager.settingsFor(ws.folder);
-    const environment = settings.environment ?? 'development';
-    // The editor's templates root applies to renders and runs as it does to diagnostics.
-    const templatesRoot = settings.templatesRoot ? path.resolve(ws.root, settings.templatesRoot) : undefined;
-    if (entry.pm && (entry.environment !== environment || entry.templatesRoot !== templatesRoot)) {
-      // Another preset (cache, strictness) or templates root: a new manager; the old one's runs keep their snapshot.
-      void entry.pm.close();
-      delete entry.pm;
-      entry.generation = -1;
-    }
-    if (entry.generation !== ws.generation) {
-      entry.generation = ws.generation;
-      delete entry.error;
-      try {
-        if (!entry.pm) {
-          entry.environment = environment;
-          entry.templatesRoot = templatesRoot;
-          // Runs go to the manager's own workflow engine, pinned to the snapshot they start with.
-          entry.pm = await PromptManager.create({ root: ws.root, environment, fs: liveFs, watch: false, workflow: { trusted, historyLimit: 200 }, ...(templatesRoot ? { templatesRoot } : {}) });
-        } else {
-          const r = entry.pm.reload();
-          if (r.status === 'rejected') entry.error = { code: 'invalid_configuration', message: r.error?.message ?? 'the configuration has errors; fix them to render' };
-        }
-      } catch (e) {
-        entry.error = errorInfo(e);
-      }
-    }
-    if (entry.error) return { error: entry.error };
-    if (!entry.pm) return { error: { code: 'invalid_configuration', message: 'the configuration could not be loaded' } };
-    return { pm: entry.pm };
-  }
-
   connection.onRequest(RenderRequest, async (p) => {
     await host.ready;
     const t0 = performance.now();
     const ws = workspaceOf(p);
-    const e = await engineFor(ws);
+    const e = await engines.engineFor(ws);
     if ('error' in e) return { ok: false as const, error: e.error, durationMs: performance.now() - t0 };
     try {
       const r = await e.pm.render(p.template, p.context ?? {}, p.service !== undefined ? { serviceName: p.service } : undefined);
@@ -355,7 +284,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
   connection.onRequest(RunWorkflowRequest, async (p, token: CancellationToken) => {
     await host.ready;
     const ws = workspaceOf(p);
-    const e = await engineFor(ws);
+    const e = await engines.engineFor(ws);
     if ('error' in e) return { ok: false as const, error: e.error };
     const snap = host.freshSnapshot(ws);
     const runId = p.runId ?? e.pm.idGenerator();
@@ -405,8 +334,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
 
   // The workspace's trust, followed into every engine: an untrusted workspace runs no provider step.
   connection.onNotification(SetTrustNotification, (p) => {
-    trusted = p.trusted === true;
-    for (const e of engines.values()) e.pm?.setTrusted(trusted);
+    engines.setTrusted(p.trusted === true);
   });
 
   function trimRuns(): void {
@@ -446,10 +374,10 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
   connection.onRequest(HealthRequest, async (p) => {
     await host.ready;
     const ws = workspaceOf(p);
-    const e = await engineFor(ws);
+    const e = await engines.engineFor(ws);
     const workspace = manager.uriOf(ws.root);
     // A configuration that does not load: the last good one is still in use when there is one.
-    const pm = 'pm' in e ? e.pm : engines.get(ws.root)?.pm;
+    const pm = 'pm' in e ? e.pm : engines.loaded(ws);
     if (!pm) {
       const reason = 'error' in e ? e.error.message : 'the configuration could not be loaded';
       return { ok: true as const, workspace, health: { status: 'unhealthy' as const, components: { config: { status: 'unhealthy' as const, reason } } } };
@@ -461,8 +389,8 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
   connection.onRequest(MetricsRequest, async (p) => {
     await host.ready;
     const ws = workspaceOf(p);
-    const e = await engineFor(ws);
-    const pm = 'pm' in e ? e.pm : engines.get(ws.root)?.pm;
+    const e = await engines.engineFor(ws);
+    const pm = 'pm' in e ? e.pm : engines.loaded(ws);
     if (!pm) return { ok: false as const, error: 'error' in e ? e.error : { code: 'not_available', message: 'no engine' } };
     if (p.format === 'prometheus') return { ok: true as const, workspace: manager.uriOf(ws.root), format: 'prometheus' as const, text: pm.getMetrics({ format: 'prometheus' }) };
     const metrics = { ...(pm.getMetrics() as unknown as Record<string, unknown>), workflowEngine: pm.getWorkflowMetrics() };
@@ -471,6 +399,6 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
 
   return async () => {
     for (const r of runs.values()) if (!r.final) r.controller.abort();
-    for (const e of engines.values()) await e.pm?.close().catch(() => undefined);
+    await engines.close();
   };
 }

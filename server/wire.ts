@@ -6,11 +6,11 @@
  * status are not copied); test/protocol/wireTypes.test.ts holds the run and graph shapes field
  * for field to the core's, so that nothing reaches the wire that the protocol does not declare.
  */
-import type { ErrorCode } from '../core/errors.js';
+import { PromptError, toPromptError, type ErrorCode } from '../core/errors.js';
 import type { HealthReport as CoreHealthReport } from '../core/manager/health.js';
 import type { GraphNode as CoreGraphNode } from '../core/workflow/graph.js';
 import type { WorkflowEvent as CoreWorkflowEvent, WorkflowStatus as CoreWorkflowStatus } from '../core/workflow/types.js';
-import type { GraphNode, HealthReport, PromptErrorCode, WorkflowEvent, WorkflowStatus } from '../protocol/protocol.js';
+import type { GraphNode, HealthReport, PromptErrorCode, PromptErrorInfo, WorkflowEvent, WorkflowStatus } from '../protocol/protocol.js';
 
 /** The error codes the server adds to the core's for requests it cannot answer (the protocol lists both). */
 export const SERVER_ERROR_CODES = [
@@ -43,4 +43,25 @@ export function wireGraphNode(node: CoreGraphNode): GraphNode {
 
 export function wireHealthReport(report: CoreHealthReport): HealthReport {
   return report;
+}
+
+/**
+ * Anything a render, a run or a load threw, as the protocol reports it (not a PromptError: a
+ * `template_error`). `uriOf` spells a file's URI as the client does; a location's line and
+ * column (1-based in the core) become an empty range at that place.
+ */
+export function wirePromptError(e: unknown, uriOf: (file: string) => string): PromptErrorInfo {
+  const err = e instanceof PromptError ? e : toPromptError(e, 'template_error');
+  const info: PromptErrorInfo = { code: wireErrorCode(err.code), message: err.message };
+  if (err.template) info.template = err.template;
+  if (err.service) info.service = err.service;
+  if (err.composition) info.composition = err.composition;
+  if (err.variable) info.variable = err.variable;
+  const loc = err.location;
+  if (loc?.file) {
+    const line = Math.max(0, (loc.line ?? 1) - 1);
+    const character = Math.max(0, (loc.column ?? 1) - 1);
+    info.location = { uri: uriOf(loc.file), range: { start: { line, character }, end: { line, character } } };
+  }
+  return info;
 }
