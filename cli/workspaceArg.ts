@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LIMITS } from '../core/limits.js';
-import { findPromptWorkspaces, isConfigFile, workspaceOfFile } from '../core/workspace/discover.js';
+import { findPromptWorkspaces } from '../core/workspace/discover.js';
+import { workspaceRootOf } from '../core/workspace/queries.js';
 import { FileReadError, readBoundedText } from '../core/workspace/fileRead.js';
 import { UsageError } from './args.js';
 
@@ -23,7 +24,7 @@ export function folderArgument(arg: string, cwd: string): { dir: string; file?: 
     throw new UsageError(`the folder ${arg} does not exist${path.isAbsolute(arg) ? '' : ` (in ${cwd})`}`);
   }
   if (stat.isDirectory()) return { dir: abs };
-  const ws = isConfigFile(abs) ? path.dirname(abs) : workspaceOfFile(abs);
+  const ws = workspaceRootOf(abs);
   if (!ws) throw new UsageError(`${arg} is a file in no prompt workspace: no folder from its own up holds service_mappings.yaml or composition_rules.yaml`);
   return { dir: ws, file: abs };
 }

@@ -11,11 +11,11 @@ import type { WorkspaceValidation } from '../core/validate/api.js';
 import { guessTemplatesRoot, type PrewarmedTemplate, type TemplatePrewarmRequest } from '../core/validate/templatePrewarm.js';
 import { ValidationCache, validateWorkspace } from '../core/validate/validateWorkspace.js';
 import { LIMITS } from '../core/limits.js';
-import { COMPOSITION_RULES_FILE, findPromptWorkspaces, isConfigFile, SERVICE_MAPPINGS_FILE, workspaceOfFile } from '../core/workspace/discover.js';
+import { COMPOSITION_RULES_FILE, findPromptWorkspaces, isConfigFile, SERVICE_MAPPINGS_FILE } from '../core/workspace/discover.js';
 import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
 import { asFileReadError } from '../core/workspace/fileRead.js';
 import { isTemplateFile } from '../core/workspace/templateIndex.js';
-import { innermostHolding, isPathUnder } from '../core/workspace/queries.js';
+import { innermostHolding, isPathUnder, workspaceRootOf } from '../core/workspace/queries.js';
 import { IncrementalYamlParser } from '../core/yaml/parse.js';
 import { workspaceSnapshot, type WorkspaceSnapshot } from './workspaceSnapshot.js';
 import { DEFAULT_SETTINGS, type PromptManagerSettings } from '../protocol/protocol.js';
@@ -166,7 +166,7 @@ export class WorkspaceManager {
       }
     }
     if (!out.length && create && (isConfigFile(file) || isTemplateFile(file))) {
-      const root = isConfigFile(file) ? path.dirname(file) : workspaceOfFile(file, this.fsWithOpen());
+      const root = workspaceRootOf(file, this.fsWithOpen());
       if (root && !this.workspaces.has(root)) out.push(this.create(root, this.folderOf(root) ?? root));
       else if (root) out.push(this.workspaces.get(root)!);
     }

@@ -11,7 +11,7 @@ import type { CompositionDef, CompositionRulesModel, ServiceMappingsModel, StepD
 import { LineIndex } from '../core/text/lineIndex.js';
 import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../core/workspace/discover.js';
 import { isTemplateFile } from '../core/workspace/templateIndex.js';
-import { compositionNamed as compositionNamedIn } from '../core/workspace/queries.js';
+import { compositionNamed as compositionNamedIn, templateNameOfFile as templateNameIn } from '../core/workspace/queries.js';
 
 export type DocKind = 'composition_rules' | 'service_mappings' | 'template' | 'other';
 
@@ -93,11 +93,7 @@ export function rangeIn(ws: WorkspaceSnapshot, file: string, start: number, end:
 }
 
 export function templateNameOfFile(v: WorkspaceValidation, file: string): string | undefined {
-  const rel = path.relative(v.templatesRoot, file);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
-  const ext = ['.hbs', '.handlebars'].find((x) => rel.endsWith(x));
-  if (!ext) return undefined;
-  return rel.slice(0, -ext.length).split(path.sep).join('/');
+  return templateNameIn(v.templatesRoot, file);
 }
 
 export function templateByFile(v: WorkspaceValidation, file: string): TemplateEntry | undefined {

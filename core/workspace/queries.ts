@@ -10,6 +10,9 @@
  */
 import * as path from 'node:path';
 import type { CompositionDef, CompositionRulesModel, NameRef, ProviderDef, ServiceDef, ServiceMappingsModel, StepDef } from '../model/types.js';
+import { isConfigFile, workspaceOfFile } from './discover.js';
+import { nodeFileSystem, type FileSystemHost } from './fileSystem.js';
+import { TEMPLATE_EXTENSIONS } from './templateIndex.js';
 
 // ------------------------------------------------------------------ by name
 
@@ -151,11 +154,29 @@ export function isPathUnder(file: string, dir: string): boolean {
   return file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
 }
 
+/**
+ * The prompt workspace folder a file belongs to, from the files alone: a configuration file's
+ * own folder (whether or not it exists yet), else the nearest folder above the file that holds
+ * a configuration file.
+ */
+export function workspaceRootOf(file: string, fs: FileSystemHost = nodeFileSystem): string | undefined {
+  return isConfigFile(file) ? path.dirname(file) : workspaceOfFile(file, fs);
+}
+
 /** The innermost of `dirs` that is `file` or holds it: the workspace (or folder) a path belongs to. */
 export function innermostHolding(file: string, dirs: Iterable<string>): string | undefined {
   let best: string | undefined;
   for (const d of dirs) if (isPathUnder(file, d) && (best === undefined || d.length > best.length)) best = d;
   return best;
+}
+
+/** The name of the template a file is under a templates root (`a/b` for `a/b.hbs`); undefined for a file outside it or not named like a template. */
+export function templateNameOfFile(templatesRoot: string, file: string): string | undefined {
+  const rel = path.relative(templatesRoot, file);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
+  const ext = TEMPLATE_EXTENSIONS.find((x) => rel.endsWith(x));
+  if (!ext) return undefined;
+  return rel.slice(0, -ext.length).split(path.sep).join('/');
 }
 
 /** Where a workspace's files are: its two configuration files and its templates root. */

@@ -25,8 +25,11 @@ import {
   serviceTemplateRefs,
   stepsCallingProvider,
   stepsRenderingTemplate,
+  templateNameOfFile,
   templatesServiceMayRender,
+  workspaceRootOf,
 } from '../../../core/workspace/queries.js';
+import { nodeFileSystem } from '../../../core/workspace/fileSystem.js';
 import { removeDir, writeWorkspace } from '../manager/fixtures.js';
 
 const SERVICES = `version: 1
@@ -203,6 +206,18 @@ test('the workspace a path belongs to', () => {
   assert.equal(innermostHolding(path.join(root, 'x.yaml'), [nested, root]), root);
   assert.equal(innermostHolding(root, [root]), root);
   assert.equal(innermostHolding(path.resolve('/elsewhere/x'), [root, nested]), undefined);
+  // Which workspace a file is in, from the files that exist (here, the ones in `existing`).
+  const existing = new Set([path.join(root, 'composition_rules.yaml'), path.join(nested, 'service_mappings.yaml')]);
+  const onDisk = { ...nodeFileSystem, realpath: (f: string) => (existing.has(f) ? f : undefined) };
+  assert.equal(workspaceRootOf(path.join(root, 'templates', 'a', 't.hbs'), onDisk), root);
+  assert.equal(workspaceRootOf(path.join(nested, 'templates', 't.hbs'), onDisk), nested, 'the nearest');
+  assert.equal(workspaceRootOf(path.join(root, 'x', 'service_mappings.yaml'), onDisk), path.join(root, 'x'), 'a configuration file not written yet');
+  assert.equal(workspaceRootOf(path.resolve('/w/other/t.hbs'), onDisk), undefined);
+  const troot = path.join(root, 'templates');
+  assert.equal(templateNameOfFile(troot, path.join(troot, 'a', 'b.hbs')), 'a/b');
+  assert.equal(templateNameOfFile(troot, path.join(troot, 'c.handlebars')), 'c');
+  assert.equal(templateNameOfFile(troot, path.join(troot, 'notes.md')), undefined);
+  assert.equal(templateNameOfFile(troot, path.join(root, 'elsewhere.hbs')), undefined);
   const files = { serviceMappingsFile: path.join(root, 'service_mappings.yaml'), compositionRulesFile: path.join(root, 'composition_rules.yaml'), templatesRoot: path.join(root, 'templates') };
   assert.ok(isWorkspaceFile(files, files.serviceMappingsFile));
   assert.ok(isWorkspaceFile(files, files.compositionRulesFile));
