@@ -151,7 +151,10 @@ export function providersInUse(rules: CompositionRulesModel | undefined): Set<st
 
 /** Whether `file` is `dir` or inside it (by path, as given: no link is followed). */
 export function isPathUnder(file: string, dir: string): boolean {
-  return file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
+  // Without building `dir + sep`: features ask this in loops over thousands of compositions.
+  if (file === dir) return true;
+  if (!file.startsWith(dir)) return false;
+  return dir.endsWith(path.sep) || file[dir.length] === path.sep;
 }
 
 /**
@@ -189,5 +192,5 @@ export interface WorkspaceFiles {
 /** Whether a file is one of the workspace's: a configuration file, or a file below its templates root. */
 export function isWorkspaceFile(ws: WorkspaceFiles, file: string): boolean {
   if (file === ws.serviceMappingsFile || file === ws.compositionRulesFile) return true;
-  return file.startsWith(ws.templatesRoot + path.sep);
+  return file.startsWith(ws.templatesRoot) && file[ws.templatesRoot.length] === path.sep;
 }

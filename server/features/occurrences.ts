@@ -102,6 +102,8 @@ export function walkOccurrences(ws: WorkspaceSnapshot, f: OccurrenceFilter = {})
     }
 
     const rules = v.compositionRules;
+    // Step reads in templates matter only when the position is in one (or there is no position).
+    const outsideTemplates = at !== undefined && v.templates.size > 0 && !isPathUnder(at.file, v.templatesRoot);
     if (rules) {
       const file = rules.file;
       const inRules = !at || at.file === file;
@@ -154,7 +156,7 @@ export function walkOccurrences(ws: WorkspaceSnapshot, f: OccurrenceFilter = {})
           if (c.output) stepReadsIn(c.output.node);
         }
         // `steps.<id>` reads inside the templates this composition renders (and their partials).
-        if (f.definitionsOnly || (at && v.templates.size && !isPathUnder(at.file, v.templatesRoot))) continue;
+        if (f.definitionsOnly || outsideTemplates) continue;
         if (only && !(only.kind === 'step' && only.scope === scope)) continue;
         const used = new Set<TemplateEntry>();
         for (const name of compositionTemplates(c)) {
