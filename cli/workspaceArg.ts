@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LIMITS } from '../core/limits.js';
-import { COMPOSITION_RULES_FILE, findPromptWorkspaces, isConfigFile, SERVICE_MAPPINGS_FILE, workspaceOfFile } from '../core/workspace/discover.js';
+import { COMPOSITION_RULES_FILE, findPromptWorkspaces, SERVICE_MAPPINGS_FILE } from '../core/workspace/discover.js';
+import { workspaceRootOf } from '../core/workspace/queries.js';
 import { FileReadError, readBoundedText } from '../core/workspace/fileRead.js';
 import { UsageError } from './args.js';
 
@@ -23,7 +24,7 @@ export function folderArgument(arg: string, cwd: string): { dir: string; file?: 
     throw new UsageError(`the folder ${arg} does not exist${path.isAbsolute(arg) ? '' : ` (in ${cwd})`}`);
   }
   if (stat.isDirectory()) return { dir: abs };
-  const ws = isConfigFile(abs) ? path.dirname(abs) : workspaceOfFile(abs);
+  const ws = workspaceRootOf(abs);
   if (!ws) throw new UsageError(`${arg} is a file in no prompt workspace: no folder from its own up holds ${SERVICE_MAPPINGS_FILE} or ${COMPOSITION_RULES_FILE}`);
   return { dir: ws, file: abs };
 }

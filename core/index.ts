@@ -19,7 +19,7 @@ export type { FileReadProblem } from './workspace/fileRead.js';
 export type { TemplateAnalysis } from './templates/analysis.js';
 
 export { PromptManager } from './manager/promptManager.js';
-export type { PromptManagerOptions, ReloadResult, TemplateInfo, ContextCheck, ExecuteWorkflowOptions } from './manager/promptManager.js';
+export type { PromptManagerOptions, ReloadOptions, ReloadResult, TemplateInfo, ContextCheck, ExecuteWorkflowOptions } from './manager/promptManager.js';
 export type { RenderContext, RenderOptions, RenderResult, RenderRequest, BatchResult } from './manager/renderTypes.js';
 export type { TemplateLogEntry } from './manager/templateEngine.js';
 export { PromptEnabledService, PromptEnabled, SERVICE_NAME_KEY } from './manager/promptEnabledService.js';

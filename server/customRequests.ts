@@ -1,21 +1,19 @@
 /**
- * The custom requests of protocol/protocol.ts. Lists and graphs come from the same validation the
+ * The custom requests of protocol/protocol.ts: each handler finds the prompt workspace the
+ * request names and answers from it. Lists and graphs come from the same validation the
  * diagnostics come from (so they work on a workspace with errors); renders, runs, health and
- * metrics go to one core PromptManager per prompt workspace, reading the open buffers, with
- * the core workflow engine attached for runs.
+ * metrics go to the workspace's core PromptManager (enginePool.ts), built on that validation
+ * too; runs are kept by id in runRegistry.ts; core values become wire values in wire.ts.
  */
 import * as path from 'node:path';
 import { ResponseError, ErrorCodes, type CancellationToken, type Connection, type Location } from 'vscode-languageserver/node';
-import { PromptError, toPromptError } from '../core/errors.js';
-import { PromptManager } from '../core/manager/promptManager.js';
 import { isConfigFile } from '../core/workspace/discover.js';
-import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
+import { compositionNamed, compositionsUsingTemplate, innermostHolding, serviceNamed, servicesNamingTemplate, servicesRunningComposition, templatesServiceMayRender } from '../core/workspace/queries.js';
 import { buildGraph } from '../core/workflow/graph.js';
 import { resolveComposition } from '../core/workflow/resolve.js';
-import type { WorkflowEvent, WorkflowRun, WorkflowStatus } from '../core/workflow/types.js';
+import type { WorkflowEvent } from '../core/workflow/types.js';
 import type { SNode } from '../core/yaml/sourceTree.js';
-import { compositionsUsing } from './features/hover.js';
-import { linesOf, type WorkspaceSnapshot } from './workspaceSnapshot.js';
+import { mappingsOf, rangeIn, rulesOf, type WorkspaceSnapshot } from './workspaceSnapshot.js';
 import {
   CancelRunRequest,
   CompositionGraphRequest,
@@ -34,15 +32,24 @@ import {
   SetTrustNotification,
   StepProgressNotification,
   type CompositionGraph,
-  type CompositionInfo,
   type HealthReport,
-  type PromptErrorInfo,
-  type ProviderInfo,
-  type ServiceInfo,
-  type TemplateInfo,
   type WorkspaceParams,
 } from '../protocol/protocol.js';
-import { wireErrorCode, wireGraphNode, wireHealthReport, wireWorkflowEvent, wireWorkflowStatus, type ServerErrorCode } from './wire.js';
+import { EnginePool } from './enginePool.js';
+import { RunRegistry } from './runRegistry.js';
+import {
+  wireCompositionInfo,
+  wireGraphNode,
+  wireHealthReport,
+  wirePromptError,
+  wireProviderInfo,
+  wireServiceInfo,
+  wireTemplateInfo,
+  wireWorkflowEvent,
+  wireWorkflowStatus,
+  wireWorkspaceInfo,
+  type ServerErrorCode,
+} from './wire.js';
 import type { ManagedWorkspace, WorkspaceManager } from './workspaceManager.js';
 
 export interface CustomRequestHost {
@@ -55,32 +62,11 @@ export interface CustomRequestHost {
   trusted(): boolean;
 }
 
-interface EngineEntry {
-  pm?: PromptManager;
-  /** The workspace generation the manager last loaded. */
-  generation: number;
-  /** The preset it was created with (`promptManager.environment`). */
-  environment?: string;
-  /** The templates root override it was created with (`promptManager.templatesRoot`). */
-  templatesRoot?: string;
-  error?: PromptErrorInfo;
-}
-
-interface RunEntry {
-  workspace: ManagedWorkspace;
-  run?: WorkflowRun;
-  controller: AbortController;
-  composition: string;
-  startedAt: number;
-  final?: WorkflowStatus;
-}
-
 /** Registers the handlers; the returned function cancels running runs and closes the engines (on shutdown). */
 export function registerCustomRequests(host: CustomRequestHost): () => Promise<void> {
   const { connection, manager } = host;
-  const engines = new Map<string, EngineEntry>();
-  const runs = new Map<string, RunEntry>();
-  let trusted = host.trusted();
+  const engines = new EnginePool(manager, { snapshot: host.freshSnapshot, trusted: host.trusted() });
+  const runs = new RunRegistry();
 
   function fail(code: ServerErrorCode, message: string): never {
     throw new ResponseError(ErrorCodes.InvalidParams, message, { code });
@@ -98,33 +84,17 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     if (exact) return exact;
     const byFile = manager.workspacesOf(target, isConfigFile(target))[0];
     if (byFile) return byFile;
-    const above = all.filter((w) => target.startsWith(w.root + path.sep)).sort((a, b) => b.root.length - a.root.length)[0];
-    if (above) return above;
+    const above = innermostHolding(target, manager.workspaces.keys());
+    if (above) return manager.workspaces.get(above)!;
     fail('unknown_workspace', `no prompt workspace holds ${p.workspace}`);
   }
 
   const locationOf = (snap: WorkspaceSnapshot, file: string, n: SNode | undefined): Location => ({
     uri: snap.uriOf(file),
-    range: (n && linesOf(snap, file)?.range(n.start, n.end)) ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+    range: n ? rangeIn(snap, file, n.start, n.end) : { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
   });
 
-  function errorInfo(e: unknown, snap?: WorkspaceSnapshot): PromptErrorInfo {
-    const err = e instanceof PromptError ? e : toPromptError(e, 'template_error');
-    const info: PromptErrorInfo = { code: wireErrorCode(err.code), message: err.message };
-    if (err.template) info.template = err.template;
-    if (err.service) info.service = err.service;
-    if (err.composition) info.composition = err.composition;
-    if (err.variable) info.variable = err.variable;
-    const loc = err.location;
-    if (loc?.file) {
-      const line = Math.max(0, (loc.line ?? 1) - 1);
-      const character = Math.max(0, (loc.column ?? 1) - 1);
-      info.location = { uri: snap ? snap.uriOf(loc.file) : manager.uriOf(loc.file), range: { start: { line, character }, end: { line, character } } };
-    }
-    return info;
-  }
-
-  // ------------------------------------------------------------------ lists
+// ------------------------------------------------------------------ lists
 
   connection.onRequest(ListWorkspacesRequest, async () => {
     await host.ready;
@@ -132,24 +102,14 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
       protocolVersion: PROTOCOL_VERSION,
       workspaces: [...manager.workspaces.values()]
         .sort((a, b) => (a.root < b.root ? -1 : 1))
-        .map((ws) => {
-          const v = host.freshSnapshot(ws).validation;
-          const info = {
+        .map((ws) =>
+          wireWorkspaceInfo(host.freshSnapshot(ws).validation, {
             uri: manager.uriOf(ws.root),
             name: path.relative(ws.folder, ws.root).split(path.sep).join('/') || '.',
-            templatesRoot: manager.uriOf(v.templatesRoot),
-            errorCount: v.errorCount,
-            warningCount: v.warningCount,
-            serviceCount: v.serviceMappings?.services.length ?? 0,
-            compositionCount: v.compositionRules?.compositions.length ?? 0,
-            templateCount: v.templates.size,
-          };
-          return {
-            ...info,
-            ...(manager.hasFile(v.serviceMappingsFile) ? { serviceMappings: manager.uriOf(v.serviceMappingsFile) } : {}),
-            ...(manager.hasFile(v.compositionRulesFile) ? { compositionRules: manager.uriOf(v.compositionRulesFile) } : {}),
-          };
-        }),
+            uriOf: (f) => manager.uriOf(f),
+            exists: (f) => manager.hasFile(f),
+          }),
+        ),
     };
   });
 
@@ -157,21 +117,8 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     await host.ready;
     const ws = workspaceOf(p);
     const snap = host.freshSnapshot(ws);
-    const model = snap.validation.serviceMappings ?? snap.lastGood.serviceMappings;
-    const items: ServiceInfo[] = (model?.services ?? []).map((s) => {
-      const info: ServiceInfo = {
-        name: s.name,
-        primaryTemplates: s.primaryTemplates.map((r) => r.name),
-        templates: s.templates.map((r) => r.name),
-        compositions: s.compositions.map((r) => r.name),
-        contextRequirements: { required: [...s.contextRequirements.required], optional: [...s.contextRequirements.optional] },
-        performanceTargets: { ...s.performanceTargets },
-        location: locationOf(snap, model!.file, s.nameNode),
-      };
-      if (s.description) info.description = s.description;
-      if (s.fallback?.template) info.fallbackTemplate = s.fallback.template.name;
-      return info;
-    });
+    const model = mappingsOf(snap);
+    const items = (model?.services ?? []).map((s) => wireServiceInfo(s, locationOf(snap, model!.file, s.nameNode)));
     return { workspace: manager.uriOf(ws.root), items };
   });
 
@@ -180,39 +127,23 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     const ws = workspaceOf(p);
     const snap = host.freshSnapshot(ws);
     const v = snap.validation;
-    const services = (v.serviceMappings ?? snap.lastGood.serviceMappings)?.services ?? [];
-    const rules = v.compositionRules ?? snap.lastGood.compositionRules;
+    const services = mappingsOf(snap)?.services ?? [];
+    const rules = rulesOf(snap);
     let allowed: Set<string> | undefined;
     if (p.service !== undefined) {
-      const s = services.find((x) => x.name === p.service);
+      const s = serviceNamed(mappingsOf(snap), p.service);
       if (!s) fail('unknown_service', `service '${p.service}' is not defined`);
-      allowed = new Set([...s.primaryTemplates, ...s.templates].map((r) => r.name));
-      if (s.fallback?.template) allowed.add(s.fallback.template.name);
-      for (const c of s.compositions) {
-        const def = rules?.compositions.find((x) => x.name === c.name);
-        for (const st of def?.steps ?? []) {
-          if (st.template) allowed.add(st.template.name);
-          if (st.fallback?.template) allowed.add(st.fallback.template.name);
-        }
-        for (const o of [...(def?.overrides.states ?? []), ...(def?.overrides.experienceLevels ?? [])]) for (const so of o.steps) if (so.template) allowed.add(so.template.name);
-      }
+      allowed = templatesServiceMayRender(s, (c) => compositionNamed(rules, c));
     }
-    const items: TemplateInfo[] = [];
-    for (const t of [...v.templates.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (allowed && !allowed.has(t.name)) continue;
-      const info: TemplateInfo = {
-        name: t.name,
-        uri: snap.uriOf(t.file),
-        variables: [...new Set(t.analysis.variables.map((x) => x.name))],
-        partials: [...new Set(t.analysis.partials.map((x) => x.name))],
-        stepReads: [...new Set(t.analysis.stepReads.map((x) => x.stepId))],
-        helpers: [...t.analysis.helpers],
-        usedByServices: services.filter((s) => [...s.primaryTemplates, ...s.templates].some((r) => r.name === t.name) || s.fallback?.template?.name === t.name).map((s) => s.name),
-        usedByCompositions: compositionsUsing(snap, t.name).map((c) => c.name),
-      };
-      if (t.analysis.error) info.error = { message: t.analysis.error.message, range: t.analysis.error.range };
-      items.push(info);
-    }
+    const items = [...v.templates.values()]
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .filter((t) => !allowed || allowed.has(t.name))
+      .map((t) =>
+        wireTemplateInfo(t, snap.uriOf(t.file), {
+          services: servicesNamingTemplate(services, t.name).map((s) => s.name),
+          compositions: compositionsUsingTemplate(rules?.compositions ?? [], t.name).map((c) => c.name),
+        }),
+      );
     return { workspace: manager.uriOf(ws.root), items };
   });
 
@@ -220,33 +151,23 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     await host.ready;
     const ws = workspaceOf(p);
     const snap = host.freshSnapshot(ws);
-    const rules = snap.validation.compositionRules ?? snap.lastGood.compositionRules;
-    const services = (snap.validation.serviceMappings ?? snap.lastGood.serviceMappings)?.services ?? [];
+    const rules = rulesOf(snap);
+    const services = mappingsOf(snap)?.services ?? [];
     let allowed: Set<string> | undefined;
     if (p.service !== undefined) {
-      const s = services.find((x) => x.name === p.service);
+      const s = serviceNamed(mappingsOf(snap), p.service);
       if (!s) fail('unknown_service', `service '${p.service}' is not defined`);
       allowed = new Set(s.compositions.map((c) => c.name));
     }
-    const items: CompositionInfo[] = (rules?.compositions ?? [])
+    const items = (rules?.compositions ?? [])
       .filter((c) => !allowed || allowed.has(c.name))
-      .map((c) => {
-        const info: CompositionInfo = {
-          name: c.name,
-          inputs: { required: c.inputs.required.map((r) => r.name), optional: c.inputs.optional.map((r) => r.name) },
-          steps: c.steps.map((s) => {
-            const st: CompositionInfo['steps'][number] = { id: s.id, dependsOn: s.dependsOn.map((d) => d.name), location: locationOf(snap, rules!.file, s.idNode ?? s.node) };
-            if (s.template) st.template = s.template.name;
-            if (s.model) st.model = s.model.name;
-            return st;
-          }),
-          overrides: { states: c.overrides.states.map((o) => o.key), experienceLevels: c.overrides.experienceLevels.map((o) => o.key) },
-          services: services.filter((s) => s.compositions.some((r) => r.name === c.name)).map((s) => s.name),
-          location: locationOf(snap, rules!.file, c.nameNode),
-        };
-        if (c.description) info.description = c.description;
-        return info;
-      });
+      .map((c) =>
+        wireCompositionInfo(
+          c,
+          servicesRunningComposition(services, c.name).map((s) => s.name),
+          (n) => locationOf(snap, rules!.file, n),
+        ),
+      );
     return { workspace: manager.uriOf(ws.root), items };
   });
 
@@ -254,14 +175,8 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     await host.ready;
     const ws = workspaceOf(p);
     const snap = host.freshSnapshot(ws);
-    const rules = snap.validation.compositionRules ?? snap.lastGood.compositionRules;
-    const items: ProviderInfo[] = (rules?.providers ?? []).map((pr) => {
-      const info: ProviderInfo = { name: pr.name, type: pr.type, location: locationOf(snap, rules!.file, pr.nameNode) };
-      if (pr.baseUrl !== undefined) info.baseUrl = pr.baseUrl;
-      if (pr.model !== undefined) info.model = pr.model;
-      if (pr.apiKeyEnv !== undefined) info.apiKeyEnv = pr.apiKeyEnv;
-      return info;
-    });
+    const rules = rulesOf(snap);
+    const items = (rules?.providers ?? []).map((pr) => wireProviderInfo(pr, locationOf(snap, rules!.file, pr.nameNode)));
     return { workspace: manager.uriOf(ws.root), items };
   });
 
@@ -271,8 +186,8 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     await host.ready;
     const ws = workspaceOf(p);
     const snap = host.freshSnapshot(ws);
-    const rules = snap.validation.compositionRules ?? snap.lastGood.compositionRules;
-    const def = rules?.compositions.find((c) => c.name === p.composition);
+    const rules = rulesOf(snap);
+    const def = compositionNamed(rules, p.composition);
     if (!rules || !def) return { ok: false as const, error: { code: 'unknown_composition', message: `composition '${p.composition}' is not defined`, composition: p.composition } };
     let g;
     let applied: CompositionGraph['appliedOverrides'];
@@ -302,81 +217,34 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
 
   // ------------------------------------------------------------------ engine: render, runs, health, metrics
 
-  /** A file system that reads the open buffers (they win over disk), as the diagnostics do. */
-  const liveFs: FileSystemHost = {
-    ...nodeFileSystem,
-    readFile: (f, maxBytes) => manager.open.get(f)?.text ?? nodeFileSystem.readFile(f, maxBytes),
-    realpath: (f) => nodeFileSystem.realpath(f) ?? (manager.open.has(f) ? f : undefined),
-    fileSize: (f) => manager.open.get(f)?.text.length ?? nodeFileSystem.fileSize(f),
-  };
-
-  /** The workspace's PromptManager, (re)loaded from the current texts when they changed. */
-  async function engineFor(ws: ManagedWorkspace): Promise<{ pm: PromptManager } | { error: PromptErrorInfo }> {
-    host.freshSnapshot(ws);
-    let entry = engines.get(ws.root);
-    if (!entry) engines.set(ws.root, (entry = { generation: -1 }));
-    const settings = manager.settingsFor(ws.folder);
-    const environment = settings.environment ?? 'development';
-    // The editor's templates root applies to renders and runs as it does to diagnostics.
-    const templatesRoot = settings.templatesRoot ? path.resolve(ws.root, settings.templatesRoot) : undefined;
-    if (entry.pm && (entry.environment !== environment || entry.templatesRoot !== templatesRoot)) {
-      // Another preset (cache, strictness) or templates root: a new manager; the old one's runs keep their snapshot.
-      void entry.pm.close();
-      delete entry.pm;
-      entry.generation = -1;
-    }
-    if (entry.generation !== ws.generation) {
-      entry.generation = ws.generation;
-      delete entry.error;
-      try {
-        if (!entry.pm) {
-          entry.environment = environment;
-          entry.templatesRoot = templatesRoot;
-          // Runs go to the manager's own workflow engine, pinned to the snapshot they start with.
-          entry.pm = await PromptManager.create({ root: ws.root, environment, fs: liveFs, watch: false, workflow: { trusted, historyLimit: 200 }, ...(templatesRoot ? { templatesRoot } : {}) });
-        } else {
-          const r = entry.pm.reload();
-          if (r.status === 'rejected') entry.error = { code: 'invalid_configuration', message: r.error?.message ?? 'the configuration has errors; fix them to render' };
-        }
-      } catch (e) {
-        entry.error = errorInfo(e);
-      }
-    }
-    if (entry.error) return { error: entry.error };
-    if (!entry.pm) return { error: { code: 'invalid_configuration', message: 'the configuration could not be loaded' } };
-    return { pm: entry.pm };
-  }
-
   connection.onRequest(RenderRequest, async (p) => {
     await host.ready;
     const t0 = performance.now();
     const ws = workspaceOf(p);
-    const e = await engineFor(ws);
+    const e = await engines.engineFor(ws);
     if ('error' in e) return { ok: false as const, error: e.error, durationMs: performance.now() - t0 };
     try {
       const r = await e.pm.render(p.template, p.context ?? {}, p.service !== undefined ? { serviceName: p.service } : undefined);
       return { ok: true as const, text: r.text, templateUsed: r.template, fromCache: r.fromCache, durationMs: r.durationMs };
     } catch (err) {
-      return { ok: false as const, error: errorInfo(err, host.freshSnapshot(ws)), durationMs: performance.now() - t0 };
+      const snap = host.freshSnapshot(ws);
+      return { ok: false as const, error: wirePromptError(err, (f) => snap.uriOf(f)), durationMs: performance.now() - t0 };
     }
   });
 
   connection.onRequest(RunWorkflowRequest, async (p, token: CancellationToken) => {
     await host.ready;
     const ws = workspaceOf(p);
-    const e = await engineFor(ws);
+    const e = await engines.engineFor(ws);
     if ('error' in e) return { ok: false as const, error: e.error };
     const snap = host.freshSnapshot(ws);
     const runId = p.runId ?? e.pm.idGenerator();
-    const existing = runs.get(runId);
-    if (existing && !existing.final) return { ok: false as const, error: { code: 'invalid_configuration', message: `a run with the id '${runId}' is still running` } };
-    const controller = new AbortController();
-    const entry: RunEntry = { workspace: ws, controller, composition: p.composition, startedAt: Date.now() };
-    runs.set(runId, entry);
-    trimRuns();
+    const entry = runs.start(runId, ws, p.composition);
+    if (!entry) return { ok: false as const, error: { code: 'invalid_configuration', message: `a run with the id '${runId}' is still running` } };
+    const { controller } = entry;
     const progress = connection.window.attachWorkDoneProgress(p.workDoneToken);
     const cancel = token.onCancellationRequested(() => controller.abort());
-    const def = (snap.validation.compositionRules ?? snap.lastGood.compositionRules)?.compositions.find((c) => c.name === p.composition);
+    const def = compositionNamed(rulesOf(snap), p.composition);
     const total = Math.max(1, def?.steps.length ?? 1);
     let finished = 0;
     // Cancelled through the request (or promptManager/cancelRun), not through the progress.
@@ -387,7 +255,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
         runId,
         workspace: manager.uriOf(ws.root),
         event: wireWorkflowEvent(ev),
-        ...(step && def ? { location: { uri: snap.uriOf(snap.validation.compositionRulesFile), range: linesOf(snap, snap.validation.compositionRulesFile)?.range((step.idNode ?? step.node).start, (step.idNode ?? step.node).end) ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } } } : {}),
+        ...(step && def ? { location: locationOf(snap, snap.validation.compositionRulesFile, step.idNode ?? step.node) } : {}),
       });
       if (ev.type === 'step.finished') {
         finished++;
@@ -404,8 +272,8 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
       entry.final = result;
       return { ok: true as const, status: wireWorkflowStatus(result) };
     } catch (err) {
-      entry.final = { id: runId, composition: p.composition, status: 'failed', startedAt: entry.startedAt, steps: [], outputs: {}, output: null, maxParallel: 0, appliedOverrides: {}, error: errorInfo(err) as unknown as Record<string, unknown> };
-      return { ok: false as const, error: errorInfo(err, snap) };
+      runs.failed(runId, entry, wirePromptError(err, (f) => manager.uriOf(f)) as unknown as Record<string, unknown>);
+      return { ok: false as const, error: wirePromptError(err, (f) => snap.uriOf(f)) };
     } finally {
       cancel.dispose();
       progress.done();
@@ -413,52 +281,30 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
   });
 
   // The workspace's trust, followed into every engine: an untrusted workspace runs no provider step.
-  connection.onNotification(SetTrustNotification, (p) => {
-    trusted = p.trusted === true;
-    for (const e of engines.values()) e.pm?.setTrusted(trusted);
-  });
-
-  function trimRuns(): void {
-    if (runs.size <= 200) return;
-    for (const [id, r] of runs) {
-      if (runs.size <= 200) break;
-      if (r.final) runs.delete(id);
-    }
-  }
+  connection.onNotification(SetTrustNotification, (p) => engines.setTrusted(p.trusted === true));
 
   connection.onRequest(RunStatusRequest, async (p) => {
-    const r = runs.get(p.runId);
-    if (!r) return null;
-    const status = r.run ? r.run.status() : r.final;
+    const status = runs.status(p.runId);
     return status ? wireWorkflowStatus(status) : null;
   });
 
-  connection.onRequest(CancelRunRequest, async (p) => {
-    const r = runs.get(p.runId);
-    if (!r || r.final) return { cancelled: false };
-    if (r.run) r.run.cancel(p.reason ?? 'cancelled from the editor');
-    r.controller.abort();
-    return { cancelled: true };
-  });
+  connection.onRequest(CancelRunRequest, async (p) => ({ cancelled: runs.cancel(p.runId, p.reason ?? 'cancelled from the editor') }));
 
   connection.onRequest(ListRunsRequest, async (p) => {
     const want = p?.workspace ? workspaceOf(p) : undefined;
-    return [...runs.entries()]
-      .filter(([, r]) => !want || r.workspace === want)
-      .map(([id, r]) => {
-        const core = r.run?.status() ?? r.final;
-        const s = core && wireWorkflowStatus(core);
-        return { id, workspace: manager.uriOf(r.workspace.root), composition: r.composition, status: s?.status ?? 'running', startedAt: s?.startedAt ?? r.startedAt };
-      });
+    return runs.list(want).map(({ id, entry, status }) => {
+      const s = status && wireWorkflowStatus(status);
+      return { id, workspace: manager.uriOf(entry.workspace.root), composition: entry.composition, status: s?.status ?? 'running', startedAt: s?.startedAt ?? entry.startedAt };
+    });
   });
 
   connection.onRequest(HealthRequest, async (p) => {
     await host.ready;
     const ws = workspaceOf(p);
-    const e = await engineFor(ws);
+    const e = await engines.engineFor(ws);
     const workspace = manager.uriOf(ws.root);
     // A configuration that does not load: the last good one is still in use when there is one.
-    const pm = 'pm' in e ? e.pm : engines.get(ws.root)?.pm;
+    const pm = 'pm' in e ? e.pm : engines.loaded(ws);
     if (!pm) {
       const reason = 'error' in e ? e.error.message : 'the configuration could not be loaded';
       return { ok: true as const, workspace, health: { status: 'unhealthy' as const, components: { config: { status: 'unhealthy' as const, reason } } } };
@@ -470,8 +316,8 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
   connection.onRequest(MetricsRequest, async (p) => {
     await host.ready;
     const ws = workspaceOf(p);
-    const e = await engineFor(ws);
-    const pm = 'pm' in e ? e.pm : engines.get(ws.root)?.pm;
+    const e = await engines.engineFor(ws);
+    const pm = 'pm' in e ? e.pm : engines.loaded(ws);
     if (!pm) return { ok: false as const, error: 'error' in e ? e.error : { code: 'not_available', message: 'no engine' } };
     if (p.format === 'prometheus') return { ok: true as const, workspace: manager.uriOf(ws.root), format: 'prometheus' as const, text: pm.getMetrics({ format: 'prometheus' }) };
     const metrics = { ...(pm.getMetrics() as unknown as Record<string, unknown>), workflowEngine: pm.getWorkflowMetrics() };
@@ -479,7 +325,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
   });
 
   return async () => {
-    for (const r of runs.values()) if (!r.final) r.controller.abort();
-    for (const e of engines.values()) await e.pm?.close().catch(() => undefined);
+    runs.abortAll();
+    await engines.close();
   };
 }

@@ -20,6 +20,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isPathUnder } from '../core/workspace/queries.js';
 
 export type FolderChangeType = 'created' | 'changed' | 'deleted';
 
@@ -49,10 +50,6 @@ export function isIgnoredName(name: string): boolean {
 
 const MAX_DEPTH = 32;
 
-function isUnder(p: string, dir: string): boolean {
-  return p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
-}
-
 export class FolderWatcher {
   private readonly watchers = new Map<string, fs.FSWatcher>();
   private readonly roots = new Set<string>();
@@ -81,7 +78,7 @@ export class FolderWatcher {
     root = path.resolve(root);
     if (!this.roots.delete(root)) return;
     for (const dir of [...this.watchers.keys()]) {
-      if (isUnder(dir, root) && ![...this.roots].some((r) => isUnder(dir, r))) this.unwatch(dir);
+      if (isPathUnder(dir, root) && ![...this.roots].some((r) => isPathUnder(dir, r))) this.unwatch(dir);
     }
   }
 
@@ -130,7 +127,7 @@ export class FolderWatcher {
 
   private unwatch(dir: string): void {
     for (const [d, w] of this.watchers) {
-      if (isUnder(d, dir)) {
+      if (isPathUnder(d, dir)) {
         w.close();
         this.watchers.delete(d);
       }
@@ -160,7 +157,7 @@ export class FolderWatcher {
     }
     if (stat.isDirectory()) {
       if (this.watchers.has(p)) return; // its own entries report their changes
-      const depth = path.relative([...this.roots].find((r) => isUnder(p, r)) ?? dir, p).split(path.sep).length;
+      const depth = path.relative([...this.roots].find((r) => isPathUnder(p, r)) ?? dir, p).split(path.sep).length;
       this.watchTree(p, depth);
       return this.queue({ path: p, type: 'created', folder: true });
     }

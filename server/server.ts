@@ -1,6 +1,8 @@
 /**
  * The connection layer: LSP messages in, calls to the workspace manager and the feature
- * functions out. No check and no feature logic lives here.
+ * functions out. No check and no feature logic lives here; the debounce policy is in
+ * debounce.ts, what diagnostics are sent in diagnosticsPublisher.ts, the reading of settings in
+ * settings.ts, the custom requests in customRequests.ts.
  *
  * Diagnostics: every change marks the prompt workspaces it matters to as dirty and schedules
  * one validation per workspace after a short debounce (at most 100 ms; shorter for small
@@ -18,7 +20,6 @@ import {
   ResponseError,
   TextDocuments,
   type Connection,
-  type Diagnostic,
   type InitializeParams,
   type InitializeResult,
   type TextDocumentPositionParams,
@@ -29,7 +30,6 @@ import { isConfigFile } from '../core/workspace/discover.js';
 import { isTemplateFile } from '../core/workspace/templateIndex.js';
 import { codeActions } from './features/codeActions.js';
 import { completion } from './features/completion.js';
-import { diagnosticsByFile } from './features/diagnostics.js';
 import { hover } from './features/hover.js';
 import { definition, documentSymbols, references, workspaceSymbols, type FeatureRequest } from './features/navigation.js';
 import { prepareRename, rename } from './features/rename.js';
@@ -37,7 +37,10 @@ import { documentSnapshot, templateByFile, templateNameOfFile, type DocumentSnap
 import { registerCustomRequests, type CustomRequestHost } from './customRequests.js';
 import { initializeResult } from './capabilities.js';
 import { FolderWatcher, type FolderChange } from './folderWatcher.js';
-import { DEFAULT_SETTINGS, IndexedNotification, type PromptManagerSettings } from '../protocol/protocol.js';
+import { IndexedNotification, type PromptManagerSettings } from '../protocol/protocol.js';
+import { DebouncedValidations } from './debounce.js';
+import { DiagnosticsPublisher } from './diagnosticsPublisher.js';
+import { parseInitializationOptions, parseSettings } from './settings.js';
 import { WorkspaceManager, type ManagedWorkspace } from './workspaceManager.js';
 import type { PrewarmedTemplate, TemplatePrewarmRequest } from '../core/validate/templatePrewarm.js';
 
@@ -69,11 +72,8 @@ function uriToPath(uri: string): string | undefined {
 export function startServer(connection: Connection, options: ServerOptions = {}): void {
   const documents = new TextDocuments<TextDocument>({ create: LazyTextDocument.create, update: LazyTextDocument.update });
   const manager = new WorkspaceManager();
-  const timers = new Map<string, NodeJS.Timeout>();
-  /** Per file: the JSON of the diagnostics last published, and the generation they came from. */
-  const published = new Map<string, { json: string; generation: number; version?: number }>();
-  const lastPublishedGeneration = new Map<string, number>();
-  let debounceMs = options.debounceMs;
+  const debounce = new DebouncedValidations<string>(options.debounceMs);
+  const diagnostics = new DiagnosticsPublisher(manager, (p) => void connection.sendDiagnostics(p));
   /** From initializationOptions.trusted at start; `promptManager/setTrust` follows changes. */
   let workspaceTrusted = true;
   let supportsConfiguration = false;
@@ -91,50 +91,19 @@ export function startServer(connection: Connection, options: ServerOptions = {})
 
   // ------------------------------------------------------------------ diagnostics
 
-  function delayFor(ws: ManagedWorkspace): number {
-    if (debounceMs !== undefined) return debounceMs;
-    // Half the last validation's time, between 10 and 50 ms: a burst of keystrokes is checked
-    // once per pause, and typing in a big file spends at most about two thirds of the time
-    // validating; well under the 100 ms the contract allows.
-    return Math.round(Math.min(50, Math.max(10, ws.lastDurationMs / 2)));
-  }
-
-  /** When each workspace last changed, to tell a pause from a burst. */
-  const lastChangeAt = new Map<string, number>();
-
   function schedule(ws: ManagedWorkspace): void {
     ws.dirty = true;
     if (!isReady) return;
-    const old = timers.get(ws.root);
-    if (old) clearTimeout(old);
-    const now = performance.now();
-    const previous = lastChangeAt.get(ws.root);
-    lastChangeAt.set(ws.root, now);
-    let delay = delayFor(ws);
-    // The first change after a pause longer than a debounce and a validation is checked at
-    // once: waiting would coalesce nothing, and the user sees the result that much sooner.
-    // Changes that follow it closely are debounced as before.
-    if (debounceMs === undefined && !old && (previous === undefined || now - previous > delay + ws.lastDurationMs)) delay = 0;
-    timers.set(
-      ws.root,
-      setTimeout(() => {
-        timers.delete(ws.root);
-        validateAndPublish(ws);
-      }, delay),
-    );
+    debounce.schedule(ws.root, ws.lastDurationMs, () => validateAndPublish(ws));
   }
 
   function validateAndPublish(ws: ManagedWorkspace): void {
     if (!manager.workspaces.has(ws.root)) return;
-    const t = timers.get(ws.root);
-    if (t) {
-      clearTimeout(t);
-      timers.delete(ws.root);
-    }
+    debounce.cancel(ws.root);
     try {
       const v = manager.validate(ws);
       log(`validated ${ws.root} in ${ws.lastDurationMs.toFixed(1)} ms: ${v.diagnostics.length} diagnostic(s)`);
-      publish(ws);
+      diagnostics.publish(ws);
       // Tree views list services, compositions and templates: tell the client when they change.
       const sig = [v.templatesRoot, ...(v.serviceMappings?.services.map((x) => x.name) ?? []), '\0', ...(v.compositionRules?.compositions.map((x) => x.name) ?? []), '\0', ...v.templates.keys()].join('\n');
       if (signatures.get(ws.root) !== sig) {
@@ -147,78 +116,24 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     }
   }
 
-  /** Publishes the workspace's latest diagnostics: changed files, edited open files, and clears. */
-  function publish(ws: ManagedWorkspace): void {
-    const v = ws.validation;
-    if (!v) return;
-    const gen = ws.generation;
-    if ((lastPublishedGeneration.get(ws.root) ?? -1) > gen) return;
-    lastPublishedGeneration.set(ws.root, gen);
-    const settings = manager.settingsFor(ws.folder);
-    const byFile = diagnosticsByFile(v.diagnostics, settings.diagnostics && { disabledCodes: settings.diagnostics.disabledCodes, maxProblemsPerFile: settings.maxProblemsPerFile }, (f) => manager.uriOf(f));
-    const files = new Set<string>(byFile.keys());
-    for (const [f, p] of published) if (ownedBy(ws, f) && p.json !== '[]') files.add(f);
-    // Files the validation covered get an answer whether or not they have diagnostics.
-    for (const f of [v.serviceMappingsFile, v.compositionRulesFile]) if (manager.open.has(f)) files.add(f);
-    for (const t of v.templates.values()) if (manager.open.has(t.file)) files.add(t.file);
-    for (const f of files) sendDiagnostics(f, byFile.get(f) ?? [], gen);
-  }
-
-  /** Whether a file's diagnostics come from this workspace. */
-  function ownedBy(ws: ManagedWorkspace, file: string): boolean {
-    const v = ws.validation;
-    if (!v) return false;
-    if (file === v.serviceMappingsFile || file === v.compositionRulesFile) return true;
-    return file.startsWith(v.templatesRoot + path.sep);
-  }
-
-  function sendDiagnostics(file: string, diagnostics: Diagnostic[], generation: number): void {
-    const json = JSON.stringify(diagnostics);
-    const open = manager.open.get(file);
-    const prev = published.get(file);
-    if (prev && prev.json === json && (!open || prev.version === open.version)) return;
-    published.set(file, { json, generation, ...(open ? { version: open.version } : {}) });
-    connection.sendDiagnostics({ uri: manager.uriOf(file), diagnostics, ...(open ? { version: open.version } : {}) });
-  }
-
   function clearWorkspace(ws: ManagedWorkspace): void {
-    for (const [f, p] of published) {
-      if (!ownedBy(ws, f) || p.json === '[]') continue;
-      // Another workspace may own the file too (a shared templates root): let it republish.
-      sendDiagnostics(f, [], ws.generation);
-    }
-    const t = timers.get(ws.root);
-    if (t) clearTimeout(t);
-    timers.delete(ws.root);
+    diagnostics.clearWorkspace(ws);
+    debounce.cancel(ws.root);
   }
 
   // ------------------------------------------------------------------ settings
-
-  function readSettings(raw: unknown): PromptManagerSettings {
-    const r = (raw ?? {}) as Partial<Record<string, unknown>>;
-    const diag = (r.diagnostics ?? {}) as { disabledCodes?: unknown };
-    const tr = (r.trace ?? {}) as { server?: unknown };
-    const env = r.environment;
-    return {
-      ...(env === 'development' || env === 'production' || env === 'testing' ? { environment: env } : {}),
-      templatesRoot: typeof r.templatesRoot === 'string' ? r.templatesRoot : DEFAULT_SETTINGS.templatesRoot,
-      diagnostics: { disabledCodes: Array.isArray(diag.disabledCodes) ? diag.disabledCodes.map(String) : [] },
-      maxProblemsPerFile: typeof r.maxProblemsPerFile === 'number' && r.maxProblemsPerFile >= 0 ? r.maxProblemsPerFile : DEFAULT_SETTINGS.maxProblemsPerFile,
-      trace: { server: tr.server === 'messages' || tr.server === 'verbose' ? tr.server : 'off' },
-    };
-  }
 
   async function loadSettings(pushed?: unknown): Promise<void> {
     const folders = [...manager.folders.entries()];
     if (supportsConfiguration && folders.length) {
       try {
         const values = await connection.workspace.getConfiguration(folders.map(([, f]) => ({ scopeUri: f.uri, section: 'promptManager' })));
-        folders.forEach(([folder], i) => manager.setSettings(folder, readSettings(values[i])));
+        folders.forEach(([folder], i) => manager.setSettings(folder, parseSettings(values[i])));
       } catch (e) {
         connection.console.warn(`could not read the settings: ${(e as Error).message}`);
       }
     } else if (pushed !== undefined) {
-      for (const [folder] of folders) manager.setSettings(folder, readSettings(pushed));
+      for (const [folder] of folders) manager.setSettings(folder, parseSettings(pushed));
     }
     const first = folders[0];
     trace = first ? manager.settingsFor(first[0]).trace.server : 'off';
@@ -232,9 +147,9 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     supportsDynamicWatchers = !!caps.workspace?.didChangeWatchedFiles?.dynamicRegistration;
     const ops = caps.workspace?.workspaceEdit?.resourceOperations;
     manager.resourceOperations = !!caps.workspace?.workspaceEdit?.documentChanges && !!ops?.includes('rename') && !!ops?.includes('create');
-    const init = (params.initializationOptions ?? {}) as { debounceMs?: unknown; settings?: unknown; trusted?: unknown };
-    if (init.trusted === false) workspaceTrusted = false;
-    if (typeof init.debounceMs === 'number') debounceMs = Math.min(100, Math.max(0, init.debounceMs));
+    const init = parseInitializationOptions(params.initializationOptions);
+    if (!init.trusted) workspaceTrusted = false;
+    if (init.debounceMs !== undefined) debounce.fixedMs = init.debounceMs;
     const folders = params.workspaceFolders ?? (params.rootUri ? [{ uri: params.rootUri, name: 'root' }] : params.rootPath ? [{ uri: 'file://' + params.rootPath, name: 'root' }] : []);
     for (const f of folders) {
       const p = uriToPath(f.uri);
@@ -243,7 +158,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
         manager.rememberUri(p, f.uri);
       }
     }
-    if (init.settings !== undefined) for (const folder of manager.folders.keys()) manager.setSettings(folder, readSettings(init.settings));
+    if (init.settings !== undefined) for (const folder of manager.folders.keys()) manager.setSettings(folder, init.settings);
     return initializeResult();
   }
 
@@ -330,7 +245,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     for (const ws of manager.workspaces.values()) {
       ws.cache.invalidateAll();
       ws.diskTexts.clear();
-      published.forEach((p, f) => ownedBy(ws, f) && (p.json = '\0'));
+      diagnostics.invalidate(ws);
       schedule(ws);
     }
   });
@@ -349,7 +264,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     for (const ws of manager.workspacesOf(file, isReady)) {
       // Opening a file as it is on disk changes nothing the validation saw: answer at once.
       const seen = ws.diskTexts.get(file) ?? (ws.validation ? ws.validation.templates.get(templateNameOfFile(ws.validation, file) ?? '')?.text : undefined);
-      if (isReady && !ws.dirty && ws.validation && seen === text) publish(ws);
+      if (isReady && !ws.dirty && ws.validation && seen === text) diagnostics.publish(ws);
       else schedule(ws);
     }
   });
@@ -393,7 +308,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     // The disk text wins again; it may differ from the buffer.
     for (const ws of manager.fileChanged(file)) schedule(ws);
     // A file that belongs to no workspace any more keeps no diagnostics.
-    if (!manager.workspacesOf(file).length && published.get(file)?.json !== '[]' && published.has(file)) sendDiagnostics(file, [], 0);
+    diagnostics.clearOrphan(file);
   });
 
   connection.onDidChangeWatchedFiles((e) => {
@@ -455,7 +370,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     const r = await requestFor(p.textDocument.uri);
     if (!r) return empty;
     const snap = manager.snapshot(r.ws);
-    if (r.ws.generation !== (lastPublishedGeneration.get(r.ws.root) ?? -1)) publish(r.ws);
+    if (!diagnostics.isPublished(r.ws)) diagnostics.publish(r.ws);
     try {
       return fn({ ws: snap, doc: r.doc, position: p.position });
     } catch (e) {
@@ -519,8 +434,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   connection.onShutdown(async () => {
     watcher?.close();
     watcher = undefined;
-    for (const t of timers.values()) clearTimeout(t);
-    timers.clear();
+    debounce.cancelAll();
     isReady = false;
     await disposeCustom();
   });

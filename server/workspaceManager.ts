@@ -11,10 +11,11 @@ import type { WorkspaceValidation } from '../core/validate/api.js';
 import { guessTemplatesRoot, type PrewarmedTemplate, type TemplatePrewarmRequest } from '../core/validate/templatePrewarm.js';
 import { ValidationCache, validateWorkspace } from '../core/validate/validateWorkspace.js';
 import { LIMITS } from '../core/limits.js';
-import { COMPOSITION_RULES_FILE, CONFIG_FILE_NAMES, findPromptWorkspaces, isConfigFile, SERVICE_MAPPINGS_FILE, workspaceOfFile } from '../core/workspace/discover.js';
+import { COMPOSITION_RULES_FILE, CONFIG_FILE_NAMES, findPromptWorkspaces, isConfigFile, SERVICE_MAPPINGS_FILE } from '../core/workspace/discover.js';
 import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
 import { asFileReadError } from '../core/workspace/fileRead.js';
 import { isTemplateFile } from '../core/workspace/templateIndex.js';
+import { innermostHolding, isPathUnder, workspaceRootOf } from '../core/workspace/queries.js';
 import { IncrementalYamlParser } from '../core/yaml/incrementalParse.js';
 import { workspaceSnapshot, type WorkspaceSnapshot } from './workspaceSnapshot.js';
 import { DEFAULT_SETTINGS, type PromptManagerSettings } from '../protocol/protocol.js';
@@ -58,10 +59,6 @@ function readOrUndefined(fs: FileSystemHost, file: string): string | undefined {
     if (asFileReadError(file, e)) return undefined;
     throw e;
   }
-}
-
-function isUnder(file: string, dir: string): boolean {
-  return file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
 }
 
 export class WorkspaceManager {
@@ -149,9 +146,7 @@ export class WorkspaceManager {
 
   /** The folder a file belongs to (the innermost), if any. */
   folderOf(file: string): string | undefined {
-    let best: string | undefined;
-    for (const f of this.folders.keys()) if (isUnder(file, f) && (!best || f.length > best.length)) best = f;
-    return best;
+    return innermostHolding(file, this.folders.keys());
   }
 
   /**
@@ -167,11 +162,11 @@ export class WorkspaceManager {
     } else {
       for (const ws of this.workspaces.values()) {
         const troot = ws.validation?.templatesRoot ?? path.join(ws.root, 'templates');
-        if (isUnder(file, troot) || (!ws.validation && isUnder(file, ws.root))) out.push(ws);
+        if (isPathUnder(file, troot) || (!ws.validation && isPathUnder(file, ws.root))) out.push(ws);
       }
     }
     if (!out.length && create && (isConfigFile(file) || isTemplateFile(file))) {
-      const root = isConfigFile(file) ? path.dirname(file) : workspaceOfFile(file, this.fsWithOpen());
+      const root = workspaceRootOf(file, this.fsWithOpen());
       if (root && !this.workspaces.has(root)) out.push(this.create(root, this.folderOf(root) ?? root));
       else if (root) out.push(this.workspaces.get(root)!);
     }
@@ -185,9 +180,9 @@ export class WorkspaceManager {
     const hit: ManagedWorkspace[] = [];
     for (const ws of this.workspaces.values()) {
       ws.cache.invalidate(file);
-      for (const k of ws.diskTexts.keys()) if (isUnder(k, file)) ws.diskTexts.delete(k);
+      for (const k of ws.diskTexts.keys()) if (isPathUnder(k, file)) ws.diskTexts.delete(k);
       const troot = ws.validation?.templatesRoot ?? path.join(ws.root, 'templates');
-      if (isUnder(file, ws.root) || isUnder(file, troot) || isUnder(troot, file)) {
+      if (isPathUnder(file, ws.root) || isPathUnder(file, troot) || isPathUnder(troot, file)) {
         ws.dirty = true;
         hit.push(ws);
       }

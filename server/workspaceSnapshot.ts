@@ -10,8 +10,9 @@ import type { TemplateEntry, WorkspaceValidation } from '../core/validate/api.js
 import type { CompositionDef, CompositionRulesModel, ServiceMappingsModel, StepDef } from '../core/model/types.js';
 import { LineIndex } from '../core/text/lineIndex.js';
 import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../core/workspace/discover.js';
-import { isTemplateFile, TEMPLATE_EXTENSIONS } from '../core/workspace/templateIndex.js';
+import { isTemplateFile } from '../core/workspace/templateIndex.js';
 import { reachableFrom } from '../core/workflow/dag.js';
+import { compositionNamed as compositionNamedIn, templateNameOfFile as templateNameIn } from '../core/workspace/queries.js';
 
 export type DocKind = 'composition_rules' | 'service_mappings' | 'template' | 'other';
 
@@ -93,11 +94,7 @@ export function rangeIn(ws: WorkspaceSnapshot, file: string, start: number, end:
 }
 
 export function templateNameOfFile(v: WorkspaceValidation, file: string): string | undefined {
-  const rel = path.relative(v.templatesRoot, file);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
-  const ext = TEMPLATE_EXTENSIONS.find((x) => rel.endsWith(x));
-  if (!ext) return undefined;
-  return rel.slice(0, -ext.length).split(path.sep).join('/');
+  return templateNameIn(v.templatesRoot, file);
 }
 
 export function templateByFile(v: WorkspaceValidation, file: string): TemplateEntry | undefined {
@@ -114,9 +111,9 @@ export function mappingsOf(ws: WorkspaceSnapshot): ServiceMappingsModel | undefi
   return ws.validation.serviceMappings ?? ws.lastGood.serviceMappings;
 }
 
+/** The composition of that name in the rules model or, while the file does not parse, the last good one. */
 export function compositionNamed(ws: WorkspaceSnapshot, name: string | undefined): CompositionDef | undefined {
-  if (name === undefined) return undefined;
-  return rulesOf(ws)?.compositions.find((c) => c.name === name);
+  return compositionNamedIn(rulesOf(ws), name);
 }
 
 /** Step of a composition by id, or by index when the id is not known. */

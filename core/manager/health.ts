@@ -13,6 +13,7 @@
  */
 import type { CompositionRulesModel, ProviderDef } from '../model/types.js';
 import { plural } from '../plural.js';
+import { providersInUse } from '../workspace/queries.js';
 import type { CacheDecision } from './cachePolicy.js';
 import type { MetricsRegistry } from './metrics.js';
 import type { EngineSnapshot } from './snapshot.js';
@@ -171,16 +172,6 @@ function cacheHealth(h: HealthInputs): ComponentHealth {
   return { status: 'healthy', reason: [`result cache ${h.cacheMode}; hit-rate targets met where judged`, ...notJudged].join('; ') };
 }
 
-/** Providers some step or override names in `model:`: the only ones whose keys matter. */
-function usedProviders(rules: CompositionRulesModel | undefined): Set<string> {
-  const used = new Set<string>();
-  for (const c of rules?.compositions ?? []) {
-    for (const s of c.steps) if (s.model) used.add(s.model.name);
-    for (const o of [...c.overrides.states, ...c.overrides.experienceLevels]) for (const s of o.steps) if (s.model) used.add(s.model.name);
-  }
-  return used;
-}
-
 export interface ProviderKeyCheck {
   provider: string;
   /** False when the provider reads a key (`api_key_env`) that is not set where the engine looks. */
@@ -200,7 +191,7 @@ export function checkProviderKeys(
   lookup: (name: string) => string | undefined,
   source: string,
 ): { checks: ProviderKeyCheck[]; unused: string[] } {
-  const used = usedProviders(rules);
+  const used = providersInUse(rules);
   const checks: ProviderKeyCheck[] = [];
   const unused: string[] = [];
   for (const p of providers) {

@@ -18,6 +18,7 @@ import type { WorkspaceValidation } from '../validate/api.js';
 import { nodeFileSystem, type FileSystemHost } from '../workspace/fileSystem.js';
 import { asFileReadError } from '../workspace/fileRead.js';
 import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../workspace/discover.js';
+import { compositionsUsingTemplate } from '../workspace/queries.js';
 import { LIMITS } from '../limits.js';
 import { TemplateCachePolicy, type CacheDecision, type ResultCacheMode } from './cachePolicy.js';
 import { ConfigurationError } from './configError.js';
@@ -33,7 +34,7 @@ import type { ResolvedComposition, WorkflowResult, WorkflowRun, WorkflowStatus }
 import { EngineWorkflowPort, type WorkflowSettings } from './engineWorkflowPort.js';
 import { isMarkedNonRetryable, markNonRetryable } from '../workflow/retry.js';
 import type { RunSummary } from '../workflow/engine.js';
-import { buildSnapshot, compositionTemplates, nextRenderKeys, withDependents, type EngineSnapshot, type ServiceRules } from './snapshot.js';
+import { buildSnapshot, nextRenderKeys, withDependents, type EngineSnapshot, type ServiceRules } from './snapshot.js';
 import { TemplateEngine, type CompiledTemplate, type TemplateFunction, type TemplateLogEntry } from './templateEngine.js';
 import type { TemplateHost, WorkflowPort, WorkflowRenderOptions } from './workflowPort.js';
 import { WorkspaceWatcher } from './workspaceWatcher.js';
@@ -78,6 +79,22 @@ export interface PromptManagerOptions {
   limits?: Partial<RenderLimits>;
   /** Where a template's `{{log}}` goes; default one line on stderr (never stdout). */
   onTemplateLog?: (entry: TemplateLogEntry) => void;
+  /**
+   * A validation of this workspace that the caller already has (the language server's, made for
+   * its diagnostics): the first load uses it instead of running the validator again. It must be
+   * of `root`, with `templatesRoot` when that is given, and of the texts `fs` reads; one with
+   * errors is refused as a validation of the manager's own would be. `reload({ validation })`
+   * swaps in later ones.
+   */
+  validation?: WorkspaceValidation;
+}
+
+export interface ReloadOptions {
+  /**
+   * A validation of the workspace's current texts that the caller already has: the reload uses
+   * it instead of running the validator (same conditions as `PromptManagerOptions.validation`).
+   */
+  validation?: WorkspaceValidation;
 }
 
 export interface ReloadResult {
@@ -167,6 +184,7 @@ export class PromptManager {
   /** The built-in engine, when no other port was given. */
   private runner?: EngineWorkflowPort;
   private closed = false;
+  private validationsRun = 0;
 
   private constructor(options: PromptManagerOptions) {
     const preset = recommendConfiguration(options.environment ?? 'production').settings;
@@ -206,7 +224,7 @@ export class PromptManager {
    */
   static async create(options: PromptManagerOptions): Promise<PromptManager> {
     const m = new PromptManager(options);
-    m.initialLoad();
+    m.initialLoad(options.validation);
     const preset = recommendConfiguration(m.environment).settings;
     const watch = (options.watch ?? preset.watch) && m.fs === nodeFileSystem;
     if (watch) m.startWatching(options.debounceMs ?? preset.debounceMs);
@@ -223,17 +241,22 @@ export class PromptManager {
     return this.engine.compilations;
   }
 
+  /** Times this manager ran the validator itself; validations handed to it (`validation`, `reload({ validation })`) are not counted. */
+  get validations(): number {
+    return this.validationsRun;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
 
   // ---------------------------------------------------------------- configuration
 
-  private initialLoad(): void {
+  private initialLoad(given: WorkspaceValidation | undefined): void {
     const t0 = this.clock.now();
     let validation: WorkspaceValidation;
     try {
-      validation = this.validate();
+      validation = given ? this.adopt(given) : this.validate();
     } catch (e) {
       this.metrics.config.record('failed', this.clock.now() - t0, t0);
       throw toPromptError(e, 'invalid_configuration');
@@ -290,7 +313,7 @@ export class PromptManager {
    * is rejected (the last good stays in use, `configRejected` is emitted, health is degraded);
    * this method does not throw for it.
    */
-  reload(): ReloadResult {
+  reload(options: ReloadOptions = {}): ReloadResult {
     const t0 = this.clock.now();
     const old = this.current;
     let validation: WorkspaceValidation | undefined;
@@ -299,7 +322,7 @@ export class PromptManager {
     if (gone) error = new ConfigurationError(this.root, [gone]);
     else {
       try {
-        validation = this.validate();
+        validation = options.validation ? this.adopt(options.validation) : this.validate();
       } catch (e) {
         error = toPromptError(e, 'invalid_configuration');
       }
@@ -385,8 +408,18 @@ export class PromptManager {
   }
 
   private validate(): WorkspaceValidation {
+    this.validationsRun++;
     this.validationCache.invalidateAll();
     return validateWorkspace(this.root, { fs: this.fs, cache: this.validationCache, ...(this.templatesRootOverride ? { templatesRoot: this.templatesRootOverride } : {}) });
+  }
+
+  /** A caller's validation, in place of one of our own: only if it is of this workspace as this manager sees it. */
+  private adopt(v: WorkspaceValidation): WorkspaceValidation {
+    if (path.resolve(v.root) !== this.root) throw new PromptError('invalid_configuration', `a validation of ${v.root} was given to the manager of ${this.root}`);
+    if (this.templatesRootOverride !== undefined && path.resolve(v.templatesRoot) !== this.templatesRootOverride) {
+      throw new PromptError('invalid_configuration', `a validation with the templates root ${v.templatesRoot} was given to a manager whose templates root is ${this.templatesRootOverride}`);
+    }
+    return v;
   }
 
   /** A render on one snapshot: any template without a service, the service's rules with one. */
@@ -611,7 +644,7 @@ export class PromptManager {
     if (!ct) throw unknownTemplate(templateName, snap);
     const a = ct.entry.analysis;
     const services = [...snap.services.values()].filter((s) => s.allowedTemplates.has(templateName)).map((s) => s.name).sort();
-    const compositions = [...snap.compositions.values()].filter((c) => compositionTemplates(c).includes(templateName)).map((c) => c.name).sort();
+    const compositions = compositionsUsingTemplate(snap.compositions.values(), templateName).map((c) => c.name).sort();
     const rt = this.runtime.get(ct);
     return {
       name: templateName,

@@ -6,6 +6,7 @@
  */
 import type { CompositionDef, PerformanceTargets, RunDefaults, ServiceDef } from '../model/types.js';
 import type { WorkspaceValidation } from '../validate/api.js';
+import { templatesServiceMayRender } from '../workspace/queries.js';
 import type { CompiledTemplate } from './templateEngine.js';
 
 export interface ServiceRules {
@@ -43,29 +44,9 @@ export interface EngineSnapshot {
   readonly renderKeys: ReadonlyMap<string, number>;
 }
 
-/** Every template a composition can render: steps, step fallbacks and override templates. */
-export function compositionTemplates(def: CompositionDef): string[] {
-  const out = new Set<string>();
-  for (const s of def.steps) {
-    if (s.template) out.add(s.template.name);
-    if (s.fallback?.template) out.add(s.fallback.template.name);
-  }
-  for (const o of [...def.overrides.states, ...def.overrides.experienceLevels]) {
-    for (const so of o.steps) if (so.template) out.add(so.template.name);
-  }
-  return [...out];
-}
-
 function serviceRules(def: ServiceDef, compositions: ReadonlyMap<string, CompositionDef>): ServiceRules {
-  const allowed = new Set<string>();
-  for (const r of def.primaryTemplates) allowed.add(r.name);
-  for (const r of def.templates) allowed.add(r.name);
-  if (def.fallback?.template) allowed.add(def.fallback.template.name);
+  const allowed = templatesServiceMayRender(def, (c) => compositions.get(c));
   const comps = new Set(def.compositions.map((c) => c.name));
-  for (const c of comps) {
-    const cd = compositions.get(c);
-    if (cd) for (const t of compositionTemplates(cd)) allowed.add(t);
-  }
   const fb = def.fallback?.template
     ? {
         template: def.fallback.template.name,

@@ -22,9 +22,9 @@ import { CodeActionKind, type CodeAction, type Diagnostic, type Range, type Text
 import type { CompositionDef, StepDef } from '../../core/model/types.js';
 import { closest, editDistance } from '../../core/validate/didYouMean.js';
 import { resolveTemplateName, TEMPLATE_EXTENSIONS } from '../../core/workspace/templateIndex.js';
-import { compositionsUsing } from './hover.js';
+import { compositionsUsingTemplate } from '../../core/workspace/queries.js';
 import { mustacheSpans } from './occurrences.js';
-import { ancestorsOf, descendantsOf, templateByFile, type DocumentSnapshot, type WorkspaceSnapshot } from '../workspaceSnapshot.js';
+import { ancestorsOf, descendantsOf, rulesOf, templateByFile, type DocumentSnapshot, type WorkspaceSnapshot } from '../workspaceSnapshot.js';
 import { yamlCursorAt } from './yamlCursor.js';
 import { addInput, addListItem, removeListItem } from './yamlEdits.js';
 
@@ -274,7 +274,7 @@ function createTemplate(req: CodeActionRequest, d: Diagnostic, own: string | und
   } else {
     const t = templateByFile(v, doc.file);
     lines.push(`{{!-- ${own}: a partial${t ? ` of '${t.name}'` : ''}; it sees the same context. --}}`);
-    const comps = t ? compositionsUsing(ws, t.name) : [];
+    const comps = t ? compositionsUsingTemplate(rulesOf(ws)?.compositions ?? [], t.name) : [];
     for (const cc of comps) lines.push(`{{!-- Inputs of '${cc.name}': ${[...cc.inputs.required, ...cc.inputs.optional].map((r) => r.name).join(', ') || '(none)'} --}}`);
   }
   lines.push('', '');

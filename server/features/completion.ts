@@ -21,10 +21,11 @@ import {
 } from 'vscode-languageserver-types';
 import type { CompositionDef, StepDef } from '../../core/model/types.js';
 import { schemaAt, type FileKind } from '../../core/validate/schemaCheck.js';
+import { compositionsUsingTemplate, stepsRenderingTemplate } from '../../core/workspace/queries.js';
 import { helperDocs } from './helperDocs.js';
 import { mustacheAt } from './hbsCursor.js';
 import { innermostOpenBlock } from '../../core/templates/tagScan.js';
-import { compositionsUsing, schemaFacts } from './hover.js';
+import { schemaFacts } from './hover.js';
 import type { FeatureRequest } from './navigation.js';
 import { ancestorsOf, compositionNamed, descendantsOf, displayPath, rulesOf, stepOf, templateByFile, type DocumentSnapshot, type WorkspaceSnapshot } from '../workspaceSnapshot.js';
 import { yamlCursorAt, type YamlCursor } from './yamlCursor.js';
@@ -300,19 +301,8 @@ function templateCompletion(req: FeatureRequest, offset: number): CompletionItem
   const m = mustacheAt(doc.text, offset);
   if (!m) return [];
   const t = templateByFile(ws.validation, doc.file);
-  const comps = t ? compositionsUsing(ws, t.name) : [];
-  const steps: HbsScope['steps'] = [];
-  for (const c of comps) {
-    for (const s of c.steps) {
-      if (s.template?.name === t?.name || s.fallback?.template?.name === t?.name) steps.push({ c, s });
-    }
-    for (const o of [...c.overrides.states, ...c.overrides.experienceLevels]) {
-      for (const so of o.steps) {
-        const s = c.steps.find((x) => x.id === so.stepName.name);
-        if (s && so.template?.name === t?.name && !steps.some((x) => x.s === s)) steps.push({ c, s });
-      }
-    }
-  }
+  const comps = t ? compositionsUsingTemplate(rulesOf(ws)?.compositions ?? [], t.name) : [];
+  const steps: HbsScope['steps'] = comps.flatMap((c) => stepsRenderingTemplate(c, t!.name).map((s) => ({ c, s })));
   return handlebarsItems(ws, doc, { compositions: comps, steps, allSteps: false, ownContext: true }, m, t?.name);
 }
 

@@ -6,6 +6,7 @@
 import { MarkupKind, type Hover, type Range } from 'vscode-languageserver-types';
 import { schemaAt, type FileKind } from '../../core/validate/schemaCheck.js';
 import { COMPOSITION_RULES_FILE } from '../../core/workspace/discover.js';
+import { compositionsUsingTemplate, providerNamed, serviceNamed, serviceTemplateRefs } from '../../core/workspace/queries.js';
 import { helperDocs } from './helperDocs.js';
 import { mustacheAt, wordAt } from './hbsCursor.js';
 import type { FeatureRequest } from './navigation.js';
@@ -72,7 +73,7 @@ function templateTextHover(ws: WorkspaceSnapshot, req: FeatureRequest, offset: n
   if (!root || root === 'this' || root.startsWith('@') || root === 'steps') return null;
   const t = templateByFile(ws.validation, doc.file);
   if (!t || !t.analysis.variables.some((v) => v.name === root)) return null;
-  const users = compositionsUsing(ws, t.name);
+  const users = compositionsUsingTemplate(rulesOf(ws)?.compositions ?? [], t.name);
   const lines = [`**variable** ${code(root)}`];
   for (const c of users) {
     const req = c.inputs.required.some((r) => r.name === root);
@@ -81,15 +82,6 @@ function templateTextHover(ws: WorkspaceSnapshot, req: FeatureRequest, offset: n
   }
   if (!users.length) lines.push('', '_No composition renders this template._');
   return { contents: { kind: MarkupKind.Markdown, value: lines.join('\n') }, range };
-}
-
-/** Compositions with a step (or override) that renders the template. */
-export function compositionsUsing(ws: WorkspaceSnapshot, template: string) {
-  return (rulesOf(ws)?.compositions ?? []).filter(
-    (c) =>
-      c.steps.some((s) => s.template?.name === template || s.fallback?.template?.name === template) ||
-      [...c.overrides.states, ...c.overrides.experienceLevels].some((o) => o.steps.some((s) => s.template?.name === template)),
-  );
 }
 
 /** Markdown describing a named thing. */
@@ -132,7 +124,7 @@ export function describeName(ws: WorkspaceSnapshot, o: Pick<Occurrence, 'kind' |
       return lines.join('\n');
     }
     case 'provider': {
-      const p = rulesOf(ws)?.providers.find((x) => x.name === o.name);
+      const p = providerNamed(rulesOf(ws), o.name);
       if (!p) return `**provider** ${code(o.name)}\n\n_Not defined under \`providers\`._`;
       const lines = [`**provider** ${code(p.name)}`, '', `Type: ${code(p.type)}`];
       if (p.baseUrl) lines.push('', `Base URL: ${code(p.baseUrl)}`);
@@ -141,11 +133,11 @@ export function describeName(ws: WorkspaceSnapshot, o: Pick<Occurrence, 'kind' |
       return lines.join('\n');
     }
     case 'service': {
-      const s = mappingsOf(ws)?.services.find((x) => x.name === o.name);
+      const s = serviceNamed(mappingsOf(ws), o.name);
       if (!s) return undefined;
       const lines = [`**service** ${code(s.name)}`];
       if (s.description) lines.push('', s.description);
-      lines.push('', `Templates: ${list([...s.primaryTemplates, ...s.templates].map((t) => t.name))}`, '', `Compositions: ${list(s.compositions.map((c) => c.name))}`);
+      lines.push('', `Templates: ${list(serviceTemplateRefs(s).map((t) => t.name))}`, '', `Compositions: ${list(s.compositions.map((c) => c.name))}`);
       lines.push('', `Context: required ${list(s.contextRequirements.required)}; optional ${list(s.contextRequirements.optional)}`);
       return lines.join('\n');
     }

@@ -3,6 +3,7 @@ import { SymbolKind, type DocumentSymbol, type Location, type Position, type Ran
 import { occurrencesAt, occurrencesOf, walkOccurrences, type Occurrence } from './occurrences.js';
 import { linesOf, type DocumentSnapshot, type WorkspaceSnapshot } from '../workspaceSnapshot.js';
 import type { SNode } from '../../core/yaml/sourceTree.js';
+import { serviceTemplateRefs } from '../../core/workspace/queries.js';
 
 export interface FeatureRequest {
   ws: WorkspaceSnapshot;
@@ -75,7 +76,7 @@ export function documentSymbols(ws: WorkspaceSnapshot, doc: DocumentSnapshot): D
   if (doc.kind === 'service_mappings' && v.serviceMappings?.file === doc.file) {
     for (const s of v.serviceMappings.services) {
       const children: DocumentSymbol[] = [];
-      for (const t of [...s.primaryTemplates, ...s.templates]) children.push(sym(t.name, SymbolKind.File, rangeOf(ws, doc.file, t.node), rangeOf(ws, doc.file, t.node), 'template'));
+      for (const t of serviceTemplateRefs(s)) children.push(sym(t.name, SymbolKind.File, rangeOf(ws, doc.file, t.node), rangeOf(ws, doc.file, t.node), 'template'));
       for (const c of s.compositions) children.push(sym(c.name, SymbolKind.Module, rangeOf(ws, doc.file, c.node), rangeOf(ws, doc.file, c.node), 'composition'));
       out.push(sym(s.name, SymbolKind.Class, spanRange(ws, doc.file, s.nameNode, s.node), rangeOf(ws, doc.file, s.nameNode), s.description ?? 'service', children));
     }

@@ -9,6 +9,7 @@ import type { NameRef } from '../../core/model/types.js';
 import type { TemplateEntry } from '../../core/validate/api.js';
 import type { SNode, SScalar } from '../../core/yaml/sourceTree.js';
 import { hasTag, tagInsides } from '../../core/templates/tagScan.js';
+import { compositionTemplates, isPathUnder, serviceTemplateRefs } from '../../core/workspace/queries.js';
 import { contains, linesOf, type WorkspaceSnapshot } from '../workspaceSnapshot.js';
 
 export type NameKind = 'template' | 'step' | 'composition' | 'provider' | 'service';
@@ -102,6 +103,8 @@ export function walkOccurrences(ws: WorkspaceSnapshot, f: OccurrenceFilter = {})
     }
 
     const rules = v.compositionRules;
+    // Step reads in templates matter only when the position is in one (or there is no position).
+    const outsideTemplates = at !== undefined && v.templates.size > 0 && !isPathUnder(at.file, v.templatesRoot);
     if (rules) {
       const file = rules.file;
       const inRules = !at || at.file === file;
@@ -154,18 +157,13 @@ export function walkOccurrences(ws: WorkspaceSnapshot, f: OccurrenceFilter = {})
           if (c.output) stepReadsIn(c.output.node);
         }
         // `steps.<id>` reads inside the templates this composition renders (and their partials).
-        if (f.definitionsOnly || (at && v.templates.size && !isTemplateAt(v, at.file))) continue;
+        if (f.definitionsOnly || outsideTemplates) continue;
         if (only && !(only.kind === 'step' && only.scope === scope)) continue;
         const used = new Set<TemplateEntry>();
-        const use = (r: NameRef | undefined) => {
-          const t = r && v.templates.get(r.name);
+        for (const name of compositionTemplates(c)) {
+          const t = v.templates.get(name);
           if (t) used.add(t);
-        };
-        for (const s of c.steps) {
-          use(s.template);
-          use(s.fallback?.template);
         }
-        for (const o of [...c.overrides.states, ...c.overrides.experienceLevels]) for (const so of o.steps) use(so.template);
         const visited = new Set<string>();
         const visit = (t: TemplateEntry, depth: number) => {
           if (visited.has(t.file) || depth > 16) return;
@@ -191,7 +189,7 @@ export function walkOccurrences(ws: WorkspaceSnapshot, f: OccurrenceFilter = {})
       for (const s of maps.services) {
         if (at && !(Math.min(s.nameNode.start, s.node.start) <= at.offset && at.offset <= s.node.end) && !(s.fallback?.template && holds(file, s.fallback.template.node.start, s.fallback.template.node.end))) continue;
         add('service', s.name, undefined, 'definition', 'key', file, s.nameNode);
-        for (const t of [...s.primaryTemplates, ...s.templates]) ref('template', file, t, 'list-item');
+        for (const t of serviceTemplateRefs(s)) ref('template', file, t, 'list-item');
         // A fallback inherited from `defaults` is the same place for every service: reported once.
         if (s.fallback?.template) ref('template', file, s.fallback.template, 'value');
         for (const c of s.compositions) ref('composition', file, c, 'list-item');
@@ -201,10 +199,6 @@ export function walkOccurrences(ws: WorkspaceSnapshot, f: OccurrenceFilter = {})
     if (!(e instanceof Stop)) throw e;
   }
   return out;
-}
-
-function isTemplateAt(v: WorkspaceSnapshot['validation'], file: string): boolean {
-  return file.startsWith(v.templatesRoot);
 }
 
 /** `[start, end)` of every `{{ ... }}` in a text (offsets of the inside). */
