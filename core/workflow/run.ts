@@ -17,13 +17,14 @@ import type { Clock } from '../clock.js';
 import { PromptError, toPromptError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { ProviderDef } from '../model/types.js';
-import { DEFAULT_PROVIDER_TIMEOUT_MS, MAX_STEP_ERRORS, STEP_ERRORS_KEPT_FIRST, compositionBoundsProblem, providerBoundsProblem } from './bounds.js';
-import { buildStepGraph, remainingPathLengths, topologicalOrder, type GraphProblem, type StepGraph } from './dag.js';
+import { MAX_STEP_ERRORS, STEP_ERRORS_KEPT_FIRST } from './bounds.js';
+import { remainingPathLengths, type StepGraph } from './dag.js';
 import { EventLog } from './eventLog.js';
-import { RENDER_EXECUTOR, type ExecutorRegistry, type StepExecutionRequest, type StepExecutor } from './executors.js';
+import { precheckRun } from './precheck.js';
+import { outputChars, runAttempt, type AttemptResult, type AttemptSpec } from './attempt.js';
+import type { ExecutorRegistry, StepExecutor } from './executors.js';
 import type { WorkflowMetrics } from './metrics.js';
 import { StepHeap } from './priorityQueue.js';
-import { classifyProviderFailure } from './providerFailure.js';
 import { isRetryable, planRetry, withReason } from './retry.js';
 import type {
   ErrorJSON,
@@ -91,8 +92,6 @@ interface StepState {
   provider?: ProviderDef;
 }
 
-type AttemptResult = { ok: true; output: unknown } | { ok: false; error: PromptError };
-
 function defineData(o: Record<string, unknown>, k: string, v: unknown): void {
   // A step id or context key `__proto__` must be data, never a prototype change; plain
   // assignment for the rest, as defineProperty is several times slower.
@@ -100,49 +99,8 @@ function defineData(o: Record<string, unknown>, k: string, v: unknown): void {
   else o[k] = v;
 }
 
-interface GraphAnalysis {
-  graph: StepGraph;
-  problems: GraphProblem[];
-  order?: number[];
-}
-/** The step graph of a resolved composition, kept while the composition object lives: a caller that runs the same resolved composition again skips the analysis. */
-const analyses = new WeakMap<ResolvedComposition, GraphAnalysis>();
-function analyse(c: ResolvedComposition): GraphAnalysis {
-  let a = analyses.get(c);
-  if (!a) {
-    const { graph, problems } = buildStepGraph(c.steps);
-    a = { graph, problems };
-    if (!problems.length) a.order = topologicalOrder(graph)!;
-    analyses.set(c, a);
-  }
-  return a;
-}
-
-/** Undefined when the provider has no base_url or an http(s) one; else what is wrong with it. */
-function providerScheme(p: ProviderDef): string | undefined {
-  if (p.baseUrl === undefined || p.baseUrl === null) return undefined;
-  let url: URL;
-  try {
-    url = new URL(String(p.baseUrl));
-  } catch {
-    return 'not a URL';
-  }
-  return url.protocol === 'http:' || url.protocol === 'https:' ? undefined : url.protocol;
-}
-
 function outputText(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
-}
-
-/** Characters of an output as status, history and later steps hold it (a string's length, or its JSON's). */
-function outputChars(v: unknown): number {
-  if (v === null || v === undefined) return 0;
-  if (typeof v === 'string') return v.length;
-  try {
-    return JSON.stringify(v)?.length ?? 0;
-  } catch {
-    return 0;
-  }
 }
 
 export class WorkflowRunner {
@@ -236,74 +194,27 @@ export class WorkflowRunner {
 
   // ---------------------------------------------------------------- start
 
-  /** Checks that the run can start; a refusal ends it `failed` with the error and no step runs. */
-  private precheck(context: Record<string, unknown>): PromptError | undefined {
-    const c = this.composition;
-    const details = { composition: c.name };
-    const { graph, problems } = analyse(c);
-    this.graph = graph;
-    if (problems.length) return new PromptError('invalid_configuration', `composition "${c.name}" cannot run: ${problems.map((p) => p.message).join('; ')}`, details);
-    if (!(this.maxParallel === Infinity || (Number.isInteger(this.maxParallel) && this.maxParallel >= 1))) {
-      return new PromptError('invalid_configuration', `composition "${c.name}": max_parallel must be a whole number from 1 up, not ${this.maxParallel}`, details);
-    }
-    // The schema bounds these in YAML; a composition built in code must not overflow a timer or retry without end either.
-    const bounds = compositionBoundsProblem(c);
-    if (bounds) return new PromptError('invalid_configuration', `composition "${c.name}" cannot run: ${bounds}`, details);
-    for (const s of this.steps) {
-      const d = s.def;
-      if (d.skip) continue;
-      if (d.template === undefined) return new PromptError('invalid_configuration', `step "${d.id}" of composition "${c.name}" has no template`, { ...details, step: d.id });
-      if (d.model === undefined) {
-        s.executor = this.deps.executors.get(RENDER_EXECUTOR);
-        if (!s.executor) return new PromptError('invalid_configuration', `no "${RENDER_EXECUTOR}" executor is registered`, details);
-        continue;
-      }
-      if (!this.deps.trusted) {
-        // An untrusted workspace's YAML must not send prompts (and the context in them) to an address it chose.
-        return new PromptError('access_denied', `step "${d.id}" sends its prompt to the provider "${d.model}", which an untrusted workspace may not do`, { ...details, step: d.id });
-      }
-      const p = this.deps.providers.get(d.model);
-      if (!p) return new PromptError('invalid_configuration', `step "${d.id}" names the model "${d.model}", which is not among the providers`, { ...details, step: d.id });
-      // Whatever executor serves the provider, its address must be http or https: the schema
-      // says so, and a provider override or a hand-built model must not get around it.
-      const scheme = providerScheme(p);
-      if (scheme !== undefined) {
-        return new PromptError('invalid_configuration', `provider "${p.name}" has a base_url that is not http or https (${scheme}); the engine sends prompts only over http and https`, { ...details, step: d.id });
-      }
-      const pb = providerBoundsProblem(p);
-      if (pb) return new PromptError('invalid_configuration', `composition "${c.name}" cannot run: ${pb}`, { ...details, step: d.id });
-      s.provider = p;
-      s.executor = this.deps.executors.get(p.type);
-      if (!s.executor) {
-        return new PromptError(
-          'invalid_configuration',
-          `provider "${p.name}" (step "${d.id}") has the type "${p.type}", and no executor of that name is registered (registered: ${this.deps.executors.names().join(', ')}); register your client under that name: workflow: { executors: [{ name: '${p.type}', execute }] }`,
-          { ...details, step: d.id },
-        );
-      }
-    }
-    const missing = c.inputs.required.filter((k) => context[k] === undefined || context[k] === null);
-    if (missing.length) {
-      return new PromptError('missing_context', `composition "${c.name}" needs the input${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}`, { ...details, variable: missing[0] });
-    }
-    return undefined;
-  }
-
   start(context: Record<string, unknown>): void {
     if (this.ended) return;
     this.input = { ...context };
-    const refusal = this.precheck(context);
-    if (refusal) {
-      this.error = refusal.toJSON();
+    const checked = precheckRun(this.composition, this.maxParallel, context, this.deps);
+    if ('refusal' in checked) {
+      this.error = checked.refusal.toJSON();
       this.finish('failed');
       return;
     }
+    this.graph = checked.graph;
+    checked.executors.forEach((e, i) => {
+      if (e) this.steps[i]!.executor = e;
+      const p = checked.providers[i];
+      if (p) this.steps[i]!.provider = p;
+    });
     const g = this.graph;
     const n = this.steps.length;
     let priority: ArrayLike<number>;
     // With unbounded parallelism every ready step starts at once: order cannot matter.
     if (this.deps.policy === 'critical-path' && this.maxParallel < n) {
-      const order = analyse(this.composition).order!;
+      const order = checked.order;
       // Past median durations make the remaining path a time; without history every step weighs the same.
       const known = this.steps.map((s) => this.deps.metrics.stepP50(this.composition.name, s.def.id));
       const seen = known.filter((x): x is number => x !== undefined);
@@ -571,93 +482,30 @@ export class WorkflowRunner {
     });
   }
 
-  /** One attempt: render the prompt, run the executor; settles at the first of its answer, its timeout, or the run's stop (a late answer is dropped). */
+  /** One attempt (attempt.ts): settles at the first of its answer, its timeouts, or the run's stop. */
   private attempt(i: number, ctx: Record<string, unknown>, attempt: number): Promise<AttemptResult> {
     const s = this.steps[i]!;
-    const def = s.def;
-    const clock = this.deps.clock;
-    const provider = s.provider;
-    return new Promise<AttemptResult>((resolve) => {
-      let settled = false;
-      let timer: unknown;
-      let providerTimer: unknown;
-      let unfollow: (() => void) | undefined;
-      let sentAt: number | undefined;
-      // A controller of its own only when the attempt can time out: creating one costs more
-      // than the rest of a no-op step, and without a timeout the run's signal says it all.
-      let ac: AbortController | undefined;
-      const settle = (r: AttemptResult) => {
-        if (settled) return;
-        settled = true;
-        if (timer !== undefined) clock.clearTimeout(timer);
-        if (providerTimer !== undefined) clock.clearTimeout(providerTimer);
-        unfollow?.();
-        this.inFlight.delete(onStop);
-        if (provider && sentAt !== undefined && !this.ended) {
-          this.deps.metrics.recordProviderCall(provider.name, clock.now() - sentAt, r.ok ? undefined : { status: r.error.status, kind: classifyProviderFailure(r.error) });
-        }
-        resolve(r);
-      };
-      const onStop = (reason: PromptError) => {
-        ac?.abort(reason);
-        settle({ ok: false, error: reason });
-      };
-      this.inFlight.add(onStop);
-      let signal = this.runAbort.signal;
-      if (def.timeoutMs !== undefined) {
-        const ms = def.timeoutMs;
-        ac = new AbortController();
-        signal = ac.signal;
-        timer = clock.setTimeout(() => {
-          const err = new PromptError('timeout', `step "${def.id}" attempt ${attempt} took longer than its timeout_ms of ${ms} ms`, { step: def.id, composition: this.composition.name });
-          ac!.abort(err);
-          settle({ ok: false, error: err });
-        }, ms);
-      }
-      const work = async () => {
-        const prompt = await this.deps.host.renderTemplate(def.template!, ctx, this.renderOpts(signal));
-        if (settled) return undefined;
-        sentAt = clock.now();
-        let callSignal = signal;
-        if (provider) {
-          // The provider's own limit on one call, enforced here for every executor: its signal aborts.
-          const ms = provider.timeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS;
-          const pac = new AbortController();
-          const follow = () => pac.abort(signal.reason);
-          signal.addEventListener('abort', follow, { once: true });
-          unfollow = () => signal.removeEventListener('abort', follow);
-          callSignal = pac.signal;
-          providerTimer = clock.setTimeout(() => {
-            const err = new PromptError('timeout', `provider "${provider.name}" did not answer step "${def.id}" (attempt ${attempt}) within its timeout_ms of ${ms} ms`, { step: def.id, composition: this.composition.name });
-            pac.abort(err);
-            settle({ ok: false, error: err });
-          }, ms);
-        }
-        const req: StepExecutionRequest = {
-          runId: this.id,
-          composition: this.composition.name,
-          stepId: def.id,
-          attempt,
-          prompt,
-          context: ctx,
-          signal: callSignal,
-          clock,
-          env: this.deps.env,
-        };
-        if (provider) req.provider = provider;
-        if (this.serviceName !== undefined) req.serviceName = this.serviceName;
-        const output = await s.executor!.execute(req);
-        const chars = outputChars(output);
-        if (chars > LIMITS.maxStepOutputChars) {
-          throw new PromptError('limit_exceeded', `step "${def.id}" produced an output of ${chars} characters, more than maxStepOutputChars (${LIMITS.maxStepOutputChars})`, { step: def.id, composition: this.composition.name });
-        }
-        return output;
-      };
-      work().then(
-        (output) => settle({ ok: true, output }),
-        (e) => settle({ ok: false, error: toPromptError(e, sentAt !== undefined && provider ? 'provider_error' : 'template_error', { step: def.id, composition: this.composition.name }) }),
-      );
-    });
+    const spec: AttemptSpec = {
+      runId: this.id,
+      composition: this.composition.name,
+      def: s.def,
+      executor: s.executor!,
+      host: this.deps.host,
+      clock: this.deps.clock,
+      env: this.deps.env,
+      metrics: this.deps.metrics,
+      context: ctx,
+      attempt,
+      runSignal: this.runAbort.signal,
+      onStop: (f) => {
+        this.inFlight.add(f);
+        return () => this.inFlight.delete(f);
+      },
+      counts: () => !this.ended,
+    };
+    if (s.provider) spec.provider = s.provider;
+    if (this.serviceName !== undefined) spec.serviceName = this.serviceName;
+    return runAttempt(spec);
   }
 
   /** A retry wait on the injected clock; the run's stop ends it early. */
