@@ -21,6 +21,9 @@ const SERVER_ENTRY_BUDGET = { minified: 240 * KB, unminified: 530 * KB };
 
 const common = {
   bundle: true,
+  // BullMQ reads its Lua scripts from its package at run time, and it and ioredis are loaded only
+  // when the BullMQ workflow back end is chosen (core/distributed/connection.ts): never bundled.
+  external: ['bullmq', 'ioredis'],
   platform: 'node',
   // The extension's bundles run on the Node inside VS Code (1.95: Node 20); the library and the
   // CLI need Node 22 or later (package.json engines.node), which runs node20 output as well.
@@ -46,14 +49,14 @@ function walk(dir, out = []) {
 }
 
 const builds = tests
-  ? [{ ...common, entryPoints: walk('test'), outdir: 'out/test', outbase: 'test', external: ['vscode'] }]
+  ? [{ ...common, entryPoints: walk('test'), outdir: 'out/test', outbase: 'test', external: [...common.external, 'vscode'] }]
   : [
       // The extension client, vscode-languageclient bundled as it is.
-      { ...common, entryPoints: ['client/extension.ts'], outfile: 'dist/client.js', external: ['vscode'], plugins: [...common.plugins, sizeBudget(CLIENT_BUDGET, 'what VS Code loads before activate(): see which package grew (esbuild --analyze)')] },
+      { ...common, entryPoints: ['client/extension.ts'], outfile: 'dist/client.js', external: [...common.external, 'vscode'], plugins: [...common.plugins, sizeBudget(CLIENT_BUDGET, 'what VS Code loads before activate(): see which package grew (esbuild --analyze)')] },
       // The language server, in two parts for a quick first start (server/main.ts): the connection
       // with vscode-languageserver, and the rest, loaded once `initialize` is answered, which uses
       // the first one's library (build/serverSplit.mjs).
-      { ...common, entryPoints: ['server/main.ts'], outfile: 'dist/server.js', external: ['./languageService.js'], plugins: [...common.plugins, sizeBudget(SERVER_ENTRY_BUDGET, 'the bundle that answers `initialize` holds only the connection: does server/main.ts import more than vscode-languageserver and capabilities.ts?')] },
+      { ...common, entryPoints: ['server/main.ts'], outfile: 'dist/server.js', external: [...common.external, './languageService.js'], plugins: [...common.plugins, sizeBudget(SERVER_ENTRY_BUDGET, 'the bundle that answers `initialize` holds only the connection: does server/main.ts import more than vscode-languageserver and capabilities.ts?')] },
       { ...common, entryPoints: ['server/languageService.ts'], outfile: 'dist/languageService.js', plugins: [...common.plugins, serverSplitPlugin()] },
       // The template-analysis worker thread's own small bundle (server/templateWorkerMain.ts).
       { ...common, entryPoints: ['server/templateWorkerMain.ts'], outfile: 'dist/templateWorker.js' },

@@ -52,6 +52,14 @@ export type { HealthReport, HealthStatus, ComponentHealth } from './manager/heal
 // Workflows: the DAG engine the manager runs compositions on, its executors and graph export.
 export * from './workflow/index.js';
 export { EngineWorkflowPort } from './manager/engineWorkflowPort.js';
+// The distributed back end: runs as BullMQ jobs over Redis, workers on any machine (README "Scaling out").
+export { DistributedWorkflowPort } from './manager/distributedWorkflowPort.js';
+export { WorkflowWorker, createWorkflowWorker } from './manager/workflowWorker.js';
+export type { WorkflowWorkerOptions } from './manager/workflowWorker.js';
+export { REDIS_URL_ENV, DEFAULT_PREFIX as DEFAULT_REDIS_PREFIX, backendFromEnv, redactRedisUrl } from './distributed/connection.js';
+export type { WorkflowBackendConfig, BullmqBackendConfig, InProcessBackendConfig, RedisConnectionOptions } from './distributed/connection.js';
+export { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS, MAX_STALLED_COUNT } from './distributed/stepWorker.js';
+export { DEFAULT_HISTORY_TTL_MS } from './distributed/enqueue.js';
 export type { WorkflowSettings, ProviderOverrides } from './manager/engineWorkflowPort.js';
 export { LineIndex } from './text/lineIndex.js';
 export { ValidationCache } from './validate/validateWorkspace.js';

@@ -62,6 +62,8 @@ export interface WorkflowStatus {
   output: string | null;
   /** Why the run could not start, or why its output could not be rendered. */
   error?: ErrorJSON;
+  /** Why a running run does not move on (a distributed run waiting for a worker that serves its configuration). */
+  notice?: string;
   maxParallel: number;
   appliedOverrides: { state?: string; experienceLevel?: string };
 }

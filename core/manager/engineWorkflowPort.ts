@@ -14,6 +14,7 @@ import { WorkflowEngine } from '../workflow/engine.js';
 import type { ExecutorsOption } from '../workflow/executors.js';
 import { describeFailures, PROVIDER_FAILURE_LABELS } from '../workflow/providerFailure.js';
 import type { WorkflowResult, WorkflowRun } from '../workflow/types.js';
+import type { WorkflowBackendConfig } from '../distributed/connection.js';
 
 /** Per-provider settings that win over composition_rules.yaml (the demo's local server, tests). */
 export type ProviderOverrides = Record<string, Partial<Pick<ProviderDef, 'baseUrl' | 'model' | 'apiKeyEnv'>>>;
@@ -34,6 +35,13 @@ export interface WorkflowSettings {
   /** Where `api_key_env` names are looked up (default process.env). */
   env?: (name: string) => string | undefined;
   providerOverrides?: ProviderOverrides;
+  /**
+   * Where runs execute: `{ type: 'in-process' }` (the default), or
+   * `{ type: 'bullmq', connection: { url }, prefix }`: steps become BullMQ jobs that
+   * `promptmanager worker` processes (or `createWorkflowWorker`) execute, on any machine, with
+   * the run's state in Redis (README "Scaling out").
+   */
+  backend?: WorkflowBackendConfig;
 }
 
 export interface StartOptions extends WorkflowExecuteOptions {

@@ -32,6 +32,9 @@ import type { BatchResult, RenderContext, RenderOptions, RenderRequest, RenderRe
 import { resolveComposition } from '../workflow/resolve.js';
 import type { ResolvedComposition, WorkflowResult, WorkflowRun, WorkflowStatus } from '../workflow/types.js';
 import { EngineWorkflowPort, type WorkflowSettings } from './engineWorkflowPort.js';
+import { DistributedWorkflowPort } from './distributedWorkflowPort.js';
+import { configPin } from './configPin.js';
+import type { Redis } from 'ioredis';
 import { isMarkedNonRetryable, markNonRetryable } from '../workflow/retry.js';
 import type { RunSummary } from '../workflow/engine.js';
 import { buildSnapshot, nextRenderKeys, withDependents, type EngineSnapshot, type ServiceRules } from './snapshot.js';
@@ -183,6 +186,11 @@ export class PromptManager {
   private readonly validationCache = new ValidationCache();
   /** The built-in engine, when no other port was given. */
   private runner?: EngineWorkflowPort;
+  /** The BullMQ back end, when `workflow.backend` chose it. */
+  private distributed?: DistributedWorkflowPort;
+  /** Each snapshot's configuration-file texts, for its content hash (configPin). */
+  private readonly snapshotTexts = new WeakMap<EngineSnapshot, string>();
+  private readonly pins = new WeakMap<EngineSnapshot, string>();
   private closed = false;
   private validationsRun = 0;
 
@@ -225,6 +233,8 @@ export class PromptManager {
   static async create(options: PromptManagerOptions): Promise<PromptManager> {
     const m = new PromptManager(options);
     m.initialLoad(options.validation);
+    const backend = options.workflow?.backend;
+    if (!options.workflows && backend?.type === 'bullmq') await m.useDistributed(DistributedWorkflowPort.connect(backend, { ...options.workflow, clock: m.clock, idGenerator: m.idGenerator }));
     const preset = recommendConfiguration(m.environment).settings;
     const watch = (options.watch ?? preset.watch) && m.fs === nodeFileSystem;
     if (watch) m.startWatching(options.debounceMs ?? preset.debounceMs);
@@ -268,6 +278,7 @@ export class PromptManager {
     const { table } = this.engine.prepare(validation.templates);
     this.swap(buildSnapshot(validation, table, 1, this.clock.now(), nextRenderKeys(table, undefined, 'all')));
     this.configTexts = this.readConfigTexts(validation);
+    this.snapshotTexts.set(this.current, this.configTexts);
     this.metrics.config.record('loaded', this.clock.now() - t0, t0);
   }
 
@@ -364,6 +375,7 @@ export class PromptManager {
     }
     this.swap(next);
     this.configTexts = texts;
+    this.snapshotTexts.set(next, texts);
     this.watcher?.watch({ root: validation.root, templatesRoot: validation.templatesRoot });
     const durationMs = this.clock.now() - t0;
     this.metrics.config.record('reloaded', durationMs, t0);
@@ -691,11 +703,47 @@ export class PromptManager {
   attachWorkflowEngine(port: WorkflowPort): this {
     this.workflows = port;
     this.runner = port instanceof EngineWorkflowPort ? port : undefined;
+    this.distributed = port instanceof DistributedWorkflowPort ? port : undefined;
     return this;
+  }
+
+  private async useDistributed(connecting: Promise<DistributedWorkflowPort>): Promise<void> {
+    const port = await connecting;
+    await this.runner?.close();
+    this.runner = undefined;
+    this.distributed = port;
+    this.workflows = port;
+    port.backend.on('progress', (e) => {
+      this.events.emit('workflow.progress', e);
+      this.events.emit(e.type, e);
+    });
   }
 
   get workflowEngine(): WorkflowPort | undefined {
     return this.workflows;
+  }
+
+  /** Where this manager's runs execute: `in-process`, `bullmq`, or `custom` (another engine attached behind the port). */
+  get workflowBackend(): 'in-process' | 'bullmq' | 'custom' {
+    return this.distributed ? 'bullmq' : this.runner ? 'in-process' : 'custom';
+  }
+
+  /**
+   * The Redis connection of the BullMQ back end, for features that keep state beside the runs
+   * (a shared model-response cache); undefined with the in-process engine.
+   */
+  get redisConnection(): Redis | undefined {
+    return this.distributed?.redis;
+  }
+
+  /** The content hash of a configuration (its two files and every template): what a distributed run pins. */
+  configurationPin(snapshot: EngineSnapshot = this.current): string {
+    let pin = this.pins.get(snapshot);
+    if (pin === undefined) {
+      pin = configPin(snapshot, this.snapshotTexts.get(snapshot) ?? '');
+      this.pins.set(snapshot, pin);
+    }
+    return pin;
   }
 
   /**
@@ -703,6 +751,7 @@ export class PromptManager {
    * never rejects), `cancel()`, and an async iterator over its progress events. With a
    * service, the service must list the composition (`access_denied`) and the context must hold
    * its required keys (`missing_context`). The run is pinned to the current configuration.
+   * On the BullMQ back end the run's steps execute on the workers, its state in Redis.
    */
   async startWorkflow(compositionName: string, context: RenderContext = {}, options: ExecuteWorkflowOptions = {}): Promise<WorkflowRun> {
     const snap = this.current;
@@ -710,10 +759,10 @@ export class PromptManager {
     const record = this.workflowRecorder(compositionName, serviceName);
     try {
       this.checkRun(snap, compositionName, context, serviceName);
-      if (!this.runner) {
-        throw new PromptError('invalid_configuration', 'startWorkflow needs the built-in workflow engine; with another port use executeWorkflow', { composition: compositionName });
-      }
-      const run = this.runner.start(compositionName, context, this.runOptions(snap, options));
+      let run: WorkflowRun;
+      if (this.distributed) run = await this.distributed.start(compositionName, context, { ...this.runOptions(snap, options), pin: this.configurationPin(snap) });
+      else if (this.runner) run = this.runner.start(compositionName, context, this.runOptions(snap, options));
+      else throw new PromptError('invalid_configuration', 'startWorkflow needs the built-in workflow engine; with another port use executeWorkflow', { composition: compositionName });
       void run.done.then((r) => record(r.status, r.error?.code as ErrorCode | undefined));
       return run;
     } catch (e) {
@@ -728,7 +777,7 @@ export class PromptManager {
    * attempts, errors, timings and output). Same checks as `startWorkflow`.
    */
   async executeWorkflow(compositionName: string, context: RenderContext = {}, options: ExecuteWorkflowOptions = {}): Promise<WorkflowResult> {
-    if (this.runner || !this.workflows) return (await this.startWorkflow(compositionName, context, options)).done;
+    if (this.runner || this.distributed || !this.workflows) return (await this.startWorkflow(compositionName, context, options)).done;
     // Another engine behind the port: the manager still checks, pins and measures.
     const snap = this.current;
     const record = this.workflowRecorder(compositionName, options.serviceName);
@@ -744,29 +793,44 @@ export class PromptManager {
     }
   }
 
-  /** A run's status, during the run and after it (within the history limit). */
-  getWorkflowStatus(workflowId: string): WorkflowStatus | undefined {
+  /** A run's status, during the run and after it (within the history limit); on the BullMQ back end, of a run started by any process. */
+  async getWorkflowStatus(workflowId: string): Promise<WorkflowStatus | undefined> {
+    if (this.distributed) return this.distributed.getStatus(workflowId);
     return this.runner?.engine.getStatus(workflowId);
   }
 
-  /** Cancels a run: no new step starts, running steps get the abort, status `cancelled`. */
-  cancelWorkflow(workflowId: string, reason?: string): boolean {
+  /** Cancels a run: no new step starts, running steps get the abort, status `cancelled`. False when it is not running. */
+  async cancelWorkflow(workflowId: string, reason?: string): Promise<boolean> {
+    if (this.distributed) return this.distributed.cancel(workflowId, reason);
     return this.runner?.engine.cancel(workflowId, reason) ?? false;
   }
 
+  /**
+   * A handle on a run by its id (events from its first, `done`, `cancel`): on the BullMQ back
+   * end, of a run started by any process, this one before a restart included. Undefined when
+   * no such run is kept.
+   */
+  async attachWorkflow(workflowId: string): Promise<WorkflowRun | undefined> {
+    if (this.distributed) return this.distributed.attach(workflowId);
+    return this.runner?.engine.attach(workflowId);
+  }
+
   /** Runs in the history, newest last. */
-  listWorkflowRuns(): RunSummary[] {
+  async listWorkflowRuns(): Promise<RunSummary[]> {
+    if (this.distributed) return this.distributed.listRuns();
     return this.runner?.engine.listRuns() ?? [];
   }
 
   /** Per composition and step: runs by status, durations, retries, fallbacks, timeouts. */
   getWorkflowMetrics(): ReturnType<EngineWorkflowPort['engine']['getMetrics']> | undefined {
+    if (this.distributed) return this.distributed.metrics.getMetrics();
     return this.runner?.engine.getMetrics();
   }
 
   /** Follows the workspace's trust: an untrusted workspace runs no provider step. */
   setTrusted(trusted: boolean): void {
     this.runner?.engine.setTrusted(trusted);
+    this.distributed?.setTrusted(trusted);
   }
 
   /** Records a run's outcome and duration (from now) in the manager's metrics. */

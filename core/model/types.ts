@@ -116,6 +116,12 @@ export interface ProviderDef {
   apiKeyEnv?: string;
   /** Time limit of one call to the provider (`timeout_ms`); the engine enforces it, 60,000 ms when unset. Never sent to the provider. */
   timeoutMs?: number;
+  /** `max_concurrency`: calls in flight at once, across every run (and every worker of the distributed back end). */
+  maxConcurrency?: number;
+  /** `requests_per_minute`: calls started per minute, across every run and worker. */
+  requestsPerMinute?: number;
+  /** `tokens_per_minute`: tokens per minute, estimated from the request until the answer says. */
+  tokensPerMinute?: number;
   /** Extra request fields (temperature, max_tokens...) passed through to the provider. */
   options: Record<string, unknown>;
 }

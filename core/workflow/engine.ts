@@ -73,6 +73,16 @@ export interface RunSummary {
   startedAt: number;
 }
 
+function handleOf(runner: WorkflowRunner): WorkflowRun {
+  return {
+    id: runner.id,
+    done: runner.done,
+    status: () => runner.snapshot(),
+    cancel: (reason?: string) => runner.cancel(reason),
+    [Symbol.asyncIterator]: () => runner.log.iterate(),
+  };
+}
+
 export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
   readonly executors: ExecutorRegistry;
   readonly metrics: WorkflowMetrics;
@@ -163,13 +173,13 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
     if (options.signal?.aborted) runner.cancel('the caller aborted the run before it started');
     else runner.start(context);
     this.evict();
-    return {
-      id,
-      done: runner.done,
-      status: () => runner.snapshot(),
-      cancel: (reason?: string) => runner.cancel(reason),
-      [Symbol.asyncIterator]: () => runner.log.iterate(),
-    };
+    return handleOf(runner);
+  }
+
+  /** A handle on a run in the history (its events from the first while the history keeps them); undefined when it is not kept. */
+  attach(id: string): WorkflowRun | undefined {
+    const r = this.runs.get(id);
+    return r ? handleOf(r) : undefined;
   }
 
   getStatus(id: string): WorkflowStatus | undefined {

@@ -127,6 +127,11 @@ export interface WorkflowStatus {
   output: string | null;
   /** Why the run could not start, or why its output could not be rendered. */
   error?: ErrorJSON;
+  /**
+   * Why a running run does not move on, when something outside it holds it up: a distributed
+   * run waiting for a worker that serves the configuration it started with.
+   */
+  notice?: string;
   maxParallel: number;
   appliedOverrides: { state?: string; experienceLevel?: string };
 }

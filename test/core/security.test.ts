@@ -310,8 +310,8 @@ test('security: a canary API key never appears in status, events, metrics, healt
       // The key really was sent, and echoed back in every place a server can put it.
       outputs.push(
         JSON.stringify(result),
-        JSON.stringify(m.getWorkflowStatus(result.id)),
-        JSON.stringify(m.listWorkflowRuns()),
+        JSON.stringify(await m.getWorkflowStatus(result.id)),
+        JSON.stringify(await m.listWorkflowRuns()),
         JSON.stringify(events),
         JSON.stringify(m.getMetrics()),
         m.getMetrics({ format: 'prometheus' }),
@@ -342,7 +342,7 @@ test('security: a canary API key never appears in status, events, metrics, healt
         const r = await m.executeWorkflow('flow', { doc: 'd' });
         if (requests === before) notCalled.push(url.replace(PASSWORD_CANARY, '<password>'));
         assert.equal(r.steps.find((s) => s.id === 'ask')?.status, 'failed', url);
-        outputs.push(JSON.stringify(r), JSON.stringify(m.getWorkflowStatus(r.id)), JSON.stringify(m.healthCheck()), m.getMetrics({ format: 'prometheus' }));
+        outputs.push(JSON.stringify(r), JSON.stringify(await m.getWorkflowStatus(r.id)), JSON.stringify(m.healthCheck()), m.getMetrics({ format: 'prometheus' }));
       }
     } finally {
       await m.close();

@@ -135,7 +135,7 @@ test('limits: the render limits and the history, per manager and process-wide', 
     // Failures are counted under their code.
     assert.equal(m.getMetrics().templates.wide!.errors.limit_exceeded, 1);
     for (let i = 0; i < 5; i++) await m.executeWorkflow('c', {});
-    assert.equal(m.listWorkflowRuns().length, 2);
+    assert.equal((await m.listWorkflowRuns()).length, 2);
   } finally {
     await m.close();
   }
@@ -147,7 +147,7 @@ test('limits: the render limits and the history, per manager and process-wide', 
   try {
     await assert.rejects(n.render('wide', { items: [1, 2], s: 'abcdef' }), (e: unknown) => e instanceof PromptError && e.code === 'limit_exceeded');
     for (let i = 0; i < 3; i++) await n.executeWorkflow('c', {});
-    assert.equal(n.listWorkflowRuns().length, 1);
+    assert.equal((await n.listWorkflowRuns()).length, 1);
   } finally {
     await n.close();
   }

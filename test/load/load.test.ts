@@ -84,7 +84,7 @@ test(`load: ${RUNS} runs of a 10-step composition, at most ${AT_ONCE} at once: a
 
     // The history keeps its bound, and the heap comes back.
     assert.ok(engine.engine.historySize <= HISTORY, `history of ${engine.engine.historySize}`);
-    assert.equal(m.listWorkflowRuns().length, engine.engine.historySize);
+    assert.equal((await m.listWorkflowRuns()).length, engine.engine.historySize);
     const after = heapAfterGc();
     const growth = (after - baseline) / 1024 / 1024;
     t.diagnostic(`${RUNS} runs (${RUNS * 10} steps) in ${ms.toFixed(0)} ms: ${((RUNS / ms) * 1000).toFixed(0)} runs/s; at most ${maxRunning} at once; heap ${(baseline / 1048576).toFixed(1)} -> ${(after / 1048576).toFixed(1)} MB`);

@@ -25,10 +25,11 @@ type Layer = (typeof LAYERS)[number];
  * Core's folders, lowest first; `.` is core's own modules (errors, limits, clock, plural).
  * text: positions and the line index; stats: the latency histogram; yaml: the parser and source
  * tree; model: the configuration's model and diagnostics; templates: Handlebars analysis and
- * helpers; workspace: files and discovery; workflow: the DAG engine; validate: the validator;
+ * helpers; workspace: files and discovery; workflow: the DAG engine; distributed: the BullMQ
+ * back end of the workflow engine (runs in Redis, steps as jobs); validate: the validator;
  * manager: the PromptManager with its caches, metrics, health and factory.
  */
-const CORE_FOLDER_ORDER = ['.', 'text', 'stats', 'yaml', 'model', 'templates', 'workspace', 'workflow', 'validate', 'manager'] as const;
+const CORE_FOLDER_ORDER = ['.', 'text', 'stats', 'yaml', 'model', 'templates', 'workspace', 'workflow', 'distributed', 'validate', 'manager'] as const;
 /** The library's list of exports: it imports from every folder. */
 const CORE_BARREL = 'core/index.ts';
 

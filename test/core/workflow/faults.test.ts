@@ -133,12 +133,12 @@ function step(r: WorkflowResult, id: string) {
 }
 
 /** Outputs of finished steps are in the final status, in `getWorkflowStatus`, and never null. */
-function assertOutputsKept(m: PromptManager, r: WorkflowResult, expected: Record<string, string>): void {
+async function assertOutputsKept(m: PromptManager, r: WorkflowResult, expected: Record<string, string>): Promise<void> {
   for (const [id, out] of Object.entries(expected)) {
     assert.equal(r.outputs[id], out, `output of ${id} in the result`);
     assert.equal(step(r, id).output, out, `output of ${id} in its step`);
   }
-  const later = m.getWorkflowStatus(r.id);
+  const later = await m.getWorkflowStatus(r.id);
   assert.ok(later, 'the run is in the history');
   for (const [id, out] of Object.entries(expected)) assert.equal(later.outputs[id], out, `output of ${id} read back by id`);
 }
@@ -177,7 +177,7 @@ ${retry(3)}      - id: side
   assert.match(String(ask.errors[0]!.message), /ECONNREFUSED|failed/);
   assert.equal(step(result, 'use').status, 'skipped');
   assert.equal(events.filter((e) => e.type === 'step.retrying').length, 2);
-  assertOutputsKept(m, result, { prep: 'Prepared D', side: 'Side work on D' });
+  await assertOutputsKept(m, result, { prep: 'Prepared D', side: 'Side work on D' });
 });
 
 test('faults: a slow provider: the attempt times out, the retry succeeds', async () => {
@@ -248,7 +248,7 @@ ${retry(3)}        fallback: { template: lite }
   assert.equal(ask.output, 'Lite answer for D');
   // A fallback counts as success for the run and its dependents.
   assert.equal(r2.status, 'succeeded');
-  assertOutputsKept(long.m, r2, { prep: 'Prepared D', ask: 'Lite answer for D', use: 'Used: Lite answer for D' });
+  await assertOutputsKept(long.m, r2, { prep: 'Prepared D', ask: 'Lite answer for D', use: 'Used: Lite answer for D' });
   const providers = long.m.getWorkflowMetrics()!.providers;
   assert.equal(providers.p?.calls, 3);
   assert.equal(providers.p?.failures, 3);
@@ -312,14 +312,14 @@ test('faults: malformed JSON, truncated JSON and a connection closed mid-answer 
     assert.equal(ask.attempts, 2, kind);
     assert.equal(ask.errors[0]!.code, 'provider_error', kind);
     assert.equal(ask.output, `${kind} recovered`);
-    assertOutputsKept(m, result, { prep: 'Prepared D', ask: `${kind} recovered` });
+    await assertOutputsKept(m, result, { prep: 'Prepared D', ask: `${kind} recovered` });
   }
   // An answer without choices[0].message.content, every time: the step fails, the run is partial.
   const { m } = await manager(rulesYaml(`      - id: prep\n        template: prep\n      - id: ask\n        template: ask\n        model: p\n${retry(2)}`, { base: baseUrl('empty') }));
   const { result } = await run(m);
   assert.equal(result.status, 'partial');
   assert.match(String(step(result, 'ask').errors[1]!.message), /choices\[0\]\.message\.content/);
-  assertOutputsKept(m, result, { prep: 'Prepared D' });
+  await assertOutputsKept(m, result, { prep: 'Prepared D' });
 });
 
 test('faults: fail_fast stops new steps, the running ones finish, and every finished output stays', async () => {
@@ -352,7 +352,7 @@ test('faults: fail_fast stops new steps, the running ones finish, and every fini
   assert.equal(step(result, 'side').status, 'succeeded');
   assert.equal(step(result, 'later').status, 'cancelled');
   assert.equal(step(result, 'use').status, 'skipped');
-  assertOutputsKept(m, result, { side: 'slow answer to Side work on D' });
+  await assertOutputsKept(m, result, { side: 'slow answer to Side work on D' });
 });
 
 // ------------------------------------------------------------------ hot reload during a run

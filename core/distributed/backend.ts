@@ -1,0 +1,180 @@
+/**
+ * The starting side of the BullMQ back end: starts runs (a start job carrying the run's spec,
+ * and the run created in Redis at once so that its status is readable), hands back the same run
+ * handle as the in-process engine (events from the run's stream, `done`, `cancel`), reads any
+ * run's status and cancels any run, from any process, and re-attaches to a run after a restart.
+ */
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import { PromptError } from '../errors.js';
+import { EventLog } from '../workflow/eventLog.js';
+import type { WorkflowEngineEvents, RunSummary } from '../workflow/engine.js';
+import type { ErrorJSON, ResolvedComposition, WorkflowEvent, WorkflowResult, WorkflowRun, WorkflowStatus } from '../workflow/types.js';
+import { connectRedis, DEFAULT_PREFIX, loadBullmq, type BullmqBackendConfig } from './connection.js';
+import { DEFAULT_HISTORY_TTL_MS, Enqueuer, runInit } from './enqueue.js';
+import { EventPump } from './eventPump.js';
+import { eventsKey, RunStore, type RunSpec } from './runStore.js';
+import { StatusMirror } from './statusMirror.js';
+
+export interface DistributedStart {
+  workflowId: string;
+  composition: ResolvedComposition;
+  input: Record<string, unknown>;
+  serviceName?: string;
+  maxParallel: number;
+  pin: string;
+  /** Per step, its remaining-path priority. */
+  priority: ArrayLike<number>;
+}
+
+interface Watched {
+  log: EventLog<WorkflowEvent>;
+  mirror: StatusMirror;
+  done: Promise<WorkflowResult>;
+  resolve(r: WorkflowResult): void;
+}
+
+/** Sends one run's events to its log and the back end's listeners, and resolves its `done` at its end. */
+export class BullmqWorkflowBackend extends EventEmitter<WorkflowEngineEvents> {
+  private readonly watched = new Map<string, Watched>();
+  private closed = false;
+
+  private constructor(
+    readonly config: BullmqBackendConfig,
+    /** The back end's command connection: other features that want this Redis (a model-response cache) may use it. */
+    readonly redis: Redis,
+    readonly store: RunStore,
+    private readonly enqueuer: Enqueuer,
+    private readonly pump: EventPump,
+  ) {
+    super();
+  }
+
+  static async connect(config: BullmqBackendConfig): Promise<BullmqWorkflowBackend> {
+    const bull = await loadBullmq();
+    const prefix = config.prefix ?? DEFAULT_PREFIX;
+    const redis = await connectRedis(config.connection);
+    const reader = await connectRedis(config.connection);
+    return new BullmqWorkflowBackend(config, redis, new RunStore(redis, prefix), new Enqueuer(bull, redis, prefix), new EventPump(reader, redis, prefix));
+  }
+
+  get prefix(): string {
+    return this.config.prefix ?? DEFAULT_PREFIX;
+  }
+
+  /**
+   * Starts a run that passed the precheck. The start job goes first: were this process to die
+   * right after it, a worker creates the run from the job. A run id still running is refused.
+   */
+  async start(s: DistributedStart): Promise<WorkflowRun> {
+    if (this.closed) throw new PromptError('invalid_configuration', 'the workflow back end is closed');
+    const existing = await this.store.pending(s.workflowId);
+    if (existing.state === 'running' || existing.state === 'finishing') {
+      throw new PromptError('invalid_configuration', `a run with the id "${s.workflowId}" is still running`, { composition: s.composition.name });
+    }
+    if (existing.state !== 'gone') await this.store.remove(s.workflowId);
+    const spec: RunSpec = {
+      v: 1,
+      id: s.workflowId,
+      composition: s.composition,
+      input: s.input,
+      maxParallel: s.maxParallel === Infinity ? null : s.maxParallel,
+      pin: s.pin,
+      priority: Array.from(s.priority),
+      startedBy: `${hostname()}:${process.pid}`,
+    };
+    if (s.serviceName !== undefined) spec.serviceName = s.serviceName;
+    // JSON: what a worker on another machine will see (Infinity and undefined do not survive it).
+    const wire = JSON.parse(JSON.stringify(spec)) as RunSpec;
+    if (wire.composition.maxParallel === null) wire.composition.maxParallel = Infinity;
+    const handle = this.handle(wire);
+    await this.enqueuer.start(wire);
+    await this.store.create(wire, runInit(wire, this.prefix, this.config.historyTtlMs ?? DEFAULT_HISTORY_TTL_MS));
+    if (s.composition.timeoutMs !== undefined) await this.enqueuer.timeout(wire.id, s.composition.timeoutMs);
+    return handle;
+  }
+
+  /** A handle on a run started anywhere (by another process, or by this one before it restarted); undefined when no such run is kept. */
+  async attach(runId: string): Promise<WorkflowRun | undefined> {
+    const spec = await this.store.spec(runId);
+    if (!spec) return undefined;
+    return this.handle(spec);
+  }
+
+  private handle(spec: RunSpec): WorkflowRun {
+    let w = this.watched.get(spec.id);
+    if (!w) {
+      let resolve!: (r: WorkflowResult) => void;
+      const done = new Promise<WorkflowResult>((r) => (resolve = r));
+      const watched: Watched = { log: new EventLog<WorkflowEvent>(), mirror: new StatusMirror(spec, Date.now()), done, resolve };
+      w = watched;
+      this.watched.set(spec.id, watched);
+      this.pump.watch(spec.id, eventsKey(this.prefix, spec.id), (e) => this.onEvent(spec.id, watched, e));
+      // A run that ended before its stream was read (or whose events expired) ends its handle at once.
+      void this.store.read(spec.id).then((st) => {
+        if (st && st.status !== 'running' && watched.log.length === 0) void this.settle(spec.id, watched, st);
+      });
+    }
+    const watched = w;
+    const id = spec.id;
+    return {
+      id,
+      done: watched.done,
+      status: () => watched.mirror.snapshot(),
+      cancel: (reason?: string) => void this.cancel(id, reason),
+      [Symbol.asyncIterator]: () => watched.log.iterate(),
+    };
+  }
+
+  private onEvent(runId: string, w: Watched, e: WorkflowEvent): void {
+    w.log.push(e);
+    w.mirror.apply(e);
+    this.emit('progress', e);
+    (this.emit as (name: string, e: WorkflowEvent) => boolean)(e.type, e);
+    if (e.type === 'workflow.finished') void this.settle(runId, w);
+  }
+
+  private async settle(runId: string, w: Watched, known?: WorkflowStatus): Promise<void> {
+    this.pump.unwatch(runId);
+    const st = known ?? (await this.store.read(runId).catch(() => undefined)) ?? w.mirror.snapshot();
+    w.log.close();
+    this.watched.delete(runId);
+    this.store.forget(runId);
+    w.resolve(st as WorkflowResult);
+  }
+
+  async getStatus(runId: string): Promise<WorkflowStatus | undefined> {
+    return this.store.read(runId);
+  }
+
+  /** From any process: no new step starts, running steps get the abort (on whichever worker), the run ends `cancelled`. False when no such run is running. */
+  async cancel(runId: string, reason?: string): Promise<boolean> {
+    const spec = await this.store.spec(runId);
+    if (!spec) return false;
+    const err: ErrorJSON = new PromptError('cancelled', reason ?? 'the run was cancelled', { composition: spec.composition.name }).toJSON();
+    return this.store.stop(runId, 'cancelled', err);
+  }
+
+  async listRuns(limit?: number): Promise<RunSummary[]> {
+    const ids = await this.store.runIds(limit);
+    const out: RunSummary[] = [];
+    for (const id of ids) {
+      const s = await this.store.read(id);
+      if (s) out.push({ id: s.id, composition: s.composition, status: s.status, startedAt: s.startedAt });
+    }
+    return out.sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  get activeRuns(): number {
+    return this.watched.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pump.close();
+    await this.enqueuer.close();
+    await this.redis.quit().catch(() => undefined);
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * How the distributed back end reaches Redis, and the lazy loading of BullMQ and ioredis: they
+ * are never bundled (BullMQ reads its Lua scripts from its package at run time) and never loaded
+ * unless the BullMQ back end is chosen, so the in-process default needs neither Redis nor them.
+ */
+import type * as BullMQ from 'bullmq';
+import type { Redis, RedisOptions } from 'ioredis';
+import { PromptError } from '../errors.js';
+
+/** The environment variable the CLI and the language server read the Redis URL from. */
+export const REDIS_URL_ENV = 'PROMPTMANAGER_REDIS_URL';
+/** Key prefix of everything the back end keeps in Redis (BullMQ's queues and the runs). */
+export const DEFAULT_PREFIX = 'promptmanager';
+
+export interface RedisConnectionOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. */
+  url?: string;
+  /** ioredis options, merged over what the URL says. */
+  options?: RedisOptions;
+}
+
+export interface BullmqBackendConfig {
+  type: 'bullmq';
+  connection: RedisConnectionOptions;
+  /** Key prefix in Redis (default `promptmanager`): two deployments on one Redis keep apart by it. */
+  prefix?: string;
+  /** How long a finished run's status and events stay in Redis, in milliseconds (default 24 h). */
+  historyTtlMs?: number;
+}
+
+export interface InProcessBackendConfig {
+  type: 'in-process';
+}
+
+/** Where workflow runs execute: in this process (the default), or as BullMQ jobs on workers. */
+export type WorkflowBackendConfig = InProcessBackendConfig | BullmqBackendConfig;
+
+export type BullmqModule = typeof BullMQ;
+type RedisClass = typeof import('ioredis').Redis;
+
+let bullmq: Promise<BullmqModule> | undefined;
+let ioredis: Promise<RedisClass> | undefined;
+
+function missing(pkg: string, e: unknown): PromptError {
+  return new PromptError(
+    'invalid_configuration',
+    `the BullMQ workflow back end needs the npm package "${pkg}", which could not be loaded (${e instanceof Error ? e.message : String(e)}); install it beside promptmanager (npm install bullmq ioredis)`,
+  );
+}
+
+/** BullMQ, loaded on first use. */
+export function loadBullmq(): Promise<BullmqModule> {
+  bullmq ??= import('bullmq').catch((e: unknown) => {
+    bullmq = undefined;
+    throw missing('bullmq', e);
+  });
+  return bullmq;
+}
+
+function loadIORedis(): Promise<RedisClass> {
+  ioredis ??= import('ioredis').then((m) => m.Redis).catch((e: unknown) => {
+    ioredis = undefined;
+    throw missing('ioredis', e);
+  });
+  return ioredis;
+}
+
+/** A URL with its password replaced, for messages and logs. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+/**
+ * A new ioredis client. BullMQ's blocking connections need `maxRetriesPerRequest: null`; the
+ * same setting suits ours (a command waits for a reconnect rather than failing a run).
+ */
+export async function connectRedis(conn: RedisConnectionOptions, extra: RedisOptions = {}): Promise<Redis> {
+  const Ctor = (await loadIORedis()) as unknown as new (...args: unknown[]) => Redis;
+  const options: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: true, ...conn.options, ...extra };
+  const client = conn.url ? new Ctor(conn.url, options) : new Ctor(options);
+  try {
+    await client.connect();
+  } catch (e) {
+    client.disconnect();
+    const where = conn.url ? redactRedisUrl(conn.url) : `${options.host ?? '127.0.0.1'}:${options.port ?? 6379}`;
+    throw new PromptError('invalid_configuration', `cannot connect to Redis at ${where}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  // A client whose server went away reconnects on its own; errors are reported by the calls that fail.
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** The back-end configuration from the environment (PROMPTMANAGER_REDIS_URL), or undefined for the in-process default. */
+export function backendFromEnv(env: (name: string) => string | undefined = (n) => process.env[n]): BullmqBackendConfig | undefined {
+  const url = env(REDIS_URL_ENV)?.trim();
+  return url ? { type: 'bullmq', connection: { url } } : undefined;
+}

@@ -1,0 +1,314 @@
+/**
+ * A distributed run's state in Redis, through the one Lua script (runScript.ts): the calls a
+ * starter and the workers make, each one atomic, and the run's status read back as the
+ * in-process engine gives it (`WorkflowStatus`), from any process.
+ */
+import type { Redis } from 'ioredis';
+import { MAX_STEP_ERRORS, STEP_ERRORS_KEPT_FIRST } from '../workflow/bounds.js';
+import type { ErrorJSON, FinalRunStatus, ResolvedComposition, SkipReason, StepRunStatus, StepStatus, WorkflowStatus } from '../workflow/types.js';
+import { RUN_SCRIPT } from './runScript.js';
+
+/** What a run carries from its start to every worker: all a worker needs besides the templates. */
+export interface RunSpec {
+  v: 1;
+  id: string;
+  composition: ResolvedComposition;
+  /** The run's input context (JSON: a distributed run's context must be JSON). */
+  input: Record<string, unknown>;
+  serviceName?: string;
+  /** `null` for no bound (JSON has no Infinity). */
+  maxParallel: number | null;
+  /** Content hash of the configuration and templates the run started with (configPin). */
+  pin: string;
+  /** Per step, its remaining-path priority (critical path first). */
+  priority: number[];
+  /** Who started it (`host:pid`), for people reading the status. */
+  startedBy: string;
+}
+
+export type Decision = 'ready' | SkipReason;
+
+export interface Advance {
+  kind: 'ok';
+  /** Redis's clock, epoch milliseconds. */
+  now: number;
+  /** Set when the run has come to its natural end: its status before the output is rendered. */
+  finishing?: FinalRunStatus;
+  /** Steps whose dependencies have all finished: their `skip` and `when` are to be decided. */
+  toDecide: number[];
+  /** Steps that just got a slot: each needs its job. */
+  dispatched: number[];
+}
+
+export type Claim = { kind: 'ok'; now: number; startedAt: number; deadline?: number } | { kind: 'done' | 'ended' | 'notready'; now: number; state: string };
+
+/** What `steps.<id>` holds in a later step's context. */
+export interface StepView {
+  output: unknown;
+  status: StepStatus;
+  attempts: number;
+  duration_ms: number;
+}
+
+const FINAL = new Set(['succeeded', 'fallback', 'failed', 'skipped', 'cancelled']);
+
+/** The keys of one run: the run id in a hash tag, so that a run's keys share a slot. */
+export function runKeys(prefix: string, runId: string): string[] {
+  const base = `${prefix}:run:{${encodeURIComponent(runId)}}`;
+  return [base, `${base}:steps`, `${base}:ready`, `${base}:events`, `${base}:errors`, `${prefix}:runs`];
+}
+
+export function eventsKey(prefix: string, runId: string): string {
+  return runKeys(prefix, runId)[3]!;
+}
+
+type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
+
+function ints(v: unknown): number[] {
+  return Array.isArray(v) ? v.map((x) => Number(x)) : [];
+}
+
+function advanceOf(r: unknown): Advance | { kind: 'ended' | 'exists' | 'stale'; now: number } {
+  const a = r as [string, string, string, unknown, unknown];
+  if (a[0] !== 'ok') return { kind: a[0] as 'ended', now: Number(a[1]) };
+  const out: Advance = { kind: 'ok', now: Number(a[1]), toDecide: ints(a[3]), dispatched: ints(a[4]) };
+  if (a[2]) out.finishing = a[2] as FinalRunStatus;
+  return out;
+}
+
+function pairs(flat: unknown): Map<string, string> {
+  const m = new Map<string, string>();
+  const a = flat as string[];
+  for (let i = 0; i + 1 < a.length; i += 2) m.set(a[i]!, a[i + 1]!);
+  return m;
+}
+
+function parseJSON(s: string | undefined): unknown {
+  if (s === undefined || s === '') return null;
+  try {
+    return JSON.parse(s);
+  } catch {
+    return null;
+  }
+}
+
+export class RunStore {
+  private readonly call: ScriptCall;
+  /** Specs never change: parsed once per process. */
+  private readonly specs = new Map<string, RunSpec>();
+
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+  ) {
+    const r = redis as Redis & { pmRunScript?: ScriptCall };
+    if (typeof r.pmRunScript !== 'function') redis.defineCommand('pmRunScript', { numberOfKeys: 6, lua: RUN_SCRIPT });
+    const fn = (redis as unknown as { pmRunScript: ScriptCall }).pmRunScript;
+    this.call = fn.bind(redis);
+  }
+
+  private run(runId: string, ...args: (string | number)[]): Promise<unknown> {
+    return this.call(...runKeys(this.prefix, runId), ...args);
+  }
+
+  /** Creates the run unless it exists (a second call, from a recovering worker, changes nothing). */
+  async create(spec: RunSpec, init: { dependents: number[][]; depCounts: number[]; timeoutError: string; ttlMs: number; channel: string; startedEvent: string }): Promise<Advance | { kind: 'exists'; now: number }> {
+    const c = spec.composition;
+    const args: (string | number)[] = [
+      'create',
+      JSON.stringify(spec),
+      spec.id,
+      c.name,
+      c.steps.length,
+      spec.maxParallel ?? 0,
+      c.failFast ? 1 : 0,
+      c.timeoutMs ?? 0,
+      init.timeoutError,
+      init.ttlMs,
+      init.channel,
+      init.startedEvent,
+    ];
+    c.steps.forEach((s, i) => args.push(s.id, init.depCounts[i]!, init.dependents[i]!.join(','), spec.priority[i] ?? 0, s.continueOnError ? 1 : 0));
+    this.specs.set(spec.id, spec);
+    return advanceOf(await this.run(spec.id, ...args)) as Advance | { kind: 'exists'; now: number };
+  }
+
+  async settle(runId: string, decisions: readonly (readonly [number, Decision])[]): Promise<Advance | { kind: 'ended'; now: number }> {
+    const args: (string | number)[] = ['settle'];
+    for (const [i, d] of decisions) args.push(i, d);
+    return advanceOf(await this.run(runId, ...args)) as Advance | { kind: 'ended'; now: number };
+  }
+
+  /** What a recovering worker must redo: the steps still to decide, and those holding a slot. */
+  async pending(runId: string): Promise<{ state: string; now: number; status: string; deciding: number[]; slotted: number[] }> {
+    const r = (await this.run(runId, 'pending')) as [string, string, string, unknown, unknown];
+    return { state: r[0], now: Number(r[1]), status: r[2], deciding: ints(r[3]), slotted: ints(r[4]) };
+  }
+
+  async claim(runId: string, step: number, attempt: number): Promise<Claim> {
+    const r = (await this.run(runId, 'claim', step, attempt)) as string[];
+    if (r[0] === 'ok') {
+      const out: Claim = { kind: 'ok', now: Number(r[1]), startedAt: Number(r[2]) };
+      if (r[3]) out.deadline = Number(r[3]);
+      return out;
+    }
+    return { kind: r[0] as 'done', now: Number(r[1]), state: r[2] ?? '' };
+  }
+
+  async retrying(runId: string, step: number, attempt: number, waitMs: number, error: ErrorJSON): Promise<boolean> {
+    return Number(await this.run(runId, 'retrying', step, attempt, attempt + 1, waitMs, JSON.stringify(error))) === 1;
+  }
+
+  async complete(runId: string, step: number, status: 'succeeded' | 'fallback' | 'failed', output: unknown, eventError: ErrorJSON | undefined, errors: readonly ErrorJSON[]): Promise<Advance | { kind: 'stale'; now: number }> {
+    const out = status === 'failed' || output === null || output === undefined ? '' : JSON.stringify(output);
+    const r = await this.run(runId, 'complete', step, status, out, eventError ? JSON.stringify(eventError) : '', ...errors.map((e) => JSON.stringify(e)));
+    return advanceOf(r) as Advance | { kind: 'stale'; now: number };
+  }
+
+  /** Cancels or times out a running run; false when it had already ended (or is rendering its output). */
+  async stop(runId: string, status: 'cancelled' | 'timed_out', error: ErrorJSON): Promise<boolean> {
+    return Number(await this.run(runId, 'stop', status, JSON.stringify(error))) === 1;
+  }
+
+  async finalize(runId: string, status: FinalRunStatus, output: string | null, error: ErrorJSON | undefined): Promise<boolean> {
+    return Number(await this.run(runId, 'finalize', status, output === null ? '' : JSON.stringify(output), error ? JSON.stringify(error) : '')) === 1;
+  }
+
+  /** Ends the run `timed_out` when its deadline has passed; else the milliseconds left (0: nothing left to wait for). */
+  async expire(runId: string): Promise<number> {
+    return Number(await this.run(runId, 'expire'));
+  }
+
+  /** Deletes an ended run's state (its id is being reused). */
+  async remove(runId: string): Promise<void> {
+    const keys = runKeys(this.prefix, runId);
+    await this.redis.del(...keys.slice(0, 5));
+    await this.redis.zrem(keys[5]!, runId);
+    this.specs.delete(runId);
+  }
+
+  async notice(runId: string, text: string): Promise<void> {
+    await this.run(runId, 'notice', text);
+  }
+
+  async spec(runId: string): Promise<RunSpec | undefined> {
+    const known = this.specs.get(runId);
+    if (known) return known;
+    const raw = await this.redis.hget(runKeys(this.prefix, runId)[0]!, 'spec');
+    if (raw === null) return undefined;
+    const spec = JSON.parse(raw) as RunSpec;
+    if (spec.composition.maxParallel === null) spec.composition.maxParallel = Infinity;
+    if (this.specs.size > 1000) this.specs.delete(this.specs.keys().next().value!);
+    this.specs.set(runId, spec);
+    return spec;
+  }
+
+  /** Forgets a run's cached spec (its run has ended). */
+  forget(runId: string): void {
+    this.specs.delete(runId);
+  }
+
+  /** `steps.<id>` of these steps, for those that have finished. */
+  async views(runId: string, steps: readonly number[]): Promise<Map<number, StepView>> {
+    const out = new Map<number, StepView>();
+    if (!steps.length) return out;
+    const fields: string[] = [];
+    for (const i of steps) fields.push(`s:${i}`, `a:${i}`, `t0:${i}`, `t1:${i}`, `o:${i}`);
+    const v = await this.redis.hmget(runKeys(this.prefix, runId)[1]!, ...fields);
+    steps.forEach((i, k) => {
+      const status = v[k * 5];
+      if (!status || !FINAL.has(status)) return;
+      const t0 = v[k * 5 + 2];
+      const t1 = v[k * 5 + 3];
+      out.set(i, {
+        output: parseJSON(v[k * 5 + 4] ?? undefined),
+        status: status as StepStatus,
+        attempts: Number(v[k * 5 + 1] ?? 0),
+        duration_ms: t0 && t1 ? ms(Number(t1) - Number(t0)) : 0,
+      });
+    });
+    return out;
+  }
+
+  /** The run's status now, as `WorkflowStatus`; undefined when no such run is kept. */
+  async read(runId: string): Promise<WorkflowStatus | undefined> {
+    const r = await this.run(runId, 'read');
+    if (!Array.isArray(r)) return undefined;
+    const meta = pairs(r[0]);
+    const steps = pairs(r[1]);
+    const errors = pairs(r[2]);
+    const raw = meta.get('spec');
+    if (!raw) return undefined;
+    let spec = this.specs.get(runId);
+    if (!spec) {
+      spec = JSON.parse(raw) as RunSpec;
+      if (spec.composition.maxParallel === null) spec.composition.maxParallel = Infinity;
+    }
+    return statusOf(spec, meta, steps, errors);
+  }
+
+  /** Run ids in the index, oldest first (running runs last). */
+  async runIds(limit = 1000): Promise<string[]> {
+    return this.redis.zrange(runKeys(this.prefix, '')[5]!, -limit, -1);
+  }
+}
+
+/** A difference of two Redis timestamps, without the float noise of the subtraction. */
+function ms(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+function statusOf(spec: RunSpec, meta: Map<string, string>, steps: Map<string, string>, errors: Map<string, string>): WorkflowStatus {
+  const outputs: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  const list: StepRunStatus[] = spec.composition.steps.map((def, i) => {
+    const raw = steps.get(`s:${i}`) ?? 'pending';
+    const status = (FINAL.has(raw) || raw === 'running' ? raw : 'pending') as StepStatus;
+    const ec = Number(steps.get(`ec:${i}`) ?? 0);
+    const errs: ErrorJSON[] = [];
+    const keep = (k: number) => {
+      const e = errors.get(`${i}:${k}`);
+      if (e !== undefined) errs.push(parseJSON(e) as ErrorJSON);
+    };
+    for (let k = 1; k <= Math.min(STEP_ERRORS_KEPT_FIRST, ec); k++) keep(k);
+    for (let k = Math.max(STEP_ERRORS_KEPT_FIRST + 1, ec - (MAX_STEP_ERRORS - STEP_ERRORS_KEPT_FIRST) + 1); k <= ec; k++) keep(k);
+    const output = status === 'succeeded' || status === 'fallback' ? parseJSON(steps.get(`o:${i}`)) : null;
+    const st: StepRunStatus = { id: def.id, status, attempts: Number(steps.get(`a:${i}`) ?? 0), errors: errs, output };
+    if (ec > MAX_STEP_ERRORS) st.errorsDropped = ec - MAX_STEP_ERRORS;
+    const reason = steps.get(`k:${i}`);
+    if (reason) st.skipReason = reason as SkipReason;
+    const t0 = steps.get(`t0:${i}`);
+    const t1 = steps.get(`t1:${i}`);
+    if (t0 !== undefined) st.startedAt = Number(t0);
+    if (t1 !== undefined && t0 !== undefined) {
+      st.finishedAt = Number(t1);
+      st.durationMs = ms(Number(t1) - Number(t0));
+    }
+    if (def.template !== undefined) st.template = def.template;
+    if (def.model !== undefined) st.model = def.model;
+    if (output !== null && output !== undefined) outputs[def.id] = output;
+    return st;
+  });
+  const state = meta.get('state');
+  const out: WorkflowStatus = {
+    id: spec.id,
+    composition: spec.composition.name,
+    status: state === 'ended' ? (meta.get('status') as FinalRunStatus) : 'running',
+    startedAt: Number(meta.get('t0')),
+    steps: list,
+    outputs: { ...outputs },
+    output: state === 'ended' ? ((parseJSON(meta.get('output')) as string | null) ?? null) : null,
+    maxParallel: spec.maxParallel ?? Infinity,
+    appliedOverrides: { ...spec.composition.appliedOverrides },
+  };
+  if (spec.serviceName !== undefined) out.serviceName = spec.serviceName;
+  const t1 = meta.get('t1');
+  if (state === 'ended' && t1 !== undefined) {
+    out.finishedAt = Number(t1);
+    out.durationMs = ms(Number(t1) - out.startedAt);
+  }
+  const notice = meta.get('notice');
+  if (notice && out.status === 'running') out.notice = notice;
+  const err = meta.get('error');
+  if (err) out.error = parseJSON(err) as ErrorJSON;
+  return out;
+}

@@ -1,0 +1,366 @@
+/**
+ * What a worker does with a distributed run's jobs: a step job claims its step, runs one
+ * attempt (attempt.ts, as the in-process runner does), and records the outcome atomically; then
+ * it decides the `skip`/`when` of the steps that outcome made ready, and enqueues the ones that
+ * got a slot. A start job creates the run; a timeout job ends it at its deadline.
+ *
+ * Every step of this is safe to repeat: a worker killed anywhere in it leaves its job to
+ * BullMQ's stalled-job recovery, and the next worker finds the step finished (a finished step is
+ * never run again) and only redoes what followed it (`resume`).
+ */
+import { hostname } from 'node:os';
+import { systemClock } from '../clock.js';
+import { PromptError, toPromptError } from '../errors.js';
+import { LIMITS } from '../limits.js';
+import type { ProviderDef } from '../model/types.js';
+import { runAttempt, type AttemptSpec } from '../workflow/attempt.js';
+import { dependencyClosure } from '../workflow/dag.js';
+import { RENDER_EXECUTOR, type ExecutorRegistry, type StepExecutor } from '../workflow/executors.js';
+import type { WorkflowMetrics } from '../workflow/metrics.js';
+import { analyseGraph } from '../workflow/precheck.js';
+import { isRetryable, markNonRetryable, planRetry, withReason } from '../workflow/retry.js';
+import type { ErrorJSON, FinalRunStatus, ResolvedStep, WorkflowHost } from '../workflow/types.js';
+import { evaluateWhen } from '../workflow/when.js';
+import type { RunStore, RunSpec, Advance, Decision, StepView } from './runStore.js';
+
+/** The configuration a run pinned, as this worker can serve it. */
+export interface PinnedConfig {
+  host: WorkflowHost;
+  providers: ReadonlyMap<string, ProviderDef>;
+}
+
+/** Thrown by a step job to have BullMQ run it again after `waitMs` (the worker's backoffStrategy reads it). */
+export class RetryLater extends Error {
+  constructor(
+    readonly waitMs: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RetryLater';
+  }
+}
+
+/** Thrown by an executor wrapper when a provider's shared limit has no room now: the job goes back to wait. */
+export class ProviderBusy extends Error {
+  constructor(readonly waitMs: number) {
+    super(`the provider's limit has no room for ${Math.ceil(waitMs)} ms`);
+    this.name = 'ProviderBusy';
+  }
+}
+
+export interface ProcessorDeps {
+  store: RunStore;
+  /** The configuration of this pin, or undefined when this worker cannot serve it. */
+  resolvePin(pin: string): PinnedConfig | undefined;
+  /** What this worker serves, for the message of a run it cannot serve. */
+  describeServed(): string;
+  executors: ExecutorRegistry;
+  env: (name: string) => string | undefined;
+  metrics?: WorkflowMetrics;
+  /** Adds the jobs of these steps (idempotent: BullMQ ignores a job id that exists). */
+  enqueue(spec: RunSpec, steps: readonly number[]): Promise<void>;
+  /** Registers what to do when the run is cancelled or times out while this attempt runs. */
+  onRunStop(runId: string, f: (reason: PromptError) => void): () => void;
+  /** Records why a run waits (a pin no worker here serves), in its status. */
+  notice(runId: string, text: string): Promise<void>;
+  /** Takes a call's estimated tokens from the provider's shared budget: 0, or the wait before there is room. */
+  admitTokens?(provider: ProviderDef, prompt: string): Promise<number>;
+  /** A provider answered 429: slow the whole provider (every worker) for this long. */
+  throttle?(provider: ProviderDef, ms: number): Promise<void>;
+}
+
+export type StepOutcome = 'done' | 'duplicate' | 'ended' | 'busy';
+
+interface RunPlanCache {
+  spec: RunSpec;
+  closure: Set<number>[];
+  leaves: number[];
+}
+
+function defineData(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
+
+function outputText(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+export const WORKER_ID = `${hostname()}:${process.pid}`;
+
+export class StepProcessor {
+  private readonly plans = new Map<string, RunPlanCache>();
+
+  constructor(private readonly deps: ProcessorDeps) {}
+
+  private plan(spec: RunSpec): RunPlanCache {
+    let p = this.plans.get(spec.id);
+    if (p && p.spec === spec) return p;
+    const { graph } = analyseGraph(spec.composition);
+    const leaves: number[] = [];
+    graph.dependents.forEach((d, i) => {
+      if (d.length === 0) leaves.push(i);
+    });
+    p = { spec, closure: dependencyClosure(graph.deps), leaves };
+    if (this.plans.size > 256) this.plans.delete(this.plans.keys().next().value!);
+    this.plans.set(spec.id, p);
+    return p;
+  }
+
+  /** `steps.<id>` of the steps a step may read: its transitive dependencies, all finished before it starts. */
+  private async stepsView(spec: RunSpec, of: readonly number[]): Promise<Record<string, StepView>> {
+    const views = await this.deps.store.views(spec.id, of);
+    const out = Object.create(null) as Record<string, StepView>;
+    for (const [i, v] of views) defineData(out as Record<string, unknown>, spec.composition.steps[i]!.id, Object.freeze(v));
+    return out;
+  }
+
+  private async runContext(spec: RunSpec, step: number): Promise<Record<string, unknown>> {
+    const p = this.plan(spec);
+    return { ...spec.input, steps: await this.stepsView(spec, [...p.closure[step]!]) };
+  }
+
+  // ---------------------------------------------------------------- the run's own jobs
+
+  /** A start job: creates the run (unless it exists) and sets it going. */
+  async start(spec: RunSpec, create: () => Promise<Advance | { kind: 'exists'; now: number }>): Promise<void> {
+    const r = await create();
+    if (r.kind === 'ok') await this.follow(spec, r);
+    else await this.resume(spec);
+  }
+
+  /** Redoes whatever a worker that died may have left undone after a step finished. */
+  async resume(spec: RunSpec): Promise<void> {
+    const p = await this.deps.store.pending(spec.id);
+    if (p.state === 'finishing') return this.finalize(spec, p.status as FinalRunStatus);
+    if (p.state !== 'running') return;
+    if (p.slotted.length) await this.deps.enqueue(spec, p.slotted);
+    if (p.deciding.length) {
+      const r = await this.deps.store.settle(spec.id, await this.decide(spec, p.deciding));
+      if (r.kind === 'ok') await this.follow(spec, r);
+    }
+  }
+
+  /** Enqueues what got a slot, decides what became ready, finishes the run at its end: until nothing is left to do. */
+  private async follow(spec: RunSpec, first: Advance): Promise<void> {
+    let r: Advance | { kind: string } = first;
+    while (r.kind === 'ok') {
+      const a = r as Advance;
+      if (a.dispatched.length) await this.deps.enqueue(spec, a.dispatched);
+      if (a.toDecide.length) {
+        r = await this.deps.store.settle(spec.id, await this.decide(spec, a.toDecide));
+        continue;
+      }
+      if (a.finishing) await this.finalize(spec, a.finishing);
+      return;
+    }
+  }
+
+  private async decide(spec: RunSpec, steps: readonly number[]): Promise<[number, Decision][]> {
+    const out: [number, Decision][] = [];
+    for (const i of steps) {
+      const def = spec.composition.steps[i]!;
+      if (def.skip) out.push([i, 'override']);
+      else if (def.when && !evaluateWhen(def.when, await this.runContext(spec, i))) out.push([i, 'when']);
+      else out.push([i, 'ready']);
+    }
+    return out;
+  }
+
+  /** Renders the run's output (succeeded or partial) and ends it. */
+  private async finalize(spec: RunSpec, status: FinalRunStatus): Promise<void> {
+    const c = spec.composition;
+    let output: string | null = null;
+    let error: ErrorJSON | undefined;
+    if (status === 'succeeded' || status === 'partial') {
+      const all = c.steps.map((_, i) => i);
+      if (c.output === undefined) {
+        const views = await this.deps.store.views(spec.id, this.plan(spec).leaves);
+        output = [...views.values()].filter((v) => v.output !== null && v.output !== undefined).map((v) => outputText(v.output)).join('\n\n');
+      } else {
+        const cfg = this.deps.resolvePin(spec.pin);
+        if (!cfg) throw new RetryLater(2000, `this worker (${WORKER_ID}) cannot render the output of run ${spec.id}: it does not serve its configuration ${spec.pin}`);
+        try {
+          output = cfg.host.renderString(c.output, { ...spec.input, steps: await this.stepsView(spec, all) });
+        } catch (e) {
+          error = toPromptError(e, 'template_error', { composition: c.name }).toJSON();
+          output = null;
+          status = 'failed';
+        }
+      }
+    }
+    await this.deps.store.finalize(spec.id, status, output, error);
+    this.plans.delete(spec.id);
+  }
+
+  /** A timeout job: ends the run `timed_out` unless it has ended. */
+  async timeout(spec: RunSpec): Promise<void> {
+    const ms = spec.composition.timeoutMs ?? 0;
+    await this.deps.store.stop(spec.id, 'timed_out', timeoutError(spec.composition.name, ms));
+  }
+
+  // ---------------------------------------------------------------- a step job
+
+  /**
+   * One attempt of one step. Throws RetryLater for a retry (BullMQ waits, then runs the job
+   * again), ProviderBusy when the provider's shared limit has no room (the caller puts the job
+   * back to wait); returns otherwise, the outcome recorded.
+   */
+  async step(spec: RunSpec, i: number, attempt: number): Promise<StepOutcome> {
+    const store = this.deps.store;
+    const def = spec.composition.steps[i]!;
+    const cfg = this.deps.resolvePin(spec.pin);
+    if (!cfg) {
+      // Rendering another configuration's templates would be a silent wrong answer: wait for a worker that serves this one.
+      const text = `step "${def.id}" waits for a worker that serves the configuration ${spec.pin} it started with; ${this.deps.describeServed()}`;
+      await this.deps.notice(spec.id, text);
+      throw new RetryLater(2000, text);
+    }
+    const claim = await store.claim(spec.id, i, attempt);
+    if (claim.kind === 'done') {
+      await this.resume(spec);
+      return 'duplicate';
+    }
+    if (claim.kind !== 'ok') return 'ended';
+    let stopped = false;
+    const runAbort = new AbortController();
+    const stops = new Set<(reason: PromptError) => void>();
+    const unlisten = this.deps.onRunStop(spec.id, (reason) => {
+      stopped = true;
+      for (const f of [...stops]) f(reason);
+      runAbort.abort(reason);
+    });
+    try {
+      let ctx: Record<string, unknown>;
+      const base = await this.runContext(spec, i);
+      try {
+        ctx = this.stepContext(cfg.host, def, base);
+      } catch (e) {
+        // The step's `context:` does not render: no attempt can succeed, so no retry.
+        const err = toPromptError(e, 'template_error', { step: def.id, composition: spec.composition.name });
+        return await this.afterFailure(spec, i, err, base, cfg, [err.toJSON()]);
+      }
+      const executor = this.executorOf(def, cfg);
+      if (executor instanceof PromptError) return await this.afterFailure(spec, i, executor, ctx, cfg, [executor.toJSON()]);
+      const aspec: AttemptSpec = {
+        runId: spec.id,
+        composition: spec.composition.name,
+        def,
+        executor: executor.executor,
+        host: cfg.host,
+        clock: systemClock,
+        env: this.deps.env,
+        context: ctx,
+        attempt,
+        runSignal: runAbort.signal,
+        onStop: (f) => {
+          stops.add(f);
+          return () => stops.delete(f);
+        },
+        counts: () => !stopped,
+      };
+      if (this.deps.metrics) aspec.metrics = this.deps.metrics;
+      if (executor.provider) aspec.provider = executor.provider;
+      if (spec.serviceName !== undefined) aspec.serviceName = spec.serviceName;
+      const r = await runAttempt(aspec);
+      if (stopped) return 'ended';
+      if (r.ok) {
+        const a = await store.complete(spec.id, i, 'succeeded', r.output, undefined, []);
+        if (a.kind === 'ok') await this.follow(spec, a);
+        return 'done';
+      }
+      let err = r.error;
+      if (err.cause instanceof ProviderBusy) throw err.cause;
+      if (err.status === 429 && executor.provider && this.deps.throttle) await this.deps.throttle(executor.provider, err.retryAfterMs ?? 1000);
+      if (attempt >= def.retry.maxAttempts || !isRetryable(err, def.retry)) return await this.afterFailure(spec, i, err, ctx, cfg, [err.toJSON()]);
+      const t = spec.composition.timeoutMs;
+      const bounds = t === undefined || claim.deadline === undefined ? { maxRetryAfterMs: LIMITS.maxRetryAfterMs } : { maxRetryAfterMs: LIMITS.maxRetryAfterMs, remainingMs: claim.deadline - claim.now, runTimeoutMs: t };
+      const plan = planRetry(err, def.retry, attempt, bounds);
+      if (!plan.retry) {
+        err = withReason(err, plan.why);
+        return await this.afterFailure(spec, i, err, ctx, cfg, [err.toJSON()]);
+      }
+      if (!(await store.retrying(spec.id, i, attempt, plan.waitMs, err.toJSON()))) return 'ended';
+      throw new RetryLater(plan.waitMs, err.message);
+    } finally {
+      unlisten();
+    }
+  }
+
+  /** BullMQ gave the step's job up (its workers kept dying): the step fails as a failed attempt would, fallback included. */
+  async abandon(spec: RunSpec, i: number, err: PromptError): Promise<void> {
+    const c = await this.deps.store.claim(spec.id, i, 0);
+    if (c.kind !== 'ok') return;
+    const cfg = this.deps.resolvePin(spec.pin);
+    if (cfg) await this.afterFailure(spec, i, err, await this.runContext(spec, i), cfg, [err.toJSON()]);
+    else {
+      const a = await this.deps.store.complete(spec.id, i, 'failed', null, err.toJSON(), [err.toJSON()]);
+      if (a.kind === 'ok') await this.follow(spec, a);
+    }
+  }
+
+  private executorOf(def: ResolvedStep, cfg: PinnedConfig): { executor: StepExecutor; provider?: ProviderDef } | PromptError {
+    const details = { step: def.id, composition: undefined as string | undefined };
+    if (def.model === undefined) {
+      const e = this.deps.executors.get(RENDER_EXECUTOR);
+      return e ? { executor: e } : markNonRetryable(new PromptError('invalid_configuration', `no "${RENDER_EXECUTOR}" executor is registered on worker ${WORKER_ID}`, details));
+    }
+    const provider = cfg.providers.get(def.model);
+    if (!provider) return markNonRetryable(new PromptError('invalid_configuration', `step "${def.id}" names the model "${def.model}", which is not among the providers of worker ${WORKER_ID}`, details));
+    const e = this.deps.executors.get(provider.type);
+    if (!e) {
+      return markNonRetryable(
+        new PromptError('invalid_configuration', `provider "${provider.name}" has the type "${provider.type}", and worker ${WORKER_ID} has no executor of that name (registered: ${this.deps.executors.names().join(', ')})`, details),
+      );
+    }
+    const admit = this.deps.admitTokens;
+    if (!admit || !provider.tokensPerMinute) return { executor: e, provider };
+    const limited: StepExecutor = {
+      name: e.name,
+      execute: async (req) => {
+        const wait = await admit(provider, req.prompt);
+        if (wait > 0) throw new ProviderBusy(wait);
+        return e.execute(req);
+      },
+    };
+    return { executor: limited, provider };
+  }
+
+  private stepContext(host: WorkflowHost, def: ResolvedStep, base: Record<string, unknown>): Record<string, unknown> {
+    const keys = Object.keys(def.context);
+    if (keys.length === 0) return base;
+    const ctx: Record<string, unknown> = { ...base };
+    for (const k of keys) {
+      const v = def.context[k];
+      defineData(ctx, k, typeof v === 'string' ? host.renderString(v, base) : v);
+    }
+    return ctx;
+  }
+
+  /** A failure no retry will fix: the fallback answers when there is one, else the step fails. */
+  private async afterFailure(spec: RunSpec, i: number, err: PromptError, ctx: Record<string, unknown>, cfg: PinnedConfig, errors: ErrorJSON[]): Promise<StepOutcome> {
+    const store = this.deps.store;
+    const def = spec.composition.steps[i]!;
+    const fb = def.fallback;
+    let a;
+    if (!fb) a = await store.complete(spec.id, i, 'failed', null, err.toJSON(), errors);
+    else if (fb.template === undefined) a = await store.complete(spec.id, i, 'fallback', fb.value ?? null, err.toJSON(), errors);
+    else {
+      try {
+        // The fallback is a local, degraded answer: rendered, never sent to the provider whose failure is the likely cause.
+        const opts = spec.serviceName !== undefined ? { signal: new AbortController().signal, serviceName: spec.serviceName } : { signal: new AbortController().signal };
+        const out = await cfg.host.renderTemplate(fb.template, ctx, opts);
+        a = await store.complete(spec.id, i, 'fallback', out, err.toJSON(), errors);
+      } catch (e) {
+        const fbErr = toPromptError(e, 'template_error', { step: def.id, template: fb.template });
+        a = await store.complete(spec.id, i, 'failed', null, err.toJSON(), [...errors, fbErr.toJSON()]);
+      }
+    }
+    if (a.kind === 'ok') await this.follow(spec, a);
+    return 'done';
+  }
+}
+
+export function timeoutError(composition: string, ms: number): ErrorJSON {
+  return new PromptError('timeout', `the run took longer than its timeout_ms of ${ms} ms`, { composition }).toJSON();
+}

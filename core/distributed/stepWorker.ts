@@ -1,0 +1,226 @@
+/**
+ * A worker process's side of the BullMQ back end: BullMQ workers on the `steps` queue and on
+ * one queue per provider, handing each job to the StepProcessor; the subscription that stops a
+ * run's attempts when any process cancels it (or its deadline passes); the provider limits set
+ * on the provider queues; a graceful close.
+ *
+ * Recovery is BullMQ's: a job whose worker died keeps no lock, and after `stalledInterval`
+ * another worker takes it (its lock was renewed every lockDuration/2 while the worker lived).
+ */
+import { systemClock } from '../clock.js';
+import { PromptError } from '../errors.js';
+import type { ProviderDef } from '../model/types.js';
+import type { ExecutorRegistry } from '../workflow/executors.js';
+import type { WorkflowMetrics } from '../workflow/metrics.js';
+import { connectRedis, DEFAULT_PREFIX, loadBullmq, type RedisConnectionOptions } from './connection.js';
+import { BACKOFF_TYPE, providerQueue, STEPS_QUEUE, type JobData } from './jobs.js';
+import { applyQueueLimits, estimateTokens, TokenBuckets } from './providerLimits.js';
+import { RunStore, type RunSpec } from './runStore.js';
+import { Enqueuer, runInit, specFromJSON } from './enqueue.js';
+import { ProviderBusy, RetryLater, StepProcessor, type PinnedConfig, type StepOutcome } from './stepProcessor.js';
+import type { Job, Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+/** Defaults for how a dead worker's job is found: see the README's "Scaling out". */
+export const DEFAULT_LOCK_DURATION_MS = 30_000;
+export const DEFAULT_STALLED_INTERVAL_MS = 15_000;
+/** A job whose worker died this many times is given up (its step fails, saying so). */
+export const MAX_STALLED_COUNT = 3;
+
+export interface StepWorkerOptions {
+  connection: RedisConnectionOptions;
+  prefix?: string;
+  /** Jobs this process runs at once, per queue. Default 4. */
+  concurrency?: number;
+  resolvePin(pin: string): PinnedConfig | undefined;
+  describeServed(): string;
+  /** The providers this worker serves (their queues are worked and their limits set). */
+  providers(): Iterable<ProviderDef>;
+  executors: ExecutorRegistry;
+  env?: (name: string) => string | undefined;
+  metrics?: WorkflowMetrics;
+  /** How long a job's lock lasts without renewal (renewed every half of it): a dead worker's job is free after at most this plus `stalledIntervalMs`. */
+  lockDurationMs?: number;
+  /** How often workers look for jobs whose worker died. */
+  stalledIntervalMs?: number;
+  historyTtlMs?: number;
+  /** Step jobs this worker finished, by outcome (tests and benchmarks count them). */
+  onJob?(kind: JobData['kind'], outcome: StepOutcome | 'retry' | 'busy', job: { runId: string; step?: number }): void;
+}
+
+export class DistributedStepWorker {
+  private readonly workers = new Map<string, Worker>();
+  private readonly stopListeners = new Map<string, Set<(reason: PromptError) => void>>();
+  private closing?: Promise<void>;
+  readonly processor: StepProcessor;
+
+  private constructor(
+    private readonly opts: StepWorkerOptions,
+    private readonly bull: typeof import('bullmq'),
+    private readonly redis: Redis,
+    private readonly subscriber: Redis,
+    readonly store: RunStore,
+    private readonly enqueuer: Enqueuer,
+    buckets: TokenBuckets,
+  ) {
+    this.processor = new StepProcessor({
+      store,
+      resolvePin: opts.resolvePin,
+      describeServed: opts.describeServed,
+      executors: opts.executors,
+      env: opts.env ?? ((n) => process.env[n]),
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+      enqueue: (spec, steps) => enqueuer.steps(spec, steps),
+      onRunStop: (runId, f) => {
+        let set = this.stopListeners.get(runId);
+        if (!set) this.stopListeners.set(runId, (set = new Set()));
+        set.add(f);
+        return () => {
+          set.delete(f);
+          if (!set.size) this.stopListeners.delete(runId);
+        };
+      },
+      notice: (runId, text) => store.notice(runId, text),
+      admitTokens: (provider, prompt) => buckets.admit(provider, estimateTokens(prompt, provider)),
+      throttle: (provider, ms) => this.queue(providerQueue(provider.name)).rateLimit(Math.max(1, Math.ceil(ms))),
+    });
+  }
+
+  static async start(opts: StepWorkerOptions): Promise<DistributedStepWorker> {
+    const bull = await loadBullmq();
+    const prefix = opts.prefix ?? DEFAULT_PREFIX;
+    const redis = await connectRedis(opts.connection);
+    const subscriber = await connectRedis(opts.connection);
+    const store = new RunStore(redis, prefix);
+    const enqueuer = new Enqueuer(bull, redis, prefix);
+    const w = new DistributedStepWorker(opts, bull, redis, subscriber, store, enqueuer, new TokenBuckets(redis, prefix));
+    await subscriber.subscribe(`${prefix}:stop`);
+    subscriber.on('message', (_channel: string, runId: string) => w.runStopped(runId));
+    w.work(STEPS_QUEUE);
+    await w.refreshProviders();
+    return w;
+  }
+
+  private get prefix(): string {
+    return this.opts.prefix ?? DEFAULT_PREFIX;
+  }
+
+  private queue(name: string): Queue {
+    return this.enqueuer.queue(name);
+  }
+
+  /** A run was cancelled or timed out somewhere: its attempts running here stop now. */
+  private runStopped(runId: string): void {
+    const set = this.stopListeners.get(runId);
+    if (!set) return;
+    const reason = new PromptError('cancelled', `run ${runId} was stopped`, {});
+    for (const f of [...set]) f(reason);
+  }
+
+  /** Works the queues of providers that appeared (after a reload) and sets every provider's limits. */
+  async refreshProviders(): Promise<void> {
+    for (const p of this.opts.providers()) {
+      const name = providerQueue(p.name);
+      this.work(name);
+      await applyQueueLimits(this.queue(name), p);
+    }
+  }
+
+  private work(name: string): void {
+    if (this.workers.has(name) || this.closing) return;
+    const worker = new this.bull.Worker(name, (job: Job, token?: string) => this.process(name, job, token), {
+      connection: this.redis,
+      prefix: this.prefix,
+      concurrency: this.opts.concurrency ?? 4,
+      lockDuration: this.opts.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS,
+      stalledInterval: this.opts.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS,
+      maxStalledCount: MAX_STALLED_COUNT,
+      settings: {
+        backoffStrategy: (_made: number, type?: string, err?: Error) => (type === BACKOFF_TYPE && err instanceof RetryLater ? err.waitMs : 1000),
+      },
+    });
+    // A connection error is retried by BullMQ; a job that failed for good is reported to its run.
+    worker.on('error', () => undefined);
+    worker.on('failed', (job, err) => void this.gaveUp(job, err));
+    this.workers.set(name, worker);
+  }
+
+  private async process(queueName: string, job: Job, token: string | undefined): Promise<void> {
+    const d = job.data as JobData;
+    if (d.kind === 'start') {
+      const spec = specFromJSON(d.spec);
+      const init = runInit(spec, this.prefix, this.opts.historyTtlMs);
+      await this.processor.start(spec, () => this.store.create(spec, init));
+      if (spec.composition.timeoutMs !== undefined) await this.enqueuer.timeout(spec.id, spec.composition.timeoutMs);
+      this.opts.onJob?.('start', 'done', { runId: d.run });
+      return;
+    }
+    const spec = await this.store.spec(d.run);
+    if (!spec) return; // kept no longer (history TTL): nothing to do
+    if (d.kind === 'timeout') {
+      const left = await this.store.expire(d.run);
+      if (left > 0) {
+        await job.moveToDelayed(Date.now() + left, token);
+        throw new this.bull.DelayedError();
+      }
+      this.opts.onJob?.('timeout', 'done', { runId: d.run });
+      return;
+    }
+    try {
+      const outcome = await this.processor.step(spec, d.step, job.attemptsMade + 1);
+      if (outcome !== 'duplicate' && outcome !== 'ended') this.store.forget(d.run);
+      this.opts.onJob?.('step', outcome, { runId: d.run, step: d.step });
+    } catch (e) {
+      if (e instanceof ProviderBusy) {
+        this.opts.onJob?.('step', 'busy', { runId: d.run, step: d.step });
+        await this.queue(queueName).rateLimit(Math.max(1, e.waitMs));
+        throw this.bull.Worker.RateLimitError();
+      }
+      if (e instanceof RetryLater) this.opts.onJob?.('step', 'retry', { runId: d.run, step: d.step });
+      throw e;
+    }
+  }
+
+  /** BullMQ gave a step job up (its worker died MAX_STALLED_COUNT times, or it kept failing): the step fails, saying why. */
+  private async gaveUp(job: Job | undefined, err: Error): Promise<void> {
+    if (!job || err instanceof RetryLater) return;
+    const d = job.data as JobData;
+    if (d.kind !== 'step' || job.attemptsMade < (job.opts.attempts ?? 1)) {
+      if (!/stalled/i.test(err.message)) return;
+    }
+    const spec = await this.store.spec(d.run).catch(() => undefined);
+    if (!spec || d.kind !== 'step') return;
+    const why = new PromptError('provider_error', `step "${spec.composition.steps[d.step]?.id}" was given up by the queue: ${err.message}`, { composition: spec.composition.name, step: spec.composition.steps[d.step]?.id });
+    await this.processor.abandon(spec, d.step, why).catch(() => undefined);
+  }
+
+  /** Jobs running here now. */
+  get active(): number {
+    let n = 0;
+    for (const w of this.workers.values()) n += (w as unknown as { running?: number }).running ?? 0;
+    return n;
+  }
+
+  /**
+   * Stops taking jobs and waits up to `graceMs` for the running ones to finish; past it the
+   * connections close, and the unfinished jobs, their locks expiring, are taken up by other
+   * workers (released, not lost).
+   */
+  close(graceMs = 30_000): Promise<void> {
+    this.closing ??= (async () => {
+      const all = [...this.workers.values()];
+      const graceful = Promise.all(all.map((w) => w.close()));
+      let timer: unknown;
+      const timedOut = new Promise<'timeout'>((r) => (timer = systemClock.setTimeout(() => r('timeout'), graceMs)));
+      const r = await Promise.race([graceful.then(() => 'ok' as const), timedOut]);
+      systemClock.clearTimeout(timer);
+      if (r === 'timeout') await Promise.all(all.map((w) => w.close(true).catch(() => undefined)));
+      await this.enqueuer.close();
+      await this.subscriber.quit().catch(() => undefined);
+      await this.redis.quit().catch(() => undefined);
+    })();
+    return this.closing;
+  }
+}
+
+export type { RunSpec };
