@@ -115,7 +115,8 @@ end
 local function advance()
   local dispatched = {}
   local mp = tonumber(mget('mp'))
-  if mget('stopping') ~= '1' then
+  -- Steps still to decide may outrank the ready ones (in-process, deciding comes before starting).
+  if mget('stopping') ~= '1' and tonumber(mget('undecided')) == 0 then
     while mp == 0 or tonumber(mget('running')) < mp do
       local top = redis.call('ZPOPMIN', R)
       if #top == 0 then break end

@@ -224,7 +224,7 @@ export class RunStore {
         output: parseJSON(v[k * 5 + 4] ?? undefined),
         status: status as StepStatus,
         attempts: Number(v[k * 5 + 1] ?? 0),
-        duration_ms: t0 && t1 ? ms(Number(t1) - Number(t0)) : 0,
+        duration_ms: t0 && t1 ? Number(t1) - Number(t0) : 0,
       });
     });
     return out;
@@ -253,11 +253,6 @@ export class RunStore {
   }
 }
 
-/** A difference of two Redis timestamps, without the float noise of the subtraction. */
-function ms(x: number): number {
-  return Math.round(x * 1000) / 1000;
-}
-
 function statusOf(spec: RunSpec, meta: Map<string, string>, steps: Map<string, string>, errors: Map<string, string>): WorkflowStatus {
   const outputs: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   const list: StepRunStatus[] = spec.composition.steps.map((def, i) => {
@@ -281,7 +276,7 @@ function statusOf(spec: RunSpec, meta: Map<string, string>, steps: Map<string, s
     if (t0 !== undefined) st.startedAt = Number(t0);
     if (t1 !== undefined && t0 !== undefined) {
       st.finishedAt = Number(t1);
-      st.durationMs = ms(Number(t1) - Number(t0));
+      st.durationMs = Number(t1) - Number(t0);
     }
     if (def.template !== undefined) st.template = def.template;
     if (def.model !== undefined) st.model = def.model;
@@ -304,7 +299,7 @@ function statusOf(spec: RunSpec, meta: Map<string, string>, steps: Map<string, s
   const t1 = meta.get('t1');
   if (state === 'ended' && t1 !== undefined) {
     out.finishedAt = Number(t1);
-    out.durationMs = ms(Number(t1) - out.startedAt);
+    out.durationMs = Number(t1) - out.startedAt;
   }
   const notice = meta.get('notice');
   if (notice && out.status === 'running') out.notice = notice;

@@ -15,7 +15,7 @@ import { executorRegistry, type ExecutorRegistry } from '../workflow/executors.j
 import { WorkflowMetrics } from '../workflow/metrics.js';
 import { precheckRun } from '../workflow/precheck.js';
 import { resolveComposition } from '../workflow/resolve.js';
-import type { FinalRunStatus, WorkflowResult, WorkflowRun, WorkflowStatus } from '../workflow/types.js';
+import type { FinalRunStatus, WorkflowEvent, WorkflowResult, WorkflowRun, WorkflowStatus } from '../workflow/types.js';
 import type { Clock } from '../clock.js';
 import type { ComponentHealth } from './health.js';
 import type { StartOptions, WorkflowSettings } from './engineWorkflowPort.js';
@@ -39,7 +39,13 @@ export class DistributedWorkflowPort implements WorkflowPort {
       host: { renderTemplate: () => Promise.reject(new Error('unused')), renderString: () => '' },
       clock: settings.clock,
       executors: this.executors,
+      trusted: this.trusted,
       ...(settings.env ? { env: settings.env } : {}),
+    });
+    // A refused run's events go where every run's events go.
+    this.refusals.on('progress', (e) => {
+      backend.emit('progress', e);
+      (backend.emit as (name: string, e: WorkflowEvent) => boolean)(e.type, e);
     });
     backend.on('workflow.finished', (e) => {
       void backend.getStatus(e.runId).then((s) => s && this.record(s));

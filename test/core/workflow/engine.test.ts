@@ -1,8 +1,12 @@
+/**
+ * The in-process engine's own: its scheduling policies and learned durations, the refusals a
+ * composition built in code can meet, its history, listeners, metrics and fake-clock times.
+ * The run semantics both back ends share are in runSemantics.test.ts.
+ */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PromptError } from '../../../core/errors.js';
-import type { WorkflowEvent } from '../../../core/workflow/types.js';
-import { ScriptedExecutor, composition, finish, loadRules, makeEngine, stepOf, trace } from './helpers.js';
+import { ScriptedExecutor, composition, finish, loadRules, makeEngine } from './helpers.js';
 import { FakeClock } from '../../../core/clock.js';
 
 /** A composition YAML from `[id, deps, extra YAML lines]`. */
@@ -16,70 +20,7 @@ function yamlOf(name: string, steps: [string, string[], string[]?][], head: stri
   return lines.join('\n') + '\n';
 }
 
-/** Checks, from the executor's records, that no step started before every dependency had ended. */
-function assertDepsRespected(calls: ScriptedExecutor['calls'], deps: Record<string, string[]>) {
-  for (const c of calls) {
-    for (const d of deps[c.stepId] ?? []) {
-      const dc = calls.filter((x) => x.stepId === d);
-      assert.ok(dc.length > 0, `${c.stepId} started but its dependency ${d} never ran`);
-      for (const x of dc) assert.ok(x.end !== undefined && x.end <= c.start, `${c.stepId} started at ${c.start} before ${d} ended at ${x.end}`);
-    }
-  }
-}
-
 describe('scheduling', () => {
-  test('never more than max_parallel at once, and a step never starts before its dependencies', async () => {
-    // A layered DAG of 24 steps with uneven durations.
-    const steps: [string, string[], string[]?][] = [];
-    const deps: Record<string, string[]> = {};
-    for (let i = 0; i < 24; i++) {
-      const d = i < 4 ? [] : [`s${i - 4}`, ...(i % 3 === 0 ? [`s${i - 3}`] : [])];
-      steps.push([`s${i}`, d]);
-      deps[`s${i}`] = d;
-    }
-    const rules = loadRules(yamlOf('wide', steps, ['max_parallel: 3']));
-    const clock = new FakeClock();
-    const executor = new ScriptedExecutor(clock, (id) => ({ delayMs: 5 + ((Number(id.slice(1)) * 7) % 13) }));
-    const { engine, events } = makeEngine({ clock, executor });
-    let running = 0;
-    let maxRunning = 0;
-    engine.on('step.started', () => (maxRunning = Math.max(maxRunning, ++running)));
-    engine.on('step.finished', (e) => {
-      if (e.attempts > 0) running--;
-    });
-    const run = engine.execute(composition(rules, 'wide'), rules.defaults, {});
-    const result = await finish(clock, run);
-    assert.equal(result.status, 'succeeded');
-    assert.equal(executor.calls.length, 24);
-    assert.equal(executor.maxActive, 3);
-    assert.equal(maxRunning, 3);
-    assertDepsRespected(executor.calls, deps);
-    assert.equal(events.filter((e) => e.type === 'step.finished').length, 24);
-  });
-
-  test('diamond: both branches run together, the join sees both outputs', async () => {
-    const rules = loadRules(
-      yamlOf('diamond', [
-        ['a', []],
-        ['b', ['a']],
-        ['c', ['a']],
-        ['d', ['b', 'c'], ['context:', '  both: "{{steps.b.output}}|{{steps.c.output}}|{{steps.b.status}}|{{steps.c.attempts}}"']],
-      ]),
-    );
-    const clock = new FakeClock();
-    const executor = new ScriptedExecutor(clock, (id) => ({ delayMs: id === 'b' ? 30 : 10 }));
-    const { engine } = makeEngine({ clock, executor });
-    const result = await finish(clock, engine.execute(composition(rules, 'diamond'), rules.defaults, {}));
-    const start = Object.fromEntries(executor.calls.map((c) => [c.stepId, c.start]));
-    assert.deepEqual(start, { a: 0, b: 10, c: 10, d: 40 });
-    const d = executor.calls.find((c) => c.stepId === 'd')!;
-    assert.equal(d.context.both, 'out:b|out:c|succeeded|1');
-    assert.equal(result.status, 'succeeded');
-    // Default output: the leaf outputs.
-    assert.equal(result.output, 'out:d');
-    assert.equal(stepOf(result, 'b').durationMs, 30);
-  });
-
   test('fan-out/fan-in with max_parallel 2 runs in waves and joins once', async () => {
     const fan = ['f1', 'f2', 'f3', 'f4', 'f5', 'f6'];
     const rules = loadRules(
@@ -125,182 +66,7 @@ describe('scheduling', () => {
   });
 });
 
-describe('failures', () => {
-  const failingA = (clock: FakeClock) =>
-    new ScriptedExecutor(clock, (id) => (id === 'a' ? { delayMs: 10, error: new PromptError('template_error', 'boom') } : { delayMs: id === 'b' ? 30 : 10 }));
-  const steps: [string, string[], string[]?][] = [['a', []], ['b', []], ['c', ['a']], ['d', []], ['e', ['c']]];
-
-  test('fail_fast: true stops new steps, lets running ones finish, keeps their outputs', async () => {
-    const rules = loadRules(yamlOf('ff', steps, ['max_parallel: 2', 'fail_fast: true']));
-    const clock = new FakeClock();
-    const executor = failingA(clock);
-    const { engine, events } = makeEngine({ clock, executor });
-    const r = await finish(clock, engine.execute(composition(rules, 'ff'), rules.defaults, {}));
-    assert.equal(r.status, 'failed');
-    assert.deepEqual(executor.calls.map((c) => c.stepId), ['a', 'b']);
-    assert.equal(stepOf(r, 'a').status, 'failed');
-    assert.equal(stepOf(r, 'b').status, 'succeeded');
-    assert.equal(stepOf(r, 'b').finishedAt, 30, 'b ran to its end after the failure');
-    assert.deepEqual(r.outputs, { b: 'out:b' });
-    assert.equal(stepOf(r, 'c').status, 'skipped');
-    assert.equal(stepOf(r, 'c').skipReason, 'upstream');
-    assert.equal(stepOf(r, 'e').skipReason, 'upstream', 'the skip passes on');
-    assert.equal(stepOf(r, 'd').status, 'cancelled');
-    assert.equal(r.output, null);
-    assert.deepEqual(trace(events), [
-      'workflow.started',
-      'step.started a',
-      'step.started b',
-      'step.finished a failed',
-      'step.finished c skipped',
-      'step.finished e skipped',
-      'step.finished b succeeded',
-      'step.finished d cancelled',
-      'workflow.finished failed',
-    ]);
-  });
-
-  test('fail_fast: false runs independent branches to the end: partial', async () => {
-    const rules = loadRules(yamlOf('nf', steps, ['max_parallel: 2', 'fail_fast: false']));
-    const clock = new FakeClock();
-    const executor = failingA(clock);
-    const { engine } = makeEngine({ clock, executor });
-    const r = await finish(clock, engine.execute(composition(rules, 'nf'), rules.defaults, {}));
-    assert.equal(r.status, 'partial');
-    assert.deepEqual(executor.calls.map((c) => c.stepId).sort(), ['a', 'b', 'd']);
-    assert.equal(stepOf(r, 'd').status, 'succeeded');
-    assert.equal(stepOf(r, 'c').skipReason, 'upstream');
-    assert.equal(stepOf(r, 'e').skipReason, 'upstream');
-    assert.deepEqual(r.outputs, { b: 'out:b', d: 'out:d' });
-    // Leaves with output: b and d (c and e skipped).
-    assert.equal(r.output, 'out:b\n\nout:d');
-  });
-
-  test('continue_on_error: dependents run and see the failure; the run is partial', async () => {
-    const rules = loadRules(
-      yamlOf('coe', [
-        ['a', [], ['continue_on_error: true']],
-        ['b', ['a'], ['context:', '  seen: "{{steps.a.status}}/{{steps.a.output}}/{{steps.a.attempts}}"']],
-      ]),
-    );
-    const clock = new FakeClock();
-    const { engine, executor } = makeEngine({ clock, executor: failingA(clock) });
-    const r = await finish(clock, engine.execute(composition(rules, 'coe'), rules.defaults, {}));
-    assert.equal(r.status, 'partial');
-    assert.equal(stepOf(r, 'b').status, 'succeeded');
-    assert.equal(executor.calls.find((c) => c.stepId === 'b')!.context.seen, 'failed//1');
-    assert.equal(stepOf(r, 'a').errors[0]!.code, 'template_error');
-  });
-});
-
-describe('when and skip', () => {
-  const yaml = `version: 1
-compositions:
-  c:
-    inputs: { required: [document], optional: [user_experience_level, state, tags] }
-    steps:
-      - id: extract
-        template: t/extract
-      - id: critique
-        template: t/critique
-        depends_on: [extract]
-        when: { path: user_experience_level, not_equals: beginner }
-      - id: tagged
-        template: t/tagged
-        when: { path: tags, exists: true }
-      - id: level
-        template: t/level
-        when: { path: user_experience_level, in: [expert, intermediate] }
-      - id: after
-        template: t/after
-        depends_on: [critique]
-        when: { path: steps.extract.status, equals: succeeded }
-        context:
-          crit: "{{steps.critique.status}}:{{steps.critique.output}}"
-    overrides:
-      states:
-        draft: { max_parallel: 1, steps: { extract: { skip: true } } }
-`;
-  test('a false when skips the step; dependents still run and see skipped/null', async () => {
-    const rules = loadRules(yaml);
-    const { engine, executor, clock } = makeEngine();
-    const r = await finish(clock, engine.execute(composition(rules, 'c'), rules.defaults, { document: 'x', user_experience_level: 'beginner' }));
-    assert.equal(r.status, 'succeeded');
-    assert.equal(stepOf(r, 'critique').status, 'skipped');
-    assert.equal(stepOf(r, 'critique').skipReason, 'when');
-    assert.equal(stepOf(r, 'tagged').skipReason, 'when');
-    assert.equal(stepOf(r, 'level').skipReason, 'when');
-    assert.equal(stepOf(r, 'after').status, 'succeeded');
-    assert.equal(executor.calls.find((c) => c.stepId === 'after')!.context.crit, 'skipped:');
-  });
-
-  test('true conditions run the steps', async () => {
-    const rules = loadRules(yaml);
-    const { engine, executor, clock } = makeEngine();
-    const r = await finish(clock, engine.execute(composition(rules, 'c'), rules.defaults, { document: 'x', user_experience_level: 'expert', tags: ['a'] }));
-    assert.deepEqual(executor.calls.map((c) => c.stepId).sort(), ['after', 'critique', 'extract', 'level', 'tagged']);
-    assert.equal(r.status, 'succeeded');
-  });
-
-  test('an override skip counts as skipped and dependents run (state override)', async () => {
-    const rules = loadRules(yaml);
-    const { engine, executor, clock } = makeEngine();
-    const r = await finish(clock, engine.execute(composition(rules, 'c'), rules.defaults, { document: 'x', state: 'draft', user_experience_level: 'expert' }));
-    assert.equal(stepOf(r, 'extract').skipReason, 'override');
-    assert.equal(stepOf(r, 'critique').status, 'succeeded');
-    // `after` reads steps.extract.status == succeeded: false now.
-    assert.equal(stepOf(r, 'after').skipReason, 'when');
-    assert.equal(r.maxParallel, 1);
-    assert.equal(executor.maxActive, 1);
-    assert.deepEqual(r.appliedOverrides, { state: 'draft' });
-    assert.equal(r.status, 'succeeded');
-  });
-});
-
-describe('overrides in a run', () => {
-  test('the experience-level override picks another template, and wins over the state override', async () => {
-    const rules = loadRules(`version: 1
-defaults: { max_parallel: 4 }
-compositions:
-  c:
-    steps:
-      - id: summary
-        template: analysis/summary
-    overrides:
-      states:
-        draft: { steps: { summary: { template: analysis/summary_draft } } }
-      experience_levels:
-        beginner: { steps: { summary: { template: analysis/summary_simple } } }
-`);
-    const { engine, host, clock } = makeEngine({ templates: { 'analysis/summary_simple': 'simple for {{who}}' } });
-    const r = await finish(clock, engine.execute(composition(rules, 'c'), rules.defaults, { state: 'draft', user_experience_level: 'beginner', who: 'ann' }));
-    assert.deepEqual(host.rendered.map((x) => x.name), ['analysis/summary_simple']);
-    assert.equal(stepOf(r, 'summary').template, 'analysis/summary_simple');
-    assert.equal(r.outputs.summary, 'out:summary');
-    const r2 = await finish(clock, engine.execute(composition(rules, 'c'), rules.defaults, { state: 'draft' }));
-    assert.equal(stepOf(r2, 'summary').template, 'analysis/summary_draft');
-  });
-});
-
 describe('starting', () => {
-  test('a missing required input: failed with missing_context, nothing runs', async () => {
-    const rules = loadRules(`version: 1
-compositions:
-  c:
-    inputs: { required: [document, user_id] }
-    steps: [{ id: a, template: t/a }]
-`);
-    const { engine, executor, events } = makeEngine();
-    const run = engine.execute(composition(rules, 'c'), rules.defaults, { user_id: 1 });
-    const r = await run.done;
-    assert.equal(r.status, 'failed');
-    assert.equal(r.error!.code, 'missing_context');
-    assert.equal(r.error!.variable, 'document');
-    assert.equal(executor.calls.length, 0);
-    assert.deepEqual(trace(events), ['workflow.finished failed']);
-    assert.equal(engine.getStatus(run.id)!.status, 'failed');
-  });
-
   test('a cycle or an unknown dependency refuses the run with invalid_configuration', async () => {
     const rules = loadRules(yamlOf('cyc', [['a', ['c']], ['b', ['a']], ['c', ['b']], ['d', ['nope']]]));
     const { engine } = makeEngine();
@@ -330,27 +96,6 @@ compositions:
     assert.match(String(r2.error!.message), /"other"/);
   });
 
-  test('a workflowId still running cannot be reused; a finished one can', async () => {
-    const rules = loadRules(yamlOf('c', [['a', []]]));
-    const { engine, clock } = makeEngine();
-    const run = engine.execute(composition(rules, 'c'), rules.defaults, {}, { workflowId: 'mine' });
-    assert.equal(run.id, 'mine');
-    assert.throws(() => engine.execute(composition(rules, 'c'), rules.defaults, {}, { workflowId: 'mine' }), /still running/);
-    await finish(clock, run);
-    const again = engine.execute(composition(rules, 'c'), rules.defaults, {}, { workflowId: 'mine' });
-    assert.equal((await finish(clock, again)).status, 'succeeded');
-  });
-
-  test('the caller max_parallel and the engine cap bound the run', async () => {
-    const rules = loadRules(yamlOf('c', [['a', []], ['b', []], ['c', []], ['d', []]], ['max_parallel: 4']));
-    const clock = new FakeClock();
-    const { engine, executor } = makeEngine({ clock, maxParallel: 3 });
-    const r = await finish(clock, engine.execute(composition(rules, 'c'), rules.defaults, {}, { maxParallel: 2 }));
-    assert.equal(r.maxParallel, 2);
-    assert.equal(executor.maxActive, 2);
-    const r2 = await finish(clock, engine.execute(composition(rules, 'c'), rules.defaults, {}));
-    assert.equal(r2.maxParallel, 3);
-  });
 });
 
 describe('status, history and events', () => {
@@ -386,41 +131,6 @@ describe('status, history and events', () => {
     ]);
     assert.equal(after.durationMs, 50);
     assert.equal(engine.cancel(run.id), false, 'an ended run cannot be cancelled');
-  });
-
-  test('events in order, on the engine and through the run iterator (even when iterated late)', async () => {
-    const clock = new FakeClock();
-    const executor = new ScriptedExecutor(clock, (id, attempt) => (id === 'b' && attempt === 1 ? { error: new PromptError('provider_error', 'flaky', { status: 503 }) } : {}));
-    const { engine, events } = makeEngine({ clock, executor });
-    const run = engine.execute(composition(rules, 'chain'), rules.defaults, {});
-    const early: WorkflowEvent[] = [];
-    const iterating = (async () => {
-      for await (const e of run) early.push(e);
-    })();
-    await finish(clock, run);
-    await iterating;
-    const expected = [
-      'workflow.started',
-      'step.started a',
-      'step.finished a succeeded',
-      'step.started b',
-      'step.retrying b 1 10',
-      'step.finished b succeeded',
-      'step.started c',
-      'step.finished c succeeded',
-      'workflow.finished succeeded',
-    ];
-    assert.deepEqual(trace(events), expected);
-    assert.deepEqual(trace(early), expected);
-    const late: WorkflowEvent[] = [];
-    for await (const e of run) late.push(e);
-    assert.deepEqual(trace(late), expected);
-    const retrying = events.find((e) => e.type === 'step.retrying')!;
-    assert.equal(retrying.type === 'step.retrying' && retrying.nextAttempt, 2);
-    const fin = events.find((e) => e.type === 'step.finished' && e.stepId === 'b')!;
-    assert.equal(fin.type === 'step.finished' && fin.attempts, 2);
-    assert.equal(fin.type === 'step.finished' && fin.durationMs, 30);
-    assert.ok(events.every((e) => e.runId === run.id && e.composition === 'chain'));
   });
 
   test('history keeps the last N finished runs', async () => {

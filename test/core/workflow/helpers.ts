@@ -4,7 +4,7 @@
  * whose steps take fake-clock time, so runs are deterministic and nothing sleeps.
  */
 import Handlebars from 'handlebars';
-import { FakeClock } from '../../../core/clock.js';
+import { FakeClock, type Clock } from '../../../core/clock.js';
 import { PromptError } from '../../../core/errors.js';
 import { buildCompositionRules } from '../../../core/model/build.js';
 import type { CompositionDef, CompositionRulesModel } from '../../../core/model/types.js';
@@ -98,7 +98,7 @@ export class ScriptedExecutor implements StepExecutor {
   maxActive = 0;
   lateResults = 0;
   constructor(
-    readonly clock: FakeClock,
+    readonly clock: Clock,
     private readonly script: (stepId: string, attempt: number, req: StepExecutionRequest) => Behaviour = () => ({}),
     readonly name = 'render',
   ) {}
