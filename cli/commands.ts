@@ -2,6 +2,7 @@
 import { demoCommand } from './demo/demoCommand.js';
 import { graphCommand, renderCommand, runCommand } from './engineCommands.js';
 import { validateCommand, type CommandIO } from './validateCommand.js';
+import { workerCommand } from './workerCommand.js';
 
 export interface Command {
   summary: string;
@@ -21,14 +22,19 @@ export const COMMANDS: Record<string, Command> = {
     run: renderCommand,
   },
   run: {
-    summary: 'Run a composition with live progress on stderr and its output on stdout; exit 0 succeeded, 2 partial, 1 failed.',
-    usage: 'run COMPOSITION [--context FILE|-] [--service NAME] [--dir DIR] [--max-parallel N] [--id RUN_ID] [--json]',
+    summary: 'Run a composition with live progress on stderr and its output on stdout (on workers with --redis or PROMPTMANAGER_REDIS_URL); exit 0 succeeded, 2 partial, 1 failed.',
+    usage: 'run COMPOSITION [--context FILE|-] [--service NAME] [--dir DIR] [--max-parallel N] [--id RUN_ID] [--redis URL] [--json]',
     run: runCommand,
   },
   graph: {
     summary: "Print a composition's DAG as Mermaid (default) or Graphviz dot.",
     usage: 'graph COMPOSITION [--format mermaid|dot] [--dir DIR]',
     run: graphCommand,
+  },
+  worker: {
+    summary: 'Execute the steps of distributed runs (BullMQ over Redis) for the prompt workspace in DIR, until SIGTERM or Ctrl-C.',
+    usage: 'worker [--dir DIR] [--redis URL] [--concurrency N] [--prefix PREFIX] [--grace-ms MS]',
+    run: workerCommand,
   },
   demo: {
     summary: 'Validate, render and run workflows on the bundled examples, with no network.',

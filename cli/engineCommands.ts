@@ -1,6 +1,7 @@
 /** `render`, `run` and `graph`: the engine from a terminal, on one prompt workspace. */
 import { PromptManager } from '../core/manager/promptManager.js';
 import { PromptError } from '../core/errors.js';
+import { backendFromEnv, redactRedisUrl } from '../core/distributed/connection.js';
 import { buildGraph, toDot, toMermaid } from '../core/workflow/graph.js';
 import type { WorkflowResult } from '../core/workflow/types.js';
 import { parseArgs, UsageError } from './args.js';
@@ -12,9 +13,14 @@ export interface EngineIO extends CommandIO {
   stdin?: () => Promise<string>;
 }
 
-async function openManager(dir: string | undefined, io: CommandIO): Promise<PromptManager> {
+/**
+ * The workspace's manager. Runs go to the BullMQ back end when a Redis URL is given (`--redis`,
+ * else PROMPTMANAGER_REDIS_URL); renders and graphs never need it.
+ */
+async function openManager(dir: string | undefined, io: CommandIO, redis?: string): Promise<PromptManager> {
   const root = pickWorkspace(dir, io.cwd);
-  return PromptManager.create({ root, environment: 'production', watch: false });
+  const url = redis ?? backendFromEnv()?.connection.url;
+  return PromptManager.create({ root, environment: 'production', watch: false, ...(url ? { workflow: { backend: { type: 'bullmq', connection: { url } } } } : {}) });
 }
 
 function describeError(e: unknown): string {
@@ -54,14 +60,15 @@ export function runExitCode(status: WorkflowResult['status']): number {
 }
 
 export async function runCommand(argv: string[], io: EngineIO): Promise<number> {
-  const args = parseArgs(argv, new Set(['json']), new Set(['context', 'service', 'dir', 'max-parallel', 'id']));
+  const args = parseArgs(argv, new Set(['json']), new Set(['context', 'service', 'dir', 'max-parallel', 'id', 'redis']));
   const [composition] = args.positionals;
   if (!composition || args.positionals.length > 1) throw new UsageError('give exactly one COMPOSITION name');
   const mp = args.flags.get('max-parallel');
   const maxParallel = mp === undefined ? undefined : Number(mp);
   if (maxParallel !== undefined && (!Number.isInteger(maxParallel) || maxParallel < 1)) throw new UsageError(`--max-parallel must be an integer of at least 1, got '${mp}'`);
   const context = await readContext(args.flags.get('context') as string | undefined, io.cwd, io.stdin ?? readStdin);
-  const manager = await openManager(args.flags.get('dir') as string | undefined, io);
+  const redis = args.flags.get('redis') as string | undefined;
+  const manager = await openManager(args.flags.get('dir') as string | undefined, io, redis);
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);
@@ -74,7 +81,20 @@ export async function runCommand(argv: string[], io: EngineIO): Promise<number> 
       signal: abort.signal,
     });
     const view = new ProgressView(io.stderr, io.isTTY);
-    for await (const ev of run) view.onEvent(ev);
+    let hint: NodeJS.Timeout | undefined;
+    if (manager.workflowBackend === 'bullmq') {
+      // A distributed run's steps wait for a worker: say so when none has taken one after a while.
+      const url = redis ?? backendFromEnv()?.connection.url ?? '';
+      hint = setTimeout(() => io.stderr(`promptmanager run: no worker has taken a step of run ${run.id} yet; start one: promptmanager worker --dir DIR --redis ${redactRedisUrl(url)}\n`), 5000);
+    }
+    for await (const ev of run) {
+      if (ev.type === 'step.started' && hint) {
+        clearTimeout(hint);
+        hint = undefined;
+      }
+      view.onEvent(ev);
+    }
+    if (hint) clearTimeout(hint);
     const result = await run.done;
     view.finish(result);
     if (args.flags.get('json')) io.stdout(JSON.stringify(result, null, 2) + '\n');

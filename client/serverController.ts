@@ -52,6 +52,10 @@ export function readSettings(scope?: vscode.Uri): PromptManagerSettings {
     maxProblemsPerFile: c.get<number>('maxProblemsPerFile', SETTING_DEFAULTS.maxProblemsPerFile),
     trace: { server: c.get<'off' | 'messages' | 'verbose'>('trace.server', SETTING_DEFAULTS['trace.server']) },
     environment: env === 'production' || env === 'testing' ? env : 'development',
+    // Where runs execute: machine settings, and never from an untrusted workspace.
+    run: vscode.workspace.isTrusted
+      ? { backend: c.get<string>('run.backend', SETTING_DEFAULTS['run.backend']) === 'bullmq' ? 'bullmq' : 'in-process', redisUrl: c.get<string>('run.redisUrl', SETTING_DEFAULTS['run.redisUrl']) }
+      : { backend: 'in-process' },
   };
 }
 

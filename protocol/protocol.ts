@@ -370,6 +370,12 @@ export interface PromptManagerSettings {
   trace: { server: 'off' | 'messages' | 'verbose' };
   /** The engine preset for renders and runs (core/manager/presets.ts); absent = `development`. */
   environment?: 'development' | 'production' | 'testing';
+  /**
+   * Where runs started from the editor execute (machine settings, ignored in an untrusted
+   * workspace): `in-process` in the server, or `bullmq` on the workers of a Redis, at `redisUrl`
+   * (empty: the server's PROMPTMANAGER_REDIS_URL). Absent = `in-process`.
+   */
+  run?: { backend?: 'in-process' | 'bullmq'; redisUrl?: string };
 }
 
 /**
@@ -380,6 +386,8 @@ export interface PromptManagerSettings {
 export const SETTING_DEFAULTS = {
   templatesRoot: '',
   'run.maxParallel': 0,
+  'run.backend': 'in-process',
+  'run.redisUrl': '',
   environment: 'development',
   'diagnostics.disabledCodes': [] as readonly string[],
   maxProblemsPerFile: 1000,

@@ -237,6 +237,8 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     const ws = workspaceOf(p);
     const e = await engines.engineFor(ws);
     if ('error' in e) return { ok: false as const, error: e.error };
+    const backendProblem = engines.backendProblem(ws);
+    if (backendProblem) return { ok: false as const, error: backendProblem };
     const snap = host.freshSnapshot(ws);
     const runId = p.runId ?? e.pm.idGenerator();
     const entry = runs.start(runId, ws, p.composition);

@@ -13,7 +13,8 @@
 import * as path from 'node:path';
 import { PromptManager } from '../core/manager/promptManager.js';
 import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
-import type { PromptErrorInfo } from '../protocol/protocol.js';
+import type { PromptErrorInfo, PromptManagerSettings } from '../protocol/protocol.js';
+import { REDIS_URL_ENV, type BullmqBackendConfig } from '../core/distributed/connection.js';
 import { wirePromptError } from './wire.js';
 import type { ManagedWorkspace, WorkspaceManager } from './workspaceManager.js';
 import type { WorkspaceSnapshot } from './workspaceSnapshot.js';
@@ -26,6 +27,10 @@ interface EngineEntry {
   environment?: string;
   /** The templates root override it was created with (`promptManager.templatesRoot`). */
   templatesRoot?: string;
+  /** The run back end it was created for (`promptManager.run.*`, and the trust), as a key. */
+  backendKey?: string;
+  /** Why the chosen run back end could not be used (runs are refused with it; renders go on). */
+  backendError?: PromptErrorInfo;
   error?: PromptErrorInfo;
 }
 
@@ -72,7 +77,9 @@ export class EnginePool {
     const environment = settings.environment ?? 'development';
     // The editor's templates root applies to renders and runs as it does to diagnostics.
     const templatesRoot = settings.templatesRoot ? path.resolve(ws.root, settings.templatesRoot) : undefined;
-    if (entry.pm && (entry.environment !== environment || entry.templatesRoot !== templatesRoot)) {
+    const backend = this.backendOf(settings.run);
+    const backendKey = 'error' in backend ? `error:${backend.error.message}` : backend.config ? `bullmq:${backend.config.connection.url}` : 'in-process';
+    if (entry.pm && (entry.environment !== environment || entry.templatesRoot !== templatesRoot || entry.backendKey !== backendKey)) {
       // Another preset (cache, strictness) or templates root: a new manager; the old one's runs keep their snapshot.
       void entry.pm.close();
       delete entry.pm;
@@ -85,16 +92,30 @@ export class EnginePool {
         if (!entry.pm) {
           entry.environment = environment;
           entry.templatesRoot = templatesRoot;
-          // Runs go to the manager's own workflow engine, pinned to the snapshot they start with.
-          entry.pm = await PromptManager.create({
-            root: ws.root,
-            environment,
-            fs: this.liveFs,
-            watch: false,
-            validation,
-            workflow: { trusted: this.trusted, historyLimit: this.options.historyLimit ?? 200 },
-            ...(templatesRoot ? { templatesRoot } : {}),
-          });
+          entry.backendKey = backendKey;
+          delete entry.backendError;
+          // Runs go to the manager's own workflow engine, pinned to the snapshot they start with,
+          // or, with promptManager.run.backend `bullmq`, to the workers of that Redis.
+          const create = (config?: BullmqBackendConfig) =>
+            PromptManager.create({
+              root: ws.root,
+              environment,
+              fs: this.liveFs,
+              watch: false,
+              validation,
+              workflow: { trusted: this.trusted, historyLimit: this.options.historyLimit ?? 200, ...(config ? { backend: config } : {}) },
+              ...(templatesRoot ? { templatesRoot } : {}),
+            });
+          if ('error' in backend) entry.backendError = backend.error;
+          if ('config' in backend && backend.config) {
+            try {
+              entry.pm = await create(backend.config);
+            } catch (e) {
+              // Redis unreachable: previews go on; runs say why they cannot start.
+              entry.backendError = wirePromptError(e, (f) => this.manager.uriOf(f));
+              entry.pm = await create();
+            }
+          } else entry.pm = await create();
         } else {
           const r = entry.pm.reload({ validation });
           if (r.status === 'rejected') entry.error = { code: 'invalid_configuration', message: r.error?.message ?? 'the configuration has errors; fix them to render' };
@@ -108,6 +129,19 @@ export class EnginePool {
     return { pm: entry.pm };
   }
 
+  /** The run back end the settings choose: none (in-process), BullMQ at a URL, or why it cannot be had. A workspace not trusted runs in-process. */
+  private backendOf(run: PromptManagerSettings['run']): { config?: BullmqBackendConfig } | { error: PromptErrorInfo } {
+    if (run?.backend !== 'bullmq' || !this.trusted) return {};
+    const url = run.redisUrl || process.env[REDIS_URL_ENV];
+    if (!url) return { error: { code: 'invalid_configuration', message: `promptManager.run.backend is bullmq, and neither promptManager.run.redisUrl nor ${REDIS_URL_ENV} says where Redis is` } };
+    return { config: { type: 'bullmq', connection: { url } } };
+  }
+
+  /** Why runs of this workspace cannot start on the back end the settings chose, if they cannot. */
+  backendProblem(ws: ManagedWorkspace): PromptErrorInfo | undefined {
+    return this.engines.get(ws.root)?.backendError;
+  }
+
   /** The manager the workspace last loaded, even while its current configuration is refused (health, metrics). */
   loaded(ws: ManagedWorkspace): PromptManager | undefined {
     return this.engines.get(ws.root)?.pm;
@@ -115,6 +149,8 @@ export class EnginePool {
 
   /** Follows the workspace's trust into every manager, and into those made later. */
   setTrusted(trusted: boolean): void {
+    // A distributed back end is only for a trusted workspace: the next request makes a new manager.
+    if (!trusted) for (const e of this.engines.values()) if (e.backendKey?.startsWith('bullmq:')) e.backendKey = 'untrusted';
     this.trusted = trusted;
     for (const e of this.engines.values()) e.pm?.setTrusted(trusted);
   }

@@ -12,8 +12,10 @@ export function parseSettings(raw: unknown): PromptManagerSettings {
   const diag = (r.diagnostics ?? {}) as { disabledCodes?: unknown };
   const tr = (r.trace ?? {}) as { server?: unknown };
   const env = r.environment;
+  const run = (r.run ?? {}) as { backend?: unknown; redisUrl?: unknown };
   return {
     ...(env === 'development' || env === 'production' || env === 'testing' ? { environment: env } : {}),
+    ...(run.backend === 'bullmq' ? { run: { backend: 'bullmq' as const, ...(typeof run.redisUrl === 'string' && run.redisUrl ? { redisUrl: run.redisUrl } : {}) } } : {}),
     templatesRoot: typeof r.templatesRoot === 'string' ? r.templatesRoot : DEFAULT_SETTINGS.templatesRoot,
     diagnostics: { disabledCodes: Array.isArray(diag.disabledCodes) ? diag.disabledCodes.map(String) : [] },
     maxProblemsPerFile: typeof r.maxProblemsPerFile === 'number' && r.maxProblemsPerFile >= 0 ? r.maxProblemsPerFile : DEFAULT_SETTINGS.maxProblemsPerFile,

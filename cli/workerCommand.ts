@@ -1,0 +1,72 @@
+/**
+ * `promptmanager worker`: a worker of the BullMQ back end. It loads the prompt workspace (hot
+ * reload on) and executes the steps of distributed runs until SIGTERM or SIGINT; then it takes
+ * no new job, lets the running ones finish (up to --grace-ms), and leaves whatever is still
+ * running to another worker (BullMQ's stalled-job recovery) rather than losing it.
+ */
+import { backendFromEnv, redactRedisUrl, REDIS_URL_ENV } from '../core/distributed/connection.js';
+import { createWorkflowWorker, type WorkflowWorker } from '../core/manager/workflowWorker.js';
+import { PromptError } from '../core/errors.js';
+import { parseArgs, UsageError } from './args.js';
+import type { CommandIO } from './validateCommand.js';
+import { pickWorkspace } from './workspaceArg.js';
+
+export interface WorkerIO extends CommandIO {
+  /** Resolves when the process is asked to stop (SIGTERM, SIGINT); tests pass their own. */
+  stopSignal?: Promise<string>;
+  env?: (name: string) => string | undefined;
+}
+
+function whole(flag: string, v: string | boolean | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be an integer of at least ${min}, got '${String(v)}'`);
+  return n;
+}
+
+function signals(): { stop: Promise<string>; dispose(): void } {
+  let dispose = () => undefined as void;
+  const stop = new Promise<string>((resolve) => {
+    const on = (s: NodeJS.Signals) => () => resolve(s);
+    const term = on('SIGTERM');
+    const int = on('SIGINT');
+    process.once('SIGTERM', term);
+    process.once('SIGINT', int);
+    dispose = () => {
+      process.removeListener('SIGTERM', term);
+      process.removeListener('SIGINT', int);
+    };
+  });
+  return { stop, dispose: () => dispose() };
+}
+
+export async function workerCommand(argv: string[], io: WorkerIO): Promise<number> {
+  const args = parseArgs(argv, new Set(), new Set(['dir', 'redis', 'concurrency', 'prefix', 'grace-ms']));
+  if (args.positionals.length) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
+  const env = io.env ?? ((n: string) => process.env[n]);
+  const url = (args.flags.get('redis') as string | undefined) ?? backendFromEnv(env)?.connection.url;
+  if (!url) throw new UsageError(`say where Redis is: --redis redis://HOST:PORT, or set ${REDIS_URL_ENV}`);
+  const concurrency = whole('concurrency', args.flags.get('concurrency'), 1) ?? 4;
+  const graceMs = whole('grace-ms', args.flags.get('grace-ms'), 0) ?? 30_000;
+  const prefix = args.flags.get('prefix') as string | undefined;
+  const root = pickWorkspace(args.flags.get('dir') as string | undefined, io.cwd);
+  const sig = io.stopSignal ? undefined : signals();
+  let worker: WorkflowWorker;
+  try {
+    worker = await createWorkflowWorker({ root, connection: { url }, concurrency, ...(prefix ? { prefix } : {}) });
+  } catch (e) {
+    sig?.dispose();
+    io.stderr(`promptmanager worker: ${e instanceof PromptError ? `[${e.code}] ` : ''}${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  worker.manager.events.on('configReloaded', () => io.stderr(`promptmanager worker: configuration reloaded, now serving ${worker.pin}\n`));
+  io.stderr(`promptmanager worker: serving ${root} (configuration ${worker.pin}) from ${redactRedisUrl(url)}, ${concurrency} job${concurrency === 1 ? '' : 's'} at a time per queue; stop with SIGTERM or Ctrl-C\n`);
+  const counter = setInterval(() => undefined, 1 << 30); // keeps the process alive while it waits for jobs
+  const signal = await (io.stopSignal ?? sig!.stop);
+  clearInterval(counter);
+  sig?.dispose();
+  io.stderr(`promptmanager worker: ${signal}: finishing ${worker.active} running job${worker.active === 1 ? '' : 's'} (up to ${graceMs} ms, then they go to other workers)\n`);
+  await worker.close(graceMs);
+  io.stderr('promptmanager worker: stopped\n');
+  return 0;
+}
