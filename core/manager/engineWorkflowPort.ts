@@ -16,8 +16,8 @@ import { describeFailures, PROVIDER_FAILURE_LABELS } from '../workflow/providerF
 import type { WorkflowResult, WorkflowRun } from '../workflow/types.js';
 import type { WorkflowBackendConfig } from '../distributed/connection.js';
 
-/** Per-provider settings that win over composition_rules.yaml (the demo's local server, tests). */
-export type ProviderOverrides = Record<string, Partial<Pick<ProviderDef, 'baseUrl' | 'model' | 'apiKeyEnv'>>>;
+/** Per-provider settings that win over composition_rules.yaml (the demo's local server, tests, a deployment's own limits). */
+export type ProviderOverrides = Record<string, Partial<Pick<ProviderDef, 'baseUrl' | 'model' | 'apiKeyEnv' | 'maxConcurrency' | 'requestsPerMinute' | 'tokensPerMinute'>>>;
 
 export interface WorkflowSettings {
   /** Finished runs kept for status queries (default 1,000). */
