@@ -52,6 +52,7 @@ export class DistributedStepWorker {
   private readonly workers = new Map<string, Worker>();
   private readonly stopListeners = new Map<string, Set<(reason: PromptError) => void>>();
   private closing?: Promise<void>;
+  private running = 0;
   readonly processor: StepProcessor;
 
   private constructor(
@@ -128,7 +129,17 @@ export class DistributedStepWorker {
 
   private work(name: string): void {
     if (this.workers.has(name) || this.closing) return;
-    const worker = new this.bull.Worker(name, (job: Job, token?: string) => this.process(name, job, token), {
+    const worker = new this.bull.Worker(
+      name,
+      async (job: Job, token?: string) => {
+        this.running++;
+        try {
+          return await this.process(name, job, token);
+        } finally {
+          this.running--;
+        }
+      },
+      {
       connection: this.redis,
       prefix: this.prefix,
       concurrency: this.opts.concurrency ?? 4,
@@ -138,7 +149,8 @@ export class DistributedStepWorker {
       settings: {
         backoffStrategy: (_made: number, type?: string, err?: Error) => (type === BACKOFF_TYPE && err instanceof RetryLater ? err.waitMs : 1000),
       },
-    });
+      },
+    );
     // A connection error is retried by BullMQ; a job that failed for good is reported to its run.
     worker.on('error', () => undefined);
     worker.on('failed', (job, err) => void this.gaveUp(job, err));
@@ -196,9 +208,7 @@ export class DistributedStepWorker {
 
   /** Jobs running here now. */
   get active(): number {
-    let n = 0;
-    for (const w of this.workers.values()) n += (w as unknown as { running?: number }).running ?? 0;
-    return n;
+    return this.running;
   }
 
   /**
