@@ -69,24 +69,37 @@ local function dependents(i)
 end
 
 local toDecide = {}
--- A step that finished in a way that lets its dependents run: each whose last dependency this was is to be decided.
+local skip
+-- A step whose dependencies have all finished: an override's skip is decided here (it needs no
+-- context), a step with a \`when\` waits for TypeScript to decide it, any other is ready.
+local function arrive(i)
+  if sget('sk', i) == '1' then
+    skip(i, 'override')
+  elseif sget('w', i) == '1' then
+    sset('s', i, 'deciding')
+    mincr('undecided', 1)
+    toDecide[#toDecide + 1] = i
+  else
+    sset('s', i, 'ready')
+    redis.call('ZADD', R, -tonumber(sget('p', i)), string.format('%09d', tonumber(i)))
+  end
+end
+-- A step that finished in a way that lets its dependents run: each whose last dependency this was arrives.
 local function release(i)
   for _, d in ipairs(dependents(i)) do
     if sget('s', d) == 'pending' then
       local left = tonumber(redis.call('HINCRBY', S, 'rem:' .. d, -1))
-      if left == 0 then
-        sset('s', d, 'deciding')
-        mincr('undecided', 1)
-        toDecide[#toDecide + 1] = d
-      end
+      if left == 0 then arrive(d) end
     end
   end
 end
 
-local function skip(i, reason)
+skip = function(i, reason)
   sset('s', i, 'skipped')
   sset('k', i, reason)
   finishedEvent(i, 'skipped')
+  -- A step skipped by \`when\` or \`skip\` counts as finished for its dependents (Argo); an upstream skip is passed on by skipDownstream.
+  if reason ~= 'upstream' then release(i) end
 end
 
 -- A failed step skips everything downstream of it, transitively (only steps still pending).
@@ -175,7 +188,8 @@ local ops = {}
 
 -- ARGV: op, spec, id, composition, n, maxParallel (0 = none), failFast, timeoutMs (0 = none),
 -- timeout error JSON, ttl ms, cancel channel, workflow.started body, then per step: id, number
--- of dependencies, dependents (comma-separated indexes), priority, continue_on_error.
+-- of dependencies, dependents (comma-separated indexes), priority, continue_on_error, skip (an
+-- override's), has a \`when\`.
 function ops.create()
   if redis.call('EXISTS', M) == 1 then return { 'exists', num(now) } end
   local n = tonumber(ARGV[5])
@@ -185,17 +199,13 @@ function ops.create()
   local timeout = tonumber(ARGV[8])
   if timeout > 0 then redis.call('HSET', M, 'deadline', num(now + timeout)) end
   emit(ARGV[12])
-  local base = 12
+  local base, per = 12, 7
   for i = 0, n - 1 do
-    local o = base + i * 5
-    redis.call('HSET', S, 'id:' .. i, ARGV[o + 1], 'rem:' .. i, ARGV[o + 2], 'd:' .. i, ARGV[o + 3], 'p:' .. i, ARGV[o + 4], 'coe:' .. i, ARGV[o + 5], 'a:' .. i, 0)
-    if tonumber(ARGV[o + 2]) == 0 then
-      sset('s', i, 'deciding')
-      mincr('undecided', 1)
-      toDecide[#toDecide + 1] = tostring(i)
-    else
-      sset('s', i, 'pending')
-    end
+    local o = base + i * per
+    redis.call('HSET', S, 'id:' .. i, ARGV[o + 1], 'rem:' .. i, ARGV[o + 2], 'd:' .. i, ARGV[o + 3], 'p:' .. i, ARGV[o + 4], 'coe:' .. i, ARGV[o + 5], 'sk:' .. i, ARGV[o + 6], 'w:' .. i, ARGV[o + 7], 'a:' .. i, 0, 's:' .. i, 'pending')
+  end
+  for i = 0, n - 1 do
+    if tonumber(ARGV[base + i * per + 2]) == 0 and sget('s', i) == 'pending' then arrive(tostring(i)) end
   end
   -- Running runs sort last and are never trimmed; a finished one is scored by its end.
   redis.call('ZADD', IDX, '+inf', ARGV[3])
@@ -216,7 +226,6 @@ function ops.settle()
         redis.call('ZADD', R, -tonumber(sget('p', i)), string.format('%09d', tonumber(i)))
       else
         skip(i, decision)
-        release(i)
       end
     end
   end
@@ -244,7 +253,7 @@ local function deadlinePassed()
   return false
 end
 
--- ARGV: op, step index, attempt.
+-- ARGV: op, step index, attempt, then the steps whose \`steps.<id>\` the step reads.
 function ops.claim()
   local state = mget('state')
   if state ~= 'running' then return { 'ended', num(now), state or 'gone' } end
@@ -262,7 +271,12 @@ function ops.claim()
   end
   local a = tonumber(ARGV[3])
   if a > tonumber(sget('a', i) or '0') then sset('a', i, a) end
-  return { 'ok', num(now), sget('t0', i), mget('deadline') or '' }
+  local views = {}
+  for k = 4, #ARGV do
+    local j = ARGV[k]
+    views[#views + 1] = redis.call('HMGET', S, 's:' .. j, 'a:' .. j, 't0:' .. j, 't1:' .. j, 'o:' .. j)
+  end
+  return { 'ok', num(now), sget('t0', i), mget('deadline') or '', views }
 end
 
 -- ARGV: op, step index, attempt, next attempt, wait ms, error JSON.

@@ -40,7 +40,7 @@ export interface Advance {
   dispatched: number[];
 }
 
-export type Claim = { kind: 'ok'; now: number; startedAt: number; deadline?: number } | { kind: 'done' | 'ended' | 'notready'; now: number; state: string };
+export type Claim = { kind: 'ok'; now: number; startedAt: number; deadline?: number; views: Map<number, StepView> } | { kind: 'done' | 'ended' | 'notready'; now: number; state: string };
 
 /** What `steps.<id>` holds in a later step's context. */
 export interface StepView {
@@ -63,6 +63,13 @@ export function eventsKey(prefix: string, runId: string): string {
 }
 
 type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
+
+/** A step's view from its fields (status, attempts, t0, t1, output); undefined until it has finished. */
+function viewOf(v: readonly (string | null | undefined)[]): StepView | undefined {
+  const [status, attempts, t0, t1, output] = v;
+  if (!status || !FINAL.has(status)) return undefined;
+  return { output: parseJSON(output ?? undefined), status: status as StepStatus, attempts: Number(attempts ?? 0), duration_ms: t0 && t1 ? Number(t1) - Number(t0) : 0 };
+}
 
 function ints(v: unknown): number[] {
   return Array.isArray(v) ? v.map((x) => Number(x)) : [];
@@ -128,7 +135,7 @@ export class RunStore {
       init.channel,
       init.startedEvent,
     ];
-    c.steps.forEach((s, i) => args.push(s.id, init.depCounts[i]!, init.dependents[i]!.join(','), spec.priority[i] ?? 0, s.continueOnError ? 1 : 0));
+    c.steps.forEach((s, i) => args.push(s.id, init.depCounts[i]!, init.dependents[i]!.join(','), spec.priority[i] ?? 0, s.continueOnError ? 1 : 0, s.skip ? 1 : 0, s.when ? 1 : 0));
     this.specs.set(spec.id, spec);
     return advanceOf(await this.run(spec.id, ...args)) as Advance | { kind: 'exists'; now: number };
   }
@@ -145,14 +152,20 @@ export class RunStore {
     return { state: r[0], now: Number(r[1]), status: r[2], deciding: ints(r[3]), slotted: ints(r[4]) };
   }
 
-  async claim(runId: string, step: number, attempt: number): Promise<Claim> {
-    const r = (await this.run(runId, 'claim', step, attempt)) as string[];
+  /** Claims a step for an attempt, and reads the `steps.<id>` of the steps it reads (`reads`), in the same call. */
+  async claim(runId: string, step: number, attempt: number, reads: readonly number[] = []): Promise<Claim> {
+    const r = (await this.run(runId, 'claim', step, attempt, ...reads)) as unknown[];
     if (r[0] === 'ok') {
-      const out: Claim = { kind: 'ok', now: Number(r[1]), startedAt: Number(r[2]) };
+      const views = new Map<number, StepView>();
+      ((r[4] ?? []) as (string | null)[][]).forEach((v, k) => {
+        const view = viewOf(v);
+        if (view) views.set(reads[k]!, view);
+      });
+      const out: Claim = { kind: 'ok', now: Number(r[1]), startedAt: Number(r[2]), views };
       if (r[3]) out.deadline = Number(r[3]);
       return out;
     }
-    return { kind: r[0] as 'done', now: Number(r[1]), state: r[2] ?? '' };
+    return { kind: r[0] as 'done', now: Number(r[1]), state: String(r[2] ?? '') };
   }
 
   async retrying(runId: string, step: number, attempt: number, waitMs: number, error: ErrorJSON): Promise<boolean> {
@@ -216,16 +229,8 @@ export class RunStore {
     for (const i of steps) fields.push(`s:${i}`, `a:${i}`, `t0:${i}`, `t1:${i}`, `o:${i}`);
     const v = await this.redis.hmget(runKeys(this.prefix, runId)[1]!, ...fields);
     steps.forEach((i, k) => {
-      const status = v[k * 5];
-      if (!status || !FINAL.has(status)) return;
-      const t0 = v[k * 5 + 2];
-      const t1 = v[k * 5 + 3];
-      out.set(i, {
-        output: parseJSON(v[k * 5 + 4] ?? undefined),
-        status: status as StepStatus,
-        attempts: Number(v[k * 5 + 1] ?? 0),
-        duration_ms: t0 && t1 ? Number(t1) - Number(t0) : 0,
-      });
+      const view = viewOf(v.slice(k * 5, k * 5 + 5));
+      if (view) out.set(i, view);
     });
     return out;
   }

@@ -27,7 +27,15 @@ import type { RunStore, RunSpec, Advance, Decision, StepView } from './runStore.
 export interface PinnedConfig {
   host: WorkflowHost;
   providers: ReadonlyMap<string, ProviderDef>;
+  /**
+   * The step ids a template reads as `steps.<id>` (its partials included), or `all` when it
+   * reads `steps` as a whole (`{{#each steps}}`); undefined when this configuration cannot say.
+   */
+  stepReads?(template: string): ReadonlySet<string> | 'all';
 }
+
+const STEP_READ = /\bsteps\.([A-Za-z_][A-Za-z0-9_-]*)/g;
+const WHOLE_STEPS = /\bsteps\b(?!\.[A-Za-z_])/;
 
 /** Thrown by a step job to have BullMQ run it again after `waitMs` (the worker's backoffStrategy reads it). */
 export class RetryLater extends Error {
@@ -120,6 +128,40 @@ export class StepProcessor {
     return { ...spec.input, steps: await this.stepsView(spec, [...p.closure[step]!]) };
   }
 
+  /**
+   * The steps whose `steps.<id>` a step reads (template and partials, `context:` strings,
+   * fallback template): only those are fetched, so a step deep in a long run does not read the
+   * whole run. Where the reads cannot be known (a template that reads `steps` whole), every
+   * step it depends on, transitively.
+   */
+  private reads(spec: RunSpec, i: number, cfg: PinnedConfig): number[] {
+    const def = spec.composition.steps[i]!;
+    const ids = new Set<string>();
+    const addAll = (): number[] => [...this.plan(spec).closure[i]!];
+    for (const t of [def.template, def.fallback?.template]) {
+      if (t === undefined) continue;
+      const r = cfg.stepReads?.(t);
+      if (r === undefined || r === 'all') return addAll();
+      for (const id of r) ids.add(id);
+    }
+    for (const v of Object.values(def.context)) {
+      if (typeof v !== 'string') continue;
+      if (WHOLE_STEPS.test(v)) return addAll();
+      for (const m of v.matchAll(STEP_READ)) ids.add(m[1]!);
+    }
+    const out: number[] = [];
+    spec.composition.steps.forEach((s, k) => {
+      if (ids.has(s.id) && k !== i) out.push(k);
+    });
+    return out;
+  }
+
+  private viewsObject(spec: RunSpec, views: ReadonlyMap<number, StepView>): Record<string, StepView> {
+    const out = Object.create(null) as Record<string, StepView>;
+    for (const [i, v] of views) defineData(out as Record<string, unknown>, spec.composition.steps[i]!.id, Object.freeze(v));
+    return out;
+  }
+
   // ---------------------------------------------------------------- the run's own jobs
 
   /** A start job: creates the run (unless it exists) and sets it going. */
@@ -161,10 +203,19 @@ export class StepProcessor {
     for (const i of steps) {
       const def = spec.composition.steps[i]!;
       if (def.skip) out.push([i, 'override']);
-      else if (def.when && !evaluateWhen(def.when, await this.runContext(spec, i))) out.push([i, 'when']);
+      else if (def.when && !evaluateWhen(def.when, await this.whenContext(spec, i, def.when.path))) out.push([i, 'when']);
       else out.push([i, 'ready']);
     }
     return out;
+  }
+
+  /** What a `when` reads: the run's input, and the one step its path names. */
+  private async whenContext(spec: RunSpec, i: number, path: string): Promise<Record<string, unknown>> {
+    const m = /^steps\.([^.]+)/.exec(path);
+    if (!m) return { ...spec.input, steps: Object.create(null) as Record<string, StepView> };
+    const k = spec.composition.steps.findIndex((s) => s.id === m[1]);
+    if (k < 0 || k === i) return { ...spec.input, steps: Object.create(null) as Record<string, StepView> };
+    return { ...spec.input, steps: await this.stepsView(spec, [k]) };
   }
 
   /** Renders the run's output (succeeded or partial) and ends it. */
@@ -216,7 +267,7 @@ export class StepProcessor {
       await this.deps.notice(spec.id, text);
       throw new RetryLater(2000, text);
     }
-    const claim = await store.claim(spec.id, i, attempt);
+    const claim = await store.claim(spec.id, i, attempt, this.reads(spec, i, cfg));
     if (claim.kind === 'done') {
       await this.resume(spec);
       return 'duplicate';
@@ -232,7 +283,7 @@ export class StepProcessor {
     });
     try {
       let ctx: Record<string, unknown>;
-      const base = await this.runContext(spec, i);
+      const base = { ...spec.input, steps: this.viewsObject(spec, claim.views) };
       try {
         ctx = this.stepContext(cfg.host, def, base);
       } catch (e) {

@@ -104,7 +104,11 @@ export class WorkflowWorker {
   private resolve(pin: string): PinnedConfig | undefined {
     const s = this.served.get(pin);
     if (!s) return undefined;
-    s.config ??= { host: this.manager.createWorkflowHost({ snapshot: s.snapshot }), providers: new Map(this.providers(s.snapshot).map((p) => [p.name, p])) };
+    s.config ??= {
+      host: this.manager.createWorkflowHost({ snapshot: s.snapshot }),
+      providers: new Map(this.providers(s.snapshot).map((p) => [p.name, p])),
+      stepReads: stepReadsOf(s.snapshot),
+    };
     return s.config;
   }
 
@@ -113,6 +117,31 @@ export class WorkflowWorker {
     await this.worker.close(graceMs);
     if (this.ownsManager) await this.manager.close();
   }
+}
+
+/** The `steps.<id>` a template reads, its partials' included, from the validator's analysis (memoised per snapshot). */
+function stepReadsOf(snapshot: EngineSnapshot): (template: string) => ReadonlySet<string> | 'all' {
+  const memo = new Map<string, ReadonlySet<string> | 'all'>();
+  const templates = snapshot.validation.templates;
+  const of = (name: string, seen: Set<string>): ReadonlySet<string> | 'all' => {
+    const known = memo.get(name);
+    if (known) return known;
+    const a = templates.get(name)?.analysis;
+    if (!a) return 'all';
+    // `steps` read whole (`{{#each steps}}`, `{{lookup steps id}}`): any step may be read.
+    if (a.variables.some((v) => v.name === 'steps' && !a.stepReads.some((r) => r.range === v.range))) return 'all';
+    const out = new Set(a.stepReads.map((r) => r.stepId));
+    seen.add(name);
+    for (const p of a.partials) {
+      if (seen.has(p.name)) continue;
+      const r = of(p.name, seen);
+      if (r === 'all') return 'all';
+      for (const id of r) out.add(id);
+    }
+    memo.set(name, out);
+    return out;
+  };
+  return (template) => of(template, new Set());
 }
 
 /** Starts a worker of the BullMQ back end for an application (README "Scaling out"). */

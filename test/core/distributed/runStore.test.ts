@@ -44,7 +44,7 @@ describe('the run state in Redis', { skip: unavailable ?? false }, () => {
 
   const fan = 8;
   const rules = loadRules(
-    `version: 1\ncompositions:\n  j:\n    steps:\n${Array.from({ length: fan }, (_, i) => `      - { id: s${i}, template: t }\n`).join('')}      - { id: join, template: t, depends_on: [${Array.from({ length: fan }, (_, i) => `s${i}`).join(', ')}] }\n`,
+    `version: 1\ncompositions:\n  j:\n    steps:\n${Array.from({ length: fan }, (_, i) => `      - { id: s${i}, template: t }\n`).join('')}      - { id: join, template: t, when: { path: go, equals: true }, depends_on: [${Array.from({ length: fan }, (_, i) => `s${i}`).join(', ')}] }\n`,
   );
   const spec = (id: string): RunSpec => ({
     v: 1,
@@ -64,13 +64,13 @@ describe('the run state in Redis', { skip: unavailable ?? false }, () => {
       const created = await stores[0]!.create(s, runInit(s, 'rs'));
       assert.equal(created.kind, 'ok');
       if (created.kind !== 'ok') return;
-      assert.deepEqual(created.toDecide, Array.from({ length: fan }, (_, i) => i));
-      const settled = await stores[0]!.settle(s.id, created.toDecide.map((i) => [i, 'ready'] as const));
-      assert.equal(settled.kind === 'ok' && settled.dispatched.length, fan, 'every sibling got a slot');
+      assert.deepEqual(created.toDecide, [], 'steps without a `when` need no decision');
+      assert.deepEqual(created.dispatched, Array.from({ length: fan }, (_, i) => i), 'every sibling got a slot at once');
       await Promise.all(stores.map((st, i) => st.claim(s.id, i, 1)));
       const done = await Promise.all(stores.map((st, i) => st.complete(s.id, i, 'succeeded', `o${i}`, undefined, [])));
       const released = done.flatMap((d) => (d.kind === 'ok' ? d.toDecide : []));
-      assert.deepEqual(released, [fan], `run ${r}: the join is released once, by whichever sibling finished last`);
+      assert.deepEqual(released, [fan], `run ${r}: the join (it has a \`when\`) is released once, by whichever sibling finished last`);
+      assert.deepEqual(done.flatMap((d) => (d.kind === 'ok' ? d.dispatched : [])), [], 'nothing is dispatched while a step waits for its decision');
       const join = await stores[1]!.settle(s.id, [[fan, 'ready']]);
       assert.ok(join.kind === 'ok' && join.dispatched.length === 1 && join.dispatched[0] === fan);
       const again = await stores[2]!.settle(s.id, [[fan, 'ready']]);
@@ -83,7 +83,6 @@ describe('the run state in Redis', { skip: unavailable ?? false }, () => {
     const s = spec('once');
     const c = await st.create(s, runInit(s, 'rs2'));
     assert.ok(c.kind === 'ok');
-    await st.settle(s.id, Array.from({ length: fan }, (_, i) => [i, 'ready'] as const));
     for (let i = 0; i < fan; i++) {
       assert.equal((await st.claim(s.id, i, 1)).kind, 'ok');
       assert.equal((await st.complete(s.id, i, 'succeeded', i, undefined, [])).kind, 'ok');
