@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { precompiledSchemas } from './build/precompiledSchemas.mjs';
 import { sizeBudget } from './build/sizeBudget.mjs';
 import { serverSplitPlugin } from './build/serverSplit.mjs';
+import { copyRuntimeDeps } from './build/runtimeDeps.mjs';
 
 const watch = process.argv.includes('--watch');
 const tests = process.argv.includes('--tests');
@@ -73,6 +74,14 @@ if (watch) {
   const results = await Promise.allSettled(builds.map((b) => esbuild.build(b)));
   // esbuild has printed each failure (a budget exceeded, a library check of build/serverSplit.mjs).
   if (results.some((r) => r.status === 'rejected')) process.exit(1);
+  if (!tests) {
+    // The .vsix's copy of BullMQ and ioredis (build/runtimeDeps.mjs): only the packaged extension
+    // needs it; elsewhere they load from the project's node_modules, and a stale copy must not linger.
+    if (production) {
+      const { bytes } = copyRuntimeDeps(process.cwd(), 'dist');
+      console.log(`dist/node_modules: BullMQ and ioredis for the language server, ${(bytes / 1e6).toFixed(1)} MB`);
+    } else rmSync('dist/node_modules', { recursive: true, force: true });
+  }
   if (!tests && !process.argv.includes('--no-types')) {
     // Type declarations for applications that import the engine (package.json exports['./core']).
     execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.decl.json'], { stdio: 'inherit' });

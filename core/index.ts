@@ -53,13 +53,12 @@ export type { HealthReport, HealthStatus, ComponentHealth } from './manager/heal
 export * from './workflow/index.js';
 export { EngineWorkflowPort } from './manager/engineWorkflowPort.js';
 // The distributed back end: runs as BullMQ jobs over Redis, workers on any machine (README "Scaling out").
-export { DistributedWorkflowPort } from './manager/distributedWorkflowPort.js';
 export { WorkflowWorker, createWorkflowWorker } from './manager/workflowWorker.js';
 export type { WorkflowWorkerOptions } from './manager/workflowWorker.js';
 export { REDIS_URL_ENV, DEFAULT_PREFIX as DEFAULT_REDIS_PREFIX, backendFromEnv, redactRedisUrl } from './distributed/connection.js';
 export type { WorkflowBackendConfig, BullmqBackendConfig, InProcessBackendConfig, RedisConnectionOptions } from './distributed/connection.js';
-export { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS, MAX_STALLED_COUNT } from './distributed/stepWorker.js';
-export { DEFAULT_HISTORY_TTL_MS } from './distributed/enqueue.js';
+export { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS, MAX_STALLED_COUNT } from './distributed/workerTypes.js';
+export { DEFAULT_HISTORY_TTL_MS } from './distributed/connection.js';
 export type { WorkflowSettings, ProviderOverrides } from './manager/engineWorkflowPort.js';
 export { LineIndex } from './text/lineIndex.js';
 export { ValidationCache } from './validate/validateWorkspace.js';

@@ -370,11 +370,7 @@ export interface PromptManagerSettings {
   trace: { server: 'off' | 'messages' | 'verbose' };
   /** The engine preset for renders and runs (core/manager/presets.ts); absent = `development`. */
   environment?: 'development' | 'production' | 'testing';
-  /**
-   * Where runs started from the editor execute (machine settings, ignored in an untrusted
-   * workspace): `in-process` in the server, or `bullmq` on the workers of a Redis, at `redisUrl`
-   * (empty: the server's PROMPTMANAGER_REDIS_URL). Absent = `in-process`.
-   */
+  /** Where editor runs execute: `in-process` (absent), or `bullmq` at `redisUrl` (empty: PROMPTMANAGER_REDIS_URL). */
   run?: { backend?: 'in-process' | 'bullmq'; redisUrl?: string };
 }
 

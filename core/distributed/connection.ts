@@ -1,22 +1,22 @@
 /**
- * How the distributed back end reaches Redis, and the lazy loading of BullMQ and ioredis: they
- * are never bundled (BullMQ reads its Lua scripts from its package at run time) and never loaded
- * unless the BullMQ back end is chosen, so the in-process default needs neither Redis nor them.
+ * The distributed back end's configuration: where Redis is, under which prefix, and the
+ * environment variable the CLI and the language server read. Types only, and no import of
+ * BullMQ or ioredis (redisClient.ts loads them, lazily), so that the library's public types do
+ * not depend on theirs.
  */
-import type * as BullMQ from 'bullmq';
-import type { Redis, RedisOptions } from 'ioredis';
-import { PromptError } from '../errors.js';
 
 /** The environment variable the CLI and the language server read the Redis URL from. */
 export const REDIS_URL_ENV = 'PROMPTMANAGER_REDIS_URL';
 /** Key prefix of everything the back end keeps in Redis (BullMQ's queues and the runs). */
 export const DEFAULT_PREFIX = 'promptmanager';
+/** Finished runs' status and events stay this long in Redis by default (24 hours). */
+export const DEFAULT_HISTORY_TTL_MS = 24 * 3600_000;
 
 export interface RedisConnectionOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. */
   url?: string;
-  /** ioredis options, merged over what the URL says. */
-  options?: RedisOptions;
+  /** ioredis options (`RedisOptions`), merged over what the URL says. */
+  options?: Record<string, unknown>;
 }
 
 export interface BullmqBackendConfig {
@@ -35,36 +35,6 @@ export interface InProcessBackendConfig {
 /** Where workflow runs execute: in this process (the default), or as BullMQ jobs on workers. */
 export type WorkflowBackendConfig = InProcessBackendConfig | BullmqBackendConfig;
 
-export type BullmqModule = typeof BullMQ;
-type RedisClass = typeof import('ioredis').Redis;
-
-let bullmq: Promise<BullmqModule> | undefined;
-let ioredis: Promise<RedisClass> | undefined;
-
-function missing(pkg: string, e: unknown): PromptError {
-  return new PromptError(
-    'invalid_configuration',
-    `the BullMQ workflow back end needs the npm package "${pkg}", which could not be loaded (${e instanceof Error ? e.message : String(e)}); install it beside promptmanager (npm install bullmq ioredis)`,
-  );
-}
-
-/** BullMQ, loaded on first use. */
-export function loadBullmq(): Promise<BullmqModule> {
-  bullmq ??= import('bullmq').catch((e: unknown) => {
-    bullmq = undefined;
-    throw missing('bullmq', e);
-  });
-  return bullmq;
-}
-
-function loadIORedis(): Promise<RedisClass> {
-  ioredis ??= import('ioredis').then((m) => m.Redis).catch((e: unknown) => {
-    ioredis = undefined;
-    throw missing('ioredis', e);
-  });
-  return ioredis;
-}
-
 /** A URL with its password replaced, for messages and logs. */
 export function redactRedisUrl(url: string): string {
   try {
@@ -74,26 +44,6 @@ export function redactRedisUrl(url: string): string {
   } catch {
     return '(not a URL)';
   }
-}
-
-/**
- * A new ioredis client. BullMQ's blocking connections need `maxRetriesPerRequest: null`; the
- * same setting suits ours (a command waits for a reconnect rather than failing a run).
- */
-export async function connectRedis(conn: RedisConnectionOptions, extra: RedisOptions = {}): Promise<Redis> {
-  const Ctor = (await loadIORedis()) as unknown as new (...args: unknown[]) => Redis;
-  const options: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: true, ...conn.options, ...extra };
-  const client = conn.url ? new Ctor(conn.url, options) : new Ctor(options);
-  try {
-    await client.connect();
-  } catch (e) {
-    client.disconnect();
-    const where = conn.url ? redactRedisUrl(conn.url) : `${options.host ?? '127.0.0.1'}:${options.port ?? 6379}`;
-    throw new PromptError('invalid_configuration', `cannot connect to Redis at ${where}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  // A client whose server went away reconnects on its own; errors are reported by the calls that fail.
-  client.on('error', () => undefined);
-  return client;
 }
 
 /** The back-end configuration from the environment (PROMPTMANAGER_REDIS_URL), or undefined for the in-process default. */

@@ -8,10 +8,8 @@ import { analyseGraph } from '../workflow/precheck.js';
 import { controlJobOptions, priorityRanks, queueOfStep, startJobId, STEPS_QUEUE, stepJobOptions, timeoutJobId, type JobData } from './jobs.js';
 import type { RunSpec } from './runStore.js';
 import { timeoutError } from './stepProcessor.js';
-import type { BullmqModule } from './connection.js';
-
-/** Finished runs' status and events stay this long by default. */
-export const DEFAULT_HISTORY_TTL_MS = 24 * 3600_000;
+import { DEFAULT_HISTORY_TTL_MS } from './connection.js';
+import type { BullmqModule } from './redisClient.js';
 
 export function stopChannel(prefix: string): string {
   return `${prefix}:stop`;

@@ -211,7 +211,7 @@ export class RunStore {
     if (raw === null) return undefined;
     const spec = JSON.parse(raw) as RunSpec;
     if (spec.composition.maxParallel === null) spec.composition.maxParallel = Infinity;
-    if (this.specs.size > 1000) this.specs.delete(this.specs.keys().next().value!);
+    if (this.specs.size > 256) this.specs.delete(this.specs.keys().next().value!);
     this.specs.set(runId, spec);
     return spec;
   }

@@ -22,20 +22,11 @@ import { isRetryable, markNonRetryable, planRetry, withReason } from '../workflo
 import type { ErrorJSON, FinalRunStatus, ResolvedStep, WorkflowHost } from '../workflow/types.js';
 import { evaluateWhen } from '../workflow/when.js';
 import type { RunStore, RunSpec, Advance, Decision, StepView } from './runStore.js';
+import type { PinnedConfig, StepOutcome } from './workerTypes.js';
+import { defineData, stepReads, viewsObject } from './stepReads.js';
+export type { PinnedConfig, StepOutcome } from './workerTypes.js';
 
-/** The configuration a run pinned, as this worker can serve it. */
-export interface PinnedConfig {
-  host: WorkflowHost;
-  providers: ReadonlyMap<string, ProviderDef>;
-  /**
-   * The step ids a template reads as `steps.<id>` (its partials included), or `all` when it
-   * reads `steps` as a whole (`{{#each steps}}`); undefined when this configuration cannot say.
-   */
-  stepReads?(template: string): ReadonlySet<string> | 'all';
-}
 
-const STEP_READ = /\bsteps\.([A-Za-z_][A-Za-z0-9_-]*)/g;
-const WHOLE_STEPS = /\bsteps\b(?!\.[A-Za-z_])/;
 
 /** Thrown by a step job to have BullMQ run it again after `waitMs` (the worker's backoffStrategy reads it). */
 export class RetryLater extends Error {
@@ -77,7 +68,6 @@ export interface ProcessorDeps {
   throttle?(provider: ProviderDef, ms: number): Promise<void>;
 }
 
-export type StepOutcome = 'done' | 'duplicate' | 'ended' | 'busy';
 
 interface RunPlanCache {
   spec: RunSpec;
@@ -85,10 +75,6 @@ interface RunPlanCache {
   leaves: number[];
 }
 
-function defineData(o: Record<string, unknown>, k: string, v: unknown): void {
-  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else o[k] = v;
-}
 
 function outputText(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
@@ -117,49 +103,12 @@ export class StepProcessor {
 
   /** `steps.<id>` of the steps a step may read: its transitive dependencies, all finished before it starts. */
   private async stepsView(spec: RunSpec, of: readonly number[]): Promise<Record<string, StepView>> {
-    const views = await this.deps.store.views(spec.id, of);
-    const out = Object.create(null) as Record<string, StepView>;
-    for (const [i, v] of views) defineData(out as Record<string, unknown>, spec.composition.steps[i]!.id, Object.freeze(v));
-    return out;
+    return viewsObject(spec, await this.deps.store.views(spec.id, of));
   }
 
   private async runContext(spec: RunSpec, step: number): Promise<Record<string, unknown>> {
     const p = this.plan(spec);
     return { ...spec.input, steps: await this.stepsView(spec, [...p.closure[step]!]) };
-  }
-
-  /**
-   * The steps whose `steps.<id>` a step reads (template and partials, `context:` strings,
-   * fallback template): only those are fetched, so a step deep in a long run does not read the
-   * whole run. Where the reads cannot be known (a template that reads `steps` whole), every
-   * step it depends on, transitively.
-   */
-  private reads(spec: RunSpec, i: number, cfg: PinnedConfig): number[] {
-    const def = spec.composition.steps[i]!;
-    const ids = new Set<string>();
-    const addAll = (): number[] => [...this.plan(spec).closure[i]!];
-    for (const t of [def.template, def.fallback?.template]) {
-      if (t === undefined) continue;
-      const r = cfg.stepReads?.(t);
-      if (r === undefined || r === 'all') return addAll();
-      for (const id of r) ids.add(id);
-    }
-    for (const v of Object.values(def.context)) {
-      if (typeof v !== 'string') continue;
-      if (WHOLE_STEPS.test(v)) return addAll();
-      for (const m of v.matchAll(STEP_READ)) ids.add(m[1]!);
-    }
-    const out: number[] = [];
-    spec.composition.steps.forEach((s, k) => {
-      if (ids.has(s.id) && k !== i) out.push(k);
-    });
-    return out;
-  }
-
-  private viewsObject(spec: RunSpec, views: ReadonlyMap<number, StepView>): Record<string, StepView> {
-    const out = Object.create(null) as Record<string, StepView>;
-    for (const [i, v] of views) defineData(out as Record<string, unknown>, spec.composition.steps[i]!.id, Object.freeze(v));
-    return out;
   }
 
   // ---------------------------------------------------------------- the run's own jobs
@@ -241,7 +190,13 @@ export class StepProcessor {
       }
     }
     await this.deps.store.finalize(spec.id, status, output, error);
-    this.plans.delete(spec.id);
+    this.forget(spec.id);
+  }
+
+  /** Drops what this worker keeps of a run that has ended. */
+  forget(runId: string): void {
+    this.plans.delete(runId);
+    this.deps.store.forget(runId);
   }
 
   /** A timeout job: ends the run `timed_out` unless it has ended. */
@@ -267,7 +222,7 @@ export class StepProcessor {
       await this.deps.notice(spec.id, text);
       throw new RetryLater(2000, text);
     }
-    const claim = await store.claim(spec.id, i, attempt, this.reads(spec, i, cfg));
+    const claim = await store.claim(spec.id, i, attempt, stepReads(spec, i, cfg, () => [...this.plan(spec).closure[i]!]));
     if (claim.kind === 'done') {
       await this.resume(spec);
       return 'duplicate';
@@ -283,7 +238,7 @@ export class StepProcessor {
     });
     try {
       let ctx: Record<string, unknown>;
-      const base = { ...spec.input, steps: this.viewsObject(spec, claim.views) };
+      const base = { ...spec.input, steps: viewsObject(spec, claim.views) };
       try {
         ctx = this.stepContext(cfg.host, def, base);
       } catch (e) {

@@ -9,44 +9,16 @@
  */
 import { systemClock } from '../clock.js';
 import { PromptError } from '../errors.js';
-import type { ProviderDef } from '../model/types.js';
-import type { ExecutorRegistry } from '../workflow/executors.js';
-import type { WorkflowMetrics } from '../workflow/metrics.js';
-import { connectRedis, DEFAULT_PREFIX, loadBullmq, type RedisConnectionOptions } from './connection.js';
+import { DEFAULT_PREFIX } from './connection.js';
+import { connectRedis, loadBullmq } from './redisClient.js';
+import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS, MAX_STALLED_COUNT, type StepWorkerOptions } from './workerTypes.js';
 import { BACKOFF_TYPE, providerQueue, STEPS_QUEUE, type JobData } from './jobs.js';
 import { applyQueueLimits, estimateTokens, TokenBuckets } from './providerLimits.js';
-import { RunStore, type RunSpec } from './runStore.js';
+import { RunStore } from './runStore.js';
 import { Enqueuer, runInit, specFromJSON } from './enqueue.js';
-import { ProviderBusy, RetryLater, StepProcessor, type PinnedConfig, type StepOutcome } from './stepProcessor.js';
+import { ProviderBusy, RetryLater, StepProcessor } from './stepProcessor.js';
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-
-/** Defaults for how a dead worker's job is found: see the README's "Scaling out". */
-export const DEFAULT_LOCK_DURATION_MS = 30_000;
-export const DEFAULT_STALLED_INTERVAL_MS = 15_000;
-/** A job whose worker died this many times is given up (its step fails, saying so). */
-export const MAX_STALLED_COUNT = 3;
-
-export interface StepWorkerOptions {
-  connection: RedisConnectionOptions;
-  prefix?: string;
-  /** Jobs this process runs at once, per queue. Default 4. */
-  concurrency?: number;
-  resolvePin(pin: string): PinnedConfig | undefined;
-  describeServed(): string;
-  /** The providers this worker serves (their queues are worked and their limits set). */
-  providers(): Iterable<ProviderDef>;
-  executors: ExecutorRegistry;
-  env?: (name: string) => string | undefined;
-  metrics?: WorkflowMetrics;
-  /** How long a job's lock lasts without renewal (renewed every half of it): a dead worker's job is free after at most this plus `stalledIntervalMs`. */
-  lockDurationMs?: number;
-  /** How often workers look for jobs whose worker died. */
-  stalledIntervalMs?: number;
-  historyTtlMs?: number;
-  /** Step jobs this worker finished, by outcome (tests and benchmarks count them). */
-  onJob?(kind: JobData['kind'], outcome: StepOutcome | 'retry' | 'busy', job: { runId: string; step?: number }): void;
-}
 
 export class DistributedStepWorker {
   private readonly workers = new Map<string, Worker>();
@@ -180,7 +152,8 @@ export class DistributedStepWorker {
     }
     try {
       const outcome = await this.processor.step(spec, d.step, job.attemptsMade + 1);
-      if (outcome !== 'duplicate' && outcome !== 'ended') this.store.forget(d.run);
+      // The spec stays cached while the run goes on (it is large for a big composition, and never changes).
+      if (outcome === 'ended') this.processor.forget(d.run);
       this.opts.onJob?.('step', outcome, { runId: d.run, step: d.step });
     } catch (e) {
       if (e instanceof ProviderBusy) {
@@ -233,4 +206,3 @@ export class DistributedStepWorker {
   }
 }
 
-export type { RunSpec };

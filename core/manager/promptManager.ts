@@ -34,7 +34,6 @@ import type { ResolvedComposition, WorkflowResult, WorkflowRun, WorkflowStatus }
 import { EngineWorkflowPort, type WorkflowSettings } from './engineWorkflowPort.js';
 import { DistributedWorkflowPort } from './distributedWorkflowPort.js';
 import { configPin } from './configPin.js';
-import type { Redis } from 'ioredis';
 import { isMarkedNonRetryable, markNonRetryable } from '../workflow/retry.js';
 import type { RunSummary } from '../workflow/engine.js';
 import { buildSnapshot, nextRenderKeys, withDependents, type EngineSnapshot, type ServiceRules } from './snapshot.js';
@@ -729,10 +728,12 @@ export class PromptManager {
   }
 
   /**
-   * The Redis connection of the BullMQ back end, for features that keep state beside the runs
-   * (a shared model-response cache); undefined with the in-process engine.
+   * The Redis connection of the BullMQ back end (an ioredis `Redis` client: `import type { Redis }
+   * from 'ioredis'` to type it), for features that keep state beside the runs, such as a shared
+   * model-response cache; undefined with the in-process engine. Typed `unknown` so that the
+   * library's types do not depend on ioredis's.
    */
-  get redisConnection(): Redis | undefined {
+  get redisConnection(): unknown {
     return this.distributed?.redis;
   }
 

@@ -8,9 +8,9 @@
 import { PromptManager, type PromptManagerOptions } from './promptManager.js';
 import type { EngineSnapshot } from './snapshot.js';
 import type { ProviderOverrides } from './engineWorkflowPort.js';
-import { DistributedStepWorker, type StepWorkerOptions } from '../distributed/stepWorker.js';
+import { DistributedStepWorker } from '../distributed/stepWorker.js';
+import type { PinnedConfig, StepWorkerOptions } from '../distributed/workerTypes.js';
 import type { BullmqBackendConfig, RedisConnectionOptions } from '../distributed/connection.js';
-import type { PinnedConfig } from '../distributed/stepProcessor.js';
 import { executorRegistry, type ExecutorsOption } from '../workflow/executors.js';
 import { WorkflowMetrics } from '../workflow/metrics.js';
 import type { ProviderDef } from '../model/types.js';
