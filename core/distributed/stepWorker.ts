@@ -118,6 +118,10 @@ export class DistributedStepWorker {
       lockDuration: this.opts.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS,
       stalledInterval: this.opts.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS,
       maxStalledCount: MAX_STALLED_COUNT,
+      // BullMQ honours a pause of the queue (`rateLimit`: a 429's Retry-After, an empty token
+      // bucket) only where a limiter is set: a provider without requests_per_minute gets one that
+      // never limits by itself (its global rate limit, when set, wins).
+      ...(name === STEPS_QUEUE ? {} : { limiter: { max: 1_000_000, duration: 1000 } }),
       settings: {
         backoffStrategy: (_made: number, type?: string, err?: Error) => (type === BACKOFF_TYPE && err instanceof RetryLater ? err.waitMs : 1000),
       },

@@ -12,6 +12,7 @@ import { PromptManager } from '../../../core/manager/promptManager.js';
 import { createWorkflowWorker, type WorkflowWorker } from '../../../core/manager/workflowWorker.js';
 import type { StepExecutor } from '../../../core/workflow/executors.js';
 import type { ProviderOverrides } from '../../../core/manager/engineWorkflowPort.js';
+import { PromptError } from '../../../core/errors.js';
 import { redisMissingReason, startRedis, type TestRedis } from '../../helpers/redisServer.js';
 
 const unavailable = redisMissingReason();
@@ -24,7 +25,10 @@ providers:
 compositions:
   burst:
     steps:
-${Array.from({ length: STEPS }, (_, i) => `      - { id: s${i}, template: ask, model: llm }\n`).join('')}`;
+${Array.from({ length: STEPS }, (_, i) => `      - { id: s${i}, template: ask, model: llm }\n`).join('')}  burst_on:
+    fail_fast: false
+    steps:
+${Array.from({ length: 3 }, (_, i) => `      - { id: s${i}, template: ask, model: llm }\n`).join('')}`;
 
 describe('provider limits across workers', { skip: unavailable ?? false }, () => {
   let redis: TestRedis;
@@ -41,8 +45,8 @@ describe('provider limits across workers', { skip: unavailable ?? false }, () =>
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Two workers of 4 jobs each, a mock model that takes `ms`, and what it saw. */
-  async function run(prefix: string, limits: ProviderOverrides[string], ms: number) {
+  /** Two workers of 4 jobs each, a mock model that takes `ms` (or fails as `fail` says), and what it saw. */
+  async function run(prefix: string, limits: ProviderOverrides[string], ms: number, fail?: (call: number) => PromptError | undefined, composition = 'burst') {
     let active = 0;
     let maxActive = 0;
     const starts: number[] = [];
@@ -50,9 +54,12 @@ describe('provider limits across workers', { skip: unavailable ?? false }, () =>
       name: 'mockllm',
       async execute(req) {
         starts.push(Date.now());
+        const call = starts.length;
         maxActive = Math.max(maxActive, ++active);
         await new Promise((r) => setTimeout(r, ms));
         active--;
+        const e = fail?.(call);
+        if (e) throw e;
         return `answer to ${req.prompt}`;
       },
     };
@@ -62,8 +69,8 @@ describe('provider limits across workers', { skip: unavailable ?? false }, () =>
     }
     const m = await PromptManager.create({ root: dir, watch: false, workflow: { backend: { type: 'bullmq', connection: { url: redis.url }, prefix }, executors: [mock] } });
     try {
-      const r = await m.executeWorkflow('burst', { n: 1 });
-      return { r, maxActive, starts: starts.sort((a, b) => a - b) };
+      const r = await m.executeWorkflow(composition, { n: 1 });
+      return { r, maxActive, starts };
     } finally {
       await m.close();
       for (const w of workers) await w.close(2000);
@@ -80,10 +87,17 @@ describe('provider limits across workers', { skip: unavailable ?? false }, () =>
 
   test('requests_per_minute: starts are spread out across the workers', async () => {
     // 120 a minute: 2 a second.
-    const { r, starts } = await run('rate', { requestsPerMinute: 120 }, 10);
+    const { r, starts: unsorted } = await run('rate', { requestsPerMinute: 120 }, 10);
+    const starts = unsorted.sort((a, b) => a - b);
     assert.equal(r.status, 'succeeded');
     // BullMQ counts in fixed windows: two windows' worth can meet at a boundary, never more.
     for (let i = 0; i + 4 < starts.length; i++) assert.ok(starts[i + 4]! - starts[i]! >= 900, `5 calls within ${starts[i + 4]! - starts[i]!} ms`);
     assert.ok(starts.at(-1)! - starts[0]! >= 2700, `8 calls at 2 a second take 3 s or more, took ${starts.at(-1)! - starts[0]!} ms`);
+  });
+
+  test('a 429 pauses the provider for every worker until its Retry-After', async () => {
+    const { r, starts } = await run('throttle', { maxConcurrency: 1 }, 20, (call) => (call === 1 ? new PromptError('provider_error', 'slow down', { status: 429, retryAfterMs: 1500 }) : undefined), 'burst_on');
+    assert.equal(r.status, 'partial', 'the step that met the 429 has no retry policy: it failed');
+    assert.ok(starts[1]! - starts[0]! >= 1400, `the next call started ${starts[1]! - starts[0]!} ms after the 429, within its Retry-After of 1,500 ms`);
   });
 });

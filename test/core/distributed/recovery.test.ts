@@ -84,6 +84,32 @@ describe('the distributed back end across processes', { skip: unavailable ?? fal
     }
   });
 
+  test('a worker stopped with SIGTERM finishes its running step before it exits; the next steps go to another worker', async () => {
+    const prefix = `term${++n}`;
+    const leaving = spawnWorker(dir, redis.url, prefix, 'leaving', { concurrency: 1 });
+    await leaving.line(/^ready$/);
+    const m = await starter(prefix);
+    try {
+      const run = await m.startWorkflow('chain', { name: 't', delays: { b: 1500 } });
+      await leaving.line(new RegExp(`^started ${run.id} b$`));
+      leaving.child.kill('SIGTERM');
+      assert.equal(await leaving.exited, 0);
+      const done = await executions(client, prefix, 'done');
+      assert.deepEqual(done.map((e) => `${e.step}@${e.who}`), ['a@leaving', 'b@leaving'], 'b finished before the worker left');
+      const next = await createWorkflowWorker({ root: dir, connection: { url: redis.url }, prefix, executors: [recordingExecutor(client, prefix, 'next', false)], managerOptions: { watch: false } });
+      try {
+        const r = await run.done;
+        assert.equal(r.status, 'succeeded');
+        const ex = await executions(client, prefix);
+        assert.deepEqual(ex.map((e) => `${e.step}@${e.who}`), ['a@leaving', 'b@leaving', 'c@next', 'd@next']);
+      } finally {
+        await next.close(2000);
+      }
+    } finally {
+      await m.close();
+    }
+  });
+
   test('the starting process killed: the run goes on, and a new process attaches to it and reads its result', async () => {
     const prefix = `restart${++n}`;
     const worker = await createWorkflowWorker({ root: dir, connection: { url: redis.url }, prefix, executors: [recordingExecutor(client, prefix, 'w')], managerOptions: { watch: false } });
