@@ -23,12 +23,25 @@ export class ReportDocuments implements vscode.TextDocumentContentProvider, vsco
   readonly onDidChange = this.changed.event;
   private readonly reg = vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, this);
 
-  async show(name: string, text: string, workspace?: string): Promise<void> {
+  /**
+   * Shows a report beside the editor. `rendered`: a Markdown report opens in the Markdown
+   * preview, where its tables read as tables in any column width (the source, which VS Code
+   * wraps, stays a click away on the preview's title bar).
+   */
+  async show(name: string, text: string, workspace?: string, rendered = false): Promise<void> {
     const uri = vscode.Uri.from({ scheme: REPORT_SCHEME, path: `/${name}` });
     this.texts.set(uri.toString(), text);
     if (workspace) this.workspaces.set(uri.toString(), workspace);
     this.changed.fire(uri);
     const doc = await vscode.workspace.openTextDocument(uri);
+    if (rendered) {
+      try {
+        await vscode.commands.executeCommand('markdown.showPreviewToSide', uri);
+        return;
+      } catch {
+        // No Markdown preview (an editor without VS Code's built-in extension): the source reads well enough.
+      }
+    }
     await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false });
   }
 
@@ -111,7 +124,7 @@ export async function showMetrics(server: ServerController, reports: ReportDocum
   const stem = `metrics-${ws.name === '.' ? 'workspace' : ws.name.replace(/[^\w.-]+/g, '_')}`;
   if (r.format !== 'json') await reports.show(`${stem}.txt`, r.text, ws.uri);
   else if (asJson) await reports.show(`${stem}.json`, JSON.stringify(r.metrics, null, 2), ws.uri);
-  else await reports.show(`${stem}.md`, formatMetricsReport(workspaceLabel(ws), r.metrics, new Date()), ws.uri);
+  else await reports.show(`${stem}.md`, formatMetricsReport(workspaceLabel(ws), r.metrics, new Date()), ws.uri, true);
 }
 
 /** A prompt workspace as a report names it: its folder's name rather than ".". */

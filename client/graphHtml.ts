@@ -23,6 +23,7 @@ export function graphHtml(nonce: string, title: string): string {
   .bar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; flex: none; margin-bottom: 6px; }
   .bar button { min-width: 28px; }
   #zoom { min-width: 3.5em; text-align: center; font-variant-numeric: tabular-nums; }
+  .sep { width: 8px; }
   #problem:empty { display: none; }
   h1 { font-size: 1.25em; margin: 0; font-weight: 600; }
   .muted { color: var(--vscode-descriptionForeground, #777); }
@@ -83,18 +84,18 @@ export function graphHtml(nonce: string, title: string): string {
   <h1 id="title">${title.replace(/[<>&"]/g, '')}</h1>
   <span id="summary" class="muted">Loading…</span>
   <span id="run" class="muted"></span>
+</header>
+<div class="bar" role="toolbar" aria-label="Graph">
   <button id="btn-run" title="Run this workflow">Run</button>
   <button id="btn-refresh" class="secondary" title="Draw the graph again">Refresh</button>
-</header>
-<div class="bar" role="toolbar" aria-label="Zoom">
-  <button id="btn-zoom-out" class="secondary" title="Zoom out (-)" aria-label="Zoom out">−</button>
+  <span class="sep"></span>
+  <button id="btn-zoom-out" class="secondary" title="Zoom out (-; or Ctrl+wheel)" aria-label="Zoom out">−</button>
   <span id="zoom" class="muted" aria-live="polite">100%</span>
-  <button id="btn-zoom-in" class="secondary" title="Zoom in (+)" aria-label="Zoom in">+</button>
+  <button id="btn-zoom-in" class="secondary" title="Zoom in (+; or Ctrl+wheel)" aria-label="Zoom in">+</button>
   <button id="btn-fit" class="secondary" title="Fit the graph to the view (0)" aria-label="Fit to view">Fit</button>
-  <span class="muted">Ctrl+wheel zooms, drag or wheel pans</span>
 </div>
 <div id="problem" class="error"></div>
-<div id="graph" tabindex="0" role="group" aria-label="Workflow graph: arrow keys pan, + and - zoom, 0 fits, Tab moves between steps"></div>
+<div id="graph" tabindex="0" role="group" title="Ctrl+wheel zooms; drag, the wheel or the arrow keys pan; + - 0 zoom and fit" aria-label="Workflow graph: arrow keys pan, + and - zoom, 0 fits, Tab moves between steps"></div>
 <div class="legend muted" aria-label="legend">
   <span class="l-none">not run</span><span class="l-running">running</span><span class="l-succeeded">succeeded</span><span class="l-fallback">fallback</span><span class="l-failed">failed</span><span class="l-skipped">skipped</span><span class="l-cancelled">cancelled</span>
 </div>
@@ -182,9 +183,9 @@ export function graphHtml(nonce: string, title: string): string {
   function open(n) { vscode.postMessage({ type: 'open', step: n.getAttribute('data-step'), index: Number(n.getAttribute('data-index')) }); }
   let drag = null, moved = false;
   host.addEventListener('pointerdown', (e) => {
+    moved = false;
     if (e.button !== 0 || nodeOf(e.target)) return;
     drag = { x: e.clientX, y: e.clientY, id: e.pointerId };
-    moved = false;
     host.setPointerCapture(e.pointerId);
     host.classList.add('dragging');
   });

@@ -76,7 +76,7 @@ export const COMPACT = {
   rankGap: 36,
   gap: 10,
   groupPad: 6,
-  groupLabel: 15,
+  groupLabel: 16,
   lineH: 15,
   nodePadY: 8,
   nodePadX: 8,

@@ -85,7 +85,7 @@ const KIND_LABELS: Record<string, string> = {
 /** The report, as Markdown lines joined. `generatedAt` dates it. */
 export function formatMetricsReport(workspaceName: string, metrics: Obj, generatedAt: Date): string {
   const out: string[] = [`# PromptManager metrics: ${workspaceName}`, ''];
-  out.push(`Measured since the engine started, as of ${generatedAt.toLocaleString('en-GB')}. Durations are percentiles of the recorded samples. The raw figures: "PromptManager: Show Metrics as JSON" (or the {} button above).`, '');
+  out.push(`Measured since the engine started, as of ${generatedAt.toLocaleString('en-GB')}. Durations are percentiles of the recorded samples. The raw figures: the command "PromptManager: Show Metrics as JSON".`, '');
 
   const renderRows = (m: Obj) =>
     Object.entries(m)
