@@ -50,7 +50,7 @@ export function graphHtml(nonce: string, title: string): string {
   svg.graph .step-status { font-size: 10px; font-family: var(--vscode-font-family, sans-serif); }
   svg.graph .group rect { fill: none; stroke: var(--vscode-editorWidget-border, #aaa); stroke-dasharray: 5 4; }
   svg.graph .group.cycle rect { stroke: var(--vscode-errorForeground, #c00); }
-  svg.graph .group-label { fill: var(--vscode-descriptionForeground, #777); font-size: 10px; font-family: var(--vscode-font-family, sans-serif); }
+  svg.graph .group-label { fill: var(--vscode-descriptionForeground, #777); font-size: 10px; font-family: var(--vscode-font-family, sans-serif); paint-order: stroke; stroke: var(--vscode-editor-background, #fff); stroke-width: 3px; stroke-linejoin: round; }
   svg.graph .edge { fill: none; stroke: var(--vscode-editorWidget-border, #888); stroke-width: 1.5; }
   svg.graph .edge.cycle { stroke: var(--vscode-errorForeground, #c00); stroke-width: 2; }
   svg.graph .arrowhead { fill: var(--vscode-editorWidget-border, #888); }

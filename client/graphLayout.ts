@@ -312,10 +312,14 @@ export function renderSvg(graph: CompositionGraph, layout: GraphLayout, statuses
   out.push('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker>');
   out.push('<marker id="arrow-cycle" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead cycle"/></marker></defs>');
   for (const g of layout.groups) {
-    out.push(`<g class="group ${g.kind}" data-layer="${g.layer}"><rect x="${g.x}" y="${g.y}" width="${g.w}" height="${g.h}" rx="10"/><text x="${g.x + groupPad}" y="${g.y + groupPad + (tb ? 10 : 4)}" class="group-label">${escapeXml(g.label)}</text></g>`);
+    out.push(`<g class="group ${g.kind}" data-layer="${g.layer}"><rect x="${g.x}" y="${g.y}" width="${g.w}" height="${g.h}" rx="10"/></g>`);
   }
   for (const e of layout.edges) {
     out.push(`<path class="edge${e.cycle ? ' cycle' : ''}" data-from="${escapeXml(e.from)}" data-to="${escapeXml(e.to)}" d="${e.d}" marker-end="url(#${e.cycle ? 'arrow-cycle' : 'arrow'})"><title>${escapeXml(`${e.to} depends on ${e.from}`)}</title></path>`);
+  }
+  // Over the edges that cross them (with a halo of the background), so that they stay legible.
+  for (const g of layout.groups) {
+    out.push(`<text x="${g.x + groupPad}" y="${g.y + groupPad + (tb ? 10 : 4)}" class="group-label${g.kind === 'cycle' ? ' cycle' : ''}">${escapeXml(g.label)}</text>`);
   }
   const nodeInfo = (i: number) => graph.nodes[i]!;
   for (const n of layout.nodes) {
