@@ -22,7 +22,7 @@ export const COMMANDS: Record<string, Command> = {
   },
   run: {
     summary: 'Run a composition with live progress on stderr and its output on stdout; exit 0 succeeded, 2 partial, 1 failed.',
-    usage: 'run COMPOSITION [--context FILE|-] [--service NAME] [--dir DIR] [--max-parallel N] [--id RUN_ID] [--json]',
+    usage: 'run COMPOSITION [--context FILE|-] [--service NAME] [--dir DIR] [--max-parallel N] [--id RUN_ID] [--response-cache] [--json]',
     run: runCommand,
   },
   graph: {

@@ -30,6 +30,7 @@ import { toPrometheusText } from './prometheus.js';
 import { RenderCache } from './renderCache.js';
 import type { BatchResult, RenderContext, RenderOptions, RenderRequest, RenderResult } from './renderTypes.js';
 import { resolveComposition } from '../workflow/resolve.js';
+import { createWorkspaceResponseCache } from '../workflow/diskResponseCache.js';
 import type { ResolvedComposition, WorkflowResult, WorkflowRun, WorkflowStatus } from '../workflow/types.js';
 import { EngineWorkflowPort, type WorkflowSettings } from './engineWorkflowPort.js';
 import { isMarkedNonRetryable, markNonRetryable } from '../workflow/retry.js';
@@ -208,7 +209,8 @@ export class PromptManager {
     this.cache = this.cacheMode === 'off' ? undefined : new RenderCache({ maxEntries, maxBytes });
     if (options.workflows) this.workflows = options.workflows;
     else {
-      this.runner = new EngineWorkflowPort({ ...options.workflow, clock: this.clock, idGenerator: this.idGenerator });
+      const wf = options.workflow?.responseCache === true ? { ...options.workflow, responseCache: createWorkspaceResponseCache(this.root) } : options.workflow;
+      this.runner = new EngineWorkflowPort({ ...wf, clock: this.clock, idGenerator: this.idGenerator });
       this.workflows = this.runner;
       // Manager-level progress events, for editors and dashboards that watch every run.
       this.runner.engine.on('progress', (e) => {
