@@ -82,7 +82,7 @@ export interface WorkspaceParams {
 export interface PromptWorkspaceInfo {
   /** The prompt workspace folder. */
   uri: string;
-  /** The folder's name relative to its workspace folder (`.` for the folder itself). */
+  /** What messages call it: its editor folder's name, then its path below that folder (`examples`, `examples/broken/cycle`). */
   name: string;
   templatesRoot: string;
   /** Absent when the file does not exist. */

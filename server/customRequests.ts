@@ -48,6 +48,7 @@ import {
   wireWorkflowEvent,
   wireWorkflowStatus,
   wireWorkspaceInfo,
+  workspaceName,
   type ServerErrorCode,
 } from './wire.js';
 import type { ManagedWorkspace, WorkspaceManager } from './workspaceManager.js';
@@ -105,7 +106,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
         .map((ws) =>
           wireWorkspaceInfo(host.freshSnapshot(ws).validation, {
             uri: manager.uriOf(ws.root),
-            name: path.relative(ws.folder, ws.root).split(path.sep).join('/') || '.',
+            name: workspaceName(ws.folder, ws.root),
             uriOf: (f) => manager.uriOf(f),
             exists: (f) => manager.hasFile(f),
           }),

@@ -8,6 +8,7 @@
  * The lists' items (workspaces, services, templates, compositions, providers) and errors are
  * built here from the model, the request handlers (customRequests.ts) giving the locations.
  */
+import * as path from 'node:path';
 import type { Location } from 'vscode-languageserver-types';
 import { PromptError, toPromptError, type ErrorCode } from '../core/errors.js';
 import type { HealthReport as CoreHealthReport } from '../core/manager/health.js';
@@ -84,6 +85,16 @@ export function wirePromptError(e: unknown, uriOf: (file: string) => string): Pr
   return info;
 }
 
+/**
+ * What messages call a prompt workspace: its editor folder's name, then its path below that
+ * folder (`examples`, `examples/broken/cycle`); never `.`, which says nothing in a notification.
+ */
+export function workspaceName(folder: string, root: string): string {
+  const below = path.relative(folder, root).split(path.sep).join('/');
+  const base = path.basename(folder) || folder;
+  return below && !below.startsWith('..') ? `${base}/${below}` : base;
+}
+
 /** A prompt workspace as `promptManager/listWorkspaces` lists it, from its latest validation. */
 export function wireWorkspaceInfo(
   v: WorkspaceValidation,
@@ -143,7 +154,10 @@ export function wireCompositionInfo(c: CompositionDef, services: string[], locat
     inputs: { required: c.inputs.required.map((r) => r.name), optional: c.inputs.optional.map((r) => r.name) },
     steps: c.steps.map((s) => {
       const st: CompositionInfo['steps'][number] = { id: s.id, dependsOn: s.dependsOn.map((d) => d.name), location: locationOf(s.idNode ?? s.node) };
-      if (s.template) st.template = s.template.name;
+      if (s.template) {
+        st.template = s.template.name;
+        st.templateLocation = locationOf(s.template.node);
+      }
       if (s.model) st.model = s.model.name;
       return st;
     }),
