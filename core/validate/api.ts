@@ -3,6 +3,7 @@ import type { PromptDiagnostic } from '../model/diagnostics.js';
 import type { CompositionRulesModel, ServiceMappingsModel } from '../model/types.js';
 import type { TemplateAnalysis } from '../templates/analysis.js';
 import type { FileSystemHost } from '../workspace/fileSystem.js';
+import type { LineIndex } from '../text/lineIndex.js';
 
 export interface TemplateEntry {
   /** `analysis/summary` for `templates/analysis/summary.hbs`. */
@@ -36,6 +37,12 @@ export interface WorkspaceValidation {
   compositionRules?: CompositionRulesModel;
   /** Every template under the templates root, by name. */
   templates: Map<string, TemplateEntry>;
+  /**
+   * The line index of each configuration file's text as this validation read it (by absolute
+   * path): where a diagnostic's range falls among the model's nodes (errorScope.ts). Absent for
+   * a file not read, and in a validation built by hand.
+   */
+  configLines?: ReadonlyMap<string, LineIndex>;
 }
 
 export interface ValidateOptions {
