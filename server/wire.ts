@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import type { Location } from 'vscode-languageserver-types';
 import { PromptError, toPromptError, type ErrorCode } from '../core/errors.js';
 import type { HealthReport as CoreHealthReport } from '../core/manager/health.js';
+import type { StepPreviewResult, TemplatePreview } from '../core/manager/renderTypes.js';
 import type { CompositionDef, ProviderDef, ServiceDef } from '../core/model/types.js';
 import type { TemplateEntry, WorkspaceValidation } from '../core/validate/api.js';
 import type { GraphNode as CoreGraphNode } from '../core/workflow/graph.js';
@@ -24,6 +25,8 @@ import type {
   PromptErrorCode,
   PromptErrorInfo,
   PromptWorkspaceInfo,
+  PreviewResult,
+  PreviewStepInfo,
   ProviderInfo,
   ServiceInfo,
   TemplateInfo,
@@ -93,6 +96,20 @@ export function workspaceName(folder: string, root: string): string {
   const below = path.relative(folder, root).split(path.sep).join('/');
   const base = path.basename(folder) || folder;
   return below && !below.startsWith('..') ? `${base}/${below}` : base;
+}
+
+/** A preview (core's previewTemplate or previewStep) as `promptManager/preview` answers it. */
+export function wirePreview(p: TemplatePreview | StepPreviewResult, uriOf: (file: string) => string): PreviewResult {
+  const out: PreviewResult = { ok: true, text: p.text, templateUsed: p.template, missing: [...p.missing], errorsElsewhere: p.errorsElsewhere, fromCache: p.fromCache, durationMs: p.durationMs };
+  if (p.strictError) out.strictError = wirePromptError(p.strictError, uriOf);
+  if (p.fallbackFor) out.fallbackFor = { ...p.fallbackFor, code: wireErrorCode(p.fallbackFor.code) };
+  if ('step' in p) {
+    const step: PreviewStepInfo = { composition: p.composition, step: p.step, dependencies: p.dependencies.map((d) => ({ ...d })), appliedOverrides: { ...p.appliedOverrides } };
+    if (p.skip) step.skip = p.skip;
+    if (p.model !== undefined) step.model = p.model;
+    out.step = step;
+  }
+  return out;
 }
 
 /** A prompt workspace as `promptManager/listWorkspaces` lists it, from its latest validation. */
