@@ -123,6 +123,7 @@ export async function runWorkflow(server: ServerController, runs: RunStore, out:
           finalStatus = r.status;
           out.appendLine('');
           for (const line of formatRunSummary(r.status)) out.appendLine(line);
+          if (r.errorsElsewhere) out.appendLine(`Note: ${r.errorsElsewhere} error${r.errorsElsewhere === 1 ? '' : 's'} elsewhere in the workspace (not in what this run uses: see Problems).`);
           out.appendLine(`=== End of run ${runId} ===`);
           out.show(true);
           const s = r.status.status;
