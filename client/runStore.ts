@@ -19,8 +19,11 @@ export interface LastRun {
   durationMs?: number;
 }
 
-/** How a run started from this client ended: its final status, the server's refusal, or neither (the server went away). */
-export type RunEnd = { final: WorkflowStatus } | { refusal: PromptErrorInfo } | undefined;
+/**
+ * How a run started from this client ended: its final status (and how many errors elsewhere in
+ * the workspace it ran despite), the server's refusal, or neither (the server went away).
+ */
+export type RunEnd = { final: WorkflowStatus; errorsElsewhere?: number } | { refusal: PromptErrorInfo } | undefined;
 
 type Listener<T> = (v: T) => void;
 

@@ -120,7 +120,7 @@ export async function runWorkflow(server: ServerController, runs: RunStore, out:
         });
         try {
           const r = await server.request(RunWorkflowRequest, params);
-          end = r.ok ? { final: r.status } : { refusal: r.error };
+          end = r.ok ? { final: r.status, ...(r.errorsElsewhere ? { errorsElsewhere: r.errorsElsewhere } : {}) } : { refusal: r.error };
         } finally {
           sub.dispose();
           cancel.dispose();
@@ -168,6 +168,7 @@ function reportRunEnd(out: vscode.OutputChannel, composition: string, runId: str
   const o = outcomeOfStatus(status);
   out.appendLine('');
   for (const line of formatRunSummary(status)) out.appendLine(line);
+  if (end.errorsElsewhere) out.appendLine(`Note: ${end.errorsElsewhere} error${end.errorsElsewhere === 1 ? '' : 's'} elsewhere in the workspace (not in what this run uses: see Problems).`);
   out.appendLine(`=== End of run ${runId} ===`);
   out.show(true);
   const duration = formatDuration(status.durationMs);

@@ -19,8 +19,11 @@ export type { FileReadProblem } from './workspace/fileRead.js';
 export type { TemplateAnalysis } from './templates/analysis.js';
 
 export { PromptManager } from './manager/promptManager.js';
-export type { PromptManagerOptions, ReloadOptions, ReloadResult, TemplateInfo, ContextCheck, ExecuteWorkflowOptions } from './manager/promptManager.js';
-export type { RenderContext, RenderOptions, RenderResult, RenderRequest, BatchResult } from './manager/renderTypes.js';
+export type { PromptManagerOptions, ReloadOptions, ReloadResult, TemplateInfo, ContextCheck, ExecuteWorkflowOptions, ConfigTarget } from './manager/promptManager.js';
+export type { RenderContext, RenderOptions, RenderResult, RenderRequest, BatchResult, PreviewOptions, TemplatePreview, StepPreviewResult } from './manager/renderTypes.js';
+export { errorsFor, attributeErrors, renderUse, runUse } from './validate/errorScope.js';
+export type { ErrorsFor, ErrorOwner, ConfigUse } from './validate/errorScope.js';
+export { MissingVariables, missingMarker } from './templates/missingVariables.js';
 export type { TemplateLogEntry } from './manager/templateEngine.js';
 export { PromptEnabledService, PromptEnabled, SERVICE_NAME_KEY } from './manager/promptEnabledService.js';
 export type { PromptCapable, PromptEnabledServiceOptions, RenderPromptRequest, ExecuteWorkflowRequest, ServiceRenderStats } from './manager/promptEnabledService.js';

@@ -27,6 +27,7 @@ import {
   ListTemplatesRequest,
   ListWorkspacesRequest,
   MetricsRequest,
+  PreviewRequest,
   PROTOCOL_VERSION,
   RenderRequest,
   RunStatusRequest,
@@ -43,6 +44,7 @@ import {
   wireCompositionInfo,
   wireGraphNode,
   wireHealthReport,
+  wirePreview,
   wirePromptError,
   wireProviderInfo,
   wireServiceInfo,
@@ -50,6 +52,7 @@ import {
   wireWorkflowEvent,
   wireWorkflowStatus,
   wireWorkspaceInfo,
+  workspaceName,
   type ServerErrorCode,
 } from './wire.js';
 import type { ManagedWorkspace, WorkspaceManager } from './workspaceManager.js';
@@ -107,7 +110,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
         .map((ws) =>
           wireWorkspaceInfo(host.freshSnapshot(ws).validation, {
             uri: manager.uriOf(ws.root),
-            name: path.relative(ws.folder, ws.root).split(path.sep).join('/') || '.',
+            name: workspaceName(ws.folder, ws.root),
             uriOf: (f) => manager.uriOf(f),
             exists: (f) => manager.hasFile(f),
           }),
@@ -256,9 +259,30 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     if ('error' in e) return { ok: false as const, error: e.error, durationMs: performance.now() - t0 };
     try {
       const r = await e.pm.render(p.template, p.context ?? {}, p.service !== undefined ? { serviceName: p.service } : undefined);
-      return { ok: true as const, text: r.text, templateUsed: r.template, fromCache: r.fromCache, durationMs: r.durationMs };
+      return { ok: true as const, text: r.text, templateUsed: r.template, fromCache: r.fromCache, durationMs: r.durationMs, ...(r.errorsElsewhere ? { errorsElsewhere: r.errorsElsewhere } : {}) };
     } catch (err) {
       const snap = host.freshSnapshot(ws);
+      return { ok: false as const, error: wirePromptError(err, (f) => snap.uriOf(f)), durationMs: performance.now() - t0 };
+    }
+  });
+
+  connection.onRequest(PreviewRequest, async (p) => {
+    await host.ready;
+    const t0 = performance.now();
+    const ws = workspaceOf(p);
+    const e = await engines.engineFor(ws);
+    if ('error' in e) return { ok: false as const, error: e.error, durationMs: performance.now() - t0 };
+    const snap = host.freshSnapshot(ws);
+    const context = p.context ?? {};
+    const serviceName = p.service !== undefined ? { serviceName: p.service } : {};
+    try {
+      if (p.composition !== undefined && p.step !== undefined) {
+        const lastRun = runs.lastFinished(ws, p.composition);
+        return wirePreview(e.pm.previewStep(p.composition, p.step, context, { ...serviceName, ...(lastRun ? { lastRun } : {}) }), (f) => snap.uriOf(f));
+      }
+      if (p.template !== undefined && p.composition === undefined) return wirePreview(e.pm.previewTemplate(p.template, context, serviceName), (f) => snap.uriOf(f));
+      return { ok: false as const, error: { code: 'invalid_configuration' as const, message: 'promptManager/preview needs either `template`, or `composition` and `step`' }, durationMs: performance.now() - t0 };
+    } catch (err) {
       return { ok: false as const, error: wirePromptError(err, (f) => snap.uriOf(f)), durationMs: performance.now() - t0 };
     }
   });
@@ -307,7 +331,9 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
       for await (const ev of run) forward(ev);
       const result = await run.done;
       entry.final = result;
-      return { ok: true as const, status: wireWorkflowStatus(result) };
+      // Errors elsewhere in the workspace did not stop the run (errors in what it uses would have): say so.
+      const elsewhere = e.pm.configurationErrors({ composition: p.composition, ...(p.service !== undefined ? { serviceName: p.service } : {}) }).elsewhere;
+      return { ok: true as const, status: wireWorkflowStatus(result), ...(elsewhere ? { errorsElsewhere: elsewhere } : {}) };
     } catch (err) {
       runs.failed(runId, entry, wirePromptError(err, (f) => manager.uriOf(f)) as unknown as Record<string, unknown>);
       return { ok: false as const, error: wirePromptError(err, (f) => snap.uriOf(f)) };

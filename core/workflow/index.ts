@@ -24,4 +24,8 @@ export type { WorkflowMetricsJSON, CompositionMetricsJSON, StepMetricsJSON, Prov
 export { buildGraph, toMermaid, toDot } from './graph.js';
 export type { WorkflowGraph, GraphNode, GraphEdge, MermaidOptions } from './graph.js';
 export { evaluateWhen, readPath } from './when.js';
+export { stepContext, stepView, missingInputs } from './stepContext.js';
+export type { StepView } from './stepContext.js';
+export { previewStep, placeholderOutput } from './stepPreview.js';
+export type { StepPreview, StepPreviewInput, StepPreviewHost, DependencyInput } from './stepPreview.js';
 export type * from './types.js';

@@ -42,6 +42,7 @@ import type {
   WorkflowStatus,
 } from './types.js';
 import { evaluateWhen } from './when.js';
+import { defineData, missingInputs, stepContext, stepView, type StepView } from './stepContext.js';
 
 /** `critical-path`: among ready steps, start first the one with the longest remaining path. `first-ready`: in the order they became ready (kept for comparison in the benchmark). */
 export type SchedulingPolicy = 'critical-path' | 'first-ready';
@@ -66,14 +67,6 @@ export interface RunSettings {
   signal?: AbortSignal;
 }
 
-/** What `steps.<id>` holds in later contexts. */
-interface StepView {
-  output: unknown;
-  status: StepStatus;
-  attempts: number;
-  duration_ms: number;
-}
-
 interface StepState {
   def: ResolvedStep;
   status: StepStatus;
@@ -96,13 +89,6 @@ interface StepState {
 
 /** `kind`: the attempt failed in its provider's call, with this kind of failure. */
 type AttemptResult = { ok: true; output: unknown } | { ok: false; error: PromptError; kind?: ProviderFailureKind };
-
-function defineData(o: Record<string, unknown>, k: string, v: unknown): void {
-  // A step id or context key `__proto__` must be data, never a prototype change; plain
-  // assignment for the rest, as defineProperty is several times slower.
-  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else o[k] = v;
-}
 
 interface GraphAnalysis {
   graph: StepGraph;
@@ -288,11 +274,7 @@ export class WorkflowRunner {
         );
       }
     }
-    const missing = c.inputs.required.filter((k) => context[k] === undefined || context[k] === null);
-    if (missing.length) {
-      return new PromptError('missing_context', `composition "${c.name}" needs the input${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}`, { ...details, variable: missing[0] });
-    }
-    return undefined;
+    return missingInputs(c, context);
   }
 
   start(context: Record<string, unknown>): void {
@@ -407,7 +389,7 @@ export class WorkflowRunner {
   private setView(i: number): void {
     const s = this.steps[i]!;
     const duration = s.startedAt !== undefined && s.finishedAt !== undefined ? s.finishedAt - s.startedAt : 0;
-    this.stepsView[s.def.id] = Object.freeze({ output: s.output, status: s.status, attempts: s.attempts, duration_ms: duration });
+    this.stepsView[s.def.id] = stepView(s.output, s.status, s.attempts, duration);
   }
 
   private emitFinished(i: number, error?: PromptError): void {
@@ -473,16 +455,10 @@ export class WorkflowRunner {
   // ---------------------------------------------------------------- one step
 
   private stepContext(def: ResolvedStep): Record<string, unknown> {
-    const base = { ...this.input, steps: this.stepsView };
-    const keys = Object.keys(def.context);
-    if (keys.length === 0) return base;
-    const ctx: Record<string, unknown> = { ...base };
-    for (const k of keys) {
-      const v = def.context[k];
-      defineData(ctx, k, typeof v === 'string' ? this.deps.host.renderString(v, base) : v);
-    }
-    return ctx;
+    return stepContext(this.input, this.stepsView, def.context, this.renderString);
   }
+
+  private readonly renderString = (source: string, base: Record<string, unknown>): string => this.deps.host.renderString(source, base);
 
   private async runStep(i: number): Promise<void> {
     const s = this.steps[i]!;

@@ -69,7 +69,12 @@ test('completion: depends_on never offers the step itself or a step that would c
   const { dir, files } = reviewWorkspace();
   const rules = files['composition_rules.yaml']!;
   const ws = snapshotOf(dir);
-  assert.deepEqual(labels(completion(req(ws, rules.file, rules.at[2]!)).items), [], 'outline: everything else depends on it');
+  const none = completion(req(ws, rules.file, rules.at[2]!));
+  assert.deepEqual(labels(none.items), ['(no step to add)'], 'outline: everything else depends on it');
+  assert.equal(none.isIncomplete, false);
+  // It says why, and accepting it changes nothing: it writes back what is typed (nothing here).
+  assert.match(String((none.items[0]!.documentation as { value: string }).value), /runs after 'outline' \(adding it would close a cycle\)/);
+  assert.equal((none.items[0]!.textEdit as { newText: string }).newText, '');
   assert.deepEqual(labels(completion(req(ws, rules.file, rules.at[8]!)).items), ['outline'], 'wrap_up: not itself, not feedback (listed)');
 });
 
