@@ -31,7 +31,7 @@ export const OPENAI_COMPATIBLE = 'openai-compatible';
 /** Fields the executor sets itself; a provider's options cannot replace them. */
 const RESERVED = new Set(['model', 'messages', 'stream']);
 /** Provider settings that are the engine's, never request fields (OpenAI rejects unknown fields). */
-const NOT_SENT = new Set(['timeout_ms', 'timeoutMs']);
+const NOT_SENT = new Set(['timeout_ms', 'timeoutMs', 'max_concurrency', 'maxConcurrency', 'requests_per_minute', 'requestsPerMinute', 'tokens_per_minute', 'tokensPerMinute']);
 /** Error bodies are quoted in messages; a long HTML error page is cut (after redaction). */
 const MAX_QUOTED = 300;
 /** Of a malformed answer, this much is quoted. */
