@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { PromptError } from '../errors.js';
 import { DEFAULT_LIMITS, LIMITS } from '../limits.js';
 import type { CompositionDef, ProviderDef, RunDefaults } from '../model/types.js';
+import { AdmissionScheduler } from './admission.js';
 import { executorRegistry, type ExecutorRegistry, type ExecutorsOption } from './executors.js';
 import { WorkflowMetrics, type WorkflowMetricsJSON } from './metrics.js';
 import { resolveComposition } from './resolve.js';
@@ -77,6 +78,8 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
   readonly executors: ExecutorRegistry;
   readonly metrics: WorkflowMetrics;
   readonly clock: Clock;
+  /** Every provider call of every run waits here for its provider's limits (core/workflow/admission.ts). */
+  readonly admission: AdmissionScheduler;
   private readonly host: WorkflowHost;
   private providers = new Map<string, ProviderDef>();
   private readonly idGenerator: () => string;
@@ -103,6 +106,7 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
     this.env = options.env ?? ((name) => process.env[name]);
     this.trusted = options.trusted ?? true;
     this.policy = options.schedulingPolicy ?? 'critical-path';
+    this.admission = new AdmissionScheduler(this.clock, this.metrics);
     this.setProviders(options.providers ?? []);
   }
 
@@ -145,6 +149,7 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
         trusted: this.trusted,
         metrics: this.metrics,
         policy: this.policy,
+        admission: this.admission,
         emit: (e) => {
           this.emit('progress', e);
           (this.emit as (name: string, e: WorkflowEvent) => boolean)(e.type, e);
@@ -204,7 +209,7 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
   }
 
   getMetrics(): WorkflowMetricsJSON {
-    return this.metrics.getMetrics();
+    return this.metrics.getMetrics(this.admission.gauges());
   }
 
   private evict(): void {

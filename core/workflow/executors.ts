@@ -10,6 +10,7 @@ import { PromptError } from '../errors.js';
 import type { ProviderDef } from '../model/types.js';
 import { OPENAI_COMPATIBLE, createOpenAICompatibleExecutor, describeProvider } from './openaiCompatible.js';
 import { markNonRetryable } from './retry.js';
+import type { StepUsage } from './tokens.js';
 
 export interface StepExecutionRequest {
   runId: string;
@@ -35,6 +36,13 @@ export interface StepExecutionRequest {
   /** Environment lookup for secrets (`api_key_env`). */
   env: (name: string) => string | undefined;
   serviceName?: string;
+  /**
+   * Tells the engine what the call used, from the provider's answer (OpenAI's `usage`): the
+   * provider's `tokens_per_minute` budget is corrected from the estimate made before the call
+   * (the prompt's characters / 4, plus `max_tokens`) to this. Optional to call (without it the
+   * estimate stands); set by the engine for provider steps, absent when you build a request yourself.
+   */
+  reportUsage?: (usage: StepUsage) => void;
 }
 
 export interface StepExecutor {

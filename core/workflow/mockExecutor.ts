@@ -2,8 +2,9 @@
  * A mock model client for tests: a StepExecutor that answers from a table or a function, on
  * the engine's clock, and simulates what real providers do: delays, scripted failures, 429s
  * with `Retry-After`, 5xx, a provider that is down, malformed answers and calls that never
- * answer (so that timeouts fire). Its errors are the ones the `openai-compatible` executor
- * raises, so retries, fallbacks, metrics and health see what they would see in production.
+ * answer (so that timeouts fire), and the token usage an answer reports (`usage`). Its errors
+ * are the ones the `openai-compatible` executor raises, so retries, fallbacks, metrics, health
+ * and provider limits see what they would see in production.
  *
  *   const model = createMockExecutor({
  *     steps: { summary: 'A short summary.', critique: [mock.rateLimited(2), 'Looks fine.'] },
@@ -20,6 +21,7 @@ import { OPENAI_COMPATIBLE } from './openaiCompatible.js';
 import type { StepExecutionRequest, StepExecutor } from './executors.js';
 import { cutText } from './redact.js';
 import { markNonRetryable } from './retry.js';
+import type { StepUsage } from './tokens.js';
 
 /** A reply: the step's output (a string for a model; any JSON value for your own executors). */
 export interface MockReply {
@@ -27,6 +29,8 @@ export interface MockReply {
   output: unknown;
   /** Milliseconds on the engine's clock before it answers. Default 0. */
   delayMs?: number;
+  /** The tokens the answer reports it used (`usage.total_tokens`), as the `openai-compatible` executor reports them: they correct the `tokens_per_minute` estimate. */
+  usage?: number | StepUsage;
 }
 
 /** A failed call: a PromptError as a real provider call would raise it. */
@@ -108,7 +112,7 @@ interface Timing {
 
 /** Builders for the answers a mock can give. */
 export const mock = {
-  reply(output: unknown, opts: Timing = {}): MockReply {
+  reply(output: unknown, opts: Timing & { usage?: number | StepUsage } = {}): MockReply {
     return { kind: 'reply', output, ...opts };
   },
   /** The provider answered with an HTTP error status. */
@@ -185,6 +189,7 @@ export function createMockExecutor(options: MockExecutorOptions | MockResponder 
     const outcome = (): unknown => {
       switch (a.kind) {
         case 'reply':
+          if (a.usage !== undefined) req.reportUsage?.(typeof a.usage === 'number' ? { totalTokens: a.usage } : a.usage);
           return a.output;
         case 'malformed':
           throw new PromptError('provider_error', `${label} answered 200 with malformed JSON: ${cutText(a.body.replace(/\s+/g, ' '), 100)}`, { ...details, status: 200 });

@@ -16,7 +16,9 @@
  *
  * The answer is read as it streams, and the read is aborted past `maxProviderResponseBytes`
  * (core/limits.ts). The time limit of a call (the provider's `timeout_ms`) is the engine's:
- * it aborts `request.signal`; `timeout_ms` is never sent.
+ * it aborts `request.signal`; `timeout_ms` is never sent. The answer's `usage` (`total_tokens`)
+ * is reported to the engine (`request.reportUsage`), which corrects the provider's
+ * `tokens_per_minute` budget by it.
  */
 import { PromptError, isPromptError } from '../errors.js';
 import { LIMITS } from '../limits.js';
@@ -25,6 +27,7 @@ import type { StepExecutionRequest, StepExecutor } from './executors.js';
 import { cutText, quoteSafely, redactSecrets, redactUrl } from './redact.js';
 import { markProviderFailure } from './providerFailure.js';
 import { markNonRetryable } from './retry.js';
+import { usageOfAnswer } from './tokens.js';
 
 export const OPENAI_COMPATIBLE = 'openai-compatible';
 
@@ -254,6 +257,9 @@ export function createOpenAICompatibleExecutor(options: OpenAICompatibleOptions 
         }
         const content = (json as { choices?: { message?: { content?: unknown } }[] } | null)?.choices?.[0]?.message?.content;
         if (typeof content !== 'string') throw fail(`${label} answered without choices[0].message.content`, { status: res.status });
+        // The tokens the call used correct the provider's tokens_per_minute budget.
+        const usage = usageOfAnswer(json);
+        if (usage) req.reportUsage?.(usage);
         // A provider that echoes the key back must not put it into the run's status and outputs.
         return redactSecrets(content, secrets);
       } catch (e) {

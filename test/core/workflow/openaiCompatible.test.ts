@@ -98,6 +98,20 @@ describe('openai-compatible executor', () => {
     assert.deepEqual(seen[0]!.body, { temperature: 0.2, max_tokens: 64, model: 'llama3.2', messages: [{ role: 'user', content: 'Say hi' }] });
   });
 
+  test('the answer\'s usage is reported to the engine; the limits are never request fields', async () => {
+    handler = (_q, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ choices: [{ message: { content: 'hi' } }], usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 } }));
+    };
+    const reported: unknown[] = [];
+    const p = provider({ maxConcurrency: 2, requestsPerMinute: 60, tokensPerMinute: 1000, options: { temperature: 0.2, max_concurrency: 2, requestsPerMinute: 60 } });
+    assert.equal(await exec.execute({ ...request(p), reportUsage: (u) => reported.push(u) }), 'hi');
+    assert.deepEqual(reported, [{ totalTokens: 12, promptTokens: 9, completionTokens: 3 }]);
+    assert.deepEqual(seen[0]!.body, { temperature: 0.2, model: 'llama3.2', messages: [{ role: 'user', content: 'Say hi' }] });
+    // Without reportUsage (a request built by hand) nothing breaks.
+    assert.equal(await exec.execute(request(p)), 'hi');
+  });
+
   test('429 carries its status and Retry-After', async () => {
     handler = (_q, res) => {
       res.writeHead(429, { 'retry-after': '3', 'content-type': 'application/json' });
