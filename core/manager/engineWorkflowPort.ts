@@ -23,6 +23,14 @@ export interface WorkflowSettings {
   historyLimit?: number;
   /** Upper bound on any run's max_parallel. */
   maxParallel?: number;
+  /**
+   * At most this many runs at once; a run started past it waits, `pending` with a
+   * `workflow.queued` event, and starts when a run ends (first come, first served);
+   * `getWorkflowStatus` and `cancelWorkflow` work on it. Default: no limit.
+   */
+  maxConcurrentRuns?: number;
+  /** Runs that may wait for a slot (default 1,000; 0: none): past it `startWorkflow` fails with `limit_exceeded`. */
+  maxQueuedRuns?: number;
   /** False in an untrusted workspace: runs with provider steps are refused. Default true. */
   trusted?: boolean;
   /**
@@ -70,6 +78,8 @@ export class EngineWorkflowPort implements WorkflowPort {
       idGenerator: settings.idGenerator,
       ...(settings.historyLimit !== undefined ? { historyLimit: settings.historyLimit } : {}),
       ...(settings.maxParallel !== undefined ? { maxParallel: settings.maxParallel } : {}),
+      ...(settings.maxConcurrentRuns !== undefined ? { maxConcurrentRuns: settings.maxConcurrentRuns } : {}),
+      ...(settings.maxQueuedRuns !== undefined ? { maxQueuedRuns: settings.maxQueuedRuns } : {}),
       ...(settings.trusted !== undefined ? { trusted: settings.trusted } : {}),
       ...(settings.executors ? { executors: settings.executors } : {}),
       ...(settings.env ? { env: settings.env } : {}),

@@ -160,6 +160,10 @@ export class WorkflowRunner {
   private status: RunStatus = 'running';
   /** Monotonic clock (`clock.now()`), as every time this runner keeps; `wall` turns them into timestamps. */
   private readonly startedAt: number;
+  /** When the run left the queue (`startedAt` for a run that was never queued): its timeout counts from here. */
+  private begunAt: number;
+  /** The run waited for a run slot (`queue`). */
+  private queued = false;
   private finishedAt?: number;
   /** Wall-clock time (epoch milliseconds) at `startedAt`. */
   private readonly wallStart: number;
@@ -208,6 +212,7 @@ export class WorkflowRunner {
     this.maxParallel = settings.maxParallel;
     if (settings.serviceName !== undefined) this.serviceName = settings.serviceName;
     this.startedAt = deps.clock.now();
+    this.begunAt = this.startedAt;
     this.wallStart = deps.clock.wallNow?.() ?? Date.now();
     this.steps = composition.steps.map((def) => ({ def, status: 'pending', attempts: 0, errors: [], errorsDropped: 0, output: null, remaining: 0, timeouts: 0 }));
     this.done = new Promise((r) => (this.resolveDone = r));
@@ -296,14 +301,33 @@ export class WorkflowRunner {
   }
 
   start(context: Record<string, unknown>): void {
-    if (this.ended) return;
+    if (this.prepare(context)) this.begin();
+  }
+
+  /** Checks that the run can start; a refusal ends it `failed` at once (false). */
+  prepare(context: Record<string, unknown>): boolean {
+    if (this.ended) return false;
     this.input = { ...context };
     const refusal = this.precheck(context);
-    if (refusal) {
-      this.error = refusal.toJSON();
-      this.finish('failed');
-      return;
-    }
+    if (!refusal) return true;
+    this.error = refusal.toJSON();
+    this.finish('failed');
+    return false;
+  }
+
+  /** A prepared run waits for a run slot: `pending`, with a `workflow.queued` event; `begin` starts it. */
+  queue(position: number): void {
+    if (this.ended) return;
+    this.status = 'pending';
+    this.queued = true;
+    this.emit({ type: 'workflow.queued', runId: this.id, composition: this.composition.name, time: this.wall(this.deps.clock.now()), position });
+  }
+
+  /** Starts a prepared run: its timeout counts from here. */
+  begin(): void {
+    if (this.ended) return;
+    this.status = 'running';
+    this.begunAt = this.deps.clock.now();
     const g = this.graph;
     const n = this.steps.length;
     // With unbounded parallelism every ready step starts at once: order cannot matter, except
@@ -542,14 +566,14 @@ export class WorkflowRunner {
     if (err.code === 'cancelled' || s.def.retry.nonRetryable.includes(err.code) || isMarkedNonRetryable(err)) return false;
     if (typeof err.retryAfterMs === 'number' && err.retryAfterMs > LIMITS.maxRetryAfterMs) return false;
     const t = this.composition.timeoutMs;
-    return t === undefined || this.deps.admission.pausedUntil(p.name) < this.startedAt + t;
+    return t === undefined || this.deps.admission.pausedUntil(p.name) < this.begunAt + t;
   }
 
   /** The wait limits of a retry now: `maxRetryAfterMs`, and the time left before the run's deadline. */
   private retryBounds(): { maxRetryAfterMs: number; remainingMs?: number; runTimeoutMs?: number } {
     const t = this.composition.timeoutMs;
     if (t === undefined) return { maxRetryAfterMs: LIMITS.maxRetryAfterMs };
-    return { maxRetryAfterMs: LIMITS.maxRetryAfterMs, remainingMs: this.startedAt + t - this.deps.clock.now(), runTimeoutMs: t };
+    return { maxRetryAfterMs: LIMITS.maxRetryAfterMs, remainingMs: this.begunAt + t - this.deps.clock.now(), runTimeoutMs: t };
   }
 
   /** Keeps the first STEP_ERRORS_KEPT_FIRST errors and the latest ones, MAX_STEP_ERRORS in all. */
@@ -890,6 +914,7 @@ export class WorkflowRunner {
     };
     if (this.serviceName !== undefined) out.serviceName = this.serviceName;
     if (this.outputsDropped) out.outputsDropped = true;
+    if (this.queued) out.queuedMs = (this.startedEmitted ? this.begunAt : (this.finishedAt ?? this.deps.clock.now())) - this.startedAt;
     if (this.finishedAt !== undefined) {
       out.finishedAt = this.wall(this.finishedAt);
       out.durationMs = this.finishedAt - this.startedAt;
