@@ -825,7 +825,9 @@ export class PromptManager {
       generation: this.current.generation,
       templatesCompiled: this.engine.compilations,
     });
-    return options.format === 'prometheus' ? toPrometheusText(snapshot) : snapshot;
+    if (options.format !== 'prometheus') return snapshot;
+    const engine = this.runner?.engine;
+    return toPrometheusText(snapshot, engine ? { providers: engine.getMetrics().providers, runs: engine.runQueue() } : undefined);
   }
 
   healthCheck(): HealthReport {
