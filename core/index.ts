@@ -48,6 +48,7 @@ export { LatencyHistogram } from './stats/histogram.js';
 export type { HistogramSummary } from './stats/histogram.js';
 export type { MetricsSnapshot, RenderStatsJSON, WorkflowStatsJSON } from './manager/metrics.js';
 export type { HealthReport, HealthStatus, ComponentHealth } from './manager/health.js';
+export type { PerformanceAlert, PerformanceAlertOptions, AlertMetric } from './manager/performanceAlerts.js';
 
 // Workflows: the DAG engine the manager runs compositions on, its executors and graph export.
 export * from './workflow/index.js';
