@@ -54,6 +54,8 @@ export type { PerformanceAlert, PerformanceAlertOptions, AlertMetric } from './m
 export * from './workflow/index.js';
 export { EngineWorkflowPort } from './manager/engineWorkflowPort.js';
 export type { WorkflowSettings, ProviderOverrides } from './manager/engineWorkflowPort.js';
+export { PROBE_DOWN_STREAK } from './manager/providerProbes.js';
+export type { ProbeSettings, ProbeState } from './manager/providerProbes.js';
 export { LineIndex } from './text/lineIndex.js';
 export { ValidationCache } from './validate/validateWorkspace.js';
 export { analyzeTemplate } from './templates/analyze.js';

@@ -239,6 +239,7 @@ export class PromptManager {
   static async create(options: PromptManagerOptions): Promise<PromptManager> {
     const m = new PromptManager(options);
     m.initialLoad(options.validation);
+    m.runner?.startProbes(() => (m.closed ? undefined : m.current));
     const preset = recommendConfiguration(m.environment).settings;
     const watch = (options.watch ?? preset.watch) && m.fs === nodeFileSystem;
     if (watch) m.startWatching(options.debounceMs ?? preset.debounceMs);

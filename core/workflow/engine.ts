@@ -150,6 +150,11 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
     this.providers = new Map(providers.map((p) => [p.name, p]));
   }
 
+  /** False in an untrusted workspace: no provider step runs, no provider is probed. */
+  get isTrusted(): boolean {
+    return this.trusted;
+  }
+
   /** Follows the workspace's trust (VS Code's `workspace.isTrusted`). */
   setTrusted(trusted: boolean): void {
     this.trusted = trusted;

@@ -49,6 +49,29 @@ export interface StepExecutor {
   readonly name: string;
   /** The step's output. Throw a PromptError to fail the attempt (its `code`, `status` and `retryAfterMs` drive retries). */
   execute(request: StepExecutionRequest): Promise<unknown>;
+  /**
+   * Optional: a cheap request that tells whether the provider answers (the manager's provider
+   * probes, `workflow: { probes }`, call it on an interval). Resolve when it answers (with a
+   * `warning` when it answers but something is off, such as a model it does not list); throw a
+   * PromptError, classified like a failed call, when it does not. Without it the provider is
+   * judged by its calls alone.
+   */
+  probe?(request: ProbeRequest): Promise<ProbeAnswer | void>;
+}
+
+export interface ProbeRequest {
+  provider: ProviderDef;
+  /** Aborted at the probe's timeout or when the manager closes; `signal.reason` is the PromptError. */
+  signal: AbortSignal;
+  clock: Clock;
+  env: (name: string) => string | undefined;
+}
+
+export interface ProbeAnswer {
+  /** What the probe saw, for health (`12 models listed`). */
+  detail?: string;
+  /** The provider answers, but a step would likely fail (`model llama3.2 is not among the 3 models it lists`): degraded. */
+  warning?: string;
 }
 
 export const RENDER_EXECUTOR = 'render';

@@ -4,7 +4,7 @@ export type { WorkflowEngineOptions, WorkflowEngineEvents, RunSummary } from './
 export type { SchedulingPolicy } from './run.js';
 export { resolveComposition, resolveRetry, DEFAULT_RETRY, DEFAULT_FAIL_FAST } from './resolve.js';
 export { ExecutorRegistry, createDefaultExecutors, createOfflineExecutors, executorRegistry, renderExecutor, RENDER_EXECUTOR } from './executors.js';
-export type { StepExecutor, StepExecutionRequest, ExecutorsOption } from './executors.js';
+export type { StepExecutor, StepExecutionRequest, ExecutorsOption, ProbeRequest, ProbeAnswer } from './executors.js';
 export { createOpenAICompatibleExecutor, OPENAI_COMPATIBLE, parseRetryAfter, parseHttpDate, chatCompletionsUrl, describeProvider } from './openaiCompatible.js';
 export type { OpenAICompatibleOptions } from './openaiCompatible.js';
 export { createMockExecutor, mock } from './mockExecutor.js';

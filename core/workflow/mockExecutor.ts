@@ -18,7 +18,7 @@
 import { STATUS_CODES } from 'node:http';
 import { PromptError, type ErrorCode } from '../errors.js';
 import { OPENAI_COMPATIBLE } from './openaiCompatible.js';
-import type { StepExecutionRequest, StepExecutor } from './executors.js';
+import type { ProbeAnswer, StepExecutionRequest, StepExecutor } from './executors.js';
 import { cutText } from './redact.js';
 import { markNonRetryable } from './retry.js';
 import type { StepUsage } from './tokens.js';
@@ -44,6 +44,8 @@ export interface MockFailure {
   retryAfterMs?: number;
   /** False marks the error as one no retry can fix (like an unset API key). Default true. */
   retryable?: boolean;
+  /** The network error code of a call that got no answer (`ECONNREFUSED`), carried as the error's cause like fetch's: health names its kind. */
+  networkCode?: string;
   delayMs?: number;
 }
 
@@ -95,11 +97,19 @@ export interface MockExecutorOptions {
   respond?: MockResponder;
   /** The answer when nothing else gives one. Default: a `provider_error`, not retried, naming the step and quoting the prompt. */
   otherwise?: MockScript;
+  /**
+   * Answers to provider probes (`workflow: { probes }`), in turn like a script: a reply is an
+   * answer (`mock.reply({ warning: 'model m is not listed' })` gives it a warning), an error a
+   * failed probe, `hang` one that only its timeout ends. Without it the mock has no probe.
+   */
+  probes?: MockScript;
 }
 
 export interface MockExecutor extends StepExecutor {
   /** Every call received, in order. */
   readonly calls: readonly MockCall[];
+  /** The engine's clock time of every probe received (`probes`). */
+  readonly probeCalls: readonly number[];
   /** The calls of one step (by id). */
   callsFor(stepId: string): MockCall[];
   /** Forgets the calls, and starts every script from its first answer again. */
@@ -128,7 +138,7 @@ export const mock = {
   },
   /** The provider cannot be reached (connection refused): `provider_error` without a status, retried. */
   down(opts: Timing = {}): MockFailure {
-    return { kind: 'error', code: 'provider_error', message: 'failed: ECONNREFUSED (mock)', ...opts };
+    return { kind: 'error', code: 'provider_error', message: 'failed: ECONNREFUSED (mock)', networkCode: 'ECONNREFUSED', ...opts };
   },
   /** Any engine error code, for errors your own executor raises. */
   error(code: ErrorCode, message: string, opts: Timing & { status?: number; retryAfterMs?: number; retryable?: boolean } = {}): MockFailure {
@@ -153,6 +163,7 @@ function pick(script: MockScript, n: number): MockAnswer {
 export function createMockExecutor(options: MockExecutorOptions | MockResponder = {}): MockExecutor {
   const opts: MockExecutorOptions = typeof options === 'function' ? { respond: options } : options;
   const calls: MockCall[] = [];
+  const probeCalls: number[] = [];
   const used = new Map<string, number>();
   const next = (key: string, script: MockScript): MockAnswer => {
     const n = used.get(key) ?? 0;
@@ -182,7 +193,7 @@ export function createMockExecutor(options: MockExecutorOptions | MockResponder 
     );
   }
 
-  function settle(req: StepExecutionRequest, answer: MockAnswer): Promise<unknown> {
+  function settle(req: Pick<StepExecutionRequest, 'provider' | 'signal' | 'clock' | 'reportUsage'> & { stepId: string; composition: string }, answer: MockAnswer): Promise<unknown> {
     const a: Exclude<MockAnswer, string> = typeof answer === 'string' ? { kind: 'reply', output: answer } : answer;
     const label = req.provider ? `provider "${req.provider.name}"` : 'the mock';
     const details = { step: req.stepId, composition: req.composition };
@@ -198,7 +209,12 @@ export function createMockExecutor(options: MockExecutorOptions | MockResponder 
           if (a.code === 'provider_error' && a.status !== undefined) {
             message = `${label} answered ${a.status}${STATUS_CODES[a.status] ? ' ' + STATUS_CODES[a.status] : ''}${a.message ? `: ${a.message}` : ''}`;
           } else if (a.code === 'provider_error') message = `${label}: ${a.message}`;
-          const e = new PromptError(a.code, message, { ...details, ...(a.status !== undefined ? { status: a.status } : {}), ...(a.retryAfterMs !== undefined ? { retryAfterMs: a.retryAfterMs } : {}) });
+          const e = new PromptError(a.code, message, {
+            ...details,
+            ...(a.status !== undefined ? { status: a.status } : {}),
+            ...(a.retryAfterMs !== undefined ? { retryAfterMs: a.retryAfterMs } : {}),
+            ...(a.networkCode !== undefined ? { cause: Object.assign(new Error(`connect ${a.networkCode} (mock)`), { code: a.networkCode }) } : {}),
+          });
           throw a.retryable === false ? markNonRetryable(e) : e;
         }
         case 'hang':
@@ -233,14 +249,18 @@ export function createMockExecutor(options: MockExecutorOptions | MockResponder 
     });
   }
 
-  return {
+  const executor: MockExecutor = {
     name: opts.name ?? OPENAI_COMPATIBLE,
     get calls() {
       return calls;
     },
+    get probeCalls() {
+      return probeCalls;
+    },
     callsFor: (stepId) => calls.filter((c) => c.stepId === stepId),
     reset() {
       calls.length = 0;
+      probeCalls.length = 0;
       used.clear();
     },
     async execute(req: StepExecutionRequest): Promise<unknown> {
@@ -253,4 +273,17 @@ export function createMockExecutor(options: MockExecutorOptions | MockResponder 
       return settle(req, await answerFor(call));
     },
   };
+  const probes = opts.probes;
+  if (probes !== undefined) {
+    executor.probe = async (req) => {
+      probeCalls.push(req.clock.now());
+      const out = await settle({ provider: req.provider, signal: req.signal, clock: req.clock, stepId: '(probe)', composition: '(probe)' }, next('probe', probes));
+      const o = out as { warning?: unknown; detail?: unknown } | null;
+      const answer: ProbeAnswer = {};
+      if (o && typeof o === 'object' && typeof o.warning === 'string') answer.warning = o.warning;
+      if (o && typeof o === 'object' && typeof o.detail === 'string') answer.detail = o.detail;
+      return answer;
+    };
+  }
+  return executor;
 }
