@@ -3,9 +3,8 @@
  * of every run. A call to a provider waits here until the provider's limits admit it:
  *
  * - `max_concurrency`: a slot among the calls in flight;
- * - `requests_per_minute` R: calls are spaced 60/R seconds apart (a GCRA pacer without burst:
- *   a call goes when the previous one's share of time is over), so a provider that counts per
- *   minute or per second never sees more than R a minute;
+ * - `requests_per_minute` R: calls are spaced 60/R seconds apart, never in a burst, and no
+ *   minute ever holds more than R as the provider counts them (core/workflow/requestPacer.ts);
  * - `tokens_per_minute` K: a call goes when the tokens of the calls before it have been paid
  *   for at K a minute; its own (estimated, core/workflow/tokens.ts) are then charged, and
  *   corrected when the answer reports its usage. A call larger than a minute's worth still
@@ -32,6 +31,7 @@ import { LIMITS } from '../limits.js';
 import type { ProviderDef } from '../model/types.js';
 import type { WorkflowMetrics } from './metrics.js';
 import { Heap } from './priorityQueue.js';
+import { RequestPacer } from './requestPacer.js';
 
 /** A limited provider's pause after a 429 without `Retry-After`: this, doubling with each 429 in a row... */
 export const RATE_LIMIT_PAUSE_MS = 1000;
@@ -109,15 +109,13 @@ const beforeInRun = (a: Waiter, b: Waiter) => a.req.priority > b.req.priority ||
 /** One provider's queue, slots and pacers. */
 class Lane {
   maxConcurrency?: number;
-  /** Milliseconds between two calls (60,000 / requests_per_minute). */
-  requestInterval?: number;
+  /** `requests_per_minute`, when set. */
+  requests?: RequestPacer;
   /** Milliseconds a token costs (60,000 / tokens_per_minute). */
   tokenInterval?: number;
   limited = false;
   inFlight = 0;
   queued = 0;
-  /** When the request pacer admits the next call (GCRA's theoretical arrival time). */
-  nextRequestAt = -Infinity;
   /** When the tokens charged so far are paid for. */
   nextTokenAt = -Infinity;
   pausedUntil = -Infinity;
@@ -135,7 +133,9 @@ class Lane {
 
   setLimits(p: ProviderDef): void {
     this.maxConcurrency = p.maxConcurrency;
-    this.requestInterval = p.requestsPerMinute !== undefined ? 60_000 / p.requestsPerMinute : undefined;
+    // A reload that keeps the rate keeps the pacer (and its log of the last minute).
+    if (p.requestsPerMinute === undefined) this.requests = undefined;
+    else if (this.requests?.perMinute !== p.requestsPerMinute) this.requests = new RequestPacer(p.requestsPerMinute);
     this.tokenInterval = p.tokensPerMinute !== undefined ? 60_000 / p.tokensPerMinute : undefined;
     this.limited = hasLimits(p);
   }
@@ -262,7 +262,7 @@ export class AdmissionScheduler {
       if (lane.maxConcurrency !== undefined && lane.inFlight >= lane.maxConcurrency) return this.disarm(lane);
       const now = this.clock.now();
       let at = lane.pausedUntil;
-      if (lane.requestInterval !== undefined && lane.nextRequestAt > at) at = lane.nextRequestAt;
+      if (lane.requests) at = Math.max(at, lane.requests.readyAt());
       if (lane.tokenInterval !== undefined && lane.nextTokenAt > at) at = lane.nextTokenAt;
       if (at > now) return this.arm(lane, at, now);
       lane.take(w);
@@ -273,7 +273,8 @@ export class AdmissionScheduler {
   private grant(lane: Lane, w: Waiter, now: number): void {
     w.state = 'admitted';
     lane.inFlight++;
-    if (lane.requestInterval !== undefined) lane.nextRequestAt = Math.max(lane.nextRequestAt, now) + lane.requestInterval;
+    const pacer = lane.requests;
+    const paced = pacer?.take(now);
     let charged = w.req.tokens;
     if (lane.tokenInterval !== undefined) lane.nextTokenAt = Math.max(lane.nextTokenAt, now) + charged * lane.tokenInterval;
     const waitedMs = now - w.enqueuedAt;
@@ -295,6 +296,8 @@ export class AdmissionScheduler {
         if (released) return;
         released = true;
         lane.inFlight--;
+        // The provider counted the call by now: the minute's log may let the next one go sooner.
+        if (lane.requests === pacer) pacer?.ended(paced, this.clock.now());
         this.metrics?.recordTokens(lane.name, reported ?? w.req.tokens, reported !== undefined ? 'reported' : 'estimated');
         const limited = outcome?.rateLimited;
         if (limited) this.pause(lane, limited.retryAfterMs);

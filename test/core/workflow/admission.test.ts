@@ -67,8 +67,25 @@ describe('admission scheduler', () => {
     const times = log.map((l) => Number(l.split('@')[1]));
     assert.equal(times.length, 600, 'exactly 600 in the first minute [0, 60 s)');
     for (let i = 1; i < times.length; i++) assert.equal(times[i]! - times[i - 1]!, 100);
+    // The 601st goes a minute after the first was answered (at once, here).
+    await clock.advance(1);
+    assert.equal(log[600], 'r5:600@60000');
     await clock.advance(10_000);
     assert.equal(log.length, 700);
+  });
+
+  test('requests_per_minute: the minute counts a call from its answer, or a second after its admission while unanswered', async () => {
+    for (const answerAt of [500, undefined]) {
+      const { clock, log, held, ask } = setup({ requestsPerMinute: 60 });
+      ask('a', 'first', { hold: true });
+      for (let i = 1; i <= 60; i++) ask('a', String(i));
+      await clock.advance(answerAt ?? 0);
+      if (answerAt !== undefined) held[0]!.release({ ok: true });
+      await clock.advance(59_000);
+      assert.equal(log.length, 60);
+      await clock.advance(2_000);
+      assert.equal(log[60], `a:60@${answerAt !== undefined ? 60_000 + answerAt : 61_000}`);
+    }
   });
 
   test('requests_per_minute: a fraction paces slower than one a minute', async () => {
