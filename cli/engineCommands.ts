@@ -12,9 +12,9 @@ export interface EngineIO extends CommandIO {
   stdin?: () => Promise<string>;
 }
 
-async function openManager(dir: string | undefined, io: CommandIO): Promise<PromptManager> {
+async function openManager(dir: string | undefined, io: CommandIO, options: { responseCache?: boolean } = {}): Promise<PromptManager> {
   const root = pickWorkspace(dir, io.cwd);
-  return PromptManager.create({ root, environment: 'production', watch: false });
+  return PromptManager.create({ root, environment: 'production', watch: false, ...(options.responseCache ? { workflow: { responseCache: true } } : {}) });
 }
 
 function describeError(e: unknown): string {
@@ -54,14 +54,14 @@ export function runExitCode(status: WorkflowResult['status']): number {
 }
 
 export async function runCommand(argv: string[], io: EngineIO): Promise<number> {
-  const args = parseArgs(argv, new Set(['json']), new Set(['context', 'service', 'dir', 'max-parallel', 'id']));
+  const args = parseArgs(argv, new Set(['json', 'response-cache']), new Set(['context', 'service', 'dir', 'max-parallel', 'id']));
   const [composition] = args.positionals;
   if (!composition || args.positionals.length > 1) throw new UsageError('give exactly one COMPOSITION name');
   const mp = args.flags.get('max-parallel');
   const maxParallel = mp === undefined ? undefined : Number(mp);
   if (maxParallel !== undefined && (!Number.isInteger(maxParallel) || maxParallel < 1)) throw new UsageError(`--max-parallel must be an integer of at least 1, got '${mp}'`);
   const context = await readContext(args.flags.get('context') as string | undefined, io.cwd, io.stdin ?? readStdin);
-  const manager = await openManager(args.flags.get('dir') as string | undefined, io);
+  const manager = await openManager(args.flags.get('dir') as string | undefined, io, { responseCache: args.flags.get('response-cache') === true });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);

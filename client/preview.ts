@@ -6,7 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { ListServicesRequest, ListTemplatesRequest, RenderRequest, type PromptErrorInfo, type PromptWorkspaceInfo, type ServiceInfo, type TemplateInfo } from '../protocol/protocol.js';
-import { contextLabel, loadContext, pickContext, type ContextSource } from './contexts.js';
+import { contextLabel, loadContext, pickContext, requiredContext, type ContextSource } from './contexts.js';
 import { formatRenderError, formatRenderLine } from './format.js';
 import { requestErrorMessage, type ServerController } from './serverController.js';
 import { normUri, pickWorkspace } from './workspaces.js';
@@ -66,7 +66,8 @@ export class PreviewManager implements vscode.TextDocumentContentProvider, vscod
     } else {
       info = (await this.server.request(ListTemplatesRequest, { workspace: ws.uri })).items.find((t) => t.name === template);
     }
-    const ctx = await pickContext(this.state, ws.uri, { template, ...(service ? { service } : {}), services: info?.usedByServices ?? [], compositions: info?.usedByCompositions ?? [] }, `Preview Render: context for ${template}`);
+    const required = await requiredContext(this.server, ws.uri, { template, ...(service ? { service } : {}) });
+    const ctx = await pickContext(this.state, ws.uri, { template, ...(service ? { service } : {}), services: info?.usedByServices ?? [], compositions: info?.usedByCompositions ?? [], ...(required ? { required } : {}) }, `Preview Render: context for ${template}`);
     if (!ctx) return;
     const uri = previewUri(ws.uri, template, service);
     const key = uri.toString();

@@ -187,6 +187,23 @@ export interface ProviderInfo {
 }
 export const ListProvidersRequest = new RequestType<WorkspaceParams, ListResult<ProviderInfo>, void>('promptManager/listProviders');
 
+/** What a context must hold for a render of `template` or a run of `composition` (at most one of them), as `service` when given. */
+export interface ContextRequirementsParams extends WorkspaceParams {
+  template?: string;
+  composition?: string;
+  service?: string;
+}
+export type ContextRequirementsResult =
+  | {
+      ok: true;
+      /** Top-level keys without which the render or run fails (`missing_context`), sorted. */
+      required: string[];
+      /** Keys read when present, sorted; none of `required`. */
+      optional: string[];
+    }
+  | { ok: false; error: PromptErrorInfo };
+export const ContextRequirementsRequest = new RequestType<ContextRequirementsParams, ContextRequirementsResult, void>('promptManager/contextRequirements');
+
 // ---------------------------------------------------------------------------------------
 // Rendering
 
@@ -219,6 +236,10 @@ export interface RunWorkflowParams extends WorkspaceParams, WorkDoneProgressPara
   service?: string;
   /** The run's id; generated when absent. Reusing the id of a running run is refused. */
   runId?: string;
+  /**
+   * At most this many steps at once: lowers the composition's `max_parallel`, never raises it
+   * (the `promptManager.run.maxParallel` setting). 0 or absent: the composition's own.
+   */
   maxParallel?: number;
 }
 
@@ -231,7 +252,8 @@ export type RunWorkflowResult = { ok: true; status: WorkflowStatus } | { ok: fal
 
 /**
  * Resolves when the run ends, whatever its status (a run the engine refuses before any step,
- * such as a provider step in an untrusted workspace, ends `failed` with `status.error`). While
+ * such as a provider step in an untrusted workspace, ends `failed` with `status.refused` and
+ * `status.error`). While
  * it runs the server reports work-done progress (when the client passed a `workDoneToken`) and
  * sends `promptManager/stepProgress` for every event. Cancelling the request
  * (`$/cancelRequest`) or `promptManager/cancelRun` cancels the run; the result then has status

@@ -11,7 +11,8 @@ import { PromptError } from '../errors.js';
 import type { ProviderDef } from '../model/types.js';
 import { plural } from '../plural.js';
 import { WorkflowEngine } from '../workflow/engine.js';
-import type { ExecutorsOption } from '../workflow/executors.js';
+import { executorRegistry, type ExecutorsOption } from '../workflow/executors.js';
+import { ResponseCache } from '../workflow/responseCache.js';
 import { describeFailures, PROVIDER_FAILURE_LABELS } from '../workflow/providerFailure.js';
 import { providersInUse } from '../workspace/queries.js';
 import { describeProbe, PROBE_DOWN_STREAK, ProviderProbes, type ProbeSettings } from './providerProbes.js';
@@ -51,6 +52,13 @@ export interface WorkflowSettings {
    * (core/manager/providerProbes.ts).
    */
   probes?: ProbeSettings;
+  /**
+   * Model answers cached by a digest of the whole request (core/workflow/responseCache.ts): a
+   * `ResponseCache` (any store), or `true` for the workspace's own on disk
+   * (`.promptmanager/responses/`). Off unless given, in every preset: a cached answer is not
+   * the model's answer today (`recommendConfiguration` says why per environment).
+   */
+  responseCache?: ResponseCache | boolean;
 }
 
 export interface StartOptions extends WorkflowExecuteOptions {
@@ -65,6 +73,11 @@ const noHost = {
     throw new PromptError('invalid_configuration', 'a workflow run started without a template host');
   },
 };
+
+function cachedExecutors(executors: ExecutorsOption | undefined, cache: ResponseCache | true): ExecutorsOption {
+  if (!(cache instanceof ResponseCache)) throw new TypeError('workflow.responseCache: true needs the workspace folder; the PromptManager resolves it, an engine built by hand takes a ResponseCache');
+  return cache.wrapRegistry(executorRegistry(executors));
+}
 
 /** A provider whose last this many calls all failed is unhealthy; one failed call makes it degraded. */
 export const PROVIDER_DOWN_STREAK = 5;
@@ -94,7 +107,7 @@ export class EngineWorkflowPort implements WorkflowPort {
       ...(settings.maxConcurrentRuns !== undefined ? { maxConcurrentRuns: settings.maxConcurrentRuns } : {}),
       ...(settings.maxQueuedRuns !== undefined ? { maxQueuedRuns: settings.maxQueuedRuns } : {}),
       ...(settings.trusted !== undefined ? { trusted: settings.trusted } : {}),
-      ...(settings.executors ? { executors: settings.executors } : {}),
+      ...(settings.responseCache ? { executors: cachedExecutors(settings.executors, settings.responseCache) } : settings.executors ? { executors: settings.executors } : {}),
       ...(settings.env ? { env: settings.env } : {}),
     });
   }

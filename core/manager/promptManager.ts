@@ -31,6 +31,7 @@ import { toPrometheusText } from './prometheus.js';
 import { RenderCache } from './renderCache.js';
 import type { BatchResult, RenderContext, RenderOptions, RenderRequest, RenderResult } from './renderTypes.js';
 import { resolveComposition } from '../workflow/resolve.js';
+import { createWorkspaceResponseCache } from '../workflow/diskResponseCache.js';
 import type { ResolvedComposition, WorkflowResult, WorkflowRun, WorkflowStatus } from '../workflow/types.js';
 import { EngineWorkflowPort, type WorkflowSettings } from './engineWorkflowPort.js';
 import { isMarkedNonRetryable, markNonRetryable } from '../workflow/retry.js';
@@ -222,7 +223,8 @@ export class PromptManager {
     this.cache = this.cacheMode === 'off' ? undefined : new RenderCache({ maxEntries, maxBytes });
     if (options.workflows) this.workflows = options.workflows;
     else {
-      this.runner = new EngineWorkflowPort({ ...options.workflow, clock: this.clock, idGenerator: this.idGenerator });
+      const wf = options.workflow?.responseCache === true ? { ...options.workflow, responseCache: createWorkspaceResponseCache(this.root) } : options.workflow;
+      this.runner = new EngineWorkflowPort({ ...wf, clock: this.clock, idGenerator: this.idGenerator });
       this.workflows = this.runner;
       // Manager-level progress events, for editors and dashboards that watch every run.
       this.runner.engine.on('progress', (e) => {
@@ -276,9 +278,9 @@ export class PromptManager {
       this.metrics.config.record('failed', this.clock.now() - t0, t0);
       throw toPromptError(e, 'invalid_configuration');
     }
-    if (validation.errorCount > 0) {
+    if (validation.configErrorCount > 0) {
       this.metrics.config.record('failed', this.clock.now() - t0, t0);
-      throw new ConfigurationError(validation.root, validation.diagnostics);
+      throw new ConfigurationError(validation.root, configDiagnostics(validation));
     }
     const { table } = this.engine.prepare(validation.templates);
     this.swap(buildSnapshot(validation, table, 1, this.clock.now(), nextRenderKeys(table, undefined, 'all')));
@@ -342,8 +344,8 @@ export class PromptManager {
         error = toPromptError(e, 'invalid_configuration');
       }
     }
-    if (error || !validation || validation.errorCount > 0) {
-      error ??= new ConfigurationError(validation!.root, validation!.diagnostics);
+    if (error || !validation || validation.configErrorCount > 0) {
+      error ??= new ConfigurationError(validation!.root, configDiagnostics(validation!));
       const diagnostics = error instanceof ConfigurationError ? error.diagnostics : [];
       this.rejection = { diagnostics, message: error.message };
       const durationMs = this.clock.now() - t0;
@@ -425,7 +427,7 @@ export class PromptManager {
   private validate(): WorkspaceValidation {
     this.validationsRun++;
     this.validationCache.invalidateAll();
-    return validateWorkspace(this.root, { fs: this.fs, cache: this.validationCache, ...(this.templatesRootOverride ? { templatesRoot: this.templatesRootOverride } : {}) });
+    return validateWorkspace(this.root, { fs: this.fs, cache: this.validationCache, promptTests: false, ...(this.templatesRootOverride ? { templatesRoot: this.templatesRootOverride } : {}) });
   }
 
   /** A caller's validation, in place of one of our own: only if it is of this workspace as this manager sees it. */
@@ -960,4 +962,11 @@ function accessDenied(svc: ServiceRules, template: string): PromptError {
     `Service ${svc.name} may not render template ${template}: it is not among its primary_templates, templates, fallback or compositions' templates`,
     { service: svc.name, template },
   );
+}
+
+/** The diagnostics that keep a configuration from loading: errors and the rest, outside the prompt test files. */
+function configDiagnostics(v: WorkspaceValidation): PromptDiagnostic[] {
+  if (!v.promptTestFiles.length) return v.diagnostics;
+  const tests = new Set(v.promptTestFiles);
+  return v.diagnostics.filter((d) => !tests.has(d.file));
 }

@@ -23,20 +23,20 @@ import type {
   WhenCondition,
 } from './types.js';
 
-function str(n: SNode | null): string | undefined {
+export function str(n: SNode | null): string | undefined {
   const d = deref(n);
   return isScalar(d) && typeof d.value === 'string' ? d.value : undefined;
 }
-function num(n: SNode | null): number | undefined {
+export function num(n: SNode | null): number | undefined {
   const d = deref(n);
   return isScalar(d) && typeof d.value === 'number' && Number.isFinite(d.value) ? d.value : undefined;
 }
-function bool(n: SNode | null): boolean | undefined {
+export function bool(n: SNode | null): boolean | undefined {
   const d = deref(n);
   return isScalar(d) && typeof d.value === 'boolean' ? d.value : undefined;
 }
 /** A name written as a scalar. Numbers count (`- 42`) so a reference check can still name them. */
-function nameRef(n: SNode | null): NameRef | undefined {
+export function nameRef(n: SNode | null): NameRef | undefined {
   const d = deref(n);
   if (!isScalar(d) || d.value === null || typeof d.value === 'boolean') return undefined;
   return { name: String(d.value), node: d };
@@ -51,7 +51,7 @@ function nameList(n: SNode | null): NameRef[] {
 function stringList(n: SNode | null): string[] {
   return nameList(n).map((r) => r.name);
 }
-function plain(n: SNode | null, depth = 0): unknown {
+export function plain(n: SNode | null, depth = 0): unknown {
   const d = deref(n);
   if (!d || depth > 64) return null;
   if (d.kind === 'scalar') return d.value;

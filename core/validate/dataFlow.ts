@@ -32,6 +32,34 @@ export function templateReads(t: TemplateEntry, templates: ReadonlyMap<string, T
 }
 
 /**
+ * What a context must hold for template `t` to render in strict mode (`required`: the
+ * variables it and the partials it always includes read unconditionally) and what it reads
+ * only when present or when a block runs (`optional`). `steps` is a run's, never a context's.
+ */
+export function templateNeeds(t: TemplateEntry, templates: ReadonlyMap<string, TemplateEntry>): { required: string[]; optional: string[] } {
+  const required = new Set<string>();
+  const optional = new Set<string>();
+  const seen = new Map<string, boolean>();
+  const visit = (e: TemplateEntry, always: boolean, depth: number) => {
+    // A partial met again only matters when it is now included unconditionally and was not before.
+    const before = seen.get(e.name);
+    if (depth > 16 || before === true || (before === false && !always)) return;
+    seen.set(e.name, always);
+    for (const v of e.analysis.variables) {
+      if (v.name === 'steps') continue;
+      (always && !v.optional ? required : optional).add(v.name);
+    }
+    for (const p of e.analysis.partials) {
+      const pe = templates.get(p.name);
+      if (pe && !pe.analysis.error) visit(pe, always && !p.optional, depth + 1);
+    }
+  };
+  visit(t, true, 0);
+  for (const r of required) optional.delete(r);
+  return { required: [...required], optional: [...optional] };
+}
+
+/**
  * The reads of template `t`, rendered by step `s` (through `ref`): each variable must be an
  * input or a context key, each step read a step that `s` runs after (`mine`).
  */

@@ -20,6 +20,8 @@ import { parseConfigFile } from './configFile.js';
 import { Collector, relatedAt } from './diagnosticCollector.js';
 import { ReferenceChecker } from './references.js';
 import { indexTemplates } from './templateChecks.js';
+import { checkPromptTests } from './testChecks.js';
+import { isPromptTestFile } from '../workspace/testFiles.js';
 import { ValidationCache } from './validationCache.js';
 
 export { findPromptWorkspaces } from '../workspace/discover.js';
@@ -65,6 +67,25 @@ export function validateWorkspace(root: string, options: ValidateOptions & { cac
   if (crModel && cr) check.compositionRules(cr.ctx, crModel);
   if (smModel && sm) check.serviceMappings(sm.ctx, smModel, cr ? (crModel ?? null) : undefined);
 
+  // Test files: an open buffer not yet saved counts too. Their template references are not uses.
+  const listed = options.promptTests === false ? [] : cache.testFiles(root, fs, cacheable);
+  const unsaved = options.promptTests === false ? [] : [...overlays.keys()].filter((f) => !listed.includes(f) && isPromptTestFile(f, root)).sort();
+  const testFiles = unsaved.length ? [...listed, ...unsaved] : listed;
+  const tests = checkPromptTests(
+    {
+      root,
+      fs,
+      cache,
+      cacheable,
+      overlays,
+      out,
+      refs: new ReferenceChecker(templatesRoot, templates, fs, out, new Set(), cache),
+      serviceMappings: sm ? (smModel ?? null) : undefined,
+      compositionRules: cr ? (crModel ?? null) : undefined,
+    },
+    testFiles,
+  );
+
   // Unused templates only when every file could be read: otherwise "unused" may be wrong.
   if ((!sm || sm.ok) && (!cr || cr.ok) && (sm || cr)) {
     for (const t of templates.values()) {
@@ -80,6 +101,7 @@ export function validateWorkspace(root: string, options: ValidateOptions & { cac
   const outside = new Set(out.diagnostics.filter((d) => d.code === 'template-outside-root').map(where));
   const kept = outside.size ? out.diagnostics.filter((d) => d.code !== 'schema' || !outside.has(where(d))) : out.diagnostics;
   const diagnostics = kept.sort(compareDiagnostics);
+  const inTests = new Set(testFiles);
   const result: WorkspaceValidation = {
     root,
     templatesRoot,
@@ -87,8 +109,12 @@ export function validateWorkspace(root: string, options: ValidateOptions & { cac
     compositionRulesFile: crFile,
     diagnostics,
     errorCount: diagnostics.filter((d) => d.severity === 'error').length,
+    configErrorCount: diagnostics.filter((d) => d.severity === 'error' && !inTests.has(d.file)).length,
     warningCount: diagnostics.filter((d) => d.severity === 'warning').length,
     templates,
+    promptTestFiles: testFiles,
+    promptTests: tests.files,
+    contextFiles: tests.contextFiles,
   };
   if (smModel) result.serviceMappings = smModel;
   if (crModel) result.compositionRules = crModel;

@@ -175,6 +175,12 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
     const id = options.workflowId ?? this.idGenerator();
     const previous = this.runs.get(id);
     if (previous && !previous.isEnded) throw new PromptError('invalid_configuration', `a run with the id "${id}" is still running`, { composition: composition.name });
+    const lower = options.maxParallel;
+    if (lower !== undefined && !(Number.isInteger(lower) && lower >= 1)) {
+      throw new PromptError('invalid_configuration', `maxParallel must be a whole number from 1 up, not ${lower}`, { composition: composition.name });
+    }
+    // A caller's bound only lowers the composition's: a composition that says 1 at a time may depend on it.
+    const maxParallel = Math.min(lower ?? Infinity, composition.maxParallel, this.maxParallelCap);
     // First come, first served: while runs wait, a new one waits behind them even if a slot has just freed.
     const mustWait = this.runningRuns >= this.maxConcurrentRuns || this.waiting.size > 0;
     if (mustWait && this.waiting.size >= this.maxQueuedRuns) {
@@ -185,7 +191,6 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
         { composition: composition.name },
       );
     }
-    const maxParallel = Math.min(options.maxParallel ?? composition.maxParallel, this.maxParallelCap);
     const settings: ConstructorParameters<typeof WorkflowRunner>[2] = { id, maxParallel };
     if (options.serviceName !== undefined) settings.serviceName = options.serviceName;
     if (options.signal) settings.signal = options.signal;

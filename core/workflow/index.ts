@@ -8,6 +8,10 @@ export type { StepExecutor, StepExecutionRequest, ExecutorsOption, ProbeRequest,
 export { createOpenAICompatibleExecutor, OPENAI_COMPATIBLE, parseRetryAfter, parseHttpDate, chatCompletionsUrl, describeProvider } from './openaiCompatible.js';
 export type { OpenAICompatibleOptions } from './openaiCompatible.js';
 export { createMockExecutor, mock } from './mockExecutor.js';
+export { ResponseCache, MemoryResponseCacheStore, responseCacheKey, DEFAULT_RESPONSE_TTL_MS } from './responseCache.js';
+export type { ResponseCacheStore, CachedResponse, ResponseCacheOptions, ResponseCacheStats } from './responseCache.js';
+export { DiskResponseCacheStore, createWorkspaceResponseCache, RESPONSES_DIR } from './diskResponseCache.js';
+export type { DiskResponseCacheOptions } from './diskResponseCache.js';
 export type { MockExecutor, MockExecutorOptions, MockAnswer, MockScript, MockCall, MockResponder, MockReply, MockFailure, MockMalformed, MockHang } from './mockExecutor.js';
 export { markNonRetryable, isRetryable, backoffMs, retryWaitMs, planRetry } from './retry.js';
 export type { RetryPlan } from './retry.js';

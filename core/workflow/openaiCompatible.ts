@@ -148,7 +148,7 @@ export function createOpenAICompatibleExecutor(options: OpenAICompatibleOptions 
       let key: string | undefined;
       if (provider.apiKeyEnv) {
         key = req.env(provider.apiKeyEnv);
-        if (!key) throw notSent(fail(`${label} reads its API key from the environment variable ${provider.apiKeyEnv}, which is not set`));
+        if (!key) throw markProviderFailure(markNonRetryable(fail(`${label} reads its API key from the environment variable ${provider.apiKeyEnv}, which is not set`)), 'missing_key');
         secrets.push(key);
         if (credentials.basic) throw notSent(fail(`${label} has both an API key (api_key_env) and credentials in its base_url: keep one of them`));
       }

@@ -24,7 +24,7 @@ import { EventLog } from './eventLog.js';
 import { RENDER_EXECUTOR, type ExecutorRegistry, type StepExecutionRequest, type StepExecutor } from './executors.js';
 import type { WorkflowMetrics } from './metrics.js';
 import { StepHeap } from './priorityQueue.js';
-import { classifyProviderFailure } from './providerFailure.js';
+import { classifyProviderFailure, type ProviderFailureKind } from './providerFailure.js';
 import { isMarkedNonRetryable, isRetryable, planRetry, withReason } from './retry.js';
 import { estimateTokens, type StepUsage } from './tokens.js';
 import type {
@@ -34,6 +34,7 @@ import type {
   ResolvedStep,
   RunStatus,
   SkipReason,
+  FallbackCause,
   StepFinishedEvent,
   StepRunStatus,
   StepStatus,
@@ -93,9 +94,12 @@ interface StepState {
   timeouts: number;
   executor?: StepExecutor;
   provider?: ProviderDef;
+  /** Why its fallback answered, once it did. */
+  fallback?: FallbackCause;
 }
 
-type AttemptResult = { ok: true; output: unknown } | { ok: false; error: PromptError };
+/** `kind`: the attempt failed in its provider's call, with this kind of failure. */
+type AttemptResult = { ok: true; output: unknown } | { ok: false; error: PromptError; kind?: ProviderFailureKind };
 
 function defineData(o: Record<string, unknown>, k: string, v: unknown): void {
   // A step id or context key `__proto__` must be data, never a prototype change; plain
@@ -196,6 +200,8 @@ export class WorkflowRunner {
   /** Set when the engine dropped this finished run's outputs to keep its history within maxHistoryOutputChars. */
   private outputsDropped = false;
   private error?: ErrorJSON;
+  /** Refused before any step started (precheck). */
+  private refused = false;
   private readonly maxParallel: number;
   private readonly serviceName?: string;
   private detachSignal?: () => void;
@@ -311,6 +317,7 @@ export class WorkflowRunner {
     const refusal = this.precheck(context);
     if (!refusal) return true;
     this.error = refusal.toJSON();
+    this.refused = true;
     this.finish('failed');
     return false;
   }
@@ -519,7 +526,7 @@ export class WorkflowRunner {
       // The step's `context:` does not render: no attempt can succeed, so no retry.
       const err = toPromptError(e, 'template_error', { step: def.id, composition: this.composition.name });
       this.pushError(s, err);
-      return this.afterFailure(i, err, { ...this.input, steps: this.stepsView });
+      return this.afterFailure(i, err, { ...this.input, steps: this.stepsView }, undefined);
     }
     for (let attempt = 1; ; attempt++) {
       s.attempts = attempt;
@@ -535,14 +542,14 @@ export class WorkflowRunner {
       if (err.code === 'timeout') s.timeouts++;
       if (attempt >= def.retry.maxAttempts || !isRetryable(err, def.retry)) {
         this.pushError(s, err);
-        return this.afterFailure(i, err, ctx);
+        return this.afterFailure(i, err, ctx, r.kind);
       }
       const plan = planRetry(err, def.retry, attempt, this.retryBounds());
       if (!plan.retry) {
         // Waiting could not end in an answer the run can use: fail now, saying why.
         err = withReason(err, plan.why);
         this.pushError(s, err);
-        return this.afterFailure(i, err, ctx);
+        return this.afterFailure(i, err, ctx, r.kind);
       }
       this.pushError(s, err);
       const waitMs = plan.waitMs;
@@ -585,15 +592,19 @@ export class WorkflowRunner {
     s.errors.push(e.toJSON());
   }
 
-  private async afterFailure(i: number, err: PromptError, ctx: Record<string, unknown>): Promise<void> {
+  private async afterFailure(i: number, err: PromptError, ctx: Record<string, unknown>, kind: ProviderFailureKind | undefined): Promise<void> {
     const s = this.steps[i]!;
     const fb = s.def.fallback;
     if (!fb) return this.completeStep(i, 'failed', null, err);
-    if (fb.template === undefined) return this.completeStep(i, 'fallback', fb.value ?? null, err);
+    if (fb.template === undefined) {
+      s.fallback = fallbackCause(s, err, kind);
+      return this.completeStep(i, 'fallback', fb.value ?? null, err);
+    }
     try {
       // The fallback is a local, degraded answer: rendered, never sent to the provider whose failure is the likely cause.
       const out = await this.untilStopped(this.deps.host.renderTemplate(fb.template, ctx, this.renderOpts(this.runAbort.signal)));
       if (this.ended) return;
+      s.fallback = fallbackCause(s, err, kind);
       this.completeStep(i, 'fallback', out, err);
     } catch (e) {
       if (this.ended) return;
@@ -658,8 +669,9 @@ export class WorkflowRunner {
         this.inFlight.delete(onStop);
         if (!r.ok) ticket?.cancel(r.error);
         if (admission) admission.release(r.ok ? { ok: true } : r.error.status === 429 ? { rateLimited: r.error.retryAfterMs !== undefined ? { retryAfterMs: r.error.retryAfterMs } : {} } : {});
+        if (provider && sentAt !== undefined && !r.ok) r.kind = classifyProviderFailure(r.error);
         if (provider && sentAt !== undefined && !this.ended) {
-          this.deps.metrics.recordProviderCall(provider.name, clock.now() - sentAt, r.ok ? undefined : { status: r.error.status, kind: classifyProviderFailure(r.error) });
+          this.deps.metrics.recordProviderCall(provider.name, clock.now() - sentAt, r.ok ? undefined : { status: r.error.status, kind: r.kind! });
         }
         resolve(r);
       };
@@ -889,6 +901,7 @@ export class WorkflowRunner {
 
   snapshot(): WorkflowStatus {
     const outputs: Record<string, unknown> = {};
+    const fallbacks: FallbackCause[] = [];
     const steps: StepRunStatus[] = this.steps.map((s) => {
       const st: StepRunStatus = { id: s.def.id, status: s.status, attempts: s.attempts, errors: s.errors.slice(), output: s.output };
       if (s.errorsDropped) st.errorsDropped = s.errorsDropped;
@@ -899,6 +912,7 @@ export class WorkflowRunner {
       if (s.def.template !== undefined) st.template = s.def.template;
       if (s.def.model !== undefined) st.model = s.def.model;
       if ((s.status === 'succeeded' || s.status === 'fallback') && s.output !== null && s.output !== undefined) defineData(outputs, s.def.id, s.output);
+      if (s.status === 'fallback' && s.fallback) fallbacks.push({ ...s.fallback });
       return st;
     });
     const out: WorkflowStatus = {
@@ -920,6 +934,19 @@ export class WorkflowRunner {
       out.durationMs = this.finishedAt - this.startedAt;
     }
     if (this.error) out.error = this.error;
+    if (fallbacks.length) out.fallbacks = fallbacks;
+    if (this.refused) out.refused = true;
     return out;
   }
+}
+
+/** Why step `s` fell back: its last error and, when its provider's call failed, the kind of failure. */
+function fallbackCause(s: StepState, err: PromptError, kind: ProviderFailureKind | undefined): FallbackCause {
+  const f: FallbackCause = { step: s.def.id, code: err.code, cause: err.message };
+  if (kind && s.provider) {
+    f.kind = kind;
+    f.provider = s.provider.name;
+    if (kind === 'missing_key' && s.provider.apiKeyEnv) f.apiKeyEnv = s.provider.apiKeyEnv;
+  }
+  return f;
 }

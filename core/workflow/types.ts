@@ -4,6 +4,7 @@
  * that status and events can go to JSON, the CLI and the editor as they are.
  */
 import type { ProviderDef } from '../model/types.js';
+import type { ProviderFailureKind } from './providerFailure.js';
 
 /** What the engine needs from the template side (the lead's PromptManager implements it). */
 export interface WorkflowHost {
@@ -104,6 +105,25 @@ export interface StepRunStatus {
   model?: string;
 }
 
+/**
+ * Why a step's fallback gave its output: the error of its last attempt. The contract counts a
+ * run whose steps fell back as `succeeded`; `WorkflowStatus.fallbacks` is how a caller tells
+ * it apart from a run whose steps all answered.
+ */
+export interface FallbackCause {
+  step: string;
+  /** The error's code (`provider_error`, `timeout`, `template_error`...). */
+  code: string;
+  /** The error's message, for a person. */
+  cause: string;
+  /** When the error came from the model provider's call: what kind of failure (`missing_key`, `connection_refused`...). */
+  kind?: ProviderFailureKind;
+  /** The provider that failed, with `kind`. */
+  provider?: string;
+  /** With kind `missing_key`: the environment variable the provider reads its API key from. */
+  apiKeyEnv?: string;
+}
+
 export interface WorkflowStatus {
   id: string;
   composition: string;
@@ -136,6 +156,10 @@ export interface WorkflowStatus {
   error?: ErrorJSON;
   maxParallel: number;
   appliedOverrides: { state?: string; experienceLevel?: string };
+  /** The steps whose fallback gave the output, and why, in declaration order; absent when none did. */
+  fallbacks?: FallbackCause[];
+  /** True when the run was refused before any step started (`error` says why): its steps never ran. */
+  refused?: true;
 }
 
 export interface WorkflowResult extends WorkflowStatus {
@@ -202,7 +226,11 @@ export interface ExecuteOptions {
   serviceName?: string;
   /** Aborting it cancels the run. */
   signal?: AbortSignal;
-  /** Overrides the composition's `max_parallel` (the CLI's `--max-parallel`); still capped by the engine's. */
+  /**
+   * Lowers the composition's `max_parallel` for this run (the CLI's `--max-parallel`, the
+   * editor's `promptManager.run.maxParallel`): never raises it, and the engine's cap still
+   * applies. A whole number from 1 up.
+   */
   maxParallel?: number;
   /**
    * The template host and providers of this run. The prompt manager passes the ones of the
