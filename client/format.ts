@@ -50,6 +50,8 @@ export function formatEventLine(ev: WorkflowEvent, received: Date, stepWidth = 1
   const time = formatClock(eventDate(ev, received));
   const col = (step: string, status: string, rest: string[]) => `${time}  ${step.padEnd(stepWidth)}  ${status.padEnd(10)}  ${rest.filter(Boolean).join('  ')}`.trimEnd();
   switch (ev.type) {
+    case 'workflow.queued':
+      return col('(workflow)', 'queued', [`position ${ev.position}`, `run ${ev.runId}`]);
     case 'workflow.started':
       return col('(workflow)', 'started', [`${ev.steps.length} step${ev.steps.length === 1 ? '' : 's'}`, `max parallel ${Number.isFinite(ev.maxParallel) ? ev.maxParallel : 'unbounded'}`, `run ${ev.runId}`]);
     case 'step.started':

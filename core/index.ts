@@ -51,11 +51,14 @@ export { LatencyHistogram } from './stats/histogram.js';
 export type { HistogramSummary } from './stats/histogram.js';
 export type { MetricsSnapshot, RenderStatsJSON, WorkflowStatsJSON } from './manager/metrics.js';
 export type { HealthReport, HealthStatus, ComponentHealth } from './manager/health.js';
+export type { PerformanceAlert, PerformanceAlertOptions, AlertMetric } from './manager/performanceAlerts.js';
 
 // Workflows: the DAG engine the manager runs compositions on, its executors and graph export.
 export * from './workflow/index.js';
 export { EngineWorkflowPort } from './manager/engineWorkflowPort.js';
 export type { WorkflowSettings, ProviderOverrides } from './manager/engineWorkflowPort.js';
+export { PROBE_DOWN_STREAK } from './manager/providerProbes.js';
+export type { ProbeSettings, ProbeState } from './manager/providerProbes.js';
 export { LineIndex } from './text/lineIndex.js';
 export { ValidationCache } from './validate/validateWorkspace.js';
 export { analyzeTemplate } from './templates/analyze.js';

@@ -11,8 +11,9 @@
  */
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'fallback' | 'failed' | 'skipped' | 'cancelled';
-export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'timed_out';
-export type FinalRunStatus = Exclude<RunStatus, 'running'>;
+/** `pending`: queued, waiting for a run slot (the engine's `maxConcurrentRuns`); `running` from its start to its end. */
+export type RunStatus = 'pending' | 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'timed_out';
+export type FinalRunStatus = Exclude<RunStatus, 'pending' | 'running'>;
 /** Why a step was skipped: its `when` was false, an override said `skip`, or something upstream failed. */
 export type SkipReason = 'when' | 'override' | 'upstream';
 
@@ -86,8 +87,10 @@ export interface WorkflowStatus {
   composition: string;
   serviceName?: string;
   status: RunStatus;
-  /** Wall-clock time the run started, epoch milliseconds. */
+  /** Wall-clock time the run was started (or queued), epoch milliseconds. */
   startedAt: number;
+  /** For a run that waited for a run slot: how long it waited, in milliseconds (so far, while `pending`); included in `durationMs`. */
+  queuedMs?: number;
   /** `startedAt` plus the run's duration on the engine's monotonic clock. */
   finishedAt?: number;
   durationMs?: number;
@@ -122,6 +125,13 @@ export interface WorkflowStartedEvent extends EventBase {
   steps: string[];
   maxParallel: number;
 }
+/** The run waits for a run slot; `workflow.started` follows when it gets one. */
+export interface WorkflowQueuedEvent extends EventBase {
+  type: 'workflow.queued';
+  stepId?: undefined;
+  /** Its place in the queue, 1 for the next run to start. */
+  position: number;
+}
 export interface StepStartedEvent extends EventBase {
   type: 'step.started';
   stepId: string;
@@ -154,7 +164,7 @@ export interface WorkflowFinishedEvent extends EventBase {
   error?: ErrorJSON;
 }
 /** One progress event of a run (`promptManager/stepProgress`). */
-export type WorkflowEvent = WorkflowStartedEvent | StepStartedEvent | StepRetryingEvent | StepFinishedEvent | WorkflowFinishedEvent;
+export type WorkflowEvent = WorkflowQueuedEvent | WorkflowStartedEvent | StepStartedEvent | StepRetryingEvent | StepFinishedEvent | WorkflowFinishedEvent;
 
 /** A step of a composition graph (`promptManager/compositionGraph`). */
 export interface GraphNode {

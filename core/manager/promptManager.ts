@@ -25,6 +25,7 @@ import { ConfigurationError } from './configError.js';
 import { hashContext } from './contextHash.js';
 import { computeHealth, type HealthReport } from './health.js';
 import { MetricsRegistry, type MetricsSnapshot, type RenderStats } from './metrics.js';
+import { PerformanceAlerts, type AlertMetric, type PerformanceAlert, type PerformanceAlertOptions } from './performanceAlerts.js';
 import { recommendConfiguration, sequentialIds, type Environment } from './presets.js';
 import { toPrometheusText } from './prometheus.js';
 import { RenderCache } from './renderCache.js';
@@ -67,6 +68,12 @@ export interface PromptManagerOptions {
   helpers?: Record<string, Handlebars.HelperDelegate>;
   /** Samples a percentile or hit rate needs before health compares it with a target (default 20). */
   healthMinSamples?: number;
+  /**
+   * `performanceAlert` events when a service's p95 passes its `performance_targets` over a
+   * sliding window, and when it recovers (window, samples, evaluation interval, hysteresis:
+   * core/manager/performanceAlerts.ts); `false` turns them off. On unless `metrics` is off.
+   */
+  alerts?: PerformanceAlertOptions | false;
   /**
    * Another workflow engine behind the port; by default the manager runs core/workflow's
    * engine with `workflow` settings.
@@ -175,6 +182,8 @@ interface TemplateRuntime {
  * - `configRejected` `{ diagnostics, error, generation }` — an invalid change, a file that cannot
  *   be read (`unreadable-file`), or the workspace folder gone; the last good stays;
  * - `watchError` `{ error }` — a file watcher failed (reload() still works);
+ * - `performanceAlert` `{ service, metric, state, p95, target, windowMs, samples, time }` — a
+ *   service's p95 passed its target over the window (`state: 'firing'`), or recovered;
  * - `closed`.
  */
 export class PromptManager {
@@ -194,6 +203,7 @@ export class PromptManager {
   private readonly metrics = new MetricsRegistry();
   private readonly metricsOn: boolean;
   private readonly healthMinSamples: number;
+  private readonly alerts?: PerformanceAlerts;
   private readonly runtime = new WeakMap<CompiledTemplate, TemplateRuntime>();
   private current!: EngineSnapshot;
   private configTexts = '';
@@ -225,6 +235,10 @@ export class PromptManager {
     this.configErrors = options.configErrors ?? 'reject';
     this.metricsOn = options.metrics ?? preset.metrics;
     this.healthMinSamples = options.healthMinSamples ?? 20;
+    if (this.metricsOn && options.alerts !== false) {
+      const a = options.alerts ?? {};
+      this.alerts = new PerformanceAlerts(this.clock, (alert) => this.events.emit('performanceAlert', alert), { ...a, minSamples: a.minSamples ?? this.healthMinSamples });
+    }
     this.engine = new TemplateEngine({ strict: this.strict, helpers: options.helpers, limits: options.limits, onLog: options.onTemplateLog });
     // A preset without a cache (testing) still has sensible sizes when the caller turns it on.
     const sized = preset.cache.maxEntries > 0 ? preset.cache : recommendConfiguration('development').settings.cache;
@@ -254,6 +268,7 @@ export class PromptManager {
   static async create(options: PromptManagerOptions): Promise<PromptManager> {
     const m = new PromptManager(options);
     m.initialLoad(options.validation);
+    m.runner?.startProbes(() => (m.closed ? undefined : m.current));
     const preset = recommendConfiguration(m.environment).settings;
     const watch = (options.watch ?? preset.watch) && m.fs === nodeFileSystem;
     if (watch) m.startWatching(options.debounceMs ?? preset.debounceMs);
@@ -650,7 +665,7 @@ export class PromptManager {
           );
         }
       }
-      return this.produce(snap, ct, context, t0, sStats);
+      return this.observed(snap, serviceName, 'render_p95_ms', this.produce(snap, ct, context, t0, sStats));
     } catch (e) {
       err = this.failed(e, templateName, serviceName);
     }
@@ -659,7 +674,7 @@ export class PromptManager {
       const fct = snap.templates.get(fb.template);
       if (fct !== undefined) {
         try {
-          const r = this.produce(snap, fct, context, t0, sStats);
+          const r = this.observed(snap, serviceName, 'render_p95_ms', this.produce(snap, fct, context, t0, sStats));
           if (this.metricsOn) {
             this.metrics.template(templateName).fallbacks++;
             sStats!.fallbacks++;
@@ -676,6 +691,23 @@ export class PromptManager {
       }
     }
     throw err;
+  }
+
+  /** Hands a service's render time to the performance alerts (with the service's target now). */
+  private observed(snap: EngineSnapshot, serviceName: string, metric: 'render_p95_ms', r: RenderResult): RenderResult {
+    this.observe(snap, serviceName, metric, r.durationMs);
+    return r;
+  }
+
+  private observe(snap: EngineSnapshot, serviceName: string, metric: AlertMetric, ms: number): void {
+    if (!this.alerts) return;
+    const targets = snap.services.get(serviceName)?.targets;
+    this.alerts.record(serviceName, metric, ms, metric === 'render_p95_ms' ? targets?.renderP95Ms : targets?.workflowP95Ms);
+  }
+
+  /** The performance alerts firing now (`performanceAlert` events with `state: 'firing'` not yet recovered). */
+  getPerformanceAlerts(): PerformanceAlert[] {
+    return this.alerts?.active() ?? [];
   }
 
   /** The render itself: cache lookup when the template's policy says so, metrics. */
@@ -921,7 +953,9 @@ export class PromptManager {
   private workflowRecorder(compositionName: string, serviceName: string | undefined): (status: string, code?: ErrorCode) => void {
     const t0 = this.clock.now();
     return (status, code) => {
-      if (this.metricsOn) this.metrics.recordWorkflow(compositionName, serviceName, this.clock.now() - t0, status, code);
+      const ms = this.clock.now() - t0;
+      if (this.metricsOn) this.metrics.recordWorkflow(compositionName, serviceName, ms, status, code);
+      if (serviceName !== undefined) this.observe(this.current, serviceName, 'workflow_p95_ms', ms);
     };
   }
 
@@ -977,7 +1011,9 @@ export class PromptManager {
       generation: this.current.generation,
       templatesCompiled: this.engine.compilations,
     });
-    return options.format === 'prometheus' ? toPrometheusText(snapshot) : snapshot;
+    if (options.format !== 'prometheus') return snapshot;
+    const engine = this.runner?.engine;
+    return toPrometheusText(snapshot, engine ? { providers: engine.getMetrics().providers, runs: engine.runQueue() } : undefined);
   }
 
   healthCheck(): HealthReport {

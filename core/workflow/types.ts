@@ -73,8 +73,9 @@ export interface ResolvedComposition {
 }
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'fallback' | 'failed' | 'skipped' | 'cancelled';
-export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'timed_out';
-export type FinalRunStatus = Exclude<RunStatus, 'running'>;
+/** `pending`: queued, waiting for a run slot (the engine's `maxConcurrentRuns`); `running` from its start to its end. */
+export type RunStatus = 'pending' | 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'timed_out';
+export type FinalRunStatus = Exclude<RunStatus, 'pending' | 'running'>;
 /** Why a step was skipped: its `when` was false, an override said `skip`, or something upstream failed. */
 export type SkipReason = 'when' | 'override' | 'upstream';
 
@@ -128,8 +129,14 @@ export interface WorkflowStatus {
   composition: string;
   serviceName?: string;
   status: RunStatus;
-  /** Wall-clock time the run started, epoch milliseconds (`new Date(startedAt)`). */
+  /** Wall-clock time the run was started (or queued), epoch milliseconds (`new Date(startedAt)`). */
   startedAt: number;
+  /**
+   * For a run that waited for a run slot (`maxConcurrentRuns`): how long it waited, in
+   * milliseconds (so far, while it is `pending`). Included in `durationMs`; not in its `timeout_ms`,
+   * which counts from the end of the wait.
+   */
+  queuedMs?: number;
   /** `startedAt` plus the run's duration on the engine's monotonic clock. */
   finishedAt?: number;
   durationMs?: number;
@@ -172,6 +179,13 @@ export interface WorkflowStartedEvent extends EventBase {
   steps: string[];
   maxParallel: number;
 }
+/** The run waits for a run slot (`maxConcurrentRuns`); `workflow.started` follows when it gets one. */
+export interface WorkflowQueuedEvent extends EventBase {
+  type: 'workflow.queued';
+  stepId?: undefined;
+  /** Its place in the queue, 1 for the next run to start. */
+  position: number;
+}
 export interface StepStartedEvent extends EventBase {
   type: 'step.started';
   stepId: string;
@@ -203,7 +217,7 @@ export interface WorkflowFinishedEvent extends EventBase {
   durationMs: number;
   error?: ErrorJSON;
 }
-export type WorkflowEvent = WorkflowStartedEvent | StepStartedEvent | StepRetryingEvent | StepFinishedEvent | WorkflowFinishedEvent;
+export type WorkflowEvent = WorkflowQueuedEvent | WorkflowStartedEvent | StepStartedEvent | StepRetryingEvent | StepFinishedEvent | WorkflowFinishedEvent;
 
 export interface ExecuteOptions {
   /** The run's id; generated when absent. Reusing the id of a run that is still running is refused. */

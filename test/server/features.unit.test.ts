@@ -129,6 +129,24 @@ test('hover: keys, templates, steps, compositions, helpers', () => {
   assert.match(text(hover(req(ws, wu.file, wu.at[0]!))), /\*\*helper\*\* `json`/);
 });
 
+test('hover and completion: provider limits, from the schema', () => {
+  const { dir, files } = reviewWorkspace();
+  const rules = files['composition_rules.yaml']!;
+  const text = rules.text.replace('    base_url: http://127.0.0.1:11434/v1\n', '    base_url: http://127.0.0.1:11434/v1\n    requests_per_minute: 600\n    tokens_per_minute: 90000\n    max_con\n');
+  const ws = snapshotOf(dir, new Map([[rules.file, text]]));
+  const lines = text.split('\n');
+  const at = (needle: string) => ({ line: lines.findIndex((l) => l.includes(needle)), character: lines.find((l) => l.includes(needle))!.indexOf(needle) + 2 });
+  const value = (h: ReturnType<typeof hover>) => (h?.contents as { value: string } | undefined)?.value ?? '';
+  assert.match(value(hover(req(ws, rules.file, at('requests_per_minute'), text))), /\*\*requests_per_minute\*\*\n\nAt most this many calls to this provider a minute, counted across every run of the manager\. Calls are spaced evenly/);
+  assert.match(value(hover(req(ws, rules.file, at('tokens_per_minute'), text))), /prompt's characters \/ 4, plus `max_tokens` when set/);
+  const pos = at('max_con');
+  const items = completion(req(ws, rules.file, { line: pos.line, character: pos.character + 5 }, text)).items;
+  const mc = items.find((i) => i.label === 'max_concurrency');
+  assert.ok(mc, labels(items).join(','));
+  assert.match(JSON.stringify(mc!.documentation), /At most this many calls to this provider at once/);
+  assert.ok(!labels(items).includes('requests_per_minute'), 'a key already set is not offered again');
+});
+
 test('navigation: definition and references of templates, steps, compositions, providers', () => {
   const { dir, files } = reviewWorkspace();
   const rules = files['composition_rules.yaml']!;
