@@ -1,4 +1,4 @@
-// esbuild plugin: the module `precompiled-schemas` is the ajv standalone code of our two JSON
+// esbuild plugin: the module `precompiled-schemas` is the ajv standalone code of our JSON
 // schemas, generated at build time. Compiling them with ajv at run time took about 0.25 s of a
 // fresh language server's first validation (and ajv's compiler stays out of the bundles).
 // The options here must stay those the validator was written against (core/validate/schemaCheck.ts).
@@ -15,6 +15,7 @@ export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: false, allo
 const SCHEMAS = {
   composition_rules: resolve(REPO, 'schemas/composition_rules.schema.json'),
   service_mappings: resolve(REPO, 'schemas/service_mappings.schema.json'),
+  prompt_tests: resolve(REPO, 'schemas/prompt_tests.schema.json'),
 };
 
 export function generateSchemaValidators() {

@@ -1,6 +1,7 @@
 /** The CLI's commands, by name. */
 import { demoCommand } from './demo/demoCommand.js';
 import { graphCommand, renderCommand, runCommand } from './engineCommands.js';
+import { testCommand } from './testCommand.js';
 import { validateCommand, type CommandIO } from './validateCommand.js';
 import { workerCommand } from './workerCommand.js';
 
@@ -23,7 +24,7 @@ export const COMMANDS: Record<string, Command> = {
   },
   run: {
     summary: 'Run a composition with live progress on stderr and its output on stdout (on workers with --redis or PROMPTMANAGER_REDIS_URL); exit 0 succeeded, 2 partial, 1 failed.',
-    usage: 'run COMPOSITION [--context FILE|-] [--service NAME] [--dir DIR] [--max-parallel N] [--id RUN_ID] [--redis URL] [--json]',
+    usage: 'run COMPOSITION [--context FILE|-] [--service NAME] [--dir DIR] [--max-parallel N] [--id RUN_ID] [--redis URL] [--response-cache] [--json]',
     run: runCommand,
   },
   graph: {
@@ -35,6 +36,11 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'Execute the steps of distributed runs (BullMQ over Redis) for the prompt workspace in DIR, until SIGTERM or Ctrl-C.',
     usage: 'worker [--dir DIR] [--redis URL] [--concurrency N] [--prefix PREFIX] [--grace-ms MS]',
     run: workerCommand,
+  },
+  test: {
+    summary: 'Run the prompt tests of every prompt workspace under each DIR (default .), or of a test file; exit 1 when any fails.',
+    usage: 'test [DIR|FILE...] [--filter REGEX] [--update-snapshots] [--reporter text|json|junit] [--output FILE] [--live] [--repeat N] [--compare] [--concurrency N] [--no-cache]',
+    run: testCommand,
   },
   demo: {
     summary: 'Validate, render and run workflows on the bundled examples, with no network.',

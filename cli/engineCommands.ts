@@ -15,12 +15,17 @@ export interface EngineIO extends CommandIO {
 
 /**
  * The workspace's manager. Runs go to the BullMQ back end when a Redis URL is given (`--redis`,
- * else PROMPTMANAGER_REDIS_URL); renders and graphs never need it.
+ * else PROMPTMANAGER_REDIS_URL); renders and graphs never need it. `responseCache`: runs use
+ * the response cache (on disk, or in that Redis when runs are distributed).
  */
-async function openManager(dir: string | undefined, io: CommandIO, redis?: string): Promise<PromptManager> {
+async function openManager(dir: string | undefined, io: CommandIO, options: { runs?: boolean; redis?: string; responseCache?: boolean } = {}): Promise<PromptManager> {
   const root = pickWorkspace(dir, io.cwd);
-  const url = redis ?? backendFromEnv()?.connection.url;
-  return PromptManager.create({ root, environment: 'production', watch: false, ...(url ? { workflow: { backend: { type: 'bullmq', connection: { url } } } } : {}) });
+  const url = options.runs ? (options.redis ?? backendFromEnv()?.connection.url) : undefined;
+  const workflow = {
+    ...(url ? { backend: { type: 'bullmq' as const, connection: { url } } } : {}),
+    ...(options.responseCache ? { responseCache: true } : {}),
+  };
+  return PromptManager.create({ root, environment: 'production', watch: false, ...(Object.keys(workflow).length ? { workflow } : {}) });
 }
 
 function describeError(e: unknown): string {
@@ -60,7 +65,7 @@ export function runExitCode(status: WorkflowResult['status']): number {
 }
 
 export async function runCommand(argv: string[], io: EngineIO): Promise<number> {
-  const args = parseArgs(argv, new Set(['json']), new Set(['context', 'service', 'dir', 'max-parallel', 'id', 'redis']));
+  const args = parseArgs(argv, new Set(['json', 'response-cache']), new Set(['context', 'service', 'dir', 'max-parallel', 'id', 'redis']));
   const [composition] = args.positionals;
   if (!composition || args.positionals.length > 1) throw new UsageError('give exactly one COMPOSITION name');
   const mp = args.flags.get('max-parallel');
@@ -68,7 +73,7 @@ export async function runCommand(argv: string[], io: EngineIO): Promise<number> 
   if (maxParallel !== undefined && (!Number.isInteger(maxParallel) || maxParallel < 1)) throw new UsageError(`--max-parallel must be an integer of at least 1, got '${mp}'`);
   const context = await readContext(args.flags.get('context') as string | undefined, io.cwd, io.stdin ?? readStdin);
   const redis = args.flags.get('redis') as string | undefined;
-  const manager = await openManager(args.flags.get('dir') as string | undefined, io, redis);
+  const manager = await openManager(args.flags.get('dir') as string | undefined, io, { runs: true, ...(redis ? { redis } : {}), responseCache: args.flags.get('response-cache') === true });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);

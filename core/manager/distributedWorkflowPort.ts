@@ -25,6 +25,7 @@ import type { WorkflowExecuteOptions, WorkflowPort } from './workflowPort.js';
 export class DistributedWorkflowPort implements WorkflowPort {
   readonly metrics = new WorkflowMetrics();
   private readonly executors: ExecutorRegistry;
+  private readonly finished = new Map<string, WorkflowStatus>();
   private trusted: boolean;
   /** Answers the runs refused before they start, exactly as the in-process engine does (they never reach Redis). */
   private readonly refusals: WorkflowEngine;
@@ -138,9 +139,18 @@ export class DistributedWorkflowPort implements WorkflowPort {
     return this.backend.attach(id);
   }
 
+  /** The last finished run of a composition that this process saw end (a step preview's `steps.<id>`). */
+  lastFinished(composition: string): WorkflowStatus | undefined {
+    return this.finished.get(composition);
+  }
+
   /** The finished run in this manager's workflow metrics (durations learned for the critical path, health). */
   private record(s: WorkflowStatus): void {
-    if (s.status === 'running') return;
+    if (s.status === 'running' || s.status === 'pending') return;
+    this.finished.delete(s.composition);
+    this.finished.set(s.composition, s);
+    // One per composition: bounded by the configuration's compositions, which may come and go.
+    while (this.finished.size > 256) this.finished.delete(this.finished.keys().next().value!);
     this.metrics.recordRun(s.composition, s.status as FinalRunStatus, s.durationMs ?? 0);
     for (const st of s.steps) {
       const rec: Parameters<WorkflowMetrics['recordStep']>[2] = { status: st.status, attempts: st.attempts, fallback: st.status === 'fallback', timeouts: st.errors.filter((e) => e.code === 'timeout').length };

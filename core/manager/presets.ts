@@ -15,6 +15,11 @@ export interface PresetSettings {
   metrics: boolean;
   /** Deterministic run ids (`run-1`, `run-2`...) instead of random UUIDs. */
   deterministicIds: boolean;
+  /**
+   * Model answers from the response cache (`workflow: { responseCache }`). False in every
+   * preset: on only when asked for.
+   */
+  responseCache: boolean;
 }
 
 export interface Recommendation {
@@ -36,6 +41,7 @@ const PRESETS: Record<Environment, Recommendation> = {
       cache: { mode: 'auto', maxEntries: 500, maxBytes: 4 * MB },
       metrics: true,
       deterministicIds: false,
+      responseCache: false,
     },
     reasons: {
       strict: 'a misspelt variable fails at once with its name and line instead of rendering an empty gap into a prompt',
@@ -44,6 +50,7 @@ const PRESETS: Record<Environment, Recommendation> = {
       cache: 'a small cache is enough for one developer, and auto mode only caches templates where a lookup is cheaper than a render',
       metrics: 'latency and error counts show a slow or failing template while you work on it',
       deterministicIds: 'random run ids, as in production, so logs look the same',
+      responseCache: "off unless asked (workflow: { responseCache: true }, or `promptmanager run --response-cache`): then a repeated run with the same prompts costs nothing and answers the same, which hides how the model's answers vary",
     },
   },
   production: {
@@ -55,6 +62,7 @@ const PRESETS: Record<Environment, Recommendation> = {
       cache: { mode: 'auto', maxEntries: 10_000, maxBytes: 64 * MB },
       metrics: true,
       deterministicIds: false,
+      responseCache: false,
     },
     reasons: {
       strict: 'a prompt with a silently missing variable is worse than a typed missing_context error the caller can handle or fall back on',
@@ -63,6 +71,7 @@ const PRESETS: Record<Environment, Recommendation> = {
       cache: 'a larger bounded cache (10,000 prompts, 64 MB) for repeated contexts; auto mode skips templates where hashing the context costs more than rendering it',
       metrics: 'p50/p95/p99 per template and service feed health checks against performance_targets and Prometheus',
       deterministicIds: 'run ids must be unique across processes: random UUIDs',
+      responseCache: "never on by default: users get the model's answer to their request, not one stored for someone else's identical prompt; a deployment that wants a shared cache passes its own ResponseCache (a Redis store with the distributed back end)",
     },
   },
   testing: {
@@ -74,6 +83,7 @@ const PRESETS: Record<Environment, Recommendation> = {
       cache: { mode: 'off', maxEntries: 0, maxBytes: 0 },
       metrics: true,
       deterministicIds: true,
+      responseCache: false,
     },
     reasons: {
       strict: 'tests must catch a missing variable as production would',
@@ -82,6 +92,7 @@ const PRESETS: Record<Environment, Recommendation> = {
       cache: 'off: every render exercises the template, and a test never passes because of an earlier cached result',
       metrics: 'tests can assert on render counts and errors',
       deterministicIds: 'run ids run-1, run-2... make snapshots and assertions stable (the clock is injectable too)',
+      responseCache: 'off for the engine: tests mock their model steps; the live runs of `promptmanager test --live` use the workspace cache themselves',
     },
   },
 };

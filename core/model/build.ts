@@ -23,20 +23,20 @@ import type {
   WhenCondition,
 } from './types.js';
 
-function str(n: SNode | null): string | undefined {
+export function str(n: SNode | null): string | undefined {
   const d = deref(n);
   return isScalar(d) && typeof d.value === 'string' ? d.value : undefined;
 }
-function num(n: SNode | null): number | undefined {
+export function num(n: SNode | null): number | undefined {
   const d = deref(n);
   return isScalar(d) && typeof d.value === 'number' && Number.isFinite(d.value) ? d.value : undefined;
 }
-function bool(n: SNode | null): boolean | undefined {
+export function bool(n: SNode | null): boolean | undefined {
   const d = deref(n);
   return isScalar(d) && typeof d.value === 'boolean' ? d.value : undefined;
 }
 /** A name written as a scalar. Numbers count (`- 42`) so a reference check can still name them. */
-function nameRef(n: SNode | null): NameRef | undefined {
+export function nameRef(n: SNode | null): NameRef | undefined {
   const d = deref(n);
   if (!isScalar(d) || d.value === null || typeof d.value === 'boolean') return undefined;
   return { name: String(d.value), node: d };
@@ -51,7 +51,7 @@ function nameList(n: SNode | null): NameRef[] {
 function stringList(n: SNode | null): string[] {
   return nameList(n).map((r) => r.name);
 }
-function plain(n: SNode | null, depth = 0): unknown {
+export function plain(n: SNode | null, depth = 0): unknown {
   const d = deref(n);
   if (!d || depth > 64) return null;
   if (d.kind === 'scalar') return d.value;
@@ -248,6 +248,9 @@ export interface ModelMemo {
   compositions: WeakMap<SMap, CompositionDef>;
 }
 
+/** Provider keys the engine reads itself; every other key of a provider is a request field passed through. */
+const ENGINE_PROVIDER_KEYS = new Set(['type', 'base_url', 'model', 'api_key_env', 'description', 'timeout_ms', 'max_concurrency', 'requests_per_minute', 'tokens_per_minute']);
+
 export function buildCompositionRules(file: string, root: SNode | null, memo?: ModelMemo): CompositionRulesModel {
   const model: CompositionRulesModel = { kind: 'composition_rules', file, defaults: {}, providers: [], compositions: [] };
   const r = deref(root);
@@ -282,7 +285,7 @@ export function buildCompositionRules(file: string, root: SNode | null, memo?: M
       for (const q of d.items) {
         const qk = keyName(q);
         // timeout_ms and the limits are the engine's, not request fields (OpenAI rejects unknown fields).
-        if (qk && !['type', 'base_url', 'model', 'api_key_env', 'description', 'timeout_ms', 'max_concurrency', 'requests_per_minute', 'tokens_per_minute'].includes(qk)) prov.options[qk] = plain(q.value);
+        if (qk && !ENGINE_PROVIDER_KEYS.has(qk)) prov.options[qk] = plain(q.value);
       }
       model.providers.push(prov);
     }

@@ -17,6 +17,10 @@ export const DIAGNOSTIC_CODES = [
   'unused-template',
   'templates-dir-mismatch',
   'unreadable-file',
+  'unknown-service',
+  'invalid-context-file',
+  'invalid-test',
+  'unused-mock',
 ] as const;
 
 export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
@@ -57,6 +61,10 @@ export const DEFAULT_SEVERITY: Record<DiagnosticCode, Severity> = {
   'unused-template': 'information',
   'templates-dir-mismatch': 'error',
   'unreadable-file': 'error',
+  'unknown-service': 'error',
+  'invalid-context-file': 'error',
+  'invalid-test': 'error',
+  'unused-mock': 'warning',
 };
 
 /** Orders diagnostics by file, then position, then code: stable output for CLI and tests. */

@@ -1,8 +1,10 @@
 /** The result types of the one validator (see validateWorkspace.ts). */
 import type { PromptDiagnostic } from '../model/diagnostics.js';
+import type { PromptTestFileModel } from '../model/testTypes.js';
 import type { CompositionRulesModel, ServiceMappingsModel } from '../model/types.js';
 import type { TemplateAnalysis } from '../templates/analysis.js';
 import type { FileSystemHost } from '../workspace/fileSystem.js';
+import type { LineIndex } from '../text/lineIndex.js';
 
 export interface TemplateEntry {
   /** `analysis/summary` for `templates/analysis/summary.hbs`. */
@@ -36,6 +38,26 @@ export interface WorkspaceValidation {
   compositionRules?: CompositionRulesModel;
   /** Every template under the templates root, by name. */
   templates: Map<string, TemplateEntry>;
+  /**
+   * Errors outside the prompt test files: the ones that keep an engine from loading. A mistake
+   * in a test is the tests' problem, never a reason to refuse the application's configuration.
+   */
+  configErrorCount: number;
+  /** Every prompt test file checked (`prompt_tests.yaml`, `prompt_tests/**.yaml`), parsed or not. */
+  promptTestFiles: string[];
+  /**
+   * The models of the test files that parse, in `promptTestFiles` order. A test whose name an
+   * earlier test already has is reported (`invalid-test`) and only the first one runs.
+   */
+  promptTests: PromptTestFileModel[];
+  /** The context files tests name that parse as JSON objects, by absolute path: what the tests run with. */
+  contextFiles: Map<string, Record<string, unknown>>;
+  /**
+   * The line index of each configuration file's text as this validation read it (by absolute
+   * path): where a diagnostic's range falls among the model's nodes (errorScope.ts). Absent for
+   * a file not read, and in a validation built by hand.
+   */
+  configLines?: ReadonlyMap<string, LineIndex>;
 }
 
 export interface ValidateOptions {
@@ -44,4 +66,6 @@ export interface ValidateOptions {
   overlays?: ReadonlyMap<string, string>;
   /** Overrides the templates root (absolute, or relative to the workspace): the editor's `promptManager.templatesRoot` setting. */
   templatesRoot?: string;
+  /** False: the prompt test files are not read (an engine loading its configuration). Default true. */
+  promptTests?: boolean;
 }

@@ -79,7 +79,7 @@ export function parseConfigFile(kind: FileKind, workspace: string, file: string,
   if (badByte >= 0) out.add(ctx, badByte, badByte + 1, 'yaml-syntax', NOT_UTF8);
   const root = parsed.root;
   if (root !== null && !isMap(deref(root))) {
-    out.node(ctx, root, 'schema', `the file must be a mapping of keys (version, ${kind === 'composition_rules' ? 'compositions' : 'services'}, ...), got ${root.kind === 'seq' ? 'a list' : 'a single value'}`);
+    out.node(ctx, root, 'schema', `the file must be a mapping of keys (version, ${kind === 'composition_rules' ? 'compositions' : kind === 'service_mappings' ? 'services' : 'tests'}, ...), got ${root.kind === 'seq' ? 'a list' : 'a single value'}`);
     return { ctx, root: null, ok: true };
   }
   try {

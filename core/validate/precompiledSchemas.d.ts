@@ -4,4 +4,5 @@ declare module 'precompiled-schemas' {
   import type { ValidateFunction } from 'ajv';
   export const composition_rules: ValidateFunction;
   export const service_mappings: ValidateFunction;
+  export const prompt_tests: ValidateFunction;
 }

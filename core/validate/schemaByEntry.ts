@@ -21,7 +21,7 @@ export interface EntryChecks {
 }
 
 /** The big mapping of each file, checked entry by entry so that unchanged entries are reused. */
-const SPLIT_KEY: Record<FileKind, string> = { composition_rules: 'compositions', service_mappings: 'services' };
+const SPLIT_KEY: Record<FileKind, string> = { composition_rules: 'compositions', service_mappings: 'services', prompt_tests: 'tests' };
 
 /**
  * Schema faults and duplicate keys. The file's big mapping (compositions or services) is

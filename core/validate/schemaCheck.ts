@@ -7,11 +7,12 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 // Generated at build time by build/precompiledSchemas.mjs (ajv standalone code).
 import * as precompiled from 'precompiled-schemas';
 import compositionRulesSchema from '../../schemas/composition_rules.schema.json';
+import promptTestsSchema from '../../schemas/prompt_tests.schema.json';
 import serviceMappingsSchema from '../../schemas/service_mappings.schema.json';
 import { deref, isMap, isSeq, keyName, type SMap, type SNode, type SPair } from '../yaml/sourceTree.js';
 import { closest } from './didYouMean.js';
 
-export type FileKind = 'composition_rules' | 'service_mappings';
+export type FileKind = 'composition_rules' | 'service_mappings' | 'prompt_tests';
 
 /** A schema fault on a node; turned into a positioned diagnostic by the caller. */
 export interface SchemaFault {
@@ -24,6 +25,7 @@ type JsonSchema = Record<string, unknown>;
 export const SCHEMAS: Record<FileKind, JsonSchema> = {
   composition_rules: compositionRulesSchema as JsonSchema,
   service_mappings: serviceMappingsSchema as JsonSchema,
+  prompt_tests: promptTestsSchema as JsonSchema,
 };
 
 function validatorFor(kind: FileKind): ValidateFunction {
@@ -45,16 +47,24 @@ function mapErrors(errors: ErrorObject[], root: SNode | null, rootValue: unknown
   // Key lookups go through an index built once per mapping: a file with thousands of unknown
   // keys must not cost one linear scan per key (that made a 400 KB file take minutes).
   const pairOf = pairIndex();
-  // A bad key name is reported once by `propertyNames`; drop the `pattern` error ajv adds for it.
+  // A bad key name is reported once by `propertyNames`; drop the error ajv adds for the name
+  // itself (at the mapping's path, its data the name), keeping its pattern for the message.
   const badNames = new Set(errors.filter((e) => e.keyword === 'propertyNames').map((e) => `${e.instancePath}/${(e.params as { propertyName?: string }).propertyName}`));
+  const namePatterns = new Map<string, string>();
+  for (const e of errors) {
+    if (e.keyword !== 'propertyNames' && typeof e.data === 'string' && badNames.has(`${e.instancePath}/${e.data}`)) {
+      if (e.keyword === 'pattern') namePatterns.set(`${e.instancePath}/${e.data}`, (e.params as { pattern: string }).pattern);
+    }
+  }
   for (const e of errors) {
     // One more than asked for, so that the caller can tell that there were more.
     if (faults.length > maxFaults) break;
     if (COMBINATORS.has(e.keyword)) continue;
     const propertyName = (e.params as { propertyName?: string }).propertyName;
     if (propertyName !== undefined && e.keyword !== 'propertyNames') continue;
+    if (e.keyword !== 'propertyNames' && typeof e.data === 'string' && badNames.has(`${e.instancePath}/${e.data}`)) continue;
     const segments = e.instancePath === '' ? [] : e.instancePath.slice(1).split('/').map(unescapePointer);
-    const fault = describe(e, segments, root, rootValue, badNames, pairOf);
+    const fault = describe(e, segments, root, rootValue, badNames, pairOf, namePatterns);
     if (!fault) continue;
     const key = `${fault.node.start}:${fault.node.end}:${fault.message}`;
     if (seen.has(key)) continue;
@@ -142,6 +152,7 @@ function nameOf(segments: string[]): string {
   if (/^\d+$/.test(last)) {
     const owner = segments[segments.length - 2];
     if (owner === 'steps') return `step ${Number(last) + 1}`;
+    if (owner === 'expect') return `assertion ${Number(last) + 1}`;
     return owner ? `item ${Number(last) + 1} of '${owner}'` : `item ${Number(last) + 1}`;
   }
   return `'${last}'`;
@@ -153,6 +164,8 @@ function ownerName(segments: string[]): string {
   const last = segments[segments.length - 1]!;
   const owner = segments[segments.length - 2];
   if (/^\d+$/.test(last) && owner === 'steps') return `step ${Number(last) + 1}`;
+  if (/^\d+$/.test(last) && owner === 'expect') return `assertion ${Number(last) + 1}`;
+  if (owner === 'tests') return `test '${last}'`;
   if (owner === 'compositions') return `composition '${last}'`;
   if (owner === 'services') return `service '${last}'`;
   if (owner === 'providers') return `provider '${last}'`;
@@ -173,6 +186,7 @@ const PATTERN_HINTS: Record<string, string> = {
   '^[A-Za-z0-9_./-]+$': "letters, digits, '_', '.', '/' and '-' (a path below the templates root, without extension)",
   '^[A-Za-z_][A-Za-z0-9_]*$': "letters, digits and '_', starting with a letter or '_' (an environment variable's name)",
   '^https?://': 'an http:// or https:// URL',
+  '^[A-Za-z0-9_][A-Za-z0-9_.-]*$': "letters, digits, '_', '.' and '-', starting with a letter, digit or '_'",
 };
 
 function typeWords(schema: JsonSchema): string {
@@ -180,9 +194,11 @@ function typeWords(schema: JsonSchema): string {
   const types = Array.isArray(t) ? t : t ? [t] : [];
   const words = types.map((x) => (x === 'integer' ? 'an integer' : x === 'number' ? 'a number' : x === 'string' ? 'a string' : x === 'boolean' ? 'true or false' : x === 'array' ? 'a list' : x === 'object' ? 'a mapping' : x === 'null' ? 'empty' : String(x)));
   let s = words.join(' or ');
-  const min = schema.minimum ?? schema.exclusiveMinimum;
+  const min = schema.minimum;
+  const above = schema.exclusiveMinimum;
   const max = schema.maximum;
-  if (typeof min === 'number' && typeof max === 'number') s += ` from ${min} to ${max}`;
+  if (typeof above === 'number') s += ` more than ${above}${typeof max === 'number' ? ` and at most ${max}` : ''}`;
+  else if (typeof min === 'number' && typeof max === 'number') s += ` from ${min} to ${max}`;
   else if (typeof min === 'number') s += ` of at least ${min}`;
   else if (typeof max === 'number') s += ` of at most ${max}`;
   return s || 'something else';
@@ -193,7 +209,7 @@ function knownKeys(schema: JsonSchema | undefined): string[] {
   return props && typeof props === 'object' ? Object.keys(props) : [];
 }
 
-function describe(e: ErrorObject, segments: string[], root: SNode | null, rootValue: unknown, badNames: Set<string>, pairOf: PairLookup): SchemaFault | undefined {
+function describe(e: ErrorObject, segments: string[], root: SNode | null, rootValue: unknown, badNames: Set<string>, pairOf: PairLookup, namePatterns: ReadonlyMap<string, string>): SchemaFault | undefined {
   const at = locate(root, segments, pairOf);
   const parentSchema = (e.parentSchema ?? {}) as JsonSchema;
   const name = nameOf(segments);
@@ -225,7 +241,8 @@ function describe(e: ErrorObject, segments: string[], root: SNode | null, rootVa
       const holder = deref(at.node);
       const pair = isMap(holder) ? pairOf(holder, prop) : undefined;
       const names = (parentSchema.propertyNames ?? {}) as JsonSchema;
-      const pattern = typeof names.pattern === 'string' ? names.pattern : '';
+      // Behind a `$ref` the pattern is the one the name's own error gave.
+      const pattern = typeof names.pattern === 'string' ? names.pattern : (namePatterns.get(`${e.instancePath}/${prop}`) ?? '');
       const hint = PATTERN_HINTS[pattern] ?? `names matching ${pattern}`;
       return { node: pair?.key ?? valueNode, message: `'${prop}' is not a valid name in ${nameOf(segments)}: use ${hint}` };
     }

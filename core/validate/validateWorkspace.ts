@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { compareDiagnostics, type PromptDiagnostic } from '../model/diagnostics.js';
 import { buildCompositionRules, buildServiceMappings } from '../model/build.js';
 import type { CompositionRulesModel, ServiceMappingsModel } from '../model/types.js';
+import type { LineIndex } from '../text/lineIndex.js';
 import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../workspace/discover.js';
 import { nodeFileSystem, overlayFileSystem } from '../workspace/fileSystem.js';
 import type { ValidateOptions, WorkspaceValidation } from './api.js';
@@ -20,6 +21,8 @@ import { parseConfigFile } from './configFile.js';
 import { Collector, relatedAt } from './diagnosticCollector.js';
 import { ReferenceChecker } from './references.js';
 import { indexTemplates } from './templateChecks.js';
+import { checkPromptTests } from './testChecks.js';
+import { isPromptTestFile } from '../workspace/testFiles.js';
 import { ValidationCache } from './validationCache.js';
 
 export { findPromptWorkspaces } from '../workspace/discover.js';
@@ -65,6 +68,25 @@ export function validateWorkspace(root: string, options: ValidateOptions & { cac
   if (crModel && cr) check.compositionRules(cr.ctx, crModel);
   if (smModel && sm) check.serviceMappings(sm.ctx, smModel, cr ? (crModel ?? null) : undefined);
 
+  // Test files: an open buffer not yet saved counts too. Their template references are not uses.
+  const listed = options.promptTests === false ? [] : cache.testFiles(root, fs, cacheable);
+  const unsaved = options.promptTests === false ? [] : [...overlays.keys()].filter((f) => !listed.includes(f) && isPromptTestFile(f, root)).sort();
+  const testFiles = unsaved.length ? [...listed, ...unsaved] : listed;
+  const tests = checkPromptTests(
+    {
+      root,
+      fs,
+      cache,
+      cacheable,
+      overlays,
+      out,
+      refs: new ReferenceChecker(templatesRoot, templates, fs, out, new Set(), cache),
+      serviceMappings: sm ? (smModel ?? null) : undefined,
+      compositionRules: cr ? (crModel ?? null) : undefined,
+    },
+    testFiles,
+  );
+
   // Unused templates only when every file could be read: otherwise "unused" may be wrong.
   if ((!sm || sm.ok) && (!cr || cr.ok) && (sm || cr)) {
     for (const t of templates.values()) {
@@ -80,6 +102,7 @@ export function validateWorkspace(root: string, options: ValidateOptions & { cac
   const outside = new Set(out.diagnostics.filter((d) => d.code === 'template-outside-root').map(where));
   const kept = outside.size ? out.diagnostics.filter((d) => d.code !== 'schema' || !outside.has(where(d))) : out.diagnostics;
   const diagnostics = kept.sort(compareDiagnostics);
+  const inTests = new Set(testFiles);
   const result: WorkspaceValidation = {
     root,
     templatesRoot,
@@ -87,10 +110,17 @@ export function validateWorkspace(root: string, options: ValidateOptions & { cac
     compositionRulesFile: crFile,
     diagnostics,
     errorCount: diagnostics.filter((d) => d.severity === 'error').length,
+    configErrorCount: diagnostics.filter((d) => d.severity === 'error' && !inTests.has(d.file)).length,
     warningCount: diagnostics.filter((d) => d.severity === 'warning').length,
     templates,
+    promptTestFiles: testFiles,
+    promptTests: tests.files,
+    contextFiles: tests.contextFiles,
   };
   if (smModel) result.serviceMappings = smModel;
   if (crModel) result.compositionRules = crModel;
+  const configLines = new Map<string, LineIndex>();
+  for (const f of [sm, cr]) if (f && f.ctx.text) configLines.set(f.ctx.file, f.ctx.lines);
+  result.configLines = configLines;
   return result;
 }

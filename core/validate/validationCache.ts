@@ -12,6 +12,7 @@ import { IncrementalYamlParser } from '../yaml/incrementalParse.js';
 import type { SPair } from '../yaml/sourceTree.js';
 import type { FileSystemHost } from '../workspace/fileSystem.js';
 import { listTemplates, resolveTemplateName, type TemplateFile } from '../workspace/templateIndex.js';
+import { listPromptTestFiles } from '../workspace/testFiles.js';
 import type { Recording } from './diagnosticCollector.js';
 import type { EntryChecks } from './schemaByEntry.js';
 import type { PrewarmedTemplate } from './templatePrewarm.js';
@@ -57,6 +58,10 @@ export class ValidationCache {
   /** Disk reads, kept until `invalidate` says the file changed. */
   private readonly reads = new Map<string, string | undefined>();
   private readonly listings = new Map<string, TemplateFile[]>();
+  /** Test file listings, by workspace root. */
+  private readonly testListings = new Map<string, string[]>();
+  /** The last parse of each JSON file (context files), by path: parsed again only when its text changes. */
+  private readonly jsonParses = new Map<string, { text: string; result: { value: unknown } | { error: string } }>();
 
   /**
    * A file's text, or undefined when it does not exist; throws the host's FileReadError when it
@@ -77,6 +82,29 @@ export class ValidationCache {
     return l;
   }
 
+  /** The prompt test files of a workspace (core/workspace/testFiles.ts), kept until a file below it changes. */
+  testFiles(root: string, fs: FileSystemHost, cacheable: boolean): string[] {
+    if (!cacheable) return listPromptTestFiles(root, fs);
+    let l = this.testListings.get(root);
+    if (!l) this.testListings.set(root, (l = listPromptTestFiles(root, fs)));
+    return l;
+  }
+
+  /** A JSON text parsed, or why it does not parse; the same text is parsed once. */
+  parseJson(file: string, text: string): { value: unknown } | { error: string } {
+    const last = this.jsonParses.get(file);
+    if (last && last.text === text) return last.result;
+    let result: { value: unknown } | { error: string };
+    try {
+      result = { value: JSON.parse(text) as unknown };
+    } catch (e) {
+      result = { error: (e as Error).message };
+    }
+    if (this.jsonParses.size >= 1000) this.jsonParses.clear();
+    this.jsonParses.set(file, { text, result });
+    return result;
+  }
+
   /**
    * Template analyses made elsewhere (a worker thread: core/validate/templatePrewarm.ts). A
    * template already cached keeps its entry; the validator still compares texts, so an
@@ -95,10 +123,15 @@ export class ValidationCache {
     for (const root of this.listings.keys()) {
       if (file === root || file.startsWith(root + path.sep) || root.startsWith(file + path.sep)) this.listings.delete(root);
     }
+    // Any change inside a workspace may add or remove a test file: listing them is one or two reads.
+    for (const root of this.testListings.keys()) {
+      if (file === root || file.startsWith(root + path.sep) || root.startsWith(file + path.sep)) this.testListings.delete(root);
+    }
   }
 
   invalidateAll(): void {
     this.reads.clear();
     this.listings.clear();
+    this.testListings.clear();
   }
 }

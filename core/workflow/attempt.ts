@@ -1,8 +1,13 @@
 /**
- * One attempt of one step: render the prompt, hand it to the executor, and settle at the first
- * of its answer, the step's `timeout_ms`, the provider's `timeout_ms`, or the run's stop (a late
+ * One attempt of one step: render the prompt, wait for the provider's admission (when the
+ * caller has an admission scheduler), hand it to the executor, and settle at the first of its
+ * answer, the step's `timeout_ms`, the provider's `timeout_ms`, or the run's stop (a late
  * answer is dropped). Shared by the in-process runner (run.ts) and the distributed back end's
  * workers, so that a step behaves the same wherever it runs.
+ *
+ * The wait for admission is not the attempt's: the step's `timeout_ms` is paused during it and
+ * the provider's starts after it (Temporal's start-to-close); the run's deadline and
+ * cancellation end it at once.
  */
 import type { Clock } from '../clock.js';
 import { PromptError, toPromptError } from '../errors.js';
@@ -11,10 +16,13 @@ import type { ProviderDef } from '../model/types.js';
 import { DEFAULT_PROVIDER_TIMEOUT_MS } from './bounds.js';
 import type { StepExecutionRequest, StepExecutor } from './executors.js';
 import type { WorkflowMetrics } from './metrics.js';
-import { classifyProviderFailure } from './providerFailure.js';
+import type { Admission, AdmissionTicket } from './admission.js';
+import { classifyProviderFailure, type ProviderFailureKind } from './providerFailure.js';
+import type { StepUsage } from './tokens.js';
 import type { ResolvedStep, WorkflowHost } from './types.js';
 
-export type AttemptResult = { ok: true; output: unknown } | { ok: false; error: PromptError };
+/** `kind`: the attempt failed in its provider's call, with this kind of failure. */
+export type AttemptResult = { ok: true; output: unknown } | { ok: false; error: PromptError; kind?: ProviderFailureKind };
 
 export interface AttemptSpec {
   runId: string;
@@ -36,6 +44,12 @@ export interface AttemptSpec {
   onStop(f: (reason: PromptError) => void): () => void;
   /** False once the run has ended: a provider call that settles then is not counted. */
   counts(): boolean;
+  /**
+   * A provider step's place in its provider's admission queue, asked once the prompt is
+   * rendered (the in-process engine's scheduler, admission.ts). Without it the call goes at
+   * once (the distributed back end admits in BullMQ and Redis before the job runs).
+   */
+  admit?(prompt: string): AdmissionTicket;
 }
 
 /** Characters of an output as status, history and later steps hold it (a string's length, or its JSON's). */
@@ -55,7 +69,10 @@ export function runAttempt(spec: AttemptSpec): Promise<AttemptResult> {
   return new Promise<AttemptResult>((resolve) => {
     let settled = false;
     let timer: unknown;
+    let timerDue = 0;
     let providerTimer: unknown;
+    let ticket: AdmissionTicket | undefined;
+    let admission: Admission | undefined;
     let unfollow: (() => void) | undefined;
     let sentAt: number | undefined;
     // A controller of its own only when the attempt can time out: creating one costs more
@@ -68,8 +85,11 @@ export function runAttempt(spec: AttemptSpec): Promise<AttemptResult> {
       if (providerTimer !== undefined) clock.clearTimeout(providerTimer);
       unfollow?.();
       removeStop();
+      if (!r.ok) ticket?.cancel(r.error);
+      if (admission) admission.release(r.ok ? { ok: true } : r.error.status === 429 ? { rateLimited: r.error.retryAfterMs !== undefined ? { retryAfterMs: r.error.retryAfterMs } : {} } : {});
+      if (provider && sentAt !== undefined && !r.ok) r.kind = classifyProviderFailure(r.error);
       if (provider && sentAt !== undefined && spec.counts()) {
-        spec.metrics?.recordProviderCall(provider.name, clock.now() - sentAt, r.ok ? undefined : { status: r.error.status, kind: classifyProviderFailure(r.error) });
+        spec.metrics?.recordProviderCall(provider.name, clock.now() - sentAt, r.ok ? undefined : { status: r.error.status, kind: r.kind! });
       }
       resolve(r);
     };
@@ -78,20 +98,43 @@ export function runAttempt(spec: AttemptSpec): Promise<AttemptResult> {
       settle({ ok: false, error: reason });
     });
     let signal = spec.runSignal;
-    if (def.timeoutMs !== undefined) {
-      const ms = def.timeoutMs;
+    const timeoutMs = def.timeoutMs;
+    const onTimeout = () => {
+      const err = new PromptError('timeout', `step "${def.id}" attempt ${attempt} took longer than its timeout_ms of ${timeoutMs} ms`, details);
+      ac!.abort(err);
+      settle({ ok: false, error: err });
+    };
+    if (timeoutMs !== undefined) {
       ac = new AbortController();
       signal = ac.signal;
-      timer = clock.setTimeout(() => {
-        const err = new PromptError('timeout', `step "${def.id}" attempt ${attempt} took longer than its timeout_ms of ${ms} ms`, details);
-        ac!.abort(err);
-        settle({ ok: false, error: err });
-      }, ms);
+      timerDue = clock.now() + timeoutMs;
+      timer = clock.setTimeout(onTimeout, timeoutMs);
     }
     const work = async () => {
       const renderOpts = spec.serviceName !== undefined ? { signal, serviceName: spec.serviceName } : { signal };
       const prompt = await spec.host.renderTemplate(def.template!, spec.context, renderOpts);
       if (settled) return undefined;
+      if (provider && spec.admit) {
+        // The attempt's clock stops while the call waits for its provider's admission.
+        let left = 0;
+        if (timer !== undefined) {
+          clock.clearTimeout(timer);
+          timer = undefined;
+          left = timerDue - clock.now();
+        }
+        ticket = spec.admit(prompt);
+        const granted = await ticket.admitted;
+        ticket = undefined;
+        if (settled) {
+          granted.release();
+          return undefined;
+        }
+        admission = granted;
+        if (timeoutMs !== undefined) {
+          timerDue = clock.now() + left;
+          timer = clock.setTimeout(onTimeout, left);
+        }
+      }
       sentAt = clock.now();
       let callSignal = signal;
       if (provider) {
@@ -119,7 +162,10 @@ export function runAttempt(spec: AttemptSpec): Promise<AttemptResult> {
         clock,
         env: spec.env,
       };
-      if (provider) req.provider = provider;
+      if (provider) {
+        req.provider = provider;
+        req.reportUsage = (usage: StepUsage) => admission?.reportTokens(usage?.totalTokens);
+      }
       if (spec.serviceName !== undefined) req.serviceName = spec.serviceName;
       const output = await spec.executor.execute(req);
       const chars = outputChars(output);

@@ -9,6 +9,7 @@ import type { ProviderDef } from '../model/types.js';
 import { compositionBoundsProblem, providerBoundsProblem } from './bounds.js';
 import { buildStepGraph, topologicalOrder, type GraphProblem, type StepGraph } from './dag.js';
 import { RENDER_EXECUTOR, type ExecutorRegistry, type StepExecutor } from './executors.js';
+import { missingInputs } from './stepContext.js';
 import type { ResolvedComposition } from './types.js';
 
 interface GraphAnalysis {
@@ -107,9 +108,7 @@ export function precheckRun(c: ResolvedComposition, maxParallel: number, context
       );
     }
   }
-  const missing = c.inputs.required.filter((k) => context[k] === undefined || context[k] === null);
-  if (missing.length) {
-    return refuse(new PromptError('missing_context', `composition "${c.name}" needs the input${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}`, { ...details, variable: missing[0] }));
-  }
+  const missing = missingInputs(c, context);
+  if (missing) return refuse(missing);
   return { graph, order: order!, executors, providers };
 }

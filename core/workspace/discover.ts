@@ -10,6 +10,14 @@ export const COMPOSITION_RULES_FILE = 'composition_rules.yaml';
  * are held equal to them by test/repository/configFileNames.test.ts.
  */
 export const CONFIG_FILE_NAMES = [SERVICE_MAPPINGS_FILE, COMPOSITION_RULES_FILE] as const;
+/**
+ * Prompt tests: this file beside the configuration files, and any `*.yaml` below this folder
+ * (core/workspace/testFiles.ts lists them); golden files of snapshot assertions go in
+ * `PROMPT_TESTS_DIR/SNAPSHOTS_DIR/`. A folder holding only tests is not a prompt workspace.
+ */
+export const PROMPT_TESTS_FILE = 'prompt_tests.yaml';
+export const PROMPT_TESTS_DIR = 'prompt_tests';
+export const SNAPSHOTS_DIR = '__snapshots__';
 const SKIP = new Set(['node_modules', '.git', 'dist', 'out', '.cache', '.vscode-test']);
 
 export function isConfigFile(file: string): boolean {

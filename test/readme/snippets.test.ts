@@ -5,8 +5,8 @@
  *   and type-checked (checkJs) against the built package's declarations;
  * - ```ts: type-checked strictly with the project's tsc, then run (esbuild strips the types);
  * - ```sh: run with bash;
- * - ```yaml: parsed; service_mappings/composition_rules content is validated by the validator
- *   (syntax and schema); ```json: parsed;
+ * - ```yaml: parsed; service_mappings, composition_rules and prompt_tests content is validated
+ *   by the validator (syntax and schema); ```json: parsed;
  * - ```text and unlabelled blocks are prose (listings), counted, not run.
  * All run in a temporary application folder whose `prompts/` is a copy of examples/ and whose
  * node_modules/promptmanager is this repository (its package.json exports and dist/), with
@@ -22,6 +22,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRequire } from 'node:module';
 import { parseDocument } from 'yaml';
 import { validateWorkspace } from '../../core/validate/validateWorkspace.js';
+import { PROMPT_TESTS_FILE } from '../../core/workspace/discover.js';
 import { EXAMPLES, REPO } from '../helpers/paths.js';
 import { sh } from '../helpers/npm.js';
 import { extractSnippets, type Snippet } from './snippets.js';
@@ -159,7 +160,13 @@ describe('README snippets', () => {
         const value = doc.toJS() as unknown;
         if (!value || typeof value !== 'object' || Array.isArray(value)) return;
         const keys = Object.keys(value);
-        const file = keys.includes('services') ? 'service_mappings.yaml' : keys.some((k) => k === 'compositions' || k === 'providers') ? 'composition_rules.yaml' : undefined;
+        const file = keys.includes('services')
+          ? 'service_mappings.yaml'
+          : keys.some((k) => k === 'compositions' || k === 'providers')
+            ? 'composition_rules.yaml'
+            : keys.includes('tests')
+              ? PROMPT_TESTS_FILE
+              : undefined;
         if (!file) return;
         // Configuration: its syntax and every key and value against the schema (a fragment
         // may name templates and compositions it does not show).

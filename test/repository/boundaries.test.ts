@@ -27,9 +27,10 @@ type Layer = (typeof LAYERS)[number];
  * tree; model: the configuration's model and diagnostics; templates: Handlebars analysis and
  * helpers; workspace: files and discovery; workflow: the DAG engine; distributed: the BullMQ
  * back end of the workflow engine (runs in Redis, steps as jobs); validate: the validator;
- * manager: the PromptManager with its caches, metrics, health and factory.
+ * manager: the PromptManager with its caches, metrics, health and factory; testing: the prompt
+ * test runner over the manager.
  */
-const CORE_FOLDER_ORDER = ['.', 'text', 'stats', 'yaml', 'model', 'templates', 'workspace', 'workflow', 'distributed', 'validate', 'manager'] as const;
+const CORE_FOLDER_ORDER = ['.', 'text', 'stats', 'yaml', 'model', 'templates', 'workspace', 'workflow', 'distributed', 'validate', 'manager', 'testing'] as const;
 /** The library's list of exports: it imports from every folder. */
 const CORE_BARREL = 'core/index.ts';
 

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import type * as TS from 'typescript';
 // @ts-ignore: a plain ES module of the benchmarks (as test/load/load.test.ts imports one)
 import * as benchNames from '../../bench/configFiles.mjs';
-import { COMPOSITION_RULES_FILE, CONFIG_FILE_NAMES, SERVICE_MAPPINGS_FILE } from '../../core/workspace/discover.js';
+import { COMPOSITION_RULES_FILE, CONFIG_FILE_NAMES, PROMPT_TESTS_DIR, PROMPT_TESTS_FILE, SERVICE_MAPPINGS_FILE } from '../../core/workspace/discover.js';
 import * as protocolNames from '../../protocol/configFiles.js';
 import { REPO } from '../helpers/paths.js';
 
@@ -43,10 +43,13 @@ test("package.json's activation events, schema associations and menu conditions 
   const pkg = manifest();
   const watched = pkg.activationEvents.filter((e) => e.startsWith('workspaceContains:')).map((e) => e.slice('workspaceContains:'.length));
   assert.deepEqual(watched, CONFIG_FILE_NAMES.map((n) => `**/${n}`));
-  assert.deepEqual(
-    pkg.contributes.yamlValidation,
-    CONFIG_FILE_NAMES.map((n) => ({ fileMatch: n, url: `./schemas/${n.replace(/\.yaml$/, '')}.schema.json` })),
-  );
+  // The two configuration files, then the prompt test files (beside them and below their folder).
+  const testsSchema = `./schemas/${PROMPT_TESTS_FILE.replace(/\.yaml$/, '')}.schema.json`;
+  assert.deepEqual(pkg.contributes.yamlValidation, [
+    ...CONFIG_FILE_NAMES.map((n) => ({ fileMatch: n, url: `./schemas/${n.replace(/\.yaml$/, '')}.schema.json` })),
+    { fileMatch: PROMPT_TESTS_FILE, url: testsSchema },
+    { fileMatch: `**/${PROMPT_TESTS_DIR}/**/*.yaml`, url: testsSchema },
+  ]);
   const conditions = Object.values(pkg.contributes.menus)
     .flat()
     .flatMap((m) => [...(m.when ?? '').matchAll(/resourceFilename == ([^\s)&|]+)/g)].map((x) => x[1]!));

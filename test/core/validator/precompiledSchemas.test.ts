@@ -1,5 +1,5 @@
 /**
- * The bundles carry ajv standalone code for the two schemas (build/precompiledSchemas.mjs)
+ * The bundles carry ajv standalone code for the schemas (build/precompiledSchemas.mjs)
  * instead of compiling them at run time. These tests hold that code to what ajv itself
  * compiles from schemas/*.schema.json today, so a schema edit or an options drift that the
  * build did not pick up fails here rather than as a wrong diagnostic.
@@ -15,8 +15,8 @@ import { toJS } from '../../../core/yaml/sourceTree.js';
 import { EXAMPLES, REPO } from '../../helpers/paths.js';
 import { rng } from '../../helpers/rng.js';
 
-type Kind = 'composition_rules' | 'service_mappings';
-const KINDS: Kind[] = ['composition_rules', 'service_mappings'];
+type Kind = 'composition_rules' | 'service_mappings' | 'prompt_tests';
+const KINDS: Kind[] = ['composition_rules', 'service_mappings', 'prompt_tests'];
 
 const runtime = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true });
 const compiled = Object.fromEntries(

@@ -1,0 +1,228 @@
+/**
+ * A cache of model answers, keyed by a SHA-256 digest of the whole request: the executor, the
+ * provider's type, base URL (without credentials), model and every request field it sends, and
+ * the prompt. With it a repeated live test, or a development run asked to use it, costs
+ * nothing. It wraps executors (`wrap`, `wrapRegistry`), so every provider type gets it alike;
+ * `render` is never cached (it calls nothing).
+ *
+ * Where entries live is a `ResponseCacheStore`: on disk by default (diskResponseCache.ts,
+ * `.promptmanager/responses/` in the workspace), in memory for tests, or any shared store (a
+ * Redis one is `get` = GET, `set` = SET ... PX ttl). A store that fails never fails a call: the
+ * cache is skipped and `stats.errors` counts it.
+ *
+ * What is stored: the output, when it was made, when it expires, and the provider's type,
+ * model and base URL with credentials and query values redacted. Never an API key, never the
+ * prompt or the context: an output that holds the provider's key (a server that echoes it) is
+ * not stored. Only answers are cached, never failures.
+ */
+import { createHash } from 'node:crypto';
+import { ExecutorRegistry, RENDER_EXECUTOR, type StepExecutionRequest, type StepExecutor } from './executors.js';
+import { redactUrl } from './redact.js';
+
+export interface CachedResponse {
+  /** The digest it is stored under: an entry a store returns under another key is not used. */
+  key: string;
+  output: unknown;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  expiresAt: number;
+  /** Where it came from, for people reading the store: never a key or credential. */
+  provider: { type?: string; model?: string; baseUrl?: string };
+}
+
+export interface ResponseCacheStore {
+  get(key: string): Promise<CachedResponse | undefined>;
+  /** Stores an entry for `ttlMs` (a store with its own expiry uses it; the cache checks `expiresAt` anyway). */
+  set(entry: CachedResponse, ttlMs: number): Promise<void>;
+  /** Forgets every entry. */
+  clear?(): Promise<void>;
+}
+
+/** A week: long enough for a day's work and a CI pipeline's reruns; a prompt change is a new key anyway. */
+export const DEFAULT_RESPONSE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+export interface ResponseCacheOptions {
+  store: ResponseCacheStore;
+  /** How long an answer is used; default `DEFAULT_RESPONSE_TTL_MS`. */
+  ttlMs?: number;
+  /**
+   * The executors whose answers are cached, by name; default all but `render`. Leave out an
+   * executor of your own whose answer depends on more than the prompt and the provider's
+   * settings (it reads the step's context, the time...): the key would not tell those apart.
+   */
+  executors?: readonly string[];
+  /** Wall clock, epoch milliseconds (tests). */
+  now?: () => number;
+}
+
+export interface ResponseCacheStats {
+  hits: number;
+  misses: number;
+  writes: number;
+  /** Answers not stored because they hold the provider's secret. */
+  refused: number;
+  /** Store failures (the call went on without the cache). */
+  errors: number;
+}
+
+/** JSON with sorted keys: equal values give equal text whatever their key order. */
+function canonicalJson(v: unknown, depth = 0): string {
+  if (depth > 64) return 'null';
+  if (v === undefined) return 'null';
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map((x) => canonicalJson(x, depth + 1)).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k], depth + 1)}`)
+    .join(',')}}`;
+}
+
+/** A base URL without its user part (credentials): the same endpoint whoever calls it. */
+function endpoint(baseUrl: string | undefined): string | undefined {
+  if (baseUrl === undefined) return undefined;
+  try {
+    const u = new URL(baseUrl);
+    u.username = '';
+    u.password = '';
+    return u.href;
+  } catch {
+    return baseUrl.replace(/\/\/[^/?#@]*@/, '//');
+  }
+}
+
+/**
+ * The digest of a request: SHA-256 of the canonical JSON of the executor, the provider's type,
+ * endpoint, model and request fields (`timeout_ms` is the engine's, not sent, and left out), the
+ * prompt, and `sample` (the repetition of a repeated test: N samples are N answers).
+ */
+export function responseCacheKey(executor: string, req: Pick<StepExecutionRequest, 'prompt' | 'provider'>, sample = 0): string {
+  const p = req.provider;
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(p?.options ?? {})) if (k !== 'timeout_ms' && k !== 'timeoutMs') fields[k] = v;
+  const material = { v: 1, executor, type: p?.type, endpoint: endpoint(p?.baseUrl), model: p ? (p.model ?? p.name) : undefined, fields, prompt: req.prompt, sample };
+  return createHash('sha256').update(canonicalJson(material)).digest('hex');
+}
+
+export class ResponseCache {
+  readonly ttlMs: number;
+  readonly stats: ResponseCacheStats = { hits: 0, misses: 0, writes: 0, refused: 0, errors: 0 };
+  private readonly store: ResponseCacheStore;
+  private readonly cached: (name: string) => boolean;
+  private readonly now: () => number;
+
+  constructor(options: ResponseCacheOptions) {
+    if (!options?.store || typeof options.store.get !== 'function' || typeof options.store.set !== 'function') throw new TypeError('a ResponseCache needs a store ({ get(key), set(entry, ttlMs) })');
+    const ttl = options.ttlMs ?? DEFAULT_RESPONSE_TTL_MS;
+    if (!(ttl > 0)) throw new RangeError(`ttlMs must be a positive number of milliseconds, got ${String(options.ttlMs)}`);
+    this.ttlMs = ttl;
+    this.store = options.store;
+    const only = options.executors ? new Set(options.executors) : undefined;
+    this.cached = (name) => name !== RENDER_EXECUTOR && (!only || only.has(name));
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Forgets every answer (when the store can). */
+  async clear(): Promise<void> {
+    await this.store.clear?.();
+  }
+
+  /**
+   * The executor with this cache in front. `sampleOf` tells a request's sample (the test
+   * runner's repetition); default 0.
+   */
+  wrap(executor: StepExecutor, options: { sampleOf?: (req: StepExecutionRequest) => number } = {}): StepExecutor {
+    if (!this.cached(executor.name)) return executor;
+    return {
+      name: executor.name,
+      execute: async (req) => {
+        const key = responseCacheKey(executor.name, req, options.sampleOf?.(req) ?? 0);
+        const hit = await this.lookup(key);
+        if (hit) return hit.output;
+        const output = await executor.execute(req);
+        await this.keep(key, req, output);
+        return output;
+      },
+    };
+  }
+
+  /** A new registry: each executor of `registry` wrapped (the given one is left as it is). */
+  wrapRegistry(registry: ExecutorRegistry, options: { sampleOf?: (req: StepExecutionRequest) => number } = {}): ExecutorRegistry {
+    const out = new ExecutorRegistry();
+    for (const name of registry.names()) out.register(this.wrap(registry.get(name)!, options));
+    return out;
+  }
+
+  private async lookup(key: string): Promise<CachedResponse | undefined> {
+    let e: CachedResponse | undefined;
+    try {
+      e = await this.store.get(key);
+    } catch {
+      this.stats.errors++;
+      return undefined;
+    }
+    if (!e || e.key !== key || !(e.expiresAt > this.now())) {
+      this.stats.misses++;
+      return undefined;
+    }
+    this.stats.hits++;
+    return e;
+  }
+
+  private async keep(key: string, req: StepExecutionRequest, output: unknown): Promise<void> {
+    const p = req.provider;
+    const secrets = [p?.apiKeyEnv ? req.env(p.apiKeyEnv) : undefined, credentialsOf(p?.baseUrl)].filter((s): s is string => !!s && s.length >= 4);
+    const text = typeof output === 'string' ? output : (JSON.stringify(output) ?? '');
+    if (secrets.some((s) => text.includes(s))) {
+      this.stats.refused++;
+      return;
+    }
+    const now = this.now();
+    const provider: CachedResponse['provider'] = {};
+    if (p?.type) provider.type = p.type;
+    if (p) provider.model = p.model ?? p.name;
+    if (p?.baseUrl) provider.baseUrl = redactUrl(p.baseUrl);
+    try {
+      await this.store.set({ key, output, createdAt: now, expiresAt: now + this.ttlMs, provider }, this.ttlMs);
+      this.stats.writes++;
+    } catch {
+      this.stats.errors++;
+    }
+  }
+}
+
+function credentialsOf(baseUrl: string | undefined): string | undefined {
+  if (!baseUrl) return undefined;
+  try {
+    const u = new URL(baseUrl);
+    return decodeURIComponent(u.password || u.username) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A store in memory, bounded (oldest use dropped first): tests, and development runs that need nothing on disk. */
+export class MemoryResponseCacheStore implements ResponseCacheStore {
+  private readonly entries = new Map<string, CachedResponse>();
+  constructor(private readonly maxEntries = 1000) {}
+  async get(key: string): Promise<CachedResponse | undefined> {
+    const e = this.entries.get(key);
+    if (e) {
+      this.entries.delete(key);
+      this.entries.set(key, e);
+    }
+    return e;
+  }
+  async set(entry: CachedResponse): Promise<void> {
+    this.entries.delete(entry.key);
+    this.entries.set(entry.key, structuredClone(entry));
+    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+  async clear(): Promise<void> {
+    this.entries.clear();
+  }
+  get size(): number {
+    return this.entries.size;
+  }
+}
