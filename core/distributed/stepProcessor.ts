@@ -13,6 +13,7 @@ import { systemClock } from '../clock.js';
 import { PromptError, toPromptError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { ProviderDef } from '../model/types.js';
+import { hasLimits, requeuesAfter429 } from '../workflow/admission.js';
 import { runAttempt, type AttemptSpec } from '../workflow/attempt.js';
 import { dependencyClosure } from '../workflow/dag.js';
 import { RENDER_EXECUTOR, type ExecutorRegistry, type StepExecutor } from '../workflow/executors.js';
@@ -24,9 +25,8 @@ import { evaluateWhen } from '../workflow/when.js';
 import type { RunStore, RunSpec, Advance, Decision, StepView } from './runStore.js';
 import type { PinnedConfig, StepOutcome } from './workerTypes.js';
 import { defineData, stepReads, viewsObject } from './stepReads.js';
+import { ProviderBusy, RateLimitRequeue, tokenTicket, type SharedLimits } from './providerLimits.js';
 export type { PinnedConfig, StepOutcome } from './workerTypes.js';
-
-
 
 /** Thrown by a step job to have BullMQ run it again after `waitMs` (the worker's backoffStrategy reads it). */
 export class RetryLater extends Error {
@@ -36,14 +36,6 @@ export class RetryLater extends Error {
   ) {
     super(message);
     this.name = 'RetryLater';
-  }
-}
-
-/** Thrown by an executor wrapper when a provider's shared limit has no room now: the job goes back to wait. */
-export class ProviderBusy extends Error {
-  constructor(readonly waitMs: number) {
-    super(`the provider's limit has no room for ${Math.ceil(waitMs)} ms`);
-    this.name = 'ProviderBusy';
   }
 }
 
@@ -62,10 +54,8 @@ export interface ProcessorDeps {
   onRunStop(runId: string, f: (reason: PromptError) => void): () => void;
   /** Records why a run waits (a pin no worker here serves), in its status. */
   notice(runId: string, text: string): Promise<void>;
-  /** Takes a call's estimated tokens from the provider's shared budget: 0, or the wait before there is room. */
-  admitTokens?(provider: ProviderDef, prompt: string): Promise<number>;
-  /** A provider answered 429: slow the whole provider (every worker) for this long. */
-  throttle?(provider: ProviderDef, ms: number): Promise<void>;
+  /** The providers' limits shared by every worker; without them a step calls its provider at once. */
+  limits?: SharedLimits;
 }
 
 
@@ -210,9 +200,11 @@ export class StepProcessor {
   /**
    * One attempt of one step. Throws RetryLater for a retry (BullMQ waits, then runs the job
    * again), ProviderBusy when the provider's shared limit has no room (the caller puts the job
-   * back to wait); returns otherwise, the outcome recorded.
+   * back to wait), RateLimitRequeue when a 429 sends the call back to its queue without using
+   * the attempt (`requeues`: how often this attempt was sent back already); returns otherwise,
+   * the outcome recorded.
    */
-  async step(spec: RunSpec, i: number, attempt: number): Promise<StepOutcome> {
+  async step(spec: RunSpec, i: number, attempt: number, requeues = 0): Promise<StepOutcome> {
     const store = this.deps.store;
     const def = spec.composition.steps[i]!;
     const cfg = this.deps.resolvePin(spec.pin);
@@ -228,6 +220,7 @@ export class StepProcessor {
       return 'duplicate';
     }
     if (claim.kind !== 'ok') return 'ended';
+    const claimedAt = systemClock.now();
     let stopped = false;
     const runAbort = new AbortController();
     const stops = new Set<(reason: PromptError) => void>();
@@ -266,10 +259,16 @@ export class StepProcessor {
         counts: () => !stopped,
       };
       if (this.deps.metrics) aspec.metrics = this.deps.metrics;
-      if (executor.provider) aspec.provider = executor.provider;
+      const provider = executor.provider;
+      const limits = this.deps.limits;
+      if (provider) {
+        aspec.provider = provider;
+        if (limits && provider.tokensPerMinute) aspec.admit = (prompt) => tokenTicket(limits, provider, prompt, this.deps.metrics);
+      }
       if (spec.serviceName !== undefined) aspec.serviceName = spec.serviceName;
       const r = await runAttempt(aspec);
       if (stopped) return 'ended';
+      if (r.ok && provider && limits && hasLimits(provider)) await limits.answered(provider);
       if (r.ok) {
         const a = await store.complete(spec.id, i, 'succeeded', r.output, undefined, []);
         if (a.kind === 'ok') await this.follow(spec, a);
@@ -277,7 +276,16 @@ export class StepProcessor {
       }
       let err = r.error;
       if (err.cause instanceof ProviderBusy) throw err.cause;
-      if (err.status === 429 && executor.provider && this.deps.throttle) await this.deps.throttle(executor.provider, err.retryAfterMs ?? 1000);
+      if (err.status === 429 && provider && limits) {
+        const pausedMs = await limits.rateLimited(provider, err.retryAfterMs);
+        if (pausedMs > 0) this.deps.metrics?.recordPause(provider.name);
+        const t = spec.composition.timeoutMs;
+        const inTime = () => t === undefined || claim.deadline === undefined || claim.now + (systemClock.now() - claimedAt) + pausedMs < claim.deadline;
+        if (requeuesAfter429(provider, def, err, requeues, inTime)) {
+          this.deps.metrics?.recordRequeue(provider.name);
+          throw new RateLimitRequeue(pausedMs, err.message);
+        }
+      }
       if (attempt >= def.retry.maxAttempts || !isRetryable(err, def.retry)) return await this.afterFailure(spec, i, err, ctx, cfg, [err.toJSON()]);
       const t = spec.composition.timeoutMs;
       const bounds = t === undefined || claim.deadline === undefined ? { maxRetryAfterMs: LIMITS.maxRetryAfterMs } : { maxRetryAfterMs: LIMITS.maxRetryAfterMs, remainingMs: claim.deadline - claim.now, runTimeoutMs: t };
@@ -319,17 +327,7 @@ export class StepProcessor {
         new PromptError('invalid_configuration', `provider "${provider.name}" has the type "${provider.type}", and worker ${WORKER_ID} has no executor of that name (registered: ${this.deps.executors.names().join(', ')})`, details),
       );
     }
-    const admit = this.deps.admitTokens;
-    if (!admit || !provider.tokensPerMinute) return { executor: e, provider };
-    const limited: StepExecutor = {
-      name: e.name,
-      execute: async (req) => {
-        const wait = await admit(provider, req.prompt);
-        if (wait > 0) throw new ProviderBusy(wait);
-        return e.execute(req);
-      },
-    };
-    return { executor: limited, provider };
+    return { executor: e, provider };
   }
 
   private stepContext(host: WorkflowHost, def: ResolvedStep, base: Record<string, unknown>): Record<string, unknown> {

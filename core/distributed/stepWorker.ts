@@ -13,10 +13,10 @@ import { DEFAULT_PREFIX } from './connection.js';
 import { connectRedis, loadBullmq } from './redisClient.js';
 import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS, MAX_STALLED_COUNT, type StepWorkerOptions } from './workerTypes.js';
 import { BACKOFF_TYPE, providerQueue, STEPS_QUEUE, type JobData } from './jobs.js';
-import { applyQueueLimits, estimateTokens, TokenBuckets } from './providerLimits.js';
+import { applyQueueLimits, ProviderBusy, RateLimitRequeue, SharedProviderLimits } from './providerLimits.js';
 import { RunStore } from './runStore.js';
 import { Enqueuer, runInit, specFromJSON } from './enqueue.js';
-import { ProviderBusy, RetryLater, StepProcessor } from './stepProcessor.js';
+import { RetryLater, StepProcessor } from './stepProcessor.js';
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -34,7 +34,7 @@ export class DistributedStepWorker {
     private readonly subscriber: Redis,
     readonly store: RunStore,
     private readonly enqueuer: Enqueuer,
-    buckets: TokenBuckets,
+    private readonly limits: SharedProviderLimits,
   ) {
     this.processor = new StepProcessor({
       store,
@@ -54,8 +54,12 @@ export class DistributedStepWorker {
         };
       },
       notice: (runId, text) => store.notice(runId, text),
-      admitTokens: (provider, prompt) => buckets.admit(provider, estimateTokens(prompt, provider)),
-      throttle: (provider, ms) => this.queue(providerQueue(provider.name)).rateLimit(Math.max(1, Math.ceil(ms))),
+      limits: {
+        admitTokens: (provider, tokens) => limits.admitTokens(provider, tokens),
+        correctTokens: (provider, estimated, reported) => limits.correctTokens(provider, estimated, reported),
+        rateLimited: (provider, retryAfterMs) => limits.rateLimited(this.queue(providerQueue(provider.name)), provider, retryAfterMs),
+        answered: (provider) => limits.answered(provider),
+      },
     });
   }
 
@@ -66,7 +70,7 @@ export class DistributedStepWorker {
     const subscriber = await connectRedis(opts.connection);
     const store = new RunStore(redis, prefix);
     const enqueuer = new Enqueuer(bull, redis, prefix);
-    const w = new DistributedStepWorker(opts, bull, redis, subscriber, store, enqueuer, new TokenBuckets(redis, prefix));
+    const w = new DistributedStepWorker(opts, bull, redis, subscriber, store, enqueuer, new SharedProviderLimits(redis, prefix));
     await subscriber.subscribe(`${prefix}:stop`);
     subscriber.on('message', (_channel: string, runId: string) => w.runStopped(runId));
     w.work(STEPS_QUEUE);
@@ -118,10 +122,6 @@ export class DistributedStepWorker {
       lockDuration: this.opts.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS,
       stalledInterval: this.opts.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS,
       maxStalledCount: MAX_STALLED_COUNT,
-      // BullMQ honours a pause of the queue (`rateLimit`: a 429's Retry-After, an empty token
-      // bucket) only where a limiter is set: a provider without requests_per_minute gets one that
-      // never limits by itself (its global rate limit, when set, wins).
-      ...(name === STEPS_QUEUE ? {} : { limiter: { max: 1_000_000, duration: 1000 } }),
       settings: {
         backoffStrategy: (_made: number, type?: string, err?: Error) => (type === BACKOFF_TYPE && err instanceof RetryLater ? err.waitMs : 1000),
       },
@@ -154,16 +154,30 @@ export class DistributedStepWorker {
       this.opts.onJob?.('timeout', 'done', { runId: d.run });
       return;
     }
+    const attempt = job.attemptsMade + 1;
     try {
-      const outcome = await this.processor.step(spec, d.step, job.attemptsMade + 1);
+      const outcome = await this.processor.step(spec, d.step, attempt, d.requeued?.[0] === attempt ? d.requeued[1] : 0);
       // The spec stays cached while the run goes on (it is large for a big composition, and never changes).
       if (outcome === 'ended') this.processor.forget(d.run);
       this.opts.onJob?.('step', outcome, { runId: d.run, step: d.step });
     } catch (e) {
+      // Both go back to the provider's queue when it may take them, the attempt not used: a
+      // delayed job (BullMQ wakes the workers when it is due; a job put back to wait with a
+      // priority would wake none), with the provider's queue paused meanwhile for every worker.
       if (e instanceof ProviderBusy) {
         this.opts.onJob?.('step', 'busy', { runId: d.run, step: d.step });
-        await this.queue(queueName).rateLimit(Math.max(1, e.waitMs));
-        throw this.bull.Worker.RateLimitError();
+        await this.limits.hold(this.queue(queueName), e.waitMs);
+        await job.moveToDelayed(Date.now() + Math.max(1, Math.ceil(e.waitMs)), token);
+        throw new this.bull.DelayedError();
+      }
+      if (e instanceof RateLimitRequeue) {
+        // Before the calls waiting on the provider: the highest priority.
+        this.opts.onJob?.('step', 'requeued', { runId: d.run, step: d.step });
+        const n = d.requeued?.[0] === attempt ? d.requeued[1] + 1 : 1;
+        await job.updateData({ ...d, requeued: [attempt, n] });
+        await job.changePriority({ priority: 1 });
+        await job.moveToDelayed(Date.now() + Math.max(1, e.pausedMs), token);
+        throw new this.bull.DelayedError();
       }
       if (e instanceof RetryLater) this.opts.onJob?.('step', 'retry', { runId: d.run, step: d.step });
       throw e;

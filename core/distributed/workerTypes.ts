@@ -26,8 +26,8 @@ export interface PinnedConfig {
   stepReads?(template: string): ReadonlySet<string> | 'all';
 }
 
-/** How a step job ended on this worker: done, a step already finished (a repeated job), its run over, its provider busy. */
-export type StepOutcome = 'done' | 'duplicate' | 'ended' | 'busy';
+/** How a step job ended on this worker: done, a step already finished (a repeated job), its run over, its provider busy, its call refused with 429 and sent back. */
+export type StepOutcome = 'done' | 'duplicate' | 'ended' | 'busy' | 'requeued';
 
 export interface StepWorkerOptions {
   connection: RedisConnectionOptions;

@@ -179,6 +179,21 @@ interface TemplateRuntime {
 }
 
 /**
+ * Workflow settings that only the in-process engine has: on the BullMQ back end a manager
+ * refuses them rather than run without them (README "Scaling out").
+ */
+function refuseInProcessOnly(options: PromptManagerOptions): void {
+  const wf = options.workflow;
+  if (options.workflows || wf?.backend?.type !== 'bullmq') return;
+  const given = (['maxConcurrentRuns', 'maxQueuedRuns', 'probes'] as const).filter((k) => wf[k] !== undefined);
+  if (!given.length) return;
+  throw new PromptError(
+    'invalid_configuration',
+    `workflow.${given.join(' and workflow.')} ${given.length > 1 ? 'are' : 'is'} not supported by the bullmq back end (they hold in one process only); remove ${given.length > 1 ? 'them' : 'it'}, or run in-process`,
+  );
+}
+
+/**
  * Events (`manager.events`):
  * - `configReloaded` `{ generation, changedTemplates, durationMs }` — a valid change was swapped in;
  * - `configRejected` `{ diagnostics, error, generation }` — an invalid change, a file that cannot
@@ -273,6 +288,7 @@ export class PromptManager {
    * PromptError('invalid_configuration') listing every `file:line:col code message`.
    */
   static async create(options: PromptManagerOptions): Promise<PromptManager> {
+    refuseInProcessOnly(options);
     const m = new PromptManager(options);
     m.initialLoad(options.validation);
     const backend = options.workflow?.backend;

@@ -32,6 +32,8 @@ import type { ProviderDef } from '../model/types.js';
 import type { WorkflowMetrics } from './metrics.js';
 import { Heap } from './priorityQueue.js';
 import { RequestPacer } from './requestPacer.js';
+import { isMarkedNonRetryable } from './retry.js';
+import type { ResolvedStep } from './types.js';
 
 /** A limited provider's pause after a 429 without `Retry-After`: this, doubling with each 429 in a row... */
 export const RATE_LIMIT_PAUSE_MS = 1000;
@@ -43,6 +45,22 @@ export const MAX_RATE_LIMIT_REQUEUES = 5;
 /** True when the provider sets any of `max_concurrency`, `requests_per_minute`, `tokens_per_minute`. */
 export function hasLimits(p: Pick<ProviderDef, 'maxConcurrency' | 'requestsPerMinute' | 'tokensPerMinute'>): boolean {
   return p.maxConcurrency !== undefined || p.requestsPerMinute !== undefined || p.tokensPerMinute !== undefined;
+}
+
+/**
+ * Whether a 429 goes back to the provider's queue without using one of the step's attempts
+ * (both back ends: the runner's scheduler, the distributed workers' queues): the provider has
+ * limits (it is paced, and paused for this 429), the error may be retried at all, the
+ * provider's `Retry-After` is within `maxRetryAfterMs`, its pause ends before the run's
+ * deadline (`pauseEndsInTime`), and this attempt has not been sent back MAX_RATE_LIMIT_REQUEUES
+ * times already. Otherwise the 429 is the attempt's failure and the retry policy decides, as for
+ * any error.
+ */
+export function requeuesAfter429(provider: ProviderDef | undefined, step: Pick<ResolvedStep, 'retry'>, err: PromptError, requeues: number, pauseEndsInTime: () => boolean): boolean {
+  if (!provider || !hasLimits(provider) || err.status !== 429 || requeues >= MAX_RATE_LIMIT_REQUEUES) return false;
+  if (err.code === 'cancelled' || step.retry.nonRetryable.includes(err.code) || isMarkedNonRetryable(err)) return false;
+  if (typeof err.retryAfterMs === 'number' && err.retryAfterMs > LIMITS.maxRetryAfterMs) return false;
+  return pauseEndsInTime();
 }
 
 export interface AdmissionRequest {

@@ -18,7 +18,7 @@ import { PromptError, toPromptError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { ProviderDef } from '../model/types.js';
 import { MAX_STEP_ERRORS, STEP_ERRORS_KEPT_FIRST } from './bounds.js';
-import { MAX_RATE_LIMIT_REQUEUES, hasLimits, type AdmissionScheduler } from './admission.js';
+import { requeuesAfter429, type AdmissionScheduler } from './admission.js';
 import { outputChars, runAttempt, type AttemptResult, type AttemptSpec } from './attempt.js';
 import { remainingPathLengths, type StepGraph } from './dag.js';
 import { EventLog } from './eventLog.js';
@@ -27,7 +27,7 @@ import type { WorkflowMetrics } from './metrics.js';
 import { precheckRun } from './precheck.js';
 import { StepHeap } from './priorityQueue.js';
 import type { ProviderFailureKind } from './providerFailure.js';
-import { isMarkedNonRetryable, isRetryable, planRetry, withReason } from './retry.js';
+import { isRetryable, planRetry, withReason } from './retry.js';
 import { estimateTokens } from './tokens.js';
 import type {
   ErrorJSON,
@@ -460,21 +460,10 @@ export class WorkflowRunner {
     }
   }
 
-  /**
-   * Whether a 429 goes back to the admission queue without using one of the step's attempts:
-   * the provider has limits (the scheduler then paces it and has paused it for this 429), the
-   * error may be retried at all, the provider's `Retry-After` is within `maxRetryAfterMs` and
-   * its pause ends before the run's deadline, and this attempt has not been sent back
-   * MAX_RATE_LIMIT_REQUEUES times already. Otherwise the 429 is the attempt's failure and the
-   * retry policy decides, as for any error.
-   */
+  /** Whether a 429 goes back to the admission queue without using one of the step's attempts (admission.ts). */
   private rateLimitRequeue(s: StepState, err: PromptError, requeues: number): boolean {
-    const p = s.provider;
-    if (!p || !hasLimits(p) || err.status !== 429 || requeues >= MAX_RATE_LIMIT_REQUEUES) return false;
-    if (err.code === 'cancelled' || s.def.retry.nonRetryable.includes(err.code) || isMarkedNonRetryable(err)) return false;
-    if (typeof err.retryAfterMs === 'number' && err.retryAfterMs > LIMITS.maxRetryAfterMs) return false;
     const t = this.composition.timeoutMs;
-    return t === undefined || this.deps.admission.pausedUntil(p.name) < this.begunAt + t;
+    return requeuesAfter429(s.provider, s.def, err, requeues, () => t === undefined || this.deps.admission.pausedUntil(s.provider!.name) < this.begunAt + t);
   }
 
   /** The wait limits of a retry now: `maxRetryAfterMs`, and the time left before the run's deadline. */

@@ -11,16 +11,17 @@ import { resolveComposition } from '../../../core/workflow/resolve.js';
 import { RunStore, type RunSpec } from '../../../core/distributed/runStore.js';
 import { runInit } from '../../../core/distributed/enqueue.js';
 import { priorityRanks } from '../../../core/distributed/jobs.js';
-import { rateWindow, TokenBuckets } from '../../../core/distributed/providerLimits.js';
+import { rateWindow, SharedProviderLimits } from '../../../core/distributed/providerLimits.js';
 import type { ProviderDef } from '../../../core/model/types.js';
 import { redisMissingReason, startRedis, type TestRedis } from '../../helpers/redisServer.js';
 import { composition, loadRules } from '../workflow/helpers.js';
 
-test('rate windows spread requests_per_minute over the shortest window that holds one job', () => {
-  assert.deepEqual(rateWindow(600), { max: 10, duration: 1000 });
+test('rate windows space requests_per_minute evenly: one job per 60/R s, rounded so that a minute never holds more than R', () => {
+  assert.deepEqual(rateWindow(600), { max: 1, duration: 100 });
   assert.deepEqual(rateWindow(30), { max: 1, duration: 2000 });
   assert.deepEqual(rateWindow(90), { max: 1, duration: 667 });
-  assert.deepEqual(rateWindow(6000), { max: 100, duration: 1000 });
+  assert.deepEqual(rateWindow(7000), { max: 1, duration: 9 });
+  assert.deepEqual(rateWindow(120_000), { max: 2, duration: 1 });
 });
 
 test("BullMQ priorities: within a run the longest remaining path first, ties in declaration order", () => {
@@ -104,13 +105,39 @@ describe('the run state in Redis', { skip: unavailable ?? false }, () => {
     assert.equal(events.filter(([, f]) => f[1]!.includes('"workflow.finished"')).length, 1);
   });
 
-  test('the token bucket of tokens_per_minute takes what there is and says how long to wait for the rest', async () => {
-    const buckets = new TokenBuckets(clients[0]!, 'tb');
-    const p = { name: 'llm', tokensPerMinute: 600 } as ProviderDef;
-    assert.equal(await buckets.admit(p, 500), 0);
-    const wait = await buckets.admit(p, 500);
-    // 100 left, 400 short at 10 tokens a second: about 40 s.
-    assert.ok(wait > 35_000 && wait <= 40_000, `wait ${wait}`);
-    assert.equal(await buckets.admit({ name: 'free' } as ProviderDef, 1e9), 0, 'no limit, no wait');
+  test('tokens_per_minute: a call goes once the tokens before it are paid for, and the answer\'s usage corrects its charge', async () => {
+    const limits = new SharedProviderLimits(clients[0]!, 'tb');
+    // 60 a minute: a token costs 1 s (bounds wide enough for a loaded machine).
+    const p = { name: 'llm', tokensPerMinute: 60 } as ProviderDef;
+    assert.equal(await limits.admitTokens(p, 50), 0, 'nothing charged before: it goes at once');
+    const wait = await limits.admitTokens(p, 50);
+    assert.ok(wait > 40_000 && wait <= 50_000, `the next waits for 50 tokens' 50 s, waited ${wait}`);
+    // The answer said 10, not 50: the calls after it move 40 s sooner.
+    await limits.correctTokens(p, 50, 10);
+    const sooner = await limits.admitTokens(p, 50);
+    assert.ok(sooner > 5_000 && sooner <= 10_000, `after the correction about 10 s, got ${sooner}`);
+    // The answer said less than the time already passed: the next one goes at once.
+    await limits.correctTokens(p, 10, 0);
+    assert.equal(await limits.admitTokens(p, 50), 0);
+    assert.equal(await limits.admitTokens({ name: 'free' } as ProviderDef, 1e9), 0, 'no limit, no wait');
+  });
+
+  test('a 429 pauses the provider\'s queue: Retry-After, else 1 s doubling under limits; a pause only lengthens', async () => {
+    const limits = new SharedProviderLimits(clients[0]!, 'rl');
+    const limiter = 'rl:provider.llm:limiter';
+    const queue = { keys: { limiter } } as unknown as Parameters<SharedProviderLimits['rateLimited']>[0];
+    const limited = { name: 'llm', maxConcurrency: 2 } as ProviderDef;
+    assert.equal(await limits.rateLimited(queue, limited, undefined), 1000);
+    assert.equal(await limits.rateLimited(queue, limited, undefined), 2000, 'the second 429 in a row doubles it');
+    const third = await limits.rateLimited(queue, limited, 500);
+    assert.ok(third > 1000 && third <= 2000, `a shorter Retry-After keeps the longer pause in force (${third})`);
+    const pttl = await clients[0]!.pttl(limiter);
+    assert.ok(pttl > 1000 && pttl <= 2000, `the queue's limiter key holds the pause (${pttl} ms)`);
+    await limits.answered(limited);
+    await clients[0]!.del(limiter);
+    assert.equal(await limits.rateLimited(queue, limited, undefined), 1000, 'an answer ended the run of 429s');
+    await clients[0]!.del(limiter);
+    assert.equal(await limits.rateLimited(queue, { name: 'free' } as ProviderDef, undefined), 0, 'no limits and no Retry-After: no pause');
+    assert.equal(await limits.rateLimited(queue, { name: 'free' } as ProviderDef, 3000), 3000, 'Retry-After pauses any provider');
   });
 });
