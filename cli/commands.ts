@@ -39,7 +39,7 @@ export const COMMANDS: Record<string, Command> = {
   },
   test: {
     summary: 'Run the prompt tests of every prompt workspace under each DIR (default .), or of a test file; exit 1 when any fails.',
-    usage: 'test [DIR|FILE...] [--filter REGEX] [--update-snapshots] [--reporter text|json|junit] [--output FILE] [--live] [--repeat N] [--compare] [--concurrency N] [--no-cache]',
+    usage: 'test [DIR|FILE...] [--filter REGEX] [--update-snapshots] [--reporter text|json|junit] [--output FILE] [--live] [--repeat N] [--compare] [--concurrency N] [--no-cache] [--redis URL]',
     run: testCommand,
   },
   demo: {

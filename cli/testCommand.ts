@@ -3,11 +3,18 @@
  * (default `.`), or of one test file. Exit 0 when every test passed (skipped ones included:
  * they are reported as skipped, never as passed), 1 when any failed, a test file has errors
  * no test carries (it does not parse), or the run was interrupted, 64 on a usage error.
- * Offline unless `--live`.
+ * Offline unless `--live`. Live answers are cached on disk in the workspace, or in Redis where
+ * runs are distributed (`--redis URL`, else PROMPTMANAGER_REDIS_URL): shared by every machine and
+ * CI job on it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Redis } from 'ioredis';
+import { backendFromEnv } from '../core/distributed/connection.js';
+import { createRedisResponseCache } from '../core/distributed/redisResponseCache.js';
+import { connectRedis } from '../core/distributed/redisClient.js';
 import { ConfigurationError } from '../core/manager/configError.js';
+import type { ResponseCache } from '../core/workflow/responseCache.js';
 import { compareWithHistory, type RunComparison } from '../core/testing/compare.js';
 import { TestHistory, type HistoryRun } from '../core/testing/history.js';
 import { toJUnitXml } from '../core/testing/junit.js';
@@ -28,7 +35,7 @@ function positiveInt(v: string | true | undefined, flag: string, max: number): n
 }
 
 export async function testCommand(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseArgs(argv, new Set(['update-snapshots', 'live', 'compare', 'no-cache', 'help']), new Set(['filter', 'reporter', 'repeat', 'concurrency', 'output']));
+  const args = parseArgs(argv, new Set(['update-snapshots', 'live', 'compare', 'no-cache', 'help']), new Set(['filter', 'reporter', 'repeat', 'concurrency', 'output', 'redis']));
   const reporter = (args.flags.get('reporter') as string | undefined) ?? 'text';
   if (reporter !== 'text' && reporter !== 'json' && reporter !== 'junit') throw new UsageError(`--reporter must be text, json or junit, got '${reporter}'`);
   const repeat = positiveInt(args.flags.get('repeat'), '--repeat', 1000);
@@ -44,6 +51,8 @@ export async function testCommand(argv: string[], io: CommandIO): Promise<number
   const output = args.flags.get('output') as string | undefined;
   if (output !== undefined && reporter === 'text') throw new UsageError('--output writes the JSON or JUnit report: add --reporter junit or --reporter json');
   const live = args.flags.get('live') === true;
+  const noCache = args.flags.get('no-cache') === true;
+  const redisUrl = (args.flags.get('redis') as string | undefined) ?? backendFromEnv()?.connection.url;
 
   // Which workspaces; a test file argument runs that file's tests only.
   const targets = new Map<string, Set<string> | 'all'>();
@@ -64,6 +73,13 @@ export async function testCommand(argv: string[], io: CommandIO): Promise<number
     for (const ws of found) targets.set(ws, 'all');
   }
 
+  // The distributed back end's Redis keeps the live answers; connected only when a live run may use it.
+  let redis: Redis | undefined;
+  let responseCache: ResponseCache | undefined;
+  if (live && !noCache && redisUrl) {
+    redis = await connectRedis({ url: redisUrl });
+    responseCache = createRedisResponseCache(redis);
+  }
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);
@@ -105,7 +121,7 @@ export async function testCommand(argv: string[], io: CommandIO): Promise<number
           ...(filter !== undefined ? { filter } : {}),
           ...(files !== 'all' ? { files: [...files] } : {}),
           ...(args.flags.get('update-snapshots') ? { updateSnapshots: 'all' as const } : {}),
-          ...(args.flags.get('no-cache') ? { responseCache: false as const } : {}),
+          ...(noCache ? { responseCache: false as const } : responseCache ? { responseCache } : {}),
           onProgress: (e) => {
             if (e.type === 'run.started') order = e.tests;
             else if (e.type === 'test.finished') {
@@ -130,6 +146,7 @@ export async function testCommand(argv: string[], io: CommandIO): Promise<number
     }
   } finally {
     process.removeListener('SIGINT', onSigint);
+    await redis?.quit().catch(() => undefined);
   }
 
   let rendered: string | undefined;

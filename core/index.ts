@@ -63,6 +63,8 @@ export { REDIS_URL_ENV, DEFAULT_PREFIX as DEFAULT_REDIS_PREFIX, backendFromEnv, 
 export type { WorkflowBackendConfig, BullmqBackendConfig, InProcessBackendConfig, RedisConnectionOptions } from './distributed/connection.js';
 export { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS, MAX_STALLED_COUNT } from './distributed/workerTypes.js';
 export { DEFAULT_HISTORY_TTL_MS } from './distributed/connection.js';
+export { RedisResponseCacheStore, createRedisResponseCache } from './distributed/redisResponseCache.js';
+export type { RedisCommandClient, RedisResponseCacheOptions } from './distributed/redisResponseCache.js';
 export type { WorkflowSettings, ProviderOverrides } from './manager/engineWorkflowPort.js';
 export { PROBE_DOWN_STREAK } from './manager/providerProbes.js';
 export type { ProbeSettings, ProbeState } from './manager/providerProbes.js';

@@ -27,6 +27,8 @@ export interface DistributedStart {
   pin: string;
   /** Per step, its remaining-path priority. */
   priority: ArrayLike<number>;
+  /** The model steps answer from the response cache in Redis, entries kept this long. */
+  responseCacheTtlMs?: number;
 }
 
 interface Watched {
@@ -86,6 +88,7 @@ export class BullmqWorkflowBackend extends EventEmitter<WorkflowEngineEvents> {
       startedBy: `${hostname()}:${process.pid}`,
     };
     if (s.serviceName !== undefined) spec.serviceName = s.serviceName;
+    if (s.responseCacheTtlMs !== undefined) spec.responseCache = { ttlMs: s.responseCacheTtlMs };
     // JSON: what a worker on another machine will see (Infinity and undefined do not survive it).
     const wire = JSON.parse(JSON.stringify(spec)) as RunSpec;
     if (wire.composition.maxParallel === null) wire.composition.maxParallel = Infinity;

@@ -24,6 +24,8 @@ export interface RunSpec {
   priority: number[];
   /** Who started it (`host:pid`), for people reading the status. */
   startedBy: string;
+  /** The run's model steps answer from the response cache in Redis, entries kept `ttlMs` (the starting manager's `workflow.responseCache`). */
+  responseCache?: { ttlMs: number };
 }
 
 export type Decision = 'ready' | SkipReason;

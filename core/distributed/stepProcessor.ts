@@ -18,6 +18,7 @@ import { runAttempt, type AttemptSpec } from '../workflow/attempt.js';
 import { dependencyClosure } from '../workflow/dag.js';
 import { RENDER_EXECUTOR, type ExecutorRegistry, type StepExecutor } from '../workflow/executors.js';
 import type { WorkflowMetrics } from '../workflow/metrics.js';
+import type { ResponseCache } from '../workflow/responseCache.js';
 import { analyseGraph } from '../workflow/precheck.js';
 import { isRetryable, markNonRetryable, planRetry, withReason } from '../workflow/retry.js';
 import type { ErrorJSON, FinalRunStatus, ResolvedStep, WorkflowHost } from '../workflow/types.js';
@@ -56,6 +57,8 @@ export interface ProcessorDeps {
   notice(runId: string, text: string): Promise<void>;
   /** The providers' limits shared by every worker; without them a step calls its provider at once. */
   limits?: SharedLimits;
+  /** The response cache in Redis whose entries live `ttlMs`, for runs that asked for it. */
+  responseCache?(ttlMs: number): ResponseCache;
 }
 
 
@@ -239,7 +242,7 @@ export class StepProcessor {
         const err = toPromptError(e, 'template_error', { step: def.id, composition: spec.composition.name });
         return await this.afterFailure(spec, i, err, base, cfg, [err.toJSON()]);
       }
-      const executor = this.executorOf(def, cfg);
+      const executor = this.executorOf(spec, def, cfg);
       if (executor instanceof PromptError) return await this.afterFailure(spec, i, executor, ctx, cfg, [executor.toJSON()]);
       const aspec: AttemptSpec = {
         runId: spec.id,
@@ -313,7 +316,7 @@ export class StepProcessor {
     }
   }
 
-  private executorOf(def: ResolvedStep, cfg: PinnedConfig): { executor: StepExecutor; provider?: ProviderDef } | PromptError {
+  private executorOf(spec: RunSpec, def: ResolvedStep, cfg: PinnedConfig): { executor: StepExecutor; provider?: ProviderDef } | PromptError {
     const details = { step: def.id, composition: undefined as string | undefined };
     if (def.model === undefined) {
       const e = this.deps.executors.get(RENDER_EXECUTOR);
@@ -327,7 +330,9 @@ export class StepProcessor {
         new PromptError('invalid_configuration', `provider "${provider.name}" has the type "${provider.type}", and worker ${WORKER_ID} has no executor of that name (registered: ${this.deps.executors.names().join(', ')})`, details),
       );
     }
-    return { executor: e, provider };
+    // A run whose starter asked for the response cache answers from Redis (the same digest on every worker).
+    const cache = spec.responseCache ? this.deps.responseCache?.(spec.responseCache.ttlMs) : undefined;
+    return { executor: cache ? cache.wrap(e) : e, provider };
   }
 
   private stepContext(host: WorkflowHost, def: ResolvedStep, base: Record<string, unknown>): Record<string, unknown> {

@@ -13,6 +13,8 @@ import { DEFAULT_PREFIX } from './connection.js';
 import { connectRedis, loadBullmq } from './redisClient.js';
 import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS, MAX_STALLED_COUNT, type StepWorkerOptions } from './workerTypes.js';
 import { BACKOFF_TYPE, providerQueue, STEPS_QUEUE, type JobData } from './jobs.js';
+import { createRedisResponseCache } from './redisResponseCache.js';
+import type { ResponseCache } from '../workflow/responseCache.js';
 import { applyQueueLimits, ProviderBusy, RateLimitRequeue, SharedProviderLimits } from './providerLimits.js';
 import { RunStore } from './runStore.js';
 import { Enqueuer, runInit, specFromJSON } from './enqueue.js';
@@ -25,6 +27,8 @@ export class DistributedStepWorker {
   private readonly stopListeners = new Map<string, Set<(reason: PromptError) => void>>();
   private closing?: Promise<void>;
   private running = 0;
+  /** The response caches in Redis of the runs that asked for one, by time to live. */
+  private readonly caches = new Map<number, ResponseCache>();
   readonly processor: StepProcessor;
 
   private constructor(
@@ -54,6 +58,11 @@ export class DistributedStepWorker {
         };
       },
       notice: (runId, text) => store.notice(runId, text),
+      responseCache: (ttlMs) => {
+        let c = this.caches.get(ttlMs);
+        if (!c) this.caches.set(ttlMs, (c = createRedisResponseCache(redis, { prefix: opts.prefix ?? DEFAULT_PREFIX, ttlMs })));
+        return c;
+      },
       limits: {
         admitTokens: (provider, tokens) => limits.admitTokens(provider, tokens),
         correctTokens: (provider, estimated, reported) => limits.correctTokens(provider, estimated, reported),

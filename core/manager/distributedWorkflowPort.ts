@@ -15,6 +15,7 @@ import { executorRegistry, type ExecutorRegistry } from '../workflow/executors.j
 import { WorkflowMetrics } from '../workflow/metrics.js';
 import { precheckRun } from '../workflow/precheck.js';
 import { resolveComposition } from '../workflow/resolve.js';
+import { DEFAULT_RESPONSE_TTL_MS, ResponseCache } from '../workflow/responseCache.js';
 import type { FinalRunStatus, WorkflowEvent, WorkflowResult, WorkflowRun, WorkflowStatus } from '../workflow/types.js';
 import type { Clock } from '../clock.js';
 import type { ComponentHealth } from './health.js';
@@ -60,6 +61,17 @@ export class DistributedWorkflowPort implements WorkflowPort {
   /** The Redis connection of this back end (for other features that keep state beside the runs). */
   get redis(): Redis {
     return this.backend.redis;
+  }
+
+  /**
+   * With `workflow.responseCache`, runs ask the workers to answer their model steps from the
+   * response cache in Redis (what a worker can reach): `true` keeps entries DEFAULT_RESPONSE_TTL_MS,
+   * a ResponseCache its own `ttlMs` (its store stays in this process: the workers use Redis).
+   */
+  private get responseCacheTtlMs(): number | undefined {
+    const c = this.settings.responseCache;
+    if (!c) return undefined;
+    return c instanceof ResponseCache ? c.ttlMs : DEFAULT_RESPONSE_TTL_MS;
   }
 
   setTrusted(trusted: boolean): void {
@@ -108,6 +120,7 @@ export class DistributedWorkflowPort implements WorkflowPort {
       maxParallel,
       pin: opts.pin,
       priority,
+      ...(this.responseCacheTtlMs !== undefined ? { responseCacheTtlMs: this.responseCacheTtlMs } : {}),
     });
     if (opts.signal) {
       const signal = opts.signal;

@@ -71,7 +71,7 @@ const PRESETS: Record<Environment, Recommendation> = {
       cache: 'a larger bounded cache (10,000 prompts, 64 MB) for repeated contexts; auto mode skips templates where hashing the context costs more than rendering it',
       metrics: 'p50/p95/p99 per template and service feed health checks against performance_targets and Prometheus',
       deterministicIds: 'run ids must be unique across processes: random UUIDs',
-      responseCache: "never on by default: users get the model's answer to their request, not one stored for someone else's identical prompt; a deployment that wants a shared cache passes its own ResponseCache (a Redis store with the distributed back end)",
+      responseCache: "never on by default: users get the model's answer to their request, not one stored for someone else's identical prompt; a deployment that wants a shared cache sets responseCache: true on the BullMQ back end (kept in its Redis, shared by every worker) or passes its own ResponseCache",
     },
   },
   testing: {

@@ -35,6 +35,9 @@ import { MissingVariables } from '../templates/missingVariables.js';
 import { previewStep, type StepPreviewHost } from '../workflow/stepPreview.js';
 import { resolveComposition } from '../workflow/resolve.js';
 import { createWorkspaceResponseCache } from '../workflow/diskResponseCache.js';
+import { ResponseCache } from '../workflow/responseCache.js';
+import { createRedisResponseCache } from '../distributed/redisResponseCache.js';
+import { DEFAULT_PREFIX } from '../distributed/connection.js';
 import type { ResolvedComposition, WorkflowResult, WorkflowRun, WorkflowStatus } from '../workflow/types.js';
 import { EngineWorkflowPort, type WorkflowSettings } from './engineWorkflowPort.js';
 import { DistributedWorkflowPort } from './distributedWorkflowPort.js';
@@ -239,6 +242,7 @@ export class PromptManager {
   private runner?: EngineWorkflowPort;
   /** The BullMQ back end, when `workflow.backend` chose it. */
   private distributed?: DistributedWorkflowPort;
+  private responses?: ResponseCache;
   /** Each snapshot's configuration-file texts, for its content hash (configPin). */
   private readonly snapshotTexts = new WeakMap<EngineSnapshot, string>();
   private readonly pins = new WeakMap<EngineSnapshot, string>();
@@ -272,7 +276,9 @@ export class PromptManager {
     this.cache = this.cacheMode === 'off' ? undefined : new RenderCache({ maxEntries, maxBytes });
     if (options.workflows) this.workflows = options.workflows;
     else {
-      const wf = options.workflow?.responseCache === true ? { ...options.workflow, responseCache: createWorkspaceResponseCache(this.root) } : options.workflow;
+      const given = options.workflow?.responseCache;
+      if (given instanceof ResponseCache) this.responses = given;
+      const wf = given === true ? { ...options.workflow, responseCache: this.responseCache } : options.workflow;
       this.runner = new EngineWorkflowPort({ ...wf, clock: this.clock, idGenerator: this.idGenerator });
       this.workflows = this.runner;
       // Manager-level progress events, for editors and dashboards that watch every run.
@@ -292,7 +298,12 @@ export class PromptManager {
     const m = new PromptManager(options);
     m.initialLoad(options.validation);
     const backend = options.workflow?.backend;
-    if (!options.workflows && backend?.type === 'bullmq') await m.useDistributed(DistributedWorkflowPort.connect(backend, { ...options.workflow, clock: m.clock, idGenerator: m.idGenerator }));
+    if (!options.workflows && backend?.type === 'bullmq') {
+      await m.useDistributed(DistributedWorkflowPort.connect(backend, { ...options.workflow, clock: m.clock, idGenerator: m.idGenerator }));
+      // The workspace's cache is where the workers keep the answers: the back end's Redis.
+      const given = options.workflow?.responseCache;
+      m.responses = createRedisResponseCache(m.distributed!.redis, { prefix: backend.prefix ?? DEFAULT_PREFIX, ...(given instanceof ResponseCache ? { ttlMs: given.ttlMs } : {}) });
+    }
     m.runner?.startProbes(() => (m.closed ? undefined : m.current));
     const preset = recommendConfiguration(m.environment).settings;
     const watch = (options.watch ?? preset.watch) && m.fs === nodeFileSystem;
@@ -938,6 +949,18 @@ export class PromptManager {
    */
   get redisConnection(): unknown {
     return this.distributed?.redis;
+  }
+
+  /**
+   * The workspace's model response cache (core/workflow/responseCache.ts): in Redis, on the
+   * BullMQ back end's connection, when runs are distributed (every worker, machine and CI job on
+   * that Redis shares it); else on disk in `.promptmanager/responses/`; or the ResponseCache given
+   * as `workflow.responseCache`. Live prompt tests take it (`runPromptTests({ responseCache })`);
+   * this manager's runs use it only when `workflow.responseCache` is set.
+   */
+  get responseCache(): ResponseCache {
+    this.responses ??= createWorkspaceResponseCache(this.root);
+    return this.responses;
   }
 
   /** The content hash of a configuration (its two files and every template): what a distributed run pins. */

@@ -14,6 +14,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { CLI } from '../helpers/paths.js';
 import { parseXml } from '../helpers/xml.js';
+import { Redis } from 'ioredis';
+import { redisMissingReason, startRedis } from '../helpers/redisServer.js';
 import { FILES, T, workspace } from '../core/testing/fixture.js';
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -191,6 +193,40 @@ test('--live calls the provider (a local OpenAI-compatible server), repeats as a
     await cliAsync(['test', '--live', '--no-cache'], root);
     assert.equal(requests, 4, '--no-cache asks the provider');
   } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('--live --redis URL: the answers are cached in Redis, so a second machine (another copy of the workspace) asks the provider for nothing', { skip: redisMissingReason() ?? false }, async () => {
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      requests++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ choices: [{ message: { content: 'Dear Ada' } }] }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const redis = await startRedis();
+  const client = new Redis(redis.url);
+  try {
+    const rules = FILES['composition_rules.yaml']!.replace('http://127.0.0.1:9/v1', `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`);
+    const tests = T(`  live_reply:\n    composition: answer\n    context_file: contexts/ada.json\n    live: true\n    expect:\n      - step: reply\n        contains: Dear Ada\n`);
+    const one = workspace(tests, { 'composition_rules.yaml': rules });
+    const first = await cliAsync(['test', '--live', '--redis', redis.url], one);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    assert.equal(requests, 1);
+    assert.equal((await client.keys('promptmanager:responses:*')).length, 1, 'the answer is in Redis');
+    assert.equal(fs.existsSync(path.join(one, '.promptmanager', 'responses')), false, 'not on disk');
+    const two = workspace(tests, { 'composition_rules.yaml': rules });
+    const second = await cliAsync(['test', '--live', '--redis', redis.url], two);
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    assert.equal(requests, 1, 'the other copy answered from Redis');
+    assert.match(second.stdout, /Response cache: 1 of 1 model calls answered from the cache/);
+  } finally {
+    client.disconnect();
+    await redis.stop();
     await new Promise<void>((r) => server.close(() => r()));
   }
 });
