@@ -290,7 +290,8 @@ function ops.retrying()
 end
 
 -- ARGV: op, step index, status (succeeded | fallback | failed), output JSON ('' = null), the
--- event's error JSON ('' = none), then the errors to keep in the step's status.
+-- event's error JSON ('' = none), a fallback's provider failure JSON ('' = none: its kind and
+-- provider, for the run's \`fallbacks\`), then the errors to keep in the step's status.
 function ops.complete()
   if mget('state') ~= 'running' then return { 'stale', num(now) } end
   local i, status = ARGV[2], ARGV[3]
@@ -299,7 +300,8 @@ function ops.complete()
   sset('s', i, status)
   if status ~= 'failed' and ARGV[4] ~= '' then sset('o', i, ARGV[4]) end
   sset('t1', i, num(now))
-  for k = 6, #ARGV do pushError(i, ARGV[k]) end
+  if status == 'fallback' and ARGV[6] ~= '' then sset('fb', i, ARGV[6]) end
+  for k = 7, #ARGV do pushError(i, ARGV[k]) end
   finishedEvent(i, status, ARGV[5])
   mincr('running', -1)
   if status == 'failed' then

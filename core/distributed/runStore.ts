@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { MAX_STEP_ERRORS, STEP_ERRORS_KEPT_FIRST } from '../workflow/bounds.js';
-import type { ErrorJSON, FinalRunStatus, ResolvedComposition, SkipReason, StepRunStatus, StepStatus, WorkflowStatus } from '../workflow/types.js';
+import type { ErrorJSON, FallbackCause, FinalRunStatus, ResolvedComposition, SkipReason, StepRunStatus, StepStatus, WorkflowStatus } from '../workflow/types.js';
 import { RUN_SCRIPT } from './runScript.js';
 
 /** What a run carries from its start to every worker: all a worker needs besides the templates. */
@@ -29,6 +29,9 @@ export interface RunSpec {
 }
 
 export type Decision = 'ready' | SkipReason;
+
+/** Why a step's provider call failed, kept with a fallback: what FallbackCause adds to the error. */
+export type ProviderFailureNote = Pick<FallbackCause, 'kind' | 'provider' | 'apiKeyEnv'>;
 
 export interface Advance {
   kind: 'ok';
@@ -174,9 +177,18 @@ export class RunStore {
     return Number(await this.run(runId, 'retrying', step, attempt, attempt + 1, waitMs, JSON.stringify(error))) === 1;
   }
 
-  async complete(runId: string, step: number, status: 'succeeded' | 'fallback' | 'failed', output: unknown, eventError: ErrorJSON | undefined, errors: readonly ErrorJSON[]): Promise<Advance | { kind: 'stale'; now: number }> {
+  async complete(
+    runId: string,
+    step: number,
+    status: 'succeeded' | 'fallback' | 'failed',
+    output: unknown,
+    eventError: ErrorJSON | undefined,
+    errors: readonly ErrorJSON[],
+    /** A fallback after its provider's call failed: the kind of failure, for the run's `fallbacks`. */
+    providerFailure?: ProviderFailureNote,
+  ): Promise<Advance | { kind: 'stale'; now: number }> {
     const out = status === 'failed' || output === null || output === undefined ? '' : JSON.stringify(output);
-    const r = await this.run(runId, 'complete', step, status, out, eventError ? JSON.stringify(eventError) : '', ...errors.map((e) => JSON.stringify(e)));
+    const r = await this.run(runId, 'complete', step, status, out, eventError ? JSON.stringify(eventError) : '', providerFailure ? JSON.stringify(providerFailure) : '', ...errors.map((e) => JSON.stringify(e)));
     return advanceOf(r) as Advance | { kind: 'stale'; now: number };
   }
 
@@ -262,6 +274,7 @@ export class RunStore {
 
 function statusOf(spec: RunSpec, meta: Map<string, string>, steps: Map<string, string>, errors: Map<string, string>): WorkflowStatus {
   const outputs: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  const fallbacks: FallbackCause[] = [];
   const list: StepRunStatus[] = spec.composition.steps.map((def, i) => {
     const raw = steps.get(`s:${i}`) ?? 'pending';
     const status = (FINAL.has(raw) || raw === 'running' ? raw : 'pending') as StepStatus;
@@ -288,6 +301,9 @@ function statusOf(spec: RunSpec, meta: Map<string, string>, steps: Map<string, s
     if (def.template !== undefined) st.template = def.template;
     if (def.model !== undefined) st.model = def.model;
     if (output !== null && output !== undefined) outputs[def.id] = output;
+    // Why it fell back: its last error (the one its fallback answered), and the provider's failure when its call failed.
+    const last = errs.at(-1);
+    if (status === 'fallback' && last) fallbacks.push({ step: def.id, code: String(last.code), cause: String(last.message), ...((parseJSON(steps.get(`fb:${i}`)) as ProviderFailureNote | null) ?? {}) });
     return st;
   });
   const state = meta.get('state');
@@ -312,5 +328,6 @@ function statusOf(spec: RunSpec, meta: Map<string, string>, steps: Map<string, s
   if (notice && out.status === 'running') out.notice = notice;
   const err = meta.get('error');
   if (err) out.error = parseJSON(err) as ErrorJSON;
+  if (fallbacks.length) out.fallbacks = fallbacks;
   return out;
 }

@@ -18,12 +18,13 @@ import { runAttempt, type AttemptSpec } from '../workflow/attempt.js';
 import { dependencyClosure } from '../workflow/dag.js';
 import { RENDER_EXECUTOR, type ExecutorRegistry, type StepExecutor } from '../workflow/executors.js';
 import type { WorkflowMetrics } from '../workflow/metrics.js';
+import type { ProviderFailureKind } from '../workflow/providerFailure.js';
 import type { ResponseCache } from '../workflow/responseCache.js';
 import { analyseGraph } from '../workflow/precheck.js';
 import { isRetryable, markNonRetryable, planRetry, withReason } from '../workflow/retry.js';
 import type { ErrorJSON, FinalRunStatus, ResolvedStep, WorkflowHost } from '../workflow/types.js';
 import { evaluateWhen } from '../workflow/when.js';
-import type { RunStore, RunSpec, Advance, Decision, StepView } from './runStore.js';
+import type { RunStore, RunSpec, Advance, Decision, ProviderFailureNote, StepView } from './runStore.js';
 import type { PinnedConfig, StepOutcome } from './workerTypes.js';
 import { defineData, stepReads, viewsObject } from './stepReads.js';
 import { ProviderBusy, RateLimitRequeue, tokenTicket, type SharedLimits } from './providerLimits.js';
@@ -289,13 +290,14 @@ export class StepProcessor {
           throw new RateLimitRequeue(pausedMs, err.message);
         }
       }
-      if (attempt >= def.retry.maxAttempts || !isRetryable(err, def.retry)) return await this.afterFailure(spec, i, err, ctx, cfg, [err.toJSON()]);
+      const failure = r.kind && provider ? providerFailureNote(r.kind, provider) : undefined;
+      if (attempt >= def.retry.maxAttempts || !isRetryable(err, def.retry)) return await this.afterFailure(spec, i, err, ctx, cfg, [err.toJSON()], failure);
       const t = spec.composition.timeoutMs;
       const bounds = t === undefined || claim.deadline === undefined ? { maxRetryAfterMs: LIMITS.maxRetryAfterMs } : { maxRetryAfterMs: LIMITS.maxRetryAfterMs, remainingMs: claim.deadline - claim.now, runTimeoutMs: t };
       const plan = planRetry(err, def.retry, attempt, bounds);
       if (!plan.retry) {
         err = withReason(err, plan.why);
-        return await this.afterFailure(spec, i, err, ctx, cfg, [err.toJSON()]);
+        return await this.afterFailure(spec, i, err, ctx, cfg, [err.toJSON()], failure);
       }
       if (!(await store.retrying(spec.id, i, attempt, plan.waitMs, err.toJSON()))) return 'ended';
       throw new RetryLater(plan.waitMs, err.message);
@@ -347,19 +349,19 @@ export class StepProcessor {
   }
 
   /** A failure no retry will fix: the fallback answers when there is one, else the step fails. */
-  private async afterFailure(spec: RunSpec, i: number, err: PromptError, ctx: Record<string, unknown>, cfg: PinnedConfig, errors: ErrorJSON[]): Promise<StepOutcome> {
+  private async afterFailure(spec: RunSpec, i: number, err: PromptError, ctx: Record<string, unknown>, cfg: PinnedConfig, errors: ErrorJSON[], failure?: ProviderFailureNote): Promise<StepOutcome> {
     const store = this.deps.store;
     const def = spec.composition.steps[i]!;
     const fb = def.fallback;
     let a;
     if (!fb) a = await store.complete(spec.id, i, 'failed', null, err.toJSON(), errors);
-    else if (fb.template === undefined) a = await store.complete(spec.id, i, 'fallback', fb.value ?? null, err.toJSON(), errors);
+    else if (fb.template === undefined) a = await store.complete(spec.id, i, 'fallback', fb.value ?? null, err.toJSON(), errors, failure);
     else {
       try {
         // The fallback is a local, degraded answer: rendered, never sent to the provider whose failure is the likely cause.
         const opts = spec.serviceName !== undefined ? { signal: new AbortController().signal, serviceName: spec.serviceName } : { signal: new AbortController().signal };
         const out = await cfg.host.renderTemplate(fb.template, ctx, opts);
-        a = await store.complete(spec.id, i, 'fallback', out, err.toJSON(), errors);
+        a = await store.complete(spec.id, i, 'fallback', out, err.toJSON(), errors, failure);
       } catch (e) {
         const fbErr = toPromptError(e, 'template_error', { step: def.id, template: fb.template });
         a = await store.complete(spec.id, i, 'failed', null, err.toJSON(), [...errors, fbErr.toJSON()]);
@@ -368,6 +370,13 @@ export class StepProcessor {
     if (a.kind === 'ok') await this.follow(spec, a);
     return 'done';
   }
+}
+
+/** What a fallback's cause adds when its provider's call failed (as the in-process runner's fallbackCause). */
+function providerFailureNote(kind: ProviderFailureKind, provider: ProviderDef): ProviderFailureNote {
+  const note: ProviderFailureNote = { kind, provider: provider.name };
+  if (kind === 'missing_key' && provider.apiKeyEnv) note.apiKeyEnv = provider.apiKeyEnv;
+  return note;
 }
 
 export function timeoutError(composition: string, ms: number): ErrorJSON {

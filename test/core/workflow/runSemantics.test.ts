@@ -547,6 +547,29 @@ compositions:
         });
       });
 
+      test('the status says why each step fell back: its last error, and for a provider call the kind of failure and the provider', async () => {
+        const rules = `version: 1
+providers:
+  llm: { type: render }
+compositions:
+  c:
+    steps:
+      - { id: call, template: t/call, model: llm, fallback: { value: "offline" } }
+      - { id: local, template: t/local, fallback: { value: "plain" } }
+      - { id: fine, template: t/fine }
+`;
+        const script = (id: string) => (id === 'call' ? { error: fail('provider_error', { status: 503 }) } : id === 'local' ? { error: fail('template_error') } : {});
+        await withEnv({ yaml: rules, script }, async (env) => {
+          const r = await env.finish(await env.start('c'));
+          assert.equal(r.status, 'succeeded');
+          assert.deepEqual(r.fallbacks, [
+            { step: 'call', code: 'provider_error', cause: 'provider_error!', kind: 'server_error', provider: 'llm' },
+            { step: 'local', code: 'template_error', cause: 'template_error!' },
+          ]);
+          assert.deepEqual((await env.status(r.id))!.fallbacks, r.fallbacks, 'and so does the status read afterwards');
+        });
+      });
+
       test('an output that does not render fails the run but keeps the step outputs', async () => {
         await withEnv({ yaml: yamlOf('c', [['a', []]], ['output: "{{nothing_here}}"']) }, async (env) => {
           const r = await env.finish(await env.start('c'));
