@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { CLI, EXAMPLES, REPO, tempWorkspace } from '../helpers/paths.js';
 
-function run(args: string[], cwd = REPO, input?: string) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', input, env: { ...process.env, PROMPTMANAGER_API_KEY: '' } });
+function run(args: string[], cwd = REPO, input?: string, env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', input, env: { ...process.env, PROMPTMANAGER_API_KEY: '', ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -81,6 +81,16 @@ test('render: prints the text; a missing variable names it, exit 1', () => {
   const bad = run(['render', 'needs', '--dir', dir]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /\[missing_context\].*missing/);
+});
+
+test('render and graph never connect to Redis: PROMPTMANAGER_REDIS_URL is for runs, which it sends to the workers', () => {
+  // Nothing listens there: a run must say so, a render and a graph must not care.
+  const env = { PROMPTMANAGER_REDIS_URL: 'redis://127.0.0.1:9' };
+  assert.equal(run(['render', 'classify/doc_type', '--dir', 'examples', '--context', ctx('classification_service')], REPO, undefined, env).code, 0);
+  assert.equal(run(['graph', 'complete_analysis', '--dir', 'examples'], REPO, undefined, env).code, 0);
+  const r = run(['run', 'complete_analysis', '--dir', 'examples', '--context', ctx('complete_analysis')], REPO, undefined, env);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot connect to Redis at redis:\/\/127\.0\.0\.1:9/);
 });
 
 test('graph: mermaid and dot', () => {
