@@ -1,6 +1,7 @@
 /** The CLI's commands, by name. */
 import { demoCommand } from './demo/demoCommand.js';
 import { graphCommand, renderCommand, runCommand } from './engineCommands.js';
+import { testCommand } from './testCommand.js';
 import { validateCommand, type CommandIO } from './validateCommand.js';
 
 export interface Command {
@@ -29,6 +30,11 @@ export const COMMANDS: Record<string, Command> = {
     summary: "Print a composition's DAG as Mermaid (default) or Graphviz dot.",
     usage: 'graph COMPOSITION [--format mermaid|dot] [--dir DIR]',
     run: graphCommand,
+  },
+  test: {
+    summary: 'Run the prompt tests of every prompt workspace under each DIR (default .), or of a test file; exit 1 when any fails.',
+    usage: 'test [DIR|FILE...] [--filter REGEX] [--update-snapshots] [--reporter text|json|junit] [--output FILE] [--live] [--repeat N] [--compare] [--concurrency N] [--no-cache]',
+    run: testCommand,
   },
   demo: {
     summary: 'Validate, render and run workflows on the bundled examples, with no network.',

@@ -57,6 +57,24 @@ export { LineIndex } from './text/lineIndex.js';
 export { ValidationCache } from './validate/validateWorkspace.js';
 export { analyzeTemplate } from './templates/analyze.js';
 export { PROMPT_HELPERS, registerPromptHelpers } from './templates/helpers.js';
+// Prompt tests: list them (with ranges), run them (progress, cancel, repeat, live), their
+// history and what changed since the last run, JUnit XML for CI.
+export { runPromptTests } from './testing/runner.js';
+export type { RunPromptTestsOptions } from './testing/runner.js';
+export { listPromptTests } from './testing/listTests.js';
+export { TestHistory, summarizeTest, HISTORY_DIR, DEFAULT_HISTORY_RUNS } from './testing/history.js';
+export type { HistoryRun, HistoryTestEntry, TestHistorySummary, TestHistoryOptions } from './testing/history.js';
+export { compareWithHistory } from './testing/compare.js';
+export type { RunComparison, TimingChange } from './testing/compare.js';
+export { toJUnitXml } from './testing/junit.js';
+export { estimateTokens, extractJson } from './testing/assertions.js';
+export { defaultSnapshotMode } from './testing/snapshots.js';
+export type { SnapshotMode } from './testing/snapshots.js';
+export type * from './testing/types.js';
+export type { PromptTestFileModel, PromptTestDef, AssertionDef, AssertionKind, MockDef, MockAnswerDef } from './model/testTypes.js';
+export { ASSERTION_KINDS } from './model/testTypes.js';
+export { PROMPT_TESTS_FILE, PROMPT_TESTS_DIR, SNAPSHOTS_DIR } from './workspace/discover.js';
+export { STATE_DIR } from './workspace/stateDir.js';
 // Resource limits (file sizes, YAML aliases and depth, partial depth, render output, history).
 export { LIMITS, DEFAULT_LIMITS, configureLimits, resetLimits } from './limits.js';
 export type { Limits, RenderLimits } from './limits.js';

@@ -2,7 +2,8 @@
  * `promptmanager demo [DIR]`: what a newcomer needs to see, on the bundled examples, with no
  * network. Validates the workspace, renders a template for a service (and shows the cache and
  * an access check), runs a fan-out/fan-in workflow, then a workflow whose model step fails,
- * retries and falls back while the run still delivers.
+ * retries and falls back while the run still delivers; then runs the prompt tests, offline,
+ * and the live one twice against the demo model, the second time from the response cache.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,6 +12,9 @@ import { PromptError } from '../../core/errors.js';
 import { plural } from '../../core/plural.js';
 import type { WorkspaceValidation } from '../../core/validate/api.js';
 import { validateWorkspace } from '../../core/validate/validateWorkspace.js';
+import { runPromptTests } from '../../core/testing/runner.js';
+import { MemoryResponseCacheStore, ResponseCache } from '../../core/workflow/responseCache.js';
+import { formatSummary, formatTestResult } from '../testReporters.js';
 import { parseArgs, UsageError } from '../args.js';
 import { startDemoModelServer } from './demoModelServer.js';
 import { ProgressView } from '../progress.js';
@@ -78,10 +82,10 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
   }
 
   const model = await startDemoModelServer();
-  const manager = await PromptManager.create({ root, environment: 'production', watch: false,
-    // The demo's model server takes any key; a real provider reads it from api_key_env.
-    workflow: { providerOverrides: { local: { baseUrl: model.url } }, env: (name) => process.env[name] || (name === 'PROMPTMANAGER_API_KEY' ? 'demo-key' : undefined) },
-  });
+  // The demo's model server takes any key; a real provider reads it from api_key_env.
+  const env = (name: string) => process.env[name] || (name === 'PROMPTMANAGER_API_KEY' ? 'demo-key' : undefined);
+  const providerOverrides = { local: { baseUrl: model.url } };
+  const manager = await PromptManager.create({ root, environment: 'production', watch: false, workflow: { providerOverrides, env } });
   try {
     say(`\n== 2. Render a template for a service\n`);
     const svcCtx = await readJson(path.join(contexts, 'analysis_service.json'));
@@ -135,6 +139,23 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
     const lines = prom.split('\n').filter((l) => l && !l.startsWith('#'));
     say(`  ${lines.length} Prometheus samples, for example:\n`);
     for (const l of lines.filter((x) => /render|workflow/.test(x)).slice(0, 6)) say(`    ${l}\n`);
+    say(`\n== 8. Run the prompt tests of ${rel}/ (what 'promptmanager test ${rel}' does): model steps answer from their mocks, on virtual time\n`);
+    const indent = (lines: string[]) => lines.map((l) => `  ${l}`).join('\n') + '\n';
+    // The golden files are the repository's: the tour compares with them and writes none.
+    const offline = await runPromptTests({ root, history: false, updateSnapshots: 'none' });
+    for (const r of offline.results) say(indent(formatTestResult(r, root)));
+    say(indent(formatSummary([offline], io.cwd)));
+    const liveIds = offline.results.filter((r) => r.live).map((r) => r.id);
+    if (liveIds.length) {
+      say(`\n== 9. The live test (${liveIds.join(', ')}) against the demo model, twice ('promptmanager test --live'): the second run is answered from the response cache\n`);
+      const cache = new ResponseCache({ store: new MemoryResponseCacheStore() });
+      for (const round of ['first', 'second']) {
+        const before = model.requests;
+        const live = await runPromptTests({ root, ids: liveIds, live: true, responseCache: cache, providerOverrides, env, history: false, updateSnapshots: 'none' });
+        for (const r of live.results) say(indent(formatTestResult(r, root)));
+        say(`  ${round} run: the model server saw ${plural(model.requests - before, 'request')}; ${cache.stats.hits} answers from the cache so far\n`);
+      }
+    }
     say(`\nNext: 'node dist/cli.js run complete_analysis --dir ${rel} --context ${path.join(rel, 'contexts', 'complete_analysis.json')}', or open ${rel}/ in VS Code with the extension.\n`);
     return 0;
   } finally {

@@ -125,6 +125,15 @@ test('demo: the README main job runs on the examples with no network', () => {
   const health = r.stdout.slice(r.stdout.indexOf('== 7. Metrics and health'));
   assertHealthyButForLoad(health.slice(0, health.indexOf('Prometheus')));
   assert.match(health, /providers +healthy +provider local: API key PROMPTMANAGER_API_KEY from workflow\.env, 5 calls, the last succeeded; 3 of 5 calls failed in all \(3x server error 503\)/);
+  // The prompt tests: every offline one passes, the live one is skipped; then it runs live twice, the second time from the cache.
+  const tests = r.stdout.slice(r.stdout.indexOf('== 8. Run the prompt tests'));
+  assert.match(tests, /^ {4}✔ reply_drafter_retries_after_a_429 /m);
+  assert.match(tests, /^ {4}– reply_drafter_live \(skipped: it calls a live model/m);
+  assert.doesNotMatch(tests.slice(0, tests.indexOf('== 9.')), /✖/);
+  assert.match(tests, /^ {2}Tests: 7 passed, 1 skipped, 8 tests in /m);
+  assert.match(tests, /^ {4}✔ reply_drafter_live \(.*3\/3 runs\)$/m);
+  assert.match(tests, /^ {2}first run: the model server saw 3 requests; 0 answers from the cache so far$/m);
+  assert.match(tests, /^ {2}second run: the model server saw 0 requests; 3 answers from the cache so far$/m);
 });
 
 test('npm run demo, second part: the library tour (examples/app/main.mjs) ends healthy, saying what it did not judge', () => {

@@ -26,9 +26,10 @@ type Layer = (typeof LAYERS)[number];
  * text: positions and the line index; stats: the latency histogram; yaml: the parser and source
  * tree; model: the configuration's model and diagnostics; templates: Handlebars analysis and
  * helpers; workspace: files and discovery; workflow: the DAG engine; validate: the validator;
- * manager: the PromptManager with its caches, metrics, health and factory.
+ * manager: the PromptManager with its caches, metrics, health and factory; testing: the prompt
+ * test runner over the manager.
  */
-const CORE_FOLDER_ORDER = ['.', 'text', 'stats', 'yaml', 'model', 'templates', 'workspace', 'workflow', 'validate', 'manager'] as const;
+const CORE_FOLDER_ORDER = ['.', 'text', 'stats', 'yaml', 'model', 'templates', 'workspace', 'workflow', 'validate', 'manager', 'testing'] as const;
 /** The library's list of exports: it imports from every folder. */
 const CORE_BARREL = 'core/index.ts';
 

@@ -1,0 +1,156 @@
+/**
+ * `promptmanager test [DIR...]`: the prompt tests of every prompt workspace under each DIR
+ * (default `.`), or of one test file. Exit 0 when every test passed (skipped ones included:
+ * they are reported as skipped, never as passed), 1 when any failed or the run was
+ * interrupted, 64 on a usage error. Offline unless `--live`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigurationError } from '../core/manager/configError.js';
+import { compareWithHistory, type RunComparison } from '../core/testing/compare.js';
+import { TestHistory, type HistoryRun } from '../core/testing/history.js';
+import { toJUnitXml } from '../core/testing/junit.js';
+import { runPromptTests } from '../core/testing/runner.js';
+import type { PromptTestResult, TestRunReport } from '../core/testing/types.js';
+import { findPromptWorkspaces } from '../core/validate/validateWorkspace.js';
+import { isPromptTestFile } from '../core/workspace/testFiles.js';
+import { parseArgs, UsageError } from './args.js';
+import { formatComparison, formatSummary, formatTestResult } from './testReporters.js';
+import { formatDiagnostic, type CommandIO } from './validateCommand.js';
+import { folderArgument, LOOKED_FOR } from './workspaceArg.js';
+
+function positiveInt(v: string | true | undefined, flag: string, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} must be a whole number from 1 to ${max}, got '${String(v)}'`);
+  return n;
+}
+
+export async function testCommand(argv: string[], io: CommandIO): Promise<number> {
+  const args = parseArgs(argv, new Set(['update-snapshots', 'live', 'compare', 'no-cache', 'help']), new Set(['filter', 'reporter', 'repeat', 'concurrency', 'output']));
+  const reporter = (args.flags.get('reporter') as string | undefined) ?? 'text';
+  if (reporter !== 'text' && reporter !== 'json' && reporter !== 'junit') throw new UsageError(`--reporter must be text, json or junit, got '${reporter}'`);
+  const repeat = positiveInt(args.flags.get('repeat'), '--repeat', 1000);
+  const concurrency = positiveInt(args.flags.get('concurrency'), '--concurrency', 1000);
+  const filter = args.flags.get('filter') as string | undefined;
+  if (filter !== undefined) {
+    try {
+      new RegExp(filter);
+    } catch (e) {
+      throw new UsageError(`--filter must be a regular expression: ${(e as Error).message}`);
+    }
+  }
+  const output = args.flags.get('output') as string | undefined;
+  const live = args.flags.get('live') === true;
+
+  // Which workspaces; a test file argument runs that file's tests only.
+  const targets = new Map<string, Set<string> | 'all'>();
+  for (const arg of args.positionals.length ? args.positionals : ['.']) {
+    const where = folderArgument(arg, io.cwd);
+    if (where.file) {
+      const cur = targets.get(where.dir);
+      if (isPromptTestFile(where.file, where.dir)) {
+        if (cur !== 'all') targets.set(where.dir, new Set([...(cur ?? []), where.file]));
+      } else targets.set(where.dir, 'all');
+      continue;
+    }
+    const found = findPromptWorkspaces(where.dir);
+    if (!found.length) {
+      io.stderr(`promptmanager test: no prompt workspace under ${arg} ${LOOKED_FOR}\n`);
+      return 1;
+    }
+    for (const ws of found) targets.set(ws, 'all');
+  }
+
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  const reports: TestRunReport[] = [];
+  const comparisons: { root: string; comparison: RunComparison }[] = [];
+  // People read progress and the summary on stdout, unless stdout carries the JSON or XML.
+  const human = reporter === 'text' || output !== undefined ? io.stdout : io.stderr;
+  let configErrors = 0;
+  try {
+    for (const [root, files] of targets) {
+      if (abort.signal.aborted) break;
+      const rel = path.relative(io.cwd, root) || '.';
+      const history = new TestHistory(root);
+      const previous: HistoryRun[] = args.flags.get('compare') ? await history.runs() : [];
+      // Results are printed in the file's order as soon as every test before them is done.
+      let order: string[] = [];
+      const done = new Map<string, PromptTestResult>();
+      let next = 0;
+      let currentFile = '';
+      const flush = () => {
+        while (next < order.length && done.has(order[next]!)) {
+          const r = done.get(order[next++]!)!;
+          if (r.file !== currentFile) {
+            currentFile = r.file;
+            human(`${path.relative(io.cwd, currentFile)}\n`);
+          }
+          human(formatTestResult(r, root).join('\n') + '\n');
+        }
+      };
+      let report: TestRunReport;
+      try {
+        report = await runPromptTests({
+          root,
+          live,
+          signal: abort.signal,
+          history,
+          ...(repeat !== undefined ? { repeat } : {}),
+          ...(concurrency !== undefined ? { concurrency } : {}),
+          ...(filter !== undefined ? { filter } : {}),
+          ...(files !== 'all' ? { files: [...files] } : {}),
+          ...(args.flags.get('update-snapshots') ? { updateSnapshots: 'all' as const } : {}),
+          ...(args.flags.get('no-cache') ? { responseCache: false as const } : {}),
+          onProgress: (e) => {
+            if (e.type === 'run.started') order = e.tests;
+            else if (e.type === 'test.finished') {
+              done.set(e.result.id, e.result);
+              flush();
+            }
+          },
+        });
+      } catch (e) {
+        if (e instanceof ConfigurationError) {
+          configErrors++;
+          io.stderr(`promptmanager test: the prompt workspace ${rel} has errors; fix them first ('promptmanager validate ${rel}'):\n`);
+          for (const d of e.diagnostics) io.stderr(`  ${formatDiagnostic(d, io.cwd)}\n`);
+          continue;
+        }
+        if (e instanceof RangeError) throw new UsageError(e.message);
+        throw e;
+      }
+      if (!report.results.length && targets.size === 1) human(`no prompt tests in ${rel}${filter ? ` match --filter ${filter}` : ''} (looked for prompt_tests.yaml and prompt_tests/**/*.yaml)\n`);
+      reports.push(report);
+      if (args.flags.get('compare')) comparisons.push({ root, comparison: compareWithHistory(report, previous) });
+    }
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+
+  let rendered: string | undefined;
+  if (reporter === 'junit') rendered = toJUnitXml(reports, { base: io.cwd });
+  else if (reporter === 'json') {
+    const doc: Record<string, unknown> = { workspaces: reports };
+    if (comparisons.length) doc.comparisons = comparisons;
+    rendered = JSON.stringify(doc, null, 2) + '\n';
+  }
+  if (rendered !== undefined) {
+    if (output) {
+      fs.mkdirSync(path.dirname(path.resolve(io.cwd, output)), { recursive: true });
+      fs.writeFileSync(path.resolve(io.cwd, output), rendered);
+    } else io.stdout(rendered);
+  }
+  human('\n' + formatSummary(reports, io.cwd).join('\n') + '\n');
+  if (comparisons.length) {
+    for (const c of comparisons) human(formatComparison(c.comparison, comparisons.length > 1 ? path.relative(io.cwd, c.root) || '.' : undefined).join('\n') + '\n');
+  }
+  if (output) human(`${reporter === 'junit' ? 'JUnit XML' : reporter === 'json' ? 'JSON report' : 'report'} written to ${output}\n`);
+  if (abort.signal.aborted) {
+    io.stderr('promptmanager test: interrupted\n');
+    return 1;
+  }
+  return configErrors || reports.some((r) => r.summary.failed > 0) ? 1 : 0;
+}
