@@ -37,7 +37,8 @@ import { documentSnapshot, templateByFile, templateNameOfFile, type DocumentSnap
 import { registerCustomRequests, type CustomRequestHost } from './customRequests.js';
 import { initializeResult } from './capabilities.js';
 import { FolderWatcher, type FolderChange } from './folderWatcher.js';
-import { IndexedNotification, type PromptManagerSettings } from '../protocol/protocol.js';
+import { IndexedNotification, TestsChangedNotification, type PromptManagerSettings } from '../protocol/protocol.js';
+import { testListSignature } from './testRequests.js';
 import { DebouncedValidations } from './debounce.js';
 import { DiagnosticsPublisher } from './diagnosticsPublisher.js';
 import { parseInitializationOptions, parseSettings } from './settings.js';
@@ -111,6 +112,13 @@ export function startServer(connection: Connection, options: ServerOptions = {})
         const first = !signatures.has(ws.root);
         signatures.set(ws.root, sig);
         if (!first && isReady) notifyIndexedSoon();
+      }
+      // The Testing view lists the workspace's tests: tell the client when they change (as you type too).
+      const tests = testListSignature(v);
+      if ((testSignatures.get(ws.root) ?? '') !== tests) {
+        const first = !testSignatures.has(ws.root);
+        testSignatures.set(ws.root, tests);
+        if (!first && isReady) void connection.sendNotification(TestsChangedNotification, { workspaces: [manager.uriOf(ws.root)] });
       }
     } catch (e) {
       connection.console.error(`validation of ${ws.root} failed: ${(e as Error).stack ?? e}`);
@@ -226,6 +234,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   }
 
   const signatures = new Map<string, string>();
+  const testSignatures = new Map<string, string>();
   let notifyPending = false;
   function notifyIndexedSoon(): void {
     if (notifyPending) return;

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { isWatchedFile, looksLikePromptTestFile, WATCHED_GLOBS } from '../../server/watchedFiles.js';
 import { docKindOf } from '../../server/workspaceSnapshot.js';
 
-const root = path.resolve('/work/prompts');
+const root = path.resolve('/srv/prompt-workspace');
 const p = (rel: string) => path.join(root, ...rel.split('/'));
 
 test('a prompt test file by its path: prompt_tests.yaml, and *.yaml below prompt_tests/ but not in its snapshots or dot-folders', () => {

@@ -1,0 +1,136 @@
+/**
+ * The prompt test requests of protocol/testTypes.ts: the tests of a workspace from the
+ * validation its diagnostics come from (so the list follows the open buffers as you type), runs
+ * of a selection on the core's runner (core/testing/runner.ts) with the open buffers' texts,
+ * progress per test and cancellation through the request, and the recorded history. Also the
+ * signature by which the server tells a client that a workspace's tests changed.
+ */
+import * as path from 'node:path';
+import { ErrorCodes, ResponseError, type CancellationToken, type Connection } from 'vscode-languageserver/node';
+import { summarizeTest, TestHistory } from '../core/testing/history.js';
+import { listPromptTests } from '../core/testing/listTests.js';
+import { runPromptTests } from '../core/testing/runner.js';
+import type { WorkspaceValidation } from '../core/validate/api.js';
+import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
+import { ListTestsRequest, RunTestsRequest, TestHistoryRequest, TestProgressNotification, type RunTestsResult, type WorkspaceParams, type WorkspaceTests } from '../protocol/protocol.js';
+import { wireTestEvent, wireTestItem, wireTestReport } from './testWire.js';
+import { wirePromptError } from './wire.js';
+import type { ManagedWorkspace, WorkspaceManager } from './workspaceManager.js';
+import type { WorkspaceSnapshot } from './workspaceSnapshot.js';
+
+export interface TestRequestHost {
+  connection: Connection;
+  manager: WorkspaceManager;
+  ready: Promise<void>;
+  freshSnapshot(ws: ManagedWorkspace): WorkspaceSnapshot;
+  /** The prompt workspace a request names (customRequests.ts's rules and errors). */
+  workspaceOf(p: WorkspaceParams | null | undefined): ManagedWorkspace;
+  /** The workspace's trust now: an untrusted one runs nothing live. */
+  trusted(): boolean;
+}
+
+/** What a client's test tree shows of a workspace: when it changes, the server says `testsChanged`. */
+export function testListSignature(v: WorkspaceValidation): string {
+  if (!v.promptTestFiles.length) return '';
+  return JSON.stringify([v.configErrorCount > 0, v.promptTestFiles, listPromptTests(v)]);
+}
+
+/** The most runs of each test a request may ask for (the runner's own bound). */
+const MAX_REPEAT = 1000;
+
+export function registerTestRequests(host: TestRequestHost): () => void {
+  const { connection, manager } = host;
+  /** Runs under way, to cancel on shutdown. */
+  const running = new Set<AbortController>();
+  let runs = 0;
+  /** The open buffers win over disk, as for the diagnostics the tests' list comes from. */
+  const liveFs: FileSystemHost = {
+    ...nodeFileSystem,
+    readFile: (f, maxBytes) => manager.open.get(f)?.text ?? nodeFileSystem.readFile(f, maxBytes),
+    realpath: (f) => nodeFileSystem.realpath(f) ?? (manager.open.has(f) ? f : undefined),
+    fileSize: (f) => manager.open.get(f)?.text.length ?? nodeFileSystem.fileSize(f),
+  };
+
+  const listOf = (ws: ManagedWorkspace): WorkspaceTests => {
+    const snap = host.freshSnapshot(ws);
+    const v = snap.validation;
+    const out: WorkspaceTests = {
+      workspace: manager.uriOf(ws.root),
+      name: path.relative(ws.folder, ws.root).split(path.sep).join('/') || '.',
+      files: v.promptTestFiles.map((f) => snap.uriOf(f)),
+      tests: listPromptTests(v).map((t) => wireTestItem(t, (f) => snap.uriOf(f))),
+    };
+    if (v.configErrorCount > 0) out.error = `its configuration has ${v.configErrorCount} error${v.configErrorCount === 1 ? '' : 's'} (see Problems): no test runs until they are fixed`;
+    return out;
+  };
+
+  connection.onRequest(ListTestsRequest, async (p) => {
+    await host.ready;
+    const targets = p?.workspace ? [host.workspaceOf(p)] : [...manager.workspaces.values()].sort((a, b) => (a.root < b.root ? -1 : 1));
+    return { workspaces: targets.map(listOf) };
+  });
+
+  connection.onRequest(RunTestsRequest, async (p, token: CancellationToken): Promise<RunTestsResult> => {
+    await host.ready;
+    const ws = host.workspaceOf(p);
+    const runId = p.runId ?? `tests-${++runs}`;
+    const workspace = manager.uriOf(ws.root);
+    if (p.repeat !== undefined && !(Number.isInteger(p.repeat) && p.repeat >= 1 && p.repeat <= MAX_REPEAT)) {
+      throw new ResponseError(ErrorCodes.InvalidParams, `repeat must be a whole number from 1 to ${MAX_REPEAT}, got ${String(p.repeat)}`);
+    }
+    if (p.live && !host.trusted()) {
+      return { ok: false, runId, error: { code: 'access_denied', message: 'a live test run sends prompts to model providers, and this workspace is not trusted: trust it to run live tests (offline runs work without trust)' } };
+    }
+    const snap = host.freshSnapshot(ws);
+    const uriOf = (f: string) => snap.uriOf(f);
+    const controller = new AbortController();
+    running.add(controller);
+    const cancel = token.onCancellationRequested(() => controller.abort());
+    const progress = connection.window.attachWorkDoneProgress(p.workDoneToken);
+    let total = 0;
+    let finished = 0;
+    progress.begin('Running prompt tests', 0, undefined, false);
+    try {
+      const report = await runPromptTests({
+        root: ws.root,
+        validation: snap.validation,
+        fs: liveFs,
+        ...(p.ids ? { ids: p.ids } : {}),
+        live: !!p.live,
+        ...(p.repeat !== undefined ? { repeat: p.repeat } : {}),
+        ...(p.updateSnapshots ? { updateSnapshots: p.updateSnapshots } : {}),
+        signal: controller.signal,
+        trusted: host.trusted(),
+        onProgress: (e) => {
+          if (e.type === 'run.started') total = e.tests.length;
+          if (e.type === 'test.finished') {
+            finished++;
+            progress.report(Math.round((finished / Math.max(1, total)) * 100), `${finished} of ${total}: ${e.result.id} ${e.result.outcome}`);
+          }
+          const event = wireTestEvent(e, uriOf);
+          if (event) void connection.sendNotification(TestProgressNotification, { runId, workspace, event });
+        },
+      });
+      return { ok: true, runId, report: wireTestReport(report, workspace, uriOf) };
+    } catch (e) {
+      return { ok: false, runId, error: wirePromptError(e, uriOf) };
+    } finally {
+      cancel.dispose();
+      running.delete(controller);
+      progress.done();
+    }
+  });
+
+  connection.onRequest(TestHistoryRequest, async (p) => {
+    await host.ready;
+    const ws = host.workspaceOf(p);
+    const limit = p?.limit !== undefined && Number.isInteger(p.limit) && p.limit >= 1 ? p.limit : 10;
+    const recorded = await new TestHistory(ws.root).runs();
+    const ids = p?.ids ?? [...new Set(recorded.flatMap((r) => Object.keys(r.tests)))].sort();
+    return { workspace: manager.uriOf(ws.root), tests: ids.map((id) => summarizeTest(recorded, id, limit)).filter((s) => s.runs > 0) };
+  });
+
+  return () => {
+    for (const c of running) c.abort();
+  };
+}
