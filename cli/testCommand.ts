@@ -1,8 +1,9 @@
 /**
  * `promptmanager test [DIR...]`: the prompt tests of every prompt workspace under each DIR
  * (default `.`), or of one test file. Exit 0 when every test passed (skipped ones included:
- * they are reported as skipped, never as passed), 1 when any failed or the run was
- * interrupted, 64 on a usage error. Offline unless `--live`.
+ * they are reported as skipped, never as passed), 1 when any failed, a test file has errors
+ * no test carries (it does not parse), or the run was interrupted, 64 on a usage error.
+ * Offline unless `--live`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -41,6 +42,7 @@ export async function testCommand(argv: string[], io: CommandIO): Promise<number
     }
   }
   const output = args.flags.get('output') as string | undefined;
+  if (output !== undefined && reporter === 'text') throw new UsageError('--output writes the JSON or JUnit report: add --reporter junit or --reporter json');
   const live = args.flags.get('live') === true;
 
   // Which workspaces; a test file argument runs that file's tests only.
@@ -122,7 +124,7 @@ export async function testCommand(argv: string[], io: CommandIO): Promise<number
         if (e instanceof RangeError) throw new UsageError(e.message);
         throw e;
       }
-      if (!report.results.length && targets.size === 1) human(`no prompt tests in ${rel}${filter ? ` match --filter ${filter}` : ''} (looked for prompt_tests.yaml and prompt_tests/**/*.yaml)\n`);
+      if (!report.results.length && !report.problems.length && targets.size === 1) human(`no prompt tests in ${rel}${filter ? ` match --filter ${filter}` : ''} (looked for prompt_tests.yaml and prompt_tests/**/*.yaml)\n`);
       reports.push(report);
       if (args.flags.get('compare')) comparisons.push({ root, comparison: compareWithHistory(report, previous) });
     }
@@ -147,10 +149,10 @@ export async function testCommand(argv: string[], io: CommandIO): Promise<number
   if (comparisons.length) {
     for (const c of comparisons) human(formatComparison(c.comparison, comparisons.length > 1 ? path.relative(io.cwd, c.root) || '.' : undefined).join('\n') + '\n');
   }
-  if (output) human(`${reporter === 'junit' ? 'JUnit XML' : reporter === 'json' ? 'JSON report' : 'report'} written to ${output}\n`);
+  if (output) human(`${reporter === 'junit' ? 'JUnit XML' : 'JSON report'} written to ${output}\n`);
   if (abort.signal.aborted) {
     io.stderr('promptmanager test: interrupted\n');
     return 1;
   }
-  return configErrors || reports.some((r) => r.summary.failed > 0) ? 1 : 0;
+  return configErrors || reports.some((r) => r.summary.failed > 0 || r.problems.length > 0) ? 1 : 0;
 }

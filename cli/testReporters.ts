@@ -57,7 +57,13 @@ export function formatSummary(reports: readonly TestRunReport[], cwd: string): s
     written.push(...r.snapshotsWritten);
   }
   const parts = [sum.failed ? `${sum.failed} failed` : '', `${sum.passed} passed`, sum.skipped ? `${sum.skipped} skipped` : ''].filter(Boolean);
-  const lines = [`Tests: ${parts.join(', ')}, ${plural(sum.total, 'test')} in ${(time / 1000).toFixed(2)} s`];
+  const lines: string[] = [];
+  const problems = reports.flatMap((r) => r.problems);
+  if (problems.length) {
+    lines.push(`Test files with errors (fix them: 'promptmanager validate' shows the same):`);
+    for (const p of problems) lines.push(`  ${path.relative(cwd, p.file)}:${p.range.start.line + 1}:${p.range.start.character + 1}: error ${p.code} ${p.message}`);
+  }
+  lines.push(`Tests: ${parts.join(', ')}, ${plural(sum.total, 'test')} in ${(time / 1000).toFixed(2)} s${problems.length ? `; ${plural(new Set(problems.map((p) => p.file)).size, 'test file')} with errors` : ''}`);
   if (written.length) lines.push(`Snapshots: ${plural(written.length, 'file')} written (review and commit): ${written.map((f) => path.relative(cwd, f)).join(', ')}`);
   for (const r of reports) {
     if (r.cache && (r.cache.hits || r.cache.misses)) lines.push(`Response cache: ${r.cache.hits} of ${r.cache.hits + r.cache.misses} model calls answered from the cache`);

@@ -60,13 +60,14 @@ export function toJUnitXml(reports: TestRunReport | readonly TestRunReport[], op
   const list: readonly TestRunReport[] = Array.isArray(reports) ? reports : [reports as TestRunReport];
   const base = options.base ?? (list.length === 1 ? list[0]!.root : process.cwd());
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
-  const total = { tests: 0, failed: 0, ms: 0 };
+  const total = { tests: 0, failed: 0, errors: 0, ms: 0 };
   for (const r of list) {
-    total.tests += r.summary.total;
+    total.tests += r.summary.total + new Set(r.problems.map((p) => p.file)).size;
     total.failed += r.summary.failed;
+    total.errors += new Set(r.problems.map((p) => p.file)).size;
     total.ms += r.durationMs;
   }
-  out.push(`<testsuites name="${xmlEscape(options.name ?? 'promptmanager')}" tests="${total.tests}" failures="${total.failed}" errors="0" time="${seconds(total.ms)}">`);
+  out.push(`<testsuites name="${xmlEscape(options.name ?? 'promptmanager')}" tests="${total.tests}" failures="${total.failed}" errors="${total.errors}" time="${seconds(total.ms)}">`);
   let id = 0;
   for (const report of list) {
     const byFile = new Map<string, PromptTestResult[]>();
@@ -94,6 +95,19 @@ export function toJUnitXml(reports: TestRunReport | readonly TestRunReport[], op
         if (runs) out.push(`      <system-out>${text(runs)}</system-out>`);
         out.push('    </testcase>');
       }
+      out.push('  </testsuite>');
+    }
+    // A test file that does not load is an error of its own suite: CI shows it, never a pass.
+    const broken = new Map<string, TestRunReport['problems']>();
+    for (const p of report.problems) broken.set(p.file, [...(broken.get(p.file) ?? []), p]);
+    for (const [file, problems] of broken) {
+      const rel = path.relative(base, file).split(path.sep).join('/') || path.basename(file);
+      out.push(`  <testsuite name="${xmlEscape(rel)}" tests="1" failures="0" errors="1" skipped="0" time="0.000" timestamp="${timestamp}" id="${id++}" package="${xmlEscape(path.basename(report.root))}" file="${xmlEscape(rel)}">`);
+      out.push(`    <testcase name="${xmlEscape(`${rel} is a valid test file`)}" classname="${xmlEscape(rel.replace(/\.yaml$/, '').replace(/\//g, '.'))}" time="0.000">`);
+      const first = problems[0]!;
+      const body = problems.map((p) => `${rel}:${p.range.start.line + 1}:${p.range.start.character + 1}: ${p.code} ${p.message}`).join('\n');
+      out.push(`      <error message="${xmlEscape(one(`${first.code} ${first.message}`).slice(0, 1000))}" type="${xmlEscape(first.code)}">${text(body)}</error>`);
+      out.push('    </testcase>');
       out.push('  </testsuite>');
     }
   }

@@ -69,6 +69,18 @@ export function testEntries(v: WorkspaceValidation): TestEntry[] {
   return out;
 }
 
+/**
+ * The errors of the test files that belong to no test a run could list: a file that does not
+ * parse, a test name the schema refuses, a name used twice. They fail a run: a broken test file
+ * must never pass CI by running nothing.
+ */
+export function testFileProblems(v: WorkspaceValidation, entries: readonly TestEntry[], files?: ReadonlySet<string>): PromptDiagnostic[] {
+  const tests = new Set(v.promptTestFiles);
+  return v.diagnostics.filter(
+    (d) => d.severity === 'error' && tests.has(d.file) && (!files || files.has(d.file)) && !entries.some((e) => e.info.file === d.file && inside(d, e.info.fullRange)),
+  );
+}
+
 /** The tests of a workspace with their ranges: what an editor shows in its test tree and gutter. */
 export function listPromptTests(v: WorkspaceValidation): PromptTestInfo[] {
   return testEntries(v).map((e) => e.info);

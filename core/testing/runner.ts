@@ -24,7 +24,7 @@ import { assertionLabel, checkAssertion } from './assertions.js';
 import { mocksOf, testExecutors, type TestRunState } from './executors.js';
 import { TestHistory, textDigest } from './history.js';
 import { compositionOnce, errorInfo, renderOnce, viewOf, type Observed } from './observe.js';
-import { testEntries, type TestEntry } from './listTests.js';
+import { testEntries, testFileProblems, type TestEntry } from './listTests.js';
 import { defaultSnapshotMode, SnapshotStore, type SnapshotMode } from './snapshots.js';
 import type { AssertionResult, PromptTestResult, RepetitionResult, TestProgressEvent, TestRunReport } from './types.js';
 import { VirtualClock } from './virtualClock.js';
@@ -63,7 +63,7 @@ export interface RunPromptTestsOptions {
   env?: (name: string) => string | undefined;
   /** Live runs: per-provider settings that win over composition_rules.yaml (a local server's URL). */
   providerOverrides?: ProviderOverrides;
-  /** False in an untrusted workspace: live tests are refused by the engine. Default true. */
+  /** False in an untrusted workspace: live tests are refused by the engine (offline ones, which call no provider, still run). Default true. */
   trusted?: boolean;
   /** Where the run is recorded; default the workspace's `.promptmanager/test-history/`; false: not recorded. */
   history?: TestHistory | false;
@@ -99,7 +99,12 @@ export async function runPromptTests(options: RunPromptTestsOptions): Promise<Te
   }
   if (options.repeat !== undefined && !(Number.isInteger(options.repeat) && options.repeat >= 1 && options.repeat <= 1000)) throw new RangeError(`repeat must be a whole number from 1 to 1000, got ${String(options.repeat)}`);
   if (options.concurrency !== undefined && !(Number.isInteger(options.concurrency) && options.concurrency >= 1)) throw new RangeError(`concurrency must be a whole number of at least 1, got ${String(options.concurrency)}`);
-  const entries = testEntries(validation).filter(selector(options, root));
+  const all = testEntries(validation);
+  const entries = all.filter(selector(options, root));
+  const problems =
+    options.ids || options.filter !== undefined
+      ? []
+      : testFileProblems(validation, all, options.files ? new Set(options.files.map((f) => path.resolve(f))) : undefined).map((d) => ({ file: d.file, range: d.range, code: d.code, message: d.message }));
   const emit = (e: TestProgressEvent) => {
     try {
       options.onProgress?.(e);
@@ -129,7 +134,8 @@ export async function runPromptTests(options: RunPromptTestsOptions): Promise<Te
       workflow: {
         historyLimit: 64,
         executors: testExecutors({ runs, types, ...(kind === 'live' ? { live: { executors: ownExecutors, ...(cache ? { cache } : {}) } } : {}) }),
-        ...(options.trusted !== undefined ? { trusted: options.trusted } : {}),
+        // Offline tests reach no provider (their model steps answer from mocks): trust is the live engine's matter.
+        ...(kind === 'live' && options.trusted !== undefined ? { trusted: options.trusted } : {}),
         ...(kind === 'live' && options.env ? { env: options.env } : {}),
         ...(kind === 'live' && options.providerOverrides ? { providerOverrides: options.providerOverrides } : {}),
       },
@@ -270,7 +276,7 @@ export async function runPromptTests(options: RunPromptTestsOptions): Promise<Te
   }
   const summary = { total: results.length, passed: 0, failed: 0, skipped: 0 };
   for (const r of results) summary[r.outcome]++;
-  const report: TestRunReport = { root, startedAt, durationMs: performance.now() - t0, live: !!options.live, results, summary, snapshotsWritten: [...snapshots.written] };
+  const report: TestRunReport = { root, startedAt, durationMs: performance.now() - t0, live: !!options.live, results, summary, problems, snapshotsWritten: [...snapshots.written] };
   if (cache) report.cache = { ...cache.stats };
   if (options.history !== false && results.length) {
     try {

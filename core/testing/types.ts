@@ -113,6 +113,12 @@ export interface TestRunReport {
   /** In file order, then the order of the tests in each file. */
   results: PromptTestResult[];
   summary: TestRunSummary;
+  /**
+   * Errors of the test files that no test carries (a file that does not parse, a test name used
+   * twice): they fail the run, which must not pass by running nothing. Empty for a run narrowed
+   * by `ids` or `filter`.
+   */
+  problems: { file: string; range: Range; code: string; message: string }[];
   /** Golden files written or rewritten by this run. */
   snapshotsWritten: string[];
   /** The response cache of the live runs, when there were some. */

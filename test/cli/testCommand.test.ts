@@ -2,7 +2,8 @@
  * `promptmanager test` as CI and a terminal use it: exit codes, the text report in file order
  * with failures at their lines, JUnit and JSON on stdout or in a file, selection, snapshots
  * (written, updated, refused in CI), `--compare`, usage errors, a workspace with errors, and a
- * live run against a local OpenAI-compatible server whose repeat costs nothing (the cache).
+ * live run against a local OpenAI-compatible server whose repeat costs nothing (the cache); and
+ * `run --response-cache`, the development runs that ask for the cache.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
@@ -117,6 +118,22 @@ test('snapshots: written on the first run, a change fails, --update-snapshots re
   assert.match(ci.stdout, /there is no snapshot .* yet, and it is not written in CI/);
 });
 
+test('a test file that does not parse fails the run (never a pass by running nothing), in text and JUnit', () => {
+  const root = workspace(T(`  greets:\n    template: sorry\n`), { 'prompt_tests/broken.yaml': 'version: 1\ntests:\n  oops: [\n' });
+  const r = cli(['test'], root);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /✔ greets/);
+  assert.match(r.stdout, /^Test files with errors \(fix them: 'promptmanager validate' shows the same\):\n {2}prompt_tests\/broken\.yaml:\d+:\d+: error yaml-syntax /m);
+  assert.match(r.stdout, /^Tests: 1 passed, 1 test in [\d.]+ s; 1 test file with errors$/m);
+  const doc = parseXml(cli(['test', '--reporter', 'junit'], root).stdout);
+  assert.deepEqual([doc.attributes.tests, doc.attributes.failures, doc.attributes.errors], ['2', '0', '1']);
+  const suite = doc.children.find((c) => c.attributes.name === 'prompt_tests/broken.yaml')!;
+  assert.equal(suite.children[0]!.children[0]!.name, 'error');
+  assert.match(suite.children[0]!.children[0]!.attributes.message!, /^yaml-syntax /);
+  // Narrowed to one test, the broken file is not this run's matter.
+  assert.equal(cli(['test', '--filter', 'greets'], root).code, 0);
+});
+
 test('--compare says what changed since the last run', () => {
   const root = workspace(T(`  greets:\n    template: greet\n    context_file: contexts/ada.json\n    expect:\n      - contains: Ada\n`));
   assert.match(cli(['test', '--compare'], root).stdout, /Compare: no earlier run recorded/);
@@ -129,7 +146,7 @@ test('--compare says what changed since the last run', () => {
 
 test('usage errors exit 64; a workspace with errors exits 1 and names them', () => {
   const root = workspace(GOOD);
-  for (const args of [['--reporter', 'xml'], ['--repeat', '0'], ['--filter', '('], ['--concurrency', 'x'], ['--bogus']]) {
+  for (const args of [['--reporter', 'xml'], ['--repeat', '0'], ['--filter', '('], ['--concurrency', 'x'], ['--bogus'], ['--output', 'x.txt']]) {
     const r = cli(['test', ...args], root);
     assert.equal(r.code, 64, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /^promptmanager test: .*\nUsage: promptmanager test /);
@@ -173,6 +190,34 @@ test('--live calls the provider (a local OpenAI-compatible server), repeats as a
     assert.equal(entries.length, 3);
     await cliAsync(['test', '--live', '--no-cache'], root);
     assert.equal(requests, 4, '--no-cache asks the provider');
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('run --response-cache: a development run asks the model once for the same request, then answers from the cache; without the flag it asks each time', async () => {
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      requests++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ choices: [{ message: { content: 'Dear Ada' } }] }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const rules = FILES['composition_rules.yaml']!.replace('http://127.0.0.1:9/v1', `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`);
+    const root = workspace(T(''), { 'composition_rules.yaml': rules });
+    const args = ['run', 'answer', '--context', 'contexts/ada.json'];
+    for (let i = 0; i < 2; i++) {
+      const r = await cliAsync([...args, '--response-cache'], root);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'Wrapped: Dear Ada\n');
+    }
+    assert.equal(requests, 1);
+    await cliAsync(args, root);
+    assert.equal(requests, 2, 'off unless asked');
   } finally {
     await new Promise<void>((r) => server.close(() => r()));
   }

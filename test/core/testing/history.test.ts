@@ -33,7 +33,7 @@ function result(id: string, outcome: TestOutcome, durationMs = 5, snapshot?: str
 function report(results: PromptTestResult[], startedAt: number, durationMs = 100): TestRunReport {
   const summary = { total: results.length, passed: 0, failed: 0, skipped: 0 };
   for (const r of results) summary[r.outcome]++;
-  return { root: '/ws', startedAt, durationMs, live: false, results, summary, snapshotsWritten: [] };
+  return { root: '/ws', startedAt, durationMs, live: false, results, summary, problems: [], snapshotsWritten: [] };
 }
 
 test('each run is a file of its own, the newest kept past the bound, newest first when read', async () => {

@@ -129,18 +129,21 @@ test('a run with passing, failing, skipped and repeated tests is valid JUnit XML
   assert.match(repeated.children[0]!.text, /^2 of 3 runs passed \(pass rate 67%, 50% required\)$/);
 });
 
-test('several workspaces make one document, each file a suite named from the base folder', async () => {
+test('several workspaces make one document, each file a suite named from the base folder; a file that does not parse is an error', async () => {
   const a = workspace(T(`  one:\n    template: sorry\n`));
-  const b = workspace(T(`  two:\n    template: nope\n`));
+  const b = workspace(T(`  two:\n    template: nope\n`), { 'prompt_tests/bad.yaml': 'tests: [\n' });
   const reports = [await runPromptTests({ root: a, history: false }), await runPromptTests({ root: b, history: false })];
   const base = path.dirname(a);
   const doc = parseXml(toJUnitXml(reports, { base, name: 'prompts' }));
   assert.deepEqual(junitProblems(doc), []);
-  assert.deepEqual([doc.attributes.name, doc.attributes.tests, doc.attributes.failures], ['prompts', '2', '1']);
+  assert.deepEqual([doc.attributes.name, doc.attributes.tests, doc.attributes.failures, doc.attributes.errors], ['prompts', '3', '1', '1']);
   assert.deepEqual(
     all(doc, 'testsuite').map((s) => s.attributes.name),
-    [path.relative(base, path.join(a, 'prompt_tests.yaml')), path.relative(base, path.join(b, 'prompt_tests.yaml'))],
+    [path.relative(base, path.join(a, 'prompt_tests.yaml')), path.relative(base, path.join(b, 'prompt_tests.yaml')), path.relative(base, path.join(b, 'prompt_tests', 'bad.yaml'))],
   );
+  const error = all(doc, 'error')[0]!;
+  assert.equal(error.attributes.type, 'yaml-syntax');
+  assert.match(error.text, /bad\.yaml:2:1: yaml-syntax YAML syntax error: /);
 });
 
 test('the schema check itself finds a misplaced element, an unknown attribute and a bad time', () => {

@@ -291,6 +291,20 @@ describe('the prompt test runner', () => {
     assert.equal(byId((await run(strict, { live: true, executors: [gateway], responseCache: false })).results, 'live_reply').outcome, 'failed');
   });
 
+  test('an untrusted workspace still runs offline tests (their model steps are mocks); a live test is refused', async () => {
+    const root = workspace(
+      T(`  mocked:\n    composition: gateway\n    context_file: contexts/ada.json\n    mocks: { reply: ok }\n  live_one:\n    composition: gateway\n    context_file: contexts/ada.json\n    live: true\n`),
+    );
+    const calls: string[] = [];
+    const gateway: StepExecutor = { name: 'acme-gateway', execute: async (req) => (calls.push(req.stepId), 'live answer') };
+    const report = await run(root, { trusted: false, live: true, executors: [gateway], responseCache: false });
+    assert.equal(byId(report.results, 'mocked').outcome, 'passed');
+    const live = byId(report.results, 'live_one');
+    assert.equal(live.outcome, 'failed');
+    assert.match(live.assertions[0]!.message!, /\[access_denied\]/);
+    assert.deepEqual(calls, []);
+  });
+
   test('selection by name, by regular expression over names and files, and by file; progress events in order', async () => {
     const root = workspace(T(`  alpha:\n    template: sorry\n  beta:\n    template: sorry\n`), { 'prompt_tests/more/extra.yaml': T(`  gamma:\n    template: sorry\n`) });
     const ids = async (o: Partial<RunPromptTestsOptions>) => (await run(root, o)).results.map((r) => r.id);
