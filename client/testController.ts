@@ -24,7 +24,7 @@ import {
   type WorkspaceTests,
 } from '../protocol/protocol.js';
 import { formatDuration } from './format.js';
-import { outcomePlan, passRatePhrase, repeatCountError, runSummaryLine, UNTRUSTED_LIVE_MESSAGE, workspaceName, type TestOutcomePlan } from './testResults.js';
+import { outcomePlan, passRatePhrase, problemLine, repeatCountError, runSummaryLine, UNTRUSTED_LIVE_MESSAGE, workspaceName, type TestOutcomePlan } from './testResults.js';
 import { selectTests, testTree, type TestTreeFile } from './testTree.js';
 import { isConnectionLost, requestErrorMessage, type ServerController } from './serverController.js';
 
@@ -189,7 +189,8 @@ export class PromptTestController implements vscode.Disposable {
       for (const m of items.values()) for (const item of m.values()) run.enqueued(item);
       for (const [workspace, sel] of selection) {
         if (token.isCancellationRequested) break;
-        await this.runWorkspace(run, workspace, sel.ids, items.get(workspace)!, token, options);
+        const everything = !request.include && !request.exclude?.length;
+        await this.runWorkspace(run, workspace, sel.ids, everything, items.get(workspace)!, token, options);
       }
     } finally {
       run.end();
@@ -198,7 +199,7 @@ export class PromptTestController implements vscode.Disposable {
     this.apply();
   }
 
-  private async runWorkspace(run: vscode.TestRun, workspace: string, ids: string[], items: Map<string, vscode.TestItem>, token: vscode.CancellationToken, options: RunOptions): Promise<void> {
+  private async runWorkspace(run: vscode.TestRun, workspace: string, ids: string[], all: boolean, items: Map<string, vscode.TestItem>, token: vscode.CancellationToken, options: RunOptions): Promise<void> {
     const runId = `tests-${Date.now().toString(36)}-${++this.runCounter}`;
     const done = new Set<string>();
     const name = workspaceName(workspace, this.lists.find((w) => w.workspace === workspace)?.name);
@@ -227,12 +228,18 @@ export class PromptTestController implements vscode.Disposable {
       run.appendOutput(crlf([`${name}: ${message}`]));
     };
     try {
-      const params: RunTestsParams = { workspace, ids, runId, ...options };
+      // Every test of the workspace: no ids, so that the run also fails on its test files' problems.
+      const params: RunTestsParams = { workspace, runId, ...options, ...(all ? {} : { ids }) };
       const res = await this.server.request(RunTestsRequest, params, token);
       if (!res.ok) return leftOver('errored', res.error.message);
       for (const r of res.report.results) finish(r);
       if (token.isCancellationRequested) leftOver('skipped', 'cancelled');
       const line = runSummaryLine(res.report, name);
+      for (const p of res.report.problems) {
+        const text = problemLine(p, (u) => vscode.workspace.asRelativePath(vscode.Uri.parse(u)));
+        run.appendOutput(crlf([text]), new vscode.Location(vscode.Uri.parse(p.uri), toRange(p.range)));
+        this.out.appendLine(`Prompt tests: ${text}`);
+      }
       run.appendOutput(crlf([line]));
       this.out.appendLine(`Prompt tests: ${line}`);
       // A repeated run's point is each test's pass rate: kept in the output channel too.

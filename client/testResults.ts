@@ -5,7 +5,7 @@
  * diff), the pass rate of a repeated test ("passed 7 of 10 runs"), and the lines its run
  * writes to the test output. Pure (no `vscode` import), so that it is unit-tested as it is.
  */
-import type { PromptTestResultInfo, TestRunReportInfo } from '../protocol/protocol.js';
+import type { PromptTestResultInfo, TestFileProblem, TestRunReportInfo } from '../protocol/protocol.js';
 import { COMPOSITION_RULES_FILE } from '../protocol/configFiles.js';
 import { formatDuration } from './format.js';
 
@@ -90,6 +90,8 @@ export function runSummaryLine(report: TestRunReportInfo, workspaceName: string)
   const parts = [`${s.passed} passed`, `${s.failed} failed`];
   if (s.skipped) parts.push(`${s.skipped} skipped`);
   let line = `${workspaceName}: ${s.total} test${s.total === 1 ? '' : 's'}${report.live ? ' (live)' : ''}: ${parts.join(', ')} in ${formatDuration(report.durationMs)}`;
+  const n = report.problems.length;
+  if (n) line += `; ${n} problem${n === 1 ? '' : 's'} in the test files fail${n === 1 ? 's' : ''} the run`;
   if (report.snapshotsWritten.length) line += `; wrote ${report.snapshotsWritten.length} snapshot${report.snapshotsWritten.length === 1 ? '' : 's'}`;
   if (report.historyError) line += `; not recorded in the history: ${report.historyError}`;
   return line;
@@ -102,4 +104,9 @@ export const UNTRUSTED_LIVE_MESSAGE = `Not run: this workspace is not trusted, a
 export function repeatCountError(text: string): string | undefined {
   const n = Number(text.trim());
   return /^\d+$/.test(text.trim()) && n >= 1 && n <= 1000 ? undefined : 'A whole number of runs, from 1 to 1000';
+}
+
+/** A test file's problem, as a line of the run's output: `prompt_tests/x.yaml:4:7 yaml-syntax ...`. */
+export function problemLine(p: TestFileProblem, fileLabel: (uri: string) => string): string {
+  return `${fileLabel(p.uri)}:${p.range.start.line + 1}:${p.range.start.character + 1} ${p.code} ${p.message}`;
 }

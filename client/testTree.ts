@@ -34,7 +34,7 @@ export interface TestTreeFile {
   uri: string;
   label: string;
   workspace: string;
-  /** Why no test of the workspace can run now (its configuration has errors). */
+  /** Why no test of the workspace can run now (its configuration has errors), and the file's own problems (it does not parse...). */
   error?: string;
   tests: TestTreeTest[];
 }
@@ -62,7 +62,7 @@ export function describeTest(t: PromptTestItem, h: TestHistoryInfo | undefined):
 
 /**
  * The tree of every workspace's tests: files in the order the server lists them (a file
- * whose tests all moved away, or that has none, is left out), tests in file order.
+ * with no test is left out, unless it has problems to show), tests in file order.
  * `history` is by workspace, then test name; `fileLabel` names a file for people.
  */
 export function testTree(workspaces: readonly WorkspaceTests[], history: ReadonlyMap<string, ReadonlyMap<string, TestHistoryInfo>>, fileLabel: (uri: string) => string): TestTreeFile[] {
@@ -79,10 +79,13 @@ export function testTree(workspaces: readonly WorkspaceTests[], history: Readonl
     }
     const files = [...w.files, ...[...byFile.keys()].filter((f) => !w.files.includes(f))];
     for (const f of files) {
-      const tests = byFile.get(f);
-      if (!tests?.length) continue;
+      const tests = byFile.get(f) ?? [];
+      // A file with no test is left out, unless it has problems (it does not parse...): then it shows them.
+      const problems = w.problems.filter((p) => p.uri === f).map((p) => `line ${p.range.start.line + 1}: ${p.message}`);
+      if (!tests.length && !problems.length) continue;
       const file: TestTreeFile = { id: f, uri: f, label: fileLabel(f), workspace: w.workspace, tests };
-      if (w.error) file.error = w.error;
+      const error = [w.error, ...problems].filter(Boolean).join('\n');
+      if (error) file.error = error;
       out.push(file);
     }
   }

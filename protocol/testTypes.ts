@@ -48,6 +48,15 @@ export interface PromptTestItem {
   error?: string;
 }
 
+/** An error of a test file that no test carries: the file does not parse, a test's name is refused or used twice. */
+export interface TestFileProblem {
+  uri: string;
+  range: Range;
+  /** The diagnostic's code (`yaml-syntax`, `schema`, `invalid-test`...). */
+  code: string;
+  message: string;
+}
+
 export interface ListTestsParams {
   /** A prompt workspace (its folder or any file in it); without it, every workspace's tests. */
   workspace?: string;
@@ -62,6 +71,8 @@ export interface WorkspaceTests {
   files: string[];
   /** In file order, then the order of the tests in each file; a name used twice only once. */
   tests: PromptTestItem[];
+  /** Errors of its test files that no listed test carries: a run of all its tests fails with them. */
+  problems: TestFileProblem[];
   /** Why its tests cannot run now (its configuration has errors), when they cannot. */
   error?: string;
 }
@@ -137,6 +148,8 @@ export interface TestRunReportInfo {
   live: boolean;
   results: PromptTestResultInfo[];
   summary: { total: number; passed: number; failed: number; skipped: number };
+  /** Errors of the test files that no test carries: they fail a run of all the tests (a run narrowed by `ids` has none). */
+  problems: TestFileProblem[];
   /** Golden files this run wrote or rewrote. */
   snapshotsWritten: string[];
   /** Why the run could not be recorded in the history (its results stand). */

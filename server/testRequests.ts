@@ -8,12 +8,12 @@
 import * as path from 'node:path';
 import { ErrorCodes, ResponseError, type CancellationToken, type Connection } from 'vscode-languageserver/node';
 import { summarizeTest, TestHistory } from '../core/testing/history.js';
-import { listPromptTests } from '../core/testing/listTests.js';
+import { testEntries, testFileProblems } from '../core/testing/listTests.js';
 import { runPromptTests } from '../core/testing/runner.js';
 import type { WorkspaceValidation } from '../core/validate/api.js';
 import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
 import { ListTestsRequest, RunTestsRequest, TestHistoryRequest, TestProgressNotification, type RunTestsResult, type WorkspaceParams, type WorkspaceTests } from '../protocol/protocol.js';
-import { wireTestEvent, wireTestItem, wireTestReport } from './testWire.js';
+import { wireTestEvent, wireTestFileProblem, wireTestItem, wireTestReport } from './testWire.js';
 import { wirePromptError } from './wire.js';
 import type { ManagedWorkspace, WorkspaceManager } from './workspaceManager.js';
 import type { WorkspaceSnapshot } from './workspaceSnapshot.js';
@@ -32,7 +32,8 @@ export interface TestRequestHost {
 /** What a client's test tree shows of a workspace: when it changes, the server says `testsChanged`. */
 export function testListSignature(v: WorkspaceValidation): string {
   if (!v.promptTestFiles.length) return '';
-  return JSON.stringify([v.configErrorCount > 0, v.promptTestFiles, listPromptTests(v)]);
+  const entries = testEntries(v);
+  return JSON.stringify([v.configErrorCount > 0, v.promptTestFiles, entries.map((e) => e.info), testFileProblems(v, entries).map((d) => [d.file, d.range, d.message])]);
 }
 
 /** The most runs of each test a request may ask for (the runner's own bound). */
@@ -54,11 +55,14 @@ export function registerTestRequests(host: TestRequestHost): () => void {
   const listOf = (ws: ManagedWorkspace): WorkspaceTests => {
     const snap = host.freshSnapshot(ws);
     const v = snap.validation;
+    const uriOf = (f: string) => snap.uriOf(f);
+    const entries = testEntries(v);
     const out: WorkspaceTests = {
       workspace: manager.uriOf(ws.root),
       name: path.relative(ws.folder, ws.root).split(path.sep).join('/') || '.',
-      files: v.promptTestFiles.map((f) => snap.uriOf(f)),
-      tests: listPromptTests(v).map((t) => wireTestItem(t, (f) => snap.uriOf(f))),
+      files: v.promptTestFiles.map(uriOf),
+      tests: entries.map((e) => wireTestItem(e.info, uriOf)),
+      problems: testFileProblems(v, entries).map((d) => wireTestFileProblem(d, uriOf)),
     };
     if (v.configErrorCount > 0) out.error = `its configuration has ${v.configErrorCount} error${v.configErrorCount === 1 ? '' : 's'} (see Problems): no test runs until they are fixed`;
     return out;

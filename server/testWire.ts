@@ -5,7 +5,7 @@
  * else changes. One function per shape, each checked field by field by the compiler.
  */
 import type { AssertionInfo, AssertionResult, PromptTestInfo, PromptTestResult, RepetitionResult, TestProgressEvent, TestRunReport } from '../core/testing/types.js';
-import type { PromptTestItem, PromptTestResultInfo, TestAssertionInfo, TestAssertionResult, TestProgressEventInfo, TestRepetitionInfo, TestRunReportInfo } from '../protocol/protocol.js';
+import type { PromptTestItem, PromptTestResultInfo, TestAssertionInfo, TestAssertionResult, TestFileProblem, TestProgressEventInfo, TestRepetitionInfo, TestRunReportInfo } from '../protocol/protocol.js';
 
 export type UriOf = (file: string) => string;
 
@@ -65,6 +65,10 @@ export function wireTestResult(r: PromptTestResult, uriOf: UriOf): PromptTestRes
   return out;
 }
 
+export function wireTestFileProblem(d: { file: string; range: TestFileProblem['range']; code: string; message: string }, uriOf: UriOf): TestFileProblem {
+  return { uri: uriOf(d.file), range: d.range, code: d.code, message: d.message };
+}
+
 export function wireTestReport(r: TestRunReport, workspace: string, uriOf: UriOf): TestRunReportInfo {
   const out: TestRunReportInfo = {
     workspace,
@@ -73,6 +77,7 @@ export function wireTestReport(r: TestRunReport, workspace: string, uriOf: UriOf
     live: r.live,
     results: r.results.map((x) => wireTestResult(x, uriOf)),
     summary: { ...r.summary },
+    problems: r.problems.map((x) => wireTestFileProblem(x, uriOf)),
     snapshotsWritten: r.snapshotsWritten.map(uriOf),
   };
   if (r.historyError !== undefined) out.historyError = r.historyError;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { outcomePlan, passRatePhrase, repeatCountError, runSummaryLine, UNTRUSTED_LIVE_MESSAGE, workspaceName } from '../../client/testResults.js';
+import { outcomePlan, passRatePhrase, problemLine, repeatCountError, runSummaryLine, UNTRUSTED_LIVE_MESSAGE, workspaceName } from '../../client/testResults.js';
 import { describeTest, historyPhrase, selectTests, testTree } from '../../client/testTree.js';
 import type { PromptTestItem, PromptTestResultInfo, TestHistoryInfo, WorkspaceTests } from '../../protocol/protocol.js';
 
@@ -46,16 +46,18 @@ test("the tree: one item per test file in the server's order, tests at their who
     {
       workspace: WS,
       name: '.',
-      files: [MAIN, `${WS}/prompt_tests/empty.yaml`, MORE],
+      files: [MAIN, `${WS}/prompt_tests/empty.yaml`, `${WS}/prompt_tests/broken.yaml`, MORE],
       tests: [item('greets_ada', MAIN, 2), item('drafts', MORE, 2, { error: "line 4: unknown-step step 'x'" }), item('greets_bob', MAIN, 8)],
+      problems: [{ uri: `${WS}/prompt_tests/broken.yaml`, range: r(3, 4), code: 'yaml-syntax', message: 'bad indentation' }],
     },
-    { workspace: 'file:///w/other', name: 'other', files: [], tests: [item('elsewhere', 'file:///w/other/prompt_tests.yaml', 2)], error: 'its configuration has 2 errors' },
+    { workspace: 'file:///w/other', name: 'other', files: [], tests: [item('elsewhere', 'file:///w/other/prompt_tests.yaml', 2)], problems: [], error: 'its configuration has 2 errors' },
   ];
   const tree = testTree(lists, new Map([[WS, new Map([['greets_ada', history('greets_ada', ['failed', 'passed', 'passed'])]])]]), (u) => u.replace('file:///w/', ''));
   assert.deepEqual(
     tree.map((f) => [f.id, f.label, f.tests.map((t) => t.id), f.error]),
     [
       [MAIN, 'prompts/prompt_tests.yaml', ['greets_ada', 'greets_bob'], undefined],
+      [`${WS}/prompt_tests/broken.yaml`, 'prompts/prompt_tests/broken.yaml', [], 'line 4: bad indentation'],
       [MORE, 'prompts/prompt_tests/more.yaml', ['drafts'], undefined],
       ['file:///w/other/prompt_tests.yaml', 'other/prompt_tests.yaml', ['elsewhere'], 'its configuration has 2 errors'],
     ],
@@ -63,13 +65,13 @@ test("the tree: one item per test file in the server's order, tests at their who
   const ada = tree[0]!.tests[0]!;
   assert.deepEqual(ada.range, r(2, 2, 6, 20), 'the whole test: its gutter icon on its first line');
   assert.equal(ada.description, 'template greet · failed in 1 of the last 3 runs');
-  assert.equal(tree[1]!.tests[0]!.error, "line 4: unknown-step step 'x'");
+  assert.equal(tree[2]!.tests[0]!.error, "line 4: unknown-step step 'x'");
 });
 
 test('a run request selects tests by file or by test, minus the excluded ones, grouped by workspace', () => {
   const lists: WorkspaceTests[] = [
-    { workspace: WS, name: '.', files: [MAIN, MORE], tests: [item('a', MAIN, 2), item('b', MAIN, 8), item('c', MORE, 2)] },
-    { workspace: 'file:///w/other', name: 'other', files: [], tests: [item('d', 'file:///w/other/prompt_tests.yaml', 2)] },
+    { workspace: WS, name: '.', files: [MAIN, MORE], tests: [item('a', MAIN, 2), item('b', MAIN, 8), item('c', MORE, 2)], problems: [] },
+    { workspace: 'file:///w/other', name: 'other', files: [], tests: [item('d', 'file:///w/other/prompt_tests.yaml', 2)], problems: [] },
   ];
   const tree = testTree(lists, new Map(), (u) => u);
   const ids = (m: ReturnType<typeof selectTests>) => [...m.values()].map((w) => [w.workspace, w.ids]);
@@ -127,8 +129,11 @@ test('skipped and unrunnable tests; the run summary; the live refusal; the repea
   const bad = outcomePlan(result({ outcome: 'failed', repetitions: [], reason: "line 4: unknown-template template 'x' not found" }));
   assert.equal(bad.state, 'errored');
   assert.deepEqual(bad.messages, [{ message: "line 4: unknown-template template 'x' not found", location: { uri: MAIN, range: r(2) } }]);
-  const report = { workspace: WS, startedAt: 0, durationMs: 1234, live: false, results: [], summary: { total: 9, passed: 7, failed: 1, skipped: 1 }, snapshotsWritten: ['a'] };
+  const report = { workspace: WS, startedAt: 0, durationMs: 1234, live: false, results: [], summary: { total: 9, passed: 7, failed: 1, skipped: 1 }, problems: [], snapshotsWritten: ['a'] };
   assert.equal(runSummaryLine(report, 'prompts'), 'prompts: 9 tests: 7 passed, 1 failed, 1 skipped in 1.23 s; wrote 1 snapshot');
+  const problem = { uri: `${WS}/prompt_tests/broken.yaml`, range: r(3, 4), code: 'yaml-syntax', message: 'bad indentation' };
+  assert.equal(runSummaryLine({ ...report, problems: [problem], snapshotsWritten: [] }, 'prompts'), 'prompts: 9 tests: 7 passed, 1 failed, 1 skipped in 1.23 s; 1 problem in the test files fails the run');
+  assert.equal(problemLine(problem, (u) => u.slice(WS.length + 1)), 'prompt_tests/broken.yaml:4:5 yaml-syntax bad indentation');
   assert.match(UNTRUSTED_LIVE_MESSAGE, /not trusted.*model providers of composition_rules\.yaml.*Trust the workspace/);
   assert.equal(workspaceName('file:///w/my%20prompts', '.'), 'my prompts');
   assert.equal(workspaceName('file:///w/app/prompts/', 'app/prompts'), 'app/prompts');

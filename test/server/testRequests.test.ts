@@ -144,7 +144,10 @@ async function start(folders: string[]): Promise<{ c: LspClient; progress: TestP
 }
 
 test('listTests: every test with its ranges and assertions, from every workspace or one; a test that cannot run says why', async () => {
-  const dir = workspace({ 'prompt_tests/more/broken.yaml': 'version: 1\ntests:\n  renders_nothing:\n    template: nope\n    expect:\n      - contains: x\n' });
+  const dir = workspace({
+    'prompt_tests/more/broken.yaml': 'version: 1\ntests:\n  renders_nothing:\n    template: nope\n    expect:\n      - contains: x\n',
+    'prompt_tests/unparsable.yaml': 'version: 1\ntests:\n  half_typed: [\n',
+  });
   const other = workspace();
   fs.writeFileSync(path.join(other, 'service_mappings.yaml'), 'version: 1\nservices:\n  s:\n    primary_templates: [missing]\n');
   const { c } = await start([dir, other]);
@@ -154,7 +157,14 @@ test('listTests: every test with its ranges and assertions, from every workspace
     const mine = (await c.conn.sendRequest(ListTestsRequest, { workspace: uri(path.join(dir, 'prompt_tests.yaml')) })).workspaces;
     assert.equal(mine.length, 1);
     const w = mine[0]!;
-    assert.deepEqual(w.files, [uri(path.join(dir, 'prompt_tests.yaml')), uri(path.join(dir, 'prompt_tests/more/broken.yaml'))]);
+    assert.deepEqual(w.files, [uri(path.join(dir, 'prompt_tests.yaml')), uri(path.join(dir, 'prompt_tests/more/broken.yaml')), uri(path.join(dir, 'prompt_tests/unparsable.yaml'))]);
+    // A file that does not parse has no test to carry its error: the workspace lists it, and a run of all its tests fails on it.
+    assert.deepEqual(w.problems.map((p) => [p.uri, p.code]), [[uri(path.join(dir, 'prompt_tests/unparsable.yaml')), 'yaml-syntax']]);
+    const whole = await c.conn.sendRequest(RunTestsRequest, { workspace: uri(dir) });
+    assert.ok(whole.ok, JSON.stringify(whole));
+    assert.deepEqual(whole.report.problems.map((p) => [p.uri, p.code, p.range.start.line]), [[uri(path.join(dir, 'prompt_tests/unparsable.yaml')), 'yaml-syntax', w.problems[0]!.range.start.line]]);
+    const some = await c.conn.sendRequest(RunTestsRequest, { workspace: uri(dir), ids: ['greets_ada'] });
+    assert.ok(some.ok && some.report.problems.length === 0);
     assert.deepEqual(w.tests.map((t) => t.id), ['greets_ada', 'greets_bob', 'drafts_a_reply', 'drafts_live', 'renders_nothing']);
     const bob = w.tests[1]!;
     assert.deepEqual([bob.uri, bob.kind, bob.target, bob.description, bob.live, bob.repeat, bob.passRate], [uri(path.join(dir, 'prompt_tests.yaml')), 'template', 'greet', 'The golden file says Robert', false, 1, 1]);
