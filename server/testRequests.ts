@@ -29,11 +29,30 @@ export interface TestRequestHost {
   trusted(): boolean;
 }
 
-/** What a client's test tree shows of a workspace: when it changes, the server says `testsChanged`. */
+/**
+ * What `promptManager/listTests` says of a workspace, in short: when it changes, the server
+ * says `testsChanged`. Computed after every validation, so it is made of what the list is made
+ * of without building the list (labels, every range): each listed test's text and where it
+ * starts (its target, assertions, labels and ranges are all read from them; a test file has no
+ * defaults of its own), and the test files' errors (they decide which tests cannot run and
+ * which problems the files have).
+ */
 export function testListSignature(v: WorkspaceValidation): string {
   if (!v.promptTestFiles.length) return '';
-  const entries = testEntries(v);
-  return JSON.stringify([v.configErrorCount > 0, v.promptTestFiles, entries.map((e) => e.info), testFileProblems(v, entries).map((d) => [d.file, d.range, d.message])]);
+  const parts: unknown[] = [v.configErrorCount > 0, v.promptTestFiles];
+  const seen = new Set<string>();
+  for (const m of v.promptTests) {
+    for (const t of m.tests) {
+      // A name used again later is not listed (it is an error there), as in testEntries().
+      if (seen.has(t.name)) continue;
+      seen.add(t.name);
+      const start = m.lines.positionAt(t.nameNode.start);
+      parts.push(m.file, start.line, start.character, m.lines.text.slice(t.nameNode.start, t.node.end).trimEnd());
+    }
+  }
+  const files = new Set(v.promptTestFiles);
+  for (const d of v.diagnostics) if (d.severity === 'error' && files.has(d.file)) parts.push(d.file, d.range, d.code, d.message);
+  return JSON.stringify(parts);
 }
 
 /** The most runs of each test a request may ask for (the runner's own bound). */

@@ -180,7 +180,7 @@ test('listTests: every test with its ranges and assertions, from every workspace
   }
 });
 
-test('testsChanged as you type; the new test, only in the buffer, is listed and runs', async () => {
+test('testsChanged as you type (a new test, an assertion edited in place, not a comment); the new test, only in the buffer, is listed and runs', async () => {
   const dir = workspace();
   const file = path.join(dir, 'prompt_tests.yaml');
   const { c, changed, progress } = await start([dir]);
@@ -199,6 +199,13 @@ test('testsChanged as you type; the new test, only in the buffer, is listed and 
     assert.ok(r.ok, JSON.stringify(r));
     assert.deepEqual(r.report.results.map((x) => [x.id, x.outcome]), [['greets_cleo', 'passed']]);
     assert.deepEqual(progress.filter((p) => p.runId === 'cleo').map((p) => p.event.type), ['run.started', 'test.started', 'test.repetition', 'test.finished']);
+    // An edit in place that changes only an assertion's value changes its label and its range's end: the list changed.
+    const before = changed.length;
+    await c.change(file, TESTS + '  greets_cleo:\n    template: greet\n    context: { name: Cleo }\n    expect:\n      - equals: Hello Cleo!\n');
+    await waitUntil(() => changed.length > before, 5000, 'testsChanged after an assertion\'s edit');
+    const cleo = (await c.conn.sendRequest(ListTestsRequest, {})).workspaces[0]!.tests.find((t) => t.id === 'greets_cleo')!;
+    assert.match(cleo.assertions[0]!.label, /Hello Cleo!/);
+    assert.equal(cleo.fullRange.end.character, '      - equals: Hello Cleo!'.length);
   } finally {
     await c.stop();
   }
