@@ -1,6 +1,6 @@
 /**
  * CodeLenses in composition_rules.yaml: `Run` and `Graph` over each composition, `Preview` over
- * each step's template reference. Where they go comes from the server (listCompositions'
+ * each step's template reference (the step rendered as a run would render it). Where they go comes from the server (listCompositions'
  * source locations), never from parsing the YAML here.
  */
 import * as vscode from 'vscode';
@@ -44,9 +44,9 @@ export class CompositionLensProvider implements vscode.CodeLensProvider, vscode.
         lenses.push(
           new vscode.CodeLens(range(loc.range), {
             title: s.templateLocation ? '$(open-preview) Preview' : `$(open-preview) Preview ${s.template}`,
-            tooltip: `Render ${s.template} with a sample context (PromptManager: Preview Render)`,
+            tooltip: `Render step ${s.id} (${s.template}) as a run would: the run's context, the step's own context and overrides, and the last run's outputs of the steps before it`,
             command: 'promptManager.previewRender',
-            arguments: [{ workspace: me, template: s.template }],
+            arguments: [{ workspace: me, composition: c.name, step: s.id, template: s.template }],
           }),
         );
       }

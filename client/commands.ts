@@ -1,11 +1,13 @@
 /**
- * The smaller commands: Validate Workspace, Show Health, Show Metrics, Reload Configuration and
- * Set Provider API Key. Each asks the server and shows the answer; none holds logic of its own.
+ * The smaller commands: Validate Workspace, Show Health, Show Metrics (a readable report, or
+ * the JSON), Reload Configuration and Set Provider API Key. Each asks the server and shows the
+ * answer; none holds logic of its own.
  */
 import * as vscode from 'vscode';
 import { DidChangeConfigurationNotification } from 'vscode-languageclient/node';
 import { HealthRequest, ListProvidersRequest, MetricsRequest, type ProviderInfo } from '../protocol/protocol.js';
 import { formatHealth, formatWorkspaceLine } from './format.js';
+import { formatMetricsReport } from './metricsReport.js';
 import { envNameError } from './policy.js';
 import type { RunStore } from './runStore.js';
 import { isMethodNotFound, readSettings, type ServerController } from './serverController.js';
@@ -13,19 +15,39 @@ import { listWorkspaces, NO_WORKSPACE_MESSAGE, pickWorkspace } from './workspace
 
 export const REPORT_SCHEME = 'promptmanager-report';
 
-/** Read-only documents for reports (metrics as JSON). */
+/** Read-only documents for reports (metrics, as a report or as JSON), each remembering its prompt workspace. */
 export class ReportDocuments implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly texts = new Map<string, string>();
+  private readonly workspaces = new Map<string, string>();
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
   private readonly reg = vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, this);
 
-  async show(name: string, text: string): Promise<void> {
+  /**
+   * Shows a report beside the editor. `rendered`: a Markdown report opens in the Markdown
+   * preview, where its tables read as tables in any column width (the source, which VS Code
+   * wraps, stays a click away on the preview's title bar).
+   */
+  async show(name: string, text: string, workspace?: string, rendered = false): Promise<void> {
     const uri = vscode.Uri.from({ scheme: REPORT_SCHEME, path: `/${name}` });
     this.texts.set(uri.toString(), text);
+    if (workspace) this.workspaces.set(uri.toString(), workspace);
     this.changed.fire(uri);
     const doc = await vscode.workspace.openTextDocument(uri);
+    if (rendered) {
+      try {
+        await vscode.commands.executeCommand('markdown.showPreviewToSide', uri);
+        return;
+      } catch {
+        // No Markdown preview (an editor without VS Code's built-in extension): the source reads well enough.
+      }
+    }
     await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false });
+  }
+
+  /** The prompt workspace a report is about (the "Open as JSON" button of a metrics report). */
+  workspaceOf(uri: vscode.Uri): string | undefined {
+    return this.workspaces.get(uri.toString());
   }
 
   provideTextDocumentContent(uri: vscode.Uri): string {
@@ -86,16 +108,30 @@ export async function showHealth(server: ServerController, out: vscode.OutputCha
   else void vscode.window.showWarningMessage(msg);
 }
 
-export async function showMetrics(server: ServerController, reports: ReportDocuments): Promise<void> {
-  const ws = await pickWorkspace(server, undefined, 'Show Metrics: pick a prompt workspace');
+/**
+ * Show Metrics: the engine's metrics as a report (tables, rounded figures); `asJson`: the raw
+ * JSON. `from`: the report whose "Open as JSON" button was pressed (its workspace is not asked again).
+ */
+export async function showMetrics(server: ServerController, reports: ReportDocuments, asJson = false, from?: unknown): Promise<void> {
+  const known = from instanceof vscode.Uri ? reports.workspaceOf(from) : undefined;
+  const ws = await pickWorkspace(server, known, `Show Metrics${asJson ? ' as JSON' : ''}: pick a prompt workspace`);
   if (!ws) return;
   const r = await server.request(MetricsRequest, { workspace: ws.uri, format: 'json' });
   if (!r.ok) {
     void vscode.window.showErrorMessage(`PromptManager: metrics of ${ws.name}: ${r.error.message}`);
     return;
   }
-  const text = r.format === 'json' ? JSON.stringify(r.metrics, null, 2) : r.text;
-  await reports.show(`metrics-${ws.name === '.' ? 'workspace' : ws.name.replace(/[^\w.-]+/g, '_')}.${r.format === 'json' ? 'json' : 'txt'}`, text);
+  const stem = `metrics-${ws.name === '.' ? 'workspace' : ws.name.replace(/[^\w.-]+/g, '_')}`;
+  if (r.format !== 'json') await reports.show(`${stem}.txt`, r.text, ws.uri);
+  else if (asJson) await reports.show(`${stem}.json`, JSON.stringify(r.metrics, null, 2), ws.uri);
+  else await reports.show(`${stem}.md`, formatMetricsReport(workspaceLabel(ws), r.metrics, new Date()), ws.uri, true);
+}
+
+/** A prompt workspace as a report names it: its folder's name rather than ".". */
+function workspaceLabel(ws: { name: string; uri: string }): string {
+  if (ws.name !== '.') return ws.name;
+  const path = vscode.Uri.parse(ws.uri).path.replace(/\/+$/, '');
+  return path.slice(path.lastIndexOf('/') + 1) || ws.name;
 }
 
 export async function reloadConfiguration(server: ServerController, out: vscode.OutputChannel): Promise<void> {
@@ -109,8 +145,12 @@ export async function reloadConfiguration(server: ServerController, out: vscode.
   void vscode.window.setStatusBarMessage(`PromptManager: configuration reloaded (${errors} error${errors === 1 ? '' : 's'})`, 5000);
 }
 
-/** Stores a provider's API key in SecretStorage and restarts the server so that runs use it. */
-export async function setProviderApiKey(server: ServerController, runs: RunStore): Promise<void> {
+/**
+ * Stores a provider's API key in SecretStorage and restarts the server so that runs use it.
+ * `env`: the variable to set (the button of a run that fell back for want of it), without asking which.
+ */
+export async function setProviderApiKey(server: ServerController, runs: RunStore, args: { env?: string } = {}): Promise<void> {
+  if (args.env && !envNameError(args.env)) return storeKey(server, runs, args.env);
   let providers: ProviderInfo[] = [];
   try {
     const ws = await pickWorkspace(server, undefined, 'Set Provider API Key: pick a prompt workspace');
@@ -139,6 +179,10 @@ export async function setProviderApiKey(server: ServerController, runs: RunStore
   }
   const env = pick.other ? await vscode.window.showInputBox({ title: 'Set Provider API Key', prompt: 'Name of the environment variable (the provider’s api_key_env)', validateInput: envNameError, ignoreFocusOut: true }) : pick.env;
   if (!env) return;
+  await storeKey(server, runs, env);
+}
+
+async function storeKey(server: ServerController, runs: RunStore, env: string): Promise<void> {
   const value = await vscode.window.showInputBox({ title: `API key for ${env}`, prompt: `Stored in VS Code's SecretStorage and given to the language server as ${env}; never written to settings or logs.`, password: true, ignoreFocusOut: true, validateInput: (v) => (v.trim() ? undefined : 'Paste the key') });
   if (!value) return;
   await server.setKey(env, value.trim());

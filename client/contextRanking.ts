@@ -2,7 +2,10 @@
  * Which sample context (`contexts/*.json` of the prompt workspace) fits a render or a run:
  * pure ranking, so that the context picker can put the likely one first. A file named after the
  * composition wins, then one named after the service, then one named after a service that may
- * render the template, then one sharing a word with the template's name.
+ * render the template, then one sharing a word with the template's name. A context that lacks
+ * what the render or run requires (the server's `promptManager/contextRequirements`) is marked
+ * and goes after those that do not. The last context used is remembered per template or
+ * composition, never offered for another.
  */
 
 export interface ContextHints {
@@ -13,6 +16,8 @@ export interface ContextHints {
   services?: string[];
   /** Compositions whose steps use the template. */
   compositions?: string[];
+  /** The top-level keys the render or run requires (the service's, the composition's inputs, the template's unconditional reads). */
+  required?: string[];
 }
 
 export interface RankedContext {
@@ -60,4 +65,42 @@ export function describeContext(value: unknown, max = 80): string {
   if (!keys.length) return 'empty';
   const s = keys.join(', ');
   return s.length > max ? s.slice(0, max - 1) + '…' : s;
+}
+
+/** The required keys a context does not hold (a key set to null counts as missing, as the engine counts it). */
+export function missingKeys(value: unknown, required: readonly string[] | undefined): string[] {
+  if (!required?.length) return [];
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return [...required];
+  const o = value as Record<string, unknown>;
+  return required.filter((k) => !Object.prototype.hasOwnProperty.call(o, k) || o[k] === null || o[k] === undefined);
+}
+
+/** The picker's mark for a context that lacks something: `lacks: document, locale`. */
+export function lacksLabel(missing: readonly string[]): string {
+  return missing.length ? `lacks: ${missing.join(', ')}` : '';
+}
+
+/** Contexts that hold what is required first, each group in rank order. */
+export function orderByFit<T extends { name: string }>(ranked: readonly T[], missingOf: (name: string) => readonly string[]): T[] {
+  const fits = ranked.filter((r) => missingOf(r.name).length === 0);
+  return [...fits, ...ranked.filter((r) => missingOf(r.name).length > 0)];
+}
+
+/**
+ * Where the last context used is remembered: per prompt workspace and per composition (a run,
+ * or a step's preview) or template (a preview), so that "Last used" is only ever offered again
+ * for the same one. Undefined when the picker is for neither.
+ */
+export function lastContextKey(workspaceUri: string, hints: Pick<ContextHints, 'template' | 'composition'>): string | undefined {
+  const ws = workspaceUri.replace(/\/+$/, '');
+  if (hints.composition) return `${ws}#composition:${hints.composition}`;
+  if (hints.template) return `${ws}#template:${hints.template}`;
+  return undefined;
+}
+
+/** The remembered contexts with `key` set to `value`, most recent last, at most `max` of them. */
+export function remember<V>(all: Readonly<Record<string, V>>, key: string, value: V, max = 200): Record<string, V> {
+  const entries = Object.entries(all).filter(([k]) => k !== key);
+  entries.push([key, value]);
+  return Object.fromEntries(entries.slice(-max));
 }

@@ -1,11 +1,13 @@
 /**
  * Picking the context of a render or a run: a sample `contexts/*.json` of the prompt workspace
- * (the likely one first), a JSON typed in an input box, a JSON file elsewhere, or the last one
- * used (remembered per prompt workspace).
+ * (the likely one first, those lacking what is required marked and last), a JSON typed in an
+ * input box, a JSON file elsewhere, or the last one used for the same template or composition.
  */
 import * as vscode from 'vscode';
+import { ContextRequirementsRequest } from '../protocol/protocol.js';
 import { contextFileProblem } from './contextFile.js';
-import { contextJsonError, describeContext, rankContexts, type ContextHints } from './contextRanking.js';
+import { contextJsonError, describeContext, lacksLabel, lastContextKey, missingKeys, orderByFit, rankContexts, remember, type ContextHints } from './contextRanking.js';
+import type { ServerController } from './serverController.js';
 
 export type ContextSource = { kind: 'file'; uri: string } | { kind: 'inline'; json: string };
 
@@ -16,7 +18,21 @@ export interface PickedContext {
   label: string;
 }
 
-const LAST_KEY = 'promptManager.lastContext';
+/** Remembered by `lastContextKey()` (workspace and template or composition). */
+const LAST_KEY = 'promptManager.lastContextByTarget';
+
+/**
+ * The keys a render of `template` or a run of `composition` (as `service`) requires, from the
+ * server; undefined when it cannot say (an older server, an unknown name): nothing is marked then.
+ */
+export async function requiredContext(server: ServerController, workspace: string, what: { template?: string; composition?: string; service?: string }): Promise<string[] | undefined> {
+  try {
+    const r = await server.request(ContextRequirementsRequest, { workspace, ...what });
+    return r.ok ? r.required : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Reads a context (again: a file may have changed since it was picked). Throws a readable error. */
 export async function loadContext(source: ContextSource, workspaceUri: string): Promise<PickedContext> {
@@ -50,12 +66,13 @@ export function contextLabel(uri: vscode.Uri, workspaceUri: string): string {
 type Item = vscode.QuickPickItem & { run?: () => Promise<PickedContext | undefined> };
 
 /**
- * Asks for a context. `hints` rank the sample files; the one used last for this prompt
- * workspace comes first. Remembers the choice.
+ * Asks for a context. `hints` rank the sample files and say what is required; the one used
+ * last for the same template or composition comes first. Remembers the choice.
  */
 export async function pickContext(state: vscode.Memento, workspaceUri: string, hints: ContextHints, title: string): Promise<PickedContext | undefined> {
   const lastAll = state.get<Record<string, ContextSource>>(LAST_KEY, {});
-  const last = lastAll[workspaceUri];
+  const lastKey = lastContextKey(workspaceUri, hints);
+  const last = lastKey ? lastAll[lastKey] : undefined;
   const dir = vscode.Uri.joinPath(vscode.Uri.parse(workspaceUri), 'contexts');
   let files: string[] = [];
   try {
@@ -63,23 +80,37 @@ export async function pickContext(state: vscode.Memento, workspaceUri: string, h
   } catch {
     // No contexts/ folder.
   }
-  const ranked = rankContexts(files, hints);
   const items: Item[] = [];
   const fromFile = (uri: vscode.Uri) => async () => loadContext({ kind: 'file', uri: uri.toString() }, workspaceUri);
+  // Each sample read once: its keys for the detail line, what it lacks for the mark and the order.
+  const samples = new Map<string, { detail: string; missing: string[] }>();
+  for (const name of files) {
+    try {
+      const value: unknown = JSON.parse(await readContextFile(vscode.Uri.joinPath(dir, name), name));
+      samples.set(name, { detail: describeContext(value), missing: missingKeys(value, hints.required) });
+    } catch (e) {
+      samples.set(name, { detail: e instanceof SyntaxError ? 'not valid JSON' : `not read: ${(e as Error).message}`, missing: [] });
+    }
+  }
+  const ranked = orderByFit(rankContexts(files, hints), (n) => samples.get(n)?.missing ?? []);
   if (last) {
     const label = last.kind === 'file' ? contextLabel(vscode.Uri.parse(last.uri), workspaceUri) : 'typed JSON';
-    items.push({ label: `$(history) Last used: ${label}`, description: last.kind === 'inline' ? last.json.slice(0, 60) : '', run: async () => loadContext(last, workspaceUri) });
+    let lacks = '';
+    try {
+      lacks = lacksLabel(missingKeys((await loadContext(last, workspaceUri)).value, hints.required));
+    } catch {
+      // Gone or broken since: loading it again says so.
+    }
+    const description = [lacks && `$(warning) ${lacks}`, last.kind === 'inline' ? last.json.slice(0, 60) : ''].filter(Boolean).join(' · ');
+    items.push({ label: `$(history) Last used: ${label}`, description, run: async () => loadContext(last, workspaceUri) });
   }
   if (ranked.length) items.push({ label: 'contexts/', kind: vscode.QuickPickItemKind.Separator });
   for (const r of ranked) {
     const uri = vscode.Uri.joinPath(dir, r.name);
-    let detail = '';
-    try {
-      detail = describeContext(JSON.parse(await readContextFile(uri, r.name)));
-    } catch (e) {
-      detail = e instanceof SyntaxError ? 'not valid JSON' : `not read: ${(e as Error).message}`;
-    }
-    items.push({ label: r.name, description: r.reason ? `recommended: ${r.reason}` : '', detail: `keys: ${detail}`, run: fromFile(uri) });
+    const sample = samples.get(r.name);
+    const lacks = lacksLabel(sample?.missing ?? []);
+    const description = lacks ? `$(warning) ${lacks}` : r.reason ? `recommended: ${r.reason}` : '';
+    items.push({ label: r.name, description, detail: `keys: ${sample?.detail ?? ''}`, run: fromFile(uri) });
   }
   items.push({ label: 'other', kind: vscode.QuickPickItemKind.Separator });
   items.push({
@@ -102,11 +133,12 @@ export async function pickContext(state: vscode.Memento, workspaceUri: string, h
       return picked?.[0] ? fromFile(picked[0])() : undefined;
     },
   });
-  items.push({ label: '$(circle-slash) Empty context {}', run: async () => loadContext({ kind: 'inline', json: '{}' }, workspaceUri) });
+  const emptyLacks = lacksLabel(missingKeys({}, hints.required));
+  items.push({ label: '$(circle-slash) Empty context {}', ...(emptyLacks ? { description: `$(warning) ${emptyLacks}` } : {}), run: async () => loadContext({ kind: 'inline', json: '{}' }, workspaceUri) });
 
   const pick = await vscode.window.showQuickPick(items, { title, placeHolder: 'Pick the context (variables) to render with', matchOnDescription: true });
   if (!pick?.run) return undefined;
   const ctx = await pick.run();
-  if (ctx) await state.update(LAST_KEY, { ...lastAll, [workspaceUri]: ctx.source });
+  if (ctx && lastKey) await state.update(LAST_KEY, remember(lastAll, lastKey, ctx.source));
   return ctx;
 }

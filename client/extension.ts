@@ -82,8 +82,9 @@ export function activate(context: vscode.ExtensionContext): PromptManagerApi {
     command('promptManager.validateWorkspace', () => validateWorkspace(server, out)),
     command('promptManager.showHealth', () => showHealth(server, out)),
     command('promptManager.showMetrics', () => showMetrics(server, reports)),
+    command('promptManager.showMetricsJson', (from?: unknown) => showMetrics(server, reports, true, from)),
     command('promptManager.reloadConfiguration', () => reloadConfiguration(server, out)),
-    command('promptManager.setApiKey', () => setProviderApiKey(server, runs)),
+    command('promptManager.setApiKey', (a?: { env?: string }) => setProviderApiKey(server, runs, toArgs(a))),
     command('promptManager.showOutput', () => out.show()),
     command('promptManager.restartServer', async () => {
       out.appendLine('Restarting the language server…');

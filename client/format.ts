@@ -4,6 +4,7 @@
  * reports. Pure functions (no `vscode` import) so that they are unit-tested as they are.
  */
 import type { HealthReport, PromptErrorInfo, PromptWorkspaceInfo, WorkflowEvent, WorkflowStatus } from '../protocol/protocol.js';
+import { describeFallback, outcomeOfStatus } from './runOutcome.js';
 
 /** `12 ms`, `3.4 ms`, `1.25 s`, `2 min 5 s`. */
 export function formatDuration(ms: number | undefined): string {
@@ -49,6 +50,8 @@ export function formatEventLine(ev: WorkflowEvent, received: Date, stepWidth = 1
   const time = formatClock(eventDate(ev, received));
   const col = (step: string, status: string, rest: string[]) => `${time}  ${step.padEnd(stepWidth)}  ${status.padEnd(10)}  ${rest.filter(Boolean).join('  ')}`.trimEnd();
   switch (ev.type) {
+    case 'workflow.queued':
+      return col('(workflow)', 'queued', [`position ${ev.position}`, `run ${ev.runId}`]);
     case 'workflow.started':
       return col('(workflow)', 'started', [`${ev.steps.length} step${ev.steps.length === 1 ? '' : 's'}`, `max parallel ${Number.isFinite(ev.maxParallel) ? ev.maxParallel : 'unbounded'}`, `run ${ev.runId}`]);
     case 'step.started':
@@ -75,23 +78,32 @@ export function table(header: string[], rows: string[][]): string[] {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
 }
 
-/** The summary printed when a run ends: a header line, a table of steps, then the output. */
+/**
+ * The summary printed when a run ends: a header line ("succeeded with fallbacks", "refused"),
+ * why steps fell back, a table of steps, then the output.
+ */
 export function formatRunSummary(status: WorkflowStatus): string[] {
-  const head = `Run ${status.id} of ${status.composition}${status.serviceName ? ` (service ${status.serviceName})` : ''}: ${status.status} in ${formatDuration(status.durationMs ?? (status.finishedAt !== undefined ? status.finishedAt - status.startedAt : undefined))}`;
+  const outcome = outcomeOfStatus(status);
+  const who = `Run ${status.id} of ${status.composition}${status.serviceName ? ` (service ${status.serviceName})` : ''}`;
+  const head = outcome.refused
+    ? `${who}: refused: ${outcome.reasons.join('; ')}`
+    : `${who}: ${outcome.label} in ${formatDuration(status.durationMs ?? (status.finishedAt !== undefined ? status.finishedAt - status.startedAt : undefined))}`;
   const applied = [status.appliedOverrides.state && `state ${status.appliedOverrides.state}`, status.appliedOverrides.experienceLevel && `experience level ${status.appliedOverrides.experienceLevel}`].filter(Boolean);
   const rows = status.steps.map((s) => [
     s.id,
-    s.status + (s.skipReason ? ` (${s.skipReason})` : ''),
+    outcome.refused ? 'not run' : s.status + (s.skipReason ? ` (${s.skipReason})` : ''),
     String(s.attempts),
     formatDuration(s.durationMs),
     s.errors.length && (s.status === 'failed' || s.status === 'fallback') ? oneLine(errorText(s.errors[s.errors.length - 1]), 70) : oneLine(s.output, 70),
   ]);
   const out = [head];
   if (applied.length) out.push(`Overrides applied: ${applied.join(', ')}`);
+  const fallbacks = (status.fallbacks ?? []).map((f) => `  ${describeFallback(f)}`);
+  if (fallbacks.length) out.push('Fallbacks:', ...fallbacks);
   out.push('', ...table(['step', 'status', 'attempts', 'duration', 'output / last error'], rows), '');
   if (status.output !== null && status.output !== undefined) {
     out.push('Output:', ...String(status.output).split(/\r?\n/));
-  } else {
+  } else if (!outcome.refused) {
     out.push(`No output (run ${status.status})${status.error ? `: ${errorText(status.error)}` : ''}`);
   }
   return out;

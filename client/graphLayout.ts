@@ -7,7 +7,8 @@
 import type { CompositionGraph, GraphNodeInfo, StepRunStatus } from '../protocol/protocol.js';
 import { COMPOSITION_RULES_FILE } from '../protocol/configFiles.js';
 
-export type StepStatusName = StepRunStatus['status'];
+/** A step's status as the graph shows it: the run's, or `not_run` for the steps of a run that was refused before any step. */
+export type StepStatusName = StepRunStatus['status'] | 'not_run';
 
 export interface LaidOutNode {
   /** Index in graph.nodes (ids may repeat in a broken composition). */
@@ -39,12 +40,18 @@ export interface LaidOutGroup {
   kind: 'parallel' | 'cycle';
 }
 
+export type GraphDirection = 'LR' | 'TB';
+
 export interface GraphLayout {
+  /** `LR`: layers as columns, left to right (a wide view); `TB`: layers as rows, top to bottom (a narrow column). */
+  direction: GraphDirection;
   width: number;
   height: number;
   nodes: LaidOutNode[];
   edges: LaidOutEdge[];
   groups: LaidOutGroup[];
+  /** A line under each node's id is kept for its status (TB: the status does not fit beside the id). */
+  statusLine: boolean;
 }
 
 export const LAYOUT = {
@@ -60,8 +67,34 @@ export const LAYOUT = {
   maxChars: 34,
 } as const;
 
+/**
+ * The top-to-bottom layout, for a narrow column (VS Code's side column is often 400 px): tighter
+ * spacing, nodes only as wide as their text (at most `maxChars`), the status on a line of its own.
+ */
+export const COMPACT = {
+  pad: 8,
+  rankGap: 36,
+  gap: 10,
+  groupPad: 6,
+  groupLabel: 16,
+  lineH: 15,
+  nodePadY: 8,
+  nodePadX: 8,
+  /** The id line (12 px monospace) and the others (11 px). */
+  idCharW: 7.2,
+  charW: 6.6,
+  minW: 72,
+  maxChars: 18,
+} as const;
+
+export interface LayoutOptions {
+  direction?: GraphDirection;
+  /** TB: keep a line for the status under each id (there are statuses to show). */
+  statusLine?: boolean;
+}
+
 /** The text lines of a node: its id, its template, then what changes how it runs. */
-export function nodeLines(n: GraphNodeInfo): string[] {
+export function nodeLines(n: GraphNodeInfo, maxChars: number = LAYOUT.maxChars): string[] {
   const lines = [n.id];
   if (n.template) lines.push(n.template);
   if (n.model) lines.push(`model ${n.model}`);
@@ -71,7 +104,7 @@ export function nodeLines(n: GraphNodeInfo): string[] {
   if (n.continueOnError) flags.push('continue on error');
   if (n.hasFallback) flags.push('fallback');
   if (flags.length) lines.push(flags.join(' · '));
-  return lines.map((l) => (l.length > LAYOUT.maxChars ? l.slice(0, LAYOUT.maxChars - 1) + '…' : l));
+  return lines.map((l) => (l.length > maxChars ? l.slice(0, maxChars - 1) + '…' : l));
 }
 
 /** Orders each layer by the mean position of its dependencies (fewer crossings), stable otherwise. */
@@ -97,14 +130,41 @@ function orderLayers(graph: CompositionGraph, layerOf: Map<string, number>): num
   return byLayer;
 }
 
-export function layoutGraph(graph: CompositionGraph): GraphLayout {
-  const L = LAYOUT;
+interface Ranked {
+  columns: number[][];
+  cycleSet: Set<string>;
+}
+
+function rank(graph: CompositionGraph): Ranked {
   const layerOf = new Map<string, number>();
   graph.layers.forEach((ids, l) => ids.forEach((id) => layerOf.has(id) || layerOf.set(id, l)));
-  const columns = orderLayers(graph, layerOf);
-  const lines = graph.nodes.map(nodeLines);
+  return { columns: orderLayers(graph, layerOf), cycleSet: new Set(graph.cycle ?? []) };
+}
+
+function groupOf(graph: CompositionGraph, col: number[], cycleSet: Set<string>, layer: number, box: { x: number; y: number; w: number; h: number }): LaidOutGroup {
+  const isCycle = col.every((i) => cycleSet.has(graph.nodes[i]!.id)) && cycleSet.size > 0;
+  return { layer, ...box, label: isCycle ? 'dependency cycle' : `parallel · ${col.length} steps`, kind: isCycle ? 'cycle' : 'parallel' };
+}
+
+export function layoutGraph(graph: CompositionGraph, options: LayoutOptions = {}): GraphLayout {
+  return options.direction === 'TB' ? layoutTopDown(graph, options.statusLine ?? false) : layoutLeftRight(graph);
+}
+
+/**
+ * The layout that fits `availableWidth` (the view's, in CSS pixels): left to right when it fits
+ * there at full size, else top to bottom, whose width is that of the widest layer.
+ */
+export function chooseLayout(graph: CompositionGraph, availableWidth: number | undefined, statusLine: boolean): GraphLayout {
+  const lr = layoutLeftRight(graph);
+  if (!availableWidth || lr.width <= availableWidth) return lr;
+  return layoutTopDown(graph, statusLine);
+}
+
+function layoutLeftRight(graph: CompositionGraph): GraphLayout {
+  const L = LAYOUT;
+  const { columns, cycleSet } = rank(graph);
+  const lines = graph.nodes.map((n) => nodeLines(n));
   const heights = lines.map((ls) => ls.length * L.lineH + 2 * L.nodePadY);
-  const cycleSet = new Set(graph.cycle ?? []);
 
   // Column widths and heights.
   // Room for the id plus the status shown beside it (`succeeded`), and for every other line.
@@ -129,14 +189,90 @@ export function layoutGraph(graph: CompositionGraph): GraphLayout {
       nodes.push({ index: i, id: n.id, layer: c, x: nx, y, w: colW[c]!, h: heights[i]!, lines: lines[i]! });
       y += heights[i]! + L.rowGap;
     }
-    if (grouped[c]) {
-      const isCycle = col.every((i) => cycleSet.has(graph.nodes[i]!.id)) && cycleSet.size > 0;
-      groups.push({ layer: c, x: gx, y: gy, w: colW[c]! + 2 * L.groupPad, h: colH[c]!, label: isCycle ? 'dependency cycle' : `parallel · ${col.length} steps`, kind: isCycle ? 'cycle' : 'parallel' });
-    }
+    if (grouped[c]) groups.push(groupOf(graph, col, cycleSet, c, { x: gx, y: gy, w: colW[c]! + 2 * L.groupPad, h: colH[c]! }));
     x += colW[c]! + 2 * groupOffset + L.colGap;
   });
   const width = Math.max(L.pad * 2 + 1, x - L.colGap + L.pad);
 
+  const edges = routeEdges(graph, nodes, (a, b) => {
+    if (b.layer > a.layer) {
+      const x1 = a.x + a.w;
+      const y1 = a.y + a.h / 2;
+      const x2 = b.x - 2;
+      const y2 = b.y + b.h / 2;
+      const mid = (x1 + x2) / 2;
+      return `M${r(x1)},${r(y1)} C${r(mid)},${r(y1)} ${r(mid)},${r(y2)} ${r(x2)},${r(y2)}`;
+    }
+    // Same layer or backwards (only in a cycle): loop out on the right and come back.
+    const x1 = a.x + a.w;
+    const y1 = a.y + a.h / 2;
+    const x2 = b.x + b.w + 2;
+    const y2 = b.y + b.h / 2;
+    // Downward and upward edges loop out at different widths, so that a 2-cycle shows both arrows.
+    const out = Math.max(x1, x2) + (L.colGap / 2) * (a.y < b.y ? 0.6 : 1);
+    return `M${r(x1)},${r(y1)} C${r(out)},${r(y1)} ${r(out)},${r(y2)} ${r(x2)},${r(y2)}`;
+  });
+  return { direction: 'LR', width: Math.round(width + (graph.cycle ? L.colGap / 2 : 0)), height: Math.round(height), nodes, edges, groups, statusLine: false };
+}
+
+function layoutTopDown(graph: CompositionGraph, statusLine: boolean): GraphLayout {
+  const C = COMPACT;
+  const { columns: rows, cycleSet } = rank(graph);
+  const lines = graph.nodes.map((n) => nodeLines(n, C.maxChars));
+  const widths = lines.map((ls) => Math.round(Math.max(C.minW, ls[0]!.length * C.idCharW, ...ls.slice(1).map((s) => s.length * C.charW)) + 2 * C.nodePadX));
+  const lineCount = (i: number) => lines[i]!.length + (statusLine ? 1 : 0);
+  const grouped = rows.map((row) => row.length > 1);
+  // The nodes of a row share its height; a group adds its padding and its label above.
+  const nodeH = rows.map((row) => Math.max(0, ...row.map((i) => lineCount(i) * C.lineH + 2 * C.nodePadY)));
+  const rowW = rows.map((row, k) => row.reduce((w, i) => w + widths[i]!, 0) + Math.max(0, row.length - 1) * C.gap + (grouped[k] ? 2 * C.groupPad : 0));
+  const innerW = Math.max(0, ...rowW);
+  const width = innerW + 2 * C.pad;
+
+  const nodes: LaidOutNode[] = [];
+  const groups: LaidOutGroup[] = [];
+  let y = C.pad;
+  rows.forEach((row, k) => {
+    const gy = y;
+    const top = grouped[k] ? C.groupPad + C.groupLabel : 0;
+    let x = C.pad + (innerW - rowW[k]!) / 2;
+    const gx = x;
+    if (grouped[k]) x += C.groupPad;
+    for (const i of row) {
+      const n = graph.nodes[i]!;
+      nodes.push({ index: i, id: n.id, layer: k, x: r(x), y: y + top, w: widths[i]!, h: nodeH[k]!, lines: lines[i]! });
+      x += widths[i]! + C.gap;
+    }
+    const h = top + nodeH[k]! + (grouped[k] ? C.groupPad : 0);
+    if (grouped[k]) groups.push(groupOf(graph, row, cycleSet, k, { x: r(gx), y: gy, w: rowW[k]!, h }));
+    y += h + C.rankGap;
+  });
+  const loops = graph.cycle ? C.rankGap : 0;
+  const height = Math.max(C.pad * 2 + 1, y - C.rankGap + C.pad + loops);
+
+  const edges = routeEdges(graph, nodes, (a, b) => {
+    if (b.layer > a.layer) {
+      const x1 = a.x + a.w / 2;
+      const y1 = a.y + a.h;
+      const x2 = b.x + b.w / 2;
+      const y2 = b.y - 2;
+      const mid = (y1 + y2) / 2;
+      return `M${r(x1)},${r(y1)} C${r(x1)},${r(mid)} ${r(x2)},${r(mid)} ${r(x2)},${r(y2)}`;
+    }
+    // Same row or upwards (only in a cycle): loop out below and come back up.
+    const x1 = a.x + a.w / 2;
+    const y1 = a.y + a.h;
+    const x2 = b.x + b.w / 2;
+    const y2 = b.y + b.h + 2;
+    const out = Math.max(y1, y2) + C.rankGap * (a.x < b.x ? 0.6 : 1);
+    return `M${r(x1)},${r(y1)} C${r(x1)},${r(out)} ${r(x2)},${r(out)} ${r(x2)},${r(y2)}`;
+  });
+  return { direction: 'TB', width: Math.round(width), height: Math.round(height), nodes, edges, groups, statusLine };
+}
+
+const r = (v: number) => Math.round(v * 10) / 10;
+
+/** One edge per dependency between drawn steps, with the path `shape` gives; cycle edges marked. */
+function routeEdges(graph: CompositionGraph, nodes: LaidOutNode[], shape: (a: LaidOutNode, b: LaidOutNode) => string): LaidOutEdge[] {
   const first = new Map<string, LaidOutNode>();
   for (const n of nodes) if (!first.has(n.id)) first.set(n.id, n);
   const cycleEdges = new Set<string>();
@@ -151,28 +287,9 @@ export function layoutGraph(graph: CompositionGraph): GraphLayout {
     const a = first.get(e.from);
     const b = first.get(e.to);
     if (!a || !b) continue;
-    const r = (v: number) => Math.round(v * 10) / 10;
-    let d: string;
-    if (b.layer > a.layer) {
-      const x1 = a.x + a.w;
-      const y1 = a.y + a.h / 2;
-      const x2 = b.x - 2;
-      const y2 = b.y + b.h / 2;
-      const mid = (x1 + x2) / 2;
-      d = `M${r(x1)},${r(y1)} C${r(mid)},${r(y1)} ${r(mid)},${r(y2)} ${r(x2)},${r(y2)}`;
-    } else {
-      // Same layer or backwards (only in a cycle): loop out on the right and come back.
-      const x1 = a.x + a.w;
-      const y1 = a.y + a.h / 2;
-      const x2 = b.x + b.w + 2;
-      const y2 = b.y + b.h / 2;
-      // Downward and upward edges loop out at different widths, so that a 2-cycle shows both arrows.
-      const out = Math.max(x1, x2) + (L.colGap / 2) * (a.y < b.y ? 0.6 : 1);
-      d = `M${r(x1)},${r(y1)} C${r(out)},${r(y1)} ${r(out)},${r(y2)} ${r(x2)},${r(y2)}`;
-    }
-    edges.push({ from: e.from, to: e.to, d, cycle: cycleEdges.has(`${e.from}\u0000${e.to}`) });
+    edges.push({ from: e.from, to: e.to, d: shape(a, b), cycle: cycleEdges.has(`${e.from}\u0000${e.to}`) });
   }
-  return { width: Math.round(width + (graph.cycle ? L.colGap / 2 : 0)), height: Math.round(height), nodes, edges, groups };
+  return edges;
 }
 
 export function escapeXml(s: string): string {
@@ -185,27 +302,36 @@ export function escapeXml(s: string): string {
  * strict CSP (no 'unsafe-inline') holds.
  */
 export function renderSvg(graph: CompositionGraph, layout: GraphLayout, statuses: Record<string, StepStatusName> = {}): string {
-  const L = LAYOUT;
+  const tb = layout.direction === 'TB';
+  const padX = tb ? COMPACT.nodePadX : 12;
+  const padY = tb ? COMPACT.nodePadY : LAYOUT.nodePadY;
+  const lineH = tb ? COMPACT.lineH : LAYOUT.lineH;
+  const groupPad = tb ? COMPACT.groupPad : LAYOUT.groupPad;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" class="graph" width="${layout.width}" height="${layout.height}" viewBox="0 0 ${layout.width} ${layout.height}" role="img" aria-label="${escapeXml(`Workflow graph of ${graph.composition}`)}">`);
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" class="graph ${tb ? 'tb' : 'lr'}" width="${layout.width}" height="${layout.height}" viewBox="0 0 ${layout.width} ${layout.height}" role="img" aria-label="${escapeXml(`Workflow graph of ${graph.composition}`)}">`);
   out.push('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker>');
   out.push('<marker id="arrow-cycle" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead cycle"/></marker></defs>');
   for (const g of layout.groups) {
-    out.push(`<g class="group ${g.kind}" data-layer="${g.layer}"><rect x="${g.x}" y="${g.y}" width="${g.w}" height="${g.h}" rx="10"/><text x="${g.x + L.groupPad}" y="${g.y + L.groupPad + 4}" class="group-label">${escapeXml(g.label)}</text></g>`);
+    out.push(`<g class="group ${g.kind}" data-layer="${g.layer}"><rect x="${g.x}" y="${g.y}" width="${g.w}" height="${g.h}" rx="10"/></g>`);
   }
   for (const e of layout.edges) {
     out.push(`<path class="edge${e.cycle ? ' cycle' : ''}" data-from="${escapeXml(e.from)}" data-to="${escapeXml(e.to)}" d="${e.d}" marker-end="url(#${e.cycle ? 'arrow-cycle' : 'arrow'})"><title>${escapeXml(`${e.to} depends on ${e.from}`)}</title></path>`);
+  }
+  // Over the edges that cross them (with a halo of the background), so that they stay legible.
+  for (const g of layout.groups) {
+    out.push(`<text x="${g.x + groupPad}" y="${g.y + groupPad + (tb ? 10 : 4)}" class="group-label${g.kind === 'cycle' ? ' cycle' : ''}">${escapeXml(g.label)}</text>`);
   }
   const nodeInfo = (i: number) => graph.nodes[i]!;
   for (const n of layout.nodes) {
     const info = nodeInfo(n.index);
     const status = (statuses[n.id] as StepStatusName | undefined) ?? 'none';
+    const statusText = status === 'not_run' ? 'not run' : status;
     const classes = ['node', `status-${status}`];
     if (info.model) classes.push('has-model');
     if (info.skip) classes.push('skip');
     if ((graph.cycle ?? []).includes(n.id)) classes.push('in-cycle');
     const tip = [
-      `${n.id}${status !== 'none' ? ` (last run: ${status})` : ''}`,
+      `${n.id}${status !== 'none' ? ` (last run: ${statusText})` : ''}`,
       info.template && `template: ${info.template}`,
       info.model && `model: ${info.model}`,
       info.when && `when: ${info.when}`,
@@ -216,13 +342,20 @@ export function renderSvg(graph: CompositionGraph, layout: GraphLayout, statuses
     ]
       .filter(Boolean)
       .join('\n');
-    out.push(`<g class="${classes.join(' ')}" data-step="${escapeXml(n.id)}" data-index="${n.index}" tabindex="0" role="button" aria-label="${escapeXml(`step ${n.id}`)}">`);
+    out.push(`<g class="${classes.join(' ')}" data-step="${escapeXml(n.id)}" data-index="${n.index}" tabindex="0" role="button" aria-label="${escapeXml(`step ${n.id}${status !== 'none' ? `, ${statusText}` : ''}`)}">`);
     out.push(`<title>${escapeXml(tip)}</title>`);
     out.push(`<rect x="${n.x}" y="${n.y}" width="${n.w}" height="${n.h}" rx="6"/>`);
+    // TB: the status has a line of its own under the id; LR: it sits at the right of the id's line.
+    const skip = tb && layout.statusLine ? 1 : 0;
+    const baseline = (k: number) => r(n.y + padY + lineH * (k + 1) - 4);
     n.lines.forEach((line, k) => {
-      out.push(`<text x="${n.x + 12}" y="${n.y + L.nodePadY + L.lineH * (k + 1) - 4}" class="${k === 0 ? 'step-id' : k === 1 && info.template ? 'step-template' : 'step-flags'}">${escapeXml(line)}</text>`);
+      const row = k === 0 ? 0 : k + skip;
+      out.push(`<text x="${r(n.x + padX)}" y="${baseline(row)}" class="${k === 0 ? 'step-id' : k === 1 && info.template ? 'step-template' : 'step-flags'}">${escapeXml(line)}</text>`);
     });
-    if (status !== 'none') out.push(`<text x="${n.x + n.w - 8}" y="${n.y + L.nodePadY + L.lineH - 4}" class="step-status" text-anchor="end">${escapeXml(status)}</text>`);
+    if (status !== 'none') {
+      if (tb) out.push(`<text x="${r(n.x + padX)}" y="${baseline(1)}" class="step-status">${escapeXml(statusText)}</text>`);
+      else out.push(`<text x="${n.x + n.w - 8}" y="${baseline(0)}" class="step-status" text-anchor="end">${escapeXml(statusText)}</text>`);
+    }
     out.push('</g>');
   }
   out.push('</svg>');

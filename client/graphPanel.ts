@@ -6,10 +6,10 @@
 import * as vscode from 'vscode';
 import { COMPOSITION_RULES_FILE } from '../protocol/configFiles.js';
 import { CompositionGraphRequest, ListCompositionsRequest, type CompositionGraph, type PromptWorkspaceInfo } from '../protocol/protocol.js';
-import { formatDuration } from './format.js';
+import { formatDuration, oneLine } from './format.js';
 import { graphHtml } from './graphHtml.js';
-import { layoutGraph, renderSvg } from './graphLayout.js';
-import { runKey, type RunStore } from './runStore.js';
+import { chooseLayout, renderSvg } from './graphLayout.js';
+import { runKey, type LastRun, type RunStore } from './runStore.js';
 import { requestErrorMessage, type ServerController } from './serverController.js';
 import { normUri, pickWorkspace } from './workspaces.js';
 
@@ -23,6 +23,9 @@ class GraphPanel implements vscode.Disposable {
   private graph: CompositionGraph | undefined;
   private problem = '';
   private ready = false;
+  /** The drawing area's width in the webview (CSS pixels), as it last reported it. */
+  private viewWidth: number | undefined;
+  private direction: string | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -34,10 +37,15 @@ class GraphPanel implements vscode.Disposable {
     this.panel = vscode.window.createWebviewPanel('promptManager.graph', `Graph: ${composition}`, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false }, { enableScripts: true, localResourceRoots: [], enableFindWidget: true });
     this.panel.webview.html = graphHtml(nonce(), `Workflow ${composition}`);
     this.disposables.push(
-      this.panel.webview.onDidReceiveMessage((m: { type: string; step?: string; index?: number }) => {
+      this.panel.webview.onDidReceiveMessage((m: { type: string; step?: string; index?: number; width?: number }) => {
         if (m.type === 'ready') {
           this.ready = true;
+          this.viewWidth = typeof m.width === 'number' && m.width > 0 ? m.width : undefined;
           this.post();
+        } else if (m.type === 'resize') {
+          // Redraw only when the other layout (left to right, or top to bottom) now fits better.
+          this.viewWidth = typeof m.width === 'number' && m.width > 0 ? m.width : undefined;
+          if (this.graph && this.layout(this.graph).direction !== this.direction) this.post();
         } else if (m.type === 'open') void this.openStep(m.index, m.step);
         else if (m.type === 'run') void vscode.commands.executeCommand('promptManager.runWorkflow', { workspace: this.workspace.uri, composition: this.composition });
         else if (m.type === 'refresh') void this.refresh();
@@ -72,18 +80,21 @@ class GraphPanel implements vscode.Disposable {
     })();
   }
 
+  private layout(g: CompositionGraph) {
+    const last = this.owner.runs.lastRun(this.workspace.uri, this.composition);
+    return chooseLayout(g, this.viewWidth, Object.keys(last?.steps ?? {}).length > 0);
+  }
+
   post(): void {
     if (!this.ready) return;
     const last = this.owner.runs.lastRun(this.workspace.uri, this.composition);
     const g = this.graph;
     const statuses = last?.steps ?? {};
-    const svg = g ? renderSvg(g, layoutGraph(g), statuses) : '';
+    const layout = g ? this.layout(g) : undefined;
+    this.direction = layout?.direction;
+    const svg = g && layout ? renderSvg(g, layout, statuses) : '';
     const summary = g ? `${g.nodes.length} steps · ${g.edges.length} dependencies · ${g.layers.length} layers${this.workspace.name === '.' ? '' : ` · ${this.workspace.name}`}` : '';
-    const run = last
-      ? last.running
-        ? `run ${last.runId}: running`
-        : `last run ${last.runId}: ${last.status?.status ?? 'ended'}${last.status?.durationMs !== undefined ? ` in ${formatDuration(last.status.durationMs)}` : ''}`
-      : 'not run yet';
+    const run = last ? runLine(last) : 'not run yet';
     void this.panel.webview.postMessage({ type: 'graph', title: `Workflow ${this.composition}`, summary, run, problem: this.problem, svg, composition: this.composition, workspace: this.workspace.uri });
   }
 
@@ -170,6 +181,16 @@ export class GraphPanels implements vscode.Disposable {
     for (const p of [...this.panels.values()]) p.dispose();
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/** The graph's line about the last run: "last run …: succeeded with fallbacks in 12 ms: draft fell back: …", "…: refused: …". */
+function runLine(last: LastRun): string {
+  if (last.running) return `run ${last.runId}: running`;
+  const o = last.outcome;
+  if (!o) return `last run ${last.runId}: ended`;
+  const took = last.durationMs !== undefined && !o.refused ? ` in ${formatDuration(last.durationMs)}` : '';
+  const why = o.severity !== 'info' && o.reasons.length ? `: ${oneLine(o.reasons.join('; '), 200)}` : '';
+  return `last run ${last.runId}: ${o.label}${took}${why}`;
 }
 
 function nonce(): string {

@@ -3,8 +3,9 @@
  * composition (live while it runs, for the graph's colours) and who listens to a run's events.
  * Fed by promptManager/stepProgress notifications and by the runWorkflow results. Pure.
  */
-import type { StepProgressParams, WorkflowEvent, WorkflowStatus } from '../protocol/protocol.js';
+import type { PromptErrorInfo, StepProgressParams, WorkflowEvent, WorkflowStatus } from '../protocol/protocol.js';
 import type { StepStatusName } from './graphLayout.js';
+import { outcomeOfRefusal, outcomeOfStatus, type RunOutcome } from './runOutcome.js';
 
 export interface LastRun {
   runId: string;
@@ -13,7 +14,16 @@ export interface LastRun {
   running: boolean;
   steps: Record<string, StepStatusName>;
   status?: WorkflowStatus;
+  /** How it ended, once it has: from its final status, its refusal, or its last event. */
+  outcome?: RunOutcome;
+  durationMs?: number;
 }
+
+/**
+ * How a run started from this client ended: its final status (and how many errors elsewhere in
+ * the workspace it ran despite), the server's refusal, or neither (the server went away).
+ */
+export type RunEnd = { final: WorkflowStatus; errorsElsewhere?: number } | { refusal: PromptErrorInfo } | undefined;
 
 type Listener<T> = (v: T) => void;
 
@@ -49,25 +59,39 @@ export class RunStore {
       if (ev.type === 'workflow.started') for (const s of ev.steps) run.steps[s] ??= 'pending';
       else if (ev.type === 'step.started') run.steps[ev.stepId] = 'running';
       else if (ev.type === 'step.finished') run.steps[ev.stepId] = ev.status;
-      else if (ev.type === 'workflow.finished') run.running = false;
+      else if (ev.type === 'workflow.finished') {
+        run.running = false;
+        // A run started elsewhere ends here; one started from this client gets its full status in end().
+        run.outcome ??= { label: ev.status === 'timed_out' ? 'timed out' : ev.status, severity: ev.status === 'succeeded' ? 'info' : 'warning', reasons: [], missingKeys: [], refused: false };
+        run.durationMs = ev.durationMs;
+      }
       this.emitChange(key);
     }
     for (const l of this.eventListeners.get(p.runId) ?? []) l(p.event);
   }
 
-  /** Called with the run's final status (from the runWorkflow result). */
-  end(runId: string, status: WorkflowStatus | undefined): void {
+  /** Called when a run started from this client ends: with its final status, the server's refusal, or nothing when the server went away. */
+  end(runId: string, how: RunEnd): void {
     const key = this.byRun.get(runId);
     this.active = Math.max(0, this.active - 1);
     if (!key) return;
     const run = this.last.get(key);
     if (run && run.runId === runId) {
       run.running = false;
-      if (status) {
+      if (how && 'final' in how) {
+        const status = how.final;
         run.status = status;
-        for (const s of status.steps) run.steps[s.id] = s.status;
+        run.outcome = outcomeOfStatus(status);
+        if (status.durationMs !== undefined) run.durationMs = status.durationMs;
+        // A refused run's steps never ran: not "cancelled".
+        for (const s of status.steps) run.steps[s.id] = status.refused ? 'not_run' : s.status;
+      } else if (how) {
+        run.outcome = outcomeOfRefusal(how.refusal);
+        for (const id of Object.keys(run.steps)) run.steps[id] = 'not_run';
       } else {
-        for (const [id, s] of Object.entries(run.steps)) if (s === 'running' || s === 'pending') run.steps[id] = 'cancelled';
+        run.outcome = { label: 'interrupted', severity: 'error', reasons: ['the language server stopped during the run'], missingKeys: [], refused: false };
+        for (const [id, s] of Object.entries(run.steps)) if (s === 'running') run.steps[id] = 'cancelled';
+        else if (s === 'pending') run.steps[id] = 'not_run';
       }
     }
     this.emitChange(key);

@@ -7,10 +7,11 @@
 import * as vscode from 'vscode';
 import { CancelRunRequest, CompositionGraphRequest, ListCompositionsRequest, RunWorkflowRequest, type CompositionInfo, SETTING_DEFAULTS, type RunWorkflowParams, type WorkflowEvent } from '../protocol/protocol.js';
 import { COMPOSITION_RULES_FILE } from '../protocol/configFiles.js';
-import { pickContext } from './contexts.js';
+import { pickContext, requiredContext } from './contexts.js';
 import { formatDuration, formatEventLine, formatRunSummary } from './format.js';
+import { outcomeMessage, outcomeOfRefusal, outcomeOfStatus } from './runOutcome.js';
 import { providerSteps, untrustedRunMessage } from './policy.js';
-import type { RunStore } from './runStore.js';
+import type { RunEnd, RunStore } from './runStore.js';
 import { isConnectionLost, requestErrorMessage, type ServerController } from './serverController.js';
 import { pickWorkspace } from './workspaces.js';
 
@@ -55,7 +56,8 @@ export async function runWorkflow(server: ServerController, runs: RunStore, out:
     if (!pick) return;
     service = pick.service;
   }
-  const ctx = await pickContext(state, ws.uri, { composition: comp.name, ...(service ? { service } : {}) }, `Run Workflow: context for ${comp.name}`);
+  const required = await requiredContext(server, ws.uri, { composition: comp.name, ...(service ? { service } : {}) });
+  const ctx = await pickContext(state, ws.uri, { composition: comp.name, ...(service ? { service } : {}), ...(required ? { required } : {}) }, `Run Workflow: context for ${comp.name}`);
   if (!ctx) return;
 
   // Workspace trust: nothing that calls a model provider runs in an untrusted workspace.
@@ -88,8 +90,11 @@ export async function runWorkflow(server: ServerController, runs: RunStore, out:
   out.show(true);
   runs.begin(ws.uri, composition.name, runId, stepIds);
 
-  let finalStatus: Parameters<RunStore['end']>[1];
+  let end: RunEnd;
   try {
+    // The notification lives exactly as long as the request: whatever way the run ends (a
+    // result, a refusal, an error, the server going away), the task returns or throws and VS
+    // Code closes it. What the run came to is told after, in a notification of its own.
     await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `PromptManager: ${composition.name}`, cancellable: true },
       async (progress, token) => {
@@ -115,19 +120,7 @@ export async function runWorkflow(server: ServerController, runs: RunStore, out:
         });
         try {
           const r = await server.request(RunWorkflowRequest, params);
-          if (!r.ok) {
-            out.appendLine(`Run ${runId} could not start: ${r.error.code}: ${r.error.message}`);
-            void vscode.window.showErrorMessage(`PromptManager: ${composition.name} could not run: ${r.error.message}`, 'Show Output').then((a) => a && out.show());
-            return;
-          }
-          finalStatus = r.status;
-          out.appendLine('');
-          for (const line of formatRunSummary(r.status)) out.appendLine(line);
-          out.appendLine(`=== End of run ${runId} ===`);
-          out.show(true);
-          const s = r.status.status;
-          if (s === 'succeeded') void vscode.window.setStatusBarMessage(`PromptManager: ${composition.name} succeeded in ${formatDuration(r.status.durationMs)}`, 5000);
-          else void vscode.window.showWarningMessage(`PromptManager: ${composition.name} ended ${s}${r.status.error ? `: ${String((r.status.error as { message?: unknown }).message ?? '')}` : ''}`, 'Show Output').then((a) => a && out.show());
+          end = r.ok ? { final: r.status, ...(r.errorsElsewhere ? { errorsElsewhere: r.errorsElsewhere } : {}) } : { refusal: r.error };
         } finally {
           sub.dispose();
           cancel.dispose();
@@ -157,6 +150,38 @@ export async function runWorkflow(server: ServerController, runs: RunStore, out:
       void vscode.window.showErrorMessage(requestErrorMessage(e));
     }
   } finally {
-    runs.end(runId, finalStatus);
+    runs.end(runId, end);
   }
+  if (end) reportRunEnd(out, composition.name, runId, end);
+}
+
+/** Tells what a finished or refused run came to: the output channel, then the status bar or a notification. */
+function reportRunEnd(out: vscode.OutputChannel, composition: string, runId: string, end: NonNullable<RunEnd>): void {
+  if ('refusal' in end) {
+    const o = outcomeOfRefusal(end.refusal);
+    out.appendLine(`Run ${runId} of ${composition} was refused: ${end.refusal.code}: ${end.refusal.message}`);
+    out.appendLine(`=== End of run ${runId} (refused) ===`);
+    void vscode.window.showErrorMessage(outcomeMessage(composition, o), 'Show Output').then((a) => a && out.show());
+    return;
+  }
+  const status = end.final;
+  const o = outcomeOfStatus(status);
+  out.appendLine('');
+  for (const line of formatRunSummary(status)) out.appendLine(line);
+  if (end.errorsElsewhere) out.appendLine(`Note: ${end.errorsElsewhere} error${end.errorsElsewhere === 1 ? '' : 's'} elsewhere in the workspace (not in what this run uses: see Problems).`);
+  out.appendLine(`=== End of run ${runId} ===`);
+  out.show(true);
+  const duration = formatDuration(status.durationMs);
+  if (o.severity === 'info') {
+    void vscode.window.setStatusBarMessage(`PromptManager: ${composition} ${o.label} in ${duration}`, 5000);
+    return;
+  }
+  void vscode.window.setStatusBarMessage(`$(warning) PromptManager: ${composition} ${o.label}`, 10_000);
+  const setKey = o.missingKeys.length ? ['Set Provider API Key'] : [];
+  const text = outcomeMessage(composition, o, o.refused ? undefined : duration);
+  const shown = o.severity === 'error' ? vscode.window.showErrorMessage(text, ...setKey, 'Show Output') : vscode.window.showWarningMessage(text, ...setKey, 'Show Output');
+  void shown.then((a) => {
+    if (a === 'Set Provider API Key') void vscode.commands.executeCommand('promptManager.setApiKey', { env: o.missingKeys[0] });
+    else if (a) out.show();
+  });
 }

@@ -19,8 +19,11 @@ export type { FileReadProblem } from './workspace/fileRead.js';
 export type { TemplateAnalysis } from './templates/analysis.js';
 
 export { PromptManager } from './manager/promptManager.js';
-export type { PromptManagerOptions, ReloadOptions, ReloadResult, TemplateInfo, ContextCheck, ExecuteWorkflowOptions } from './manager/promptManager.js';
-export type { RenderContext, RenderOptions, RenderResult, RenderRequest, BatchResult } from './manager/renderTypes.js';
+export type { PromptManagerOptions, ReloadOptions, ReloadResult, TemplateInfo, ContextCheck, ExecuteWorkflowOptions, ConfigTarget } from './manager/promptManager.js';
+export type { RenderContext, RenderOptions, RenderResult, RenderRequest, BatchResult, PreviewOptions, TemplatePreview, StepPreviewResult } from './manager/renderTypes.js';
+export { errorsFor, attributeErrors, renderUse, runUse } from './validate/errorScope.js';
+export type { ErrorsFor, ErrorOwner, ConfigUse } from './validate/errorScope.js';
+export { MissingVariables, missingMarker } from './templates/missingVariables.js';
 export type { TemplateLogEntry } from './manager/templateEngine.js';
 export { PromptEnabledService, PromptEnabled, SERVICE_NAME_KEY } from './manager/promptEnabledService.js';
 export type { PromptCapable, PromptEnabledServiceOptions, RenderPromptRequest, ExecuteWorkflowRequest, ServiceRenderStats } from './manager/promptEnabledService.js';
@@ -48,11 +51,14 @@ export { LatencyHistogram } from './stats/histogram.js';
 export type { HistogramSummary } from './stats/histogram.js';
 export type { MetricsSnapshot, RenderStatsJSON, WorkflowStatsJSON } from './manager/metrics.js';
 export type { HealthReport, HealthStatus, ComponentHealth } from './manager/health.js';
+export type { PerformanceAlert, PerformanceAlertOptions, AlertMetric } from './manager/performanceAlerts.js';
 
 // Workflows: the DAG engine the manager runs compositions on, its executors and graph export.
 export * from './workflow/index.js';
 export { EngineWorkflowPort } from './manager/engineWorkflowPort.js';
 export type { WorkflowSettings, ProviderOverrides } from './manager/engineWorkflowPort.js';
+export { PROBE_DOWN_STREAK } from './manager/providerProbes.js';
+export type { ProbeSettings, ProbeState } from './manager/providerProbes.js';
 export { LineIndex } from './text/lineIndex.js';
 export { ValidationCache } from './validate/validateWorkspace.js';
 export { analyzeTemplate } from './templates/analyze.js';

@@ -4,8 +4,8 @@
  * client imports this module to call them (as vscode-eslint shares its protocol module).
  *
  * The protocol imports nothing but `vscode-languageserver-protocol` and its own folder (the
- * wire shapes of runs and graphs are in workflowTypes.ts; test/repository/boundaries.test.ts
- * holds it to that), so any client can bundle it and the core's internal types are not the
+ * wire shapes of runs and graphs are in workflowTypes.ts, those of renders and previews in renderTypes.ts;
+ * test/repository/boundaries.test.ts holds it to that), so any client can bundle it and the core's internal types are not the
  * wire format: the server maps them to these in server/wire.ts.
  *
  * docs/protocol.md documents every method and field for client authors, and
@@ -22,8 +22,10 @@
  */
 import { NotificationType, ProtocolRequestType, RequestType, type Location, type Range, type WorkDoneProgressParams } from 'vscode-languageserver-protocol';
 import type { GraphNode, WorkflowEvent, WorkflowStatus } from './workflowTypes.js';
+import type { PreviewParams, PreviewResult, RenderParams, RenderResult } from './renderTypes.js';
 
 export type * from './workflowTypes.js';
+export type * from './renderTypes.js';
 
 /** Bumped when a request or result changes incompatibly; the server reports it in `initialize`'s `serverInfo` and `promptManager/listWorkspaces`. */
 export const PROTOCOL_VERSION = 1;
@@ -82,7 +84,7 @@ export interface WorkspaceParams {
 export interface PromptWorkspaceInfo {
   /** The prompt workspace folder. */
   uri: string;
-  /** The folder's name relative to its workspace folder (`.` for the folder itself). */
+  /** What messages call it: its editor folder's name, then its path below that folder (`examples`, `examples/broken/cycle`). */
   name: string;
   templatesRoot: string;
   /** Absent when the file does not exist. */
@@ -187,28 +189,30 @@ export interface ProviderInfo {
 }
 export const ListProvidersRequest = new RequestType<WorkspaceParams, ListResult<ProviderInfo>, void>('promptManager/listProviders');
 
-// ---------------------------------------------------------------------------------------
-// Rendering
-
-export interface RenderParams extends WorkspaceParams {
-  template: string;
-  context: Record<string, unknown>;
-  /** With a service: its access rules, required context and fallback apply. */
+/** What a context must hold for a render of `template` or a run of `composition` (at most one of them), as `service` when given. */
+export interface ContextRequirementsParams extends WorkspaceParams {
+  template?: string;
+  composition?: string;
   service?: string;
 }
-
-export type RenderResult =
+export type ContextRequirementsResult =
   | {
       ok: true;
-      text: string;
-      /** The template that produced the text: the service's fallback template when it answered. */
-      templateUsed: string;
-      fromCache: boolean;
-      durationMs: number;
+      /** Top-level keys without which the render or run fails (`missing_context`), sorted. */
+      required: string[];
+      /** Keys read when present, sorted; none of `required`. */
+      optional: string[];
     }
-  | { ok: false; error: PromptErrorInfo; durationMs: number };
+  | { ok: false; error: PromptErrorInfo };
+export const ContextRequirementsRequest = new RequestType<ContextRequirementsParams, ContextRequirementsResult, void>('promptManager/contextRequirements');
 
+// ---------------------------------------------------------------------------------------
+// Rendering (params and results in renderTypes.ts)
+
+/** Renders a template with a context, as the engine would. */
 export const RenderRequest = new RequestType<RenderParams, RenderResult, void>('promptManager/render');
+/** A render for a person to look at: a template, or a step as a run would render it; missing values as markers. */
+export const PreviewRequest = new RequestType<PreviewParams, PreviewResult, void>('promptManager/preview');
 
 // ---------------------------------------------------------------------------------------
 // Workflow runs
@@ -219,6 +223,10 @@ export interface RunWorkflowParams extends WorkspaceParams, WorkDoneProgressPara
   service?: string;
   /** The run's id; generated when absent. Reusing the id of a running run is refused. */
   runId?: string;
+  /**
+   * At most this many steps at once: lowers the composition's `max_parallel`, never raises it
+   * (the `promptManager.run.maxParallel` setting). 0 or absent: the composition's own.
+   */
   maxParallel?: number;
 }
 
@@ -227,11 +235,19 @@ export interface RunWorkflowParams extends WorkspaceParams, WorkDoneProgressPara
  * the composition is unknown, the service may not run it or the context lacks what it requires,
  * or a run with this id is still running.
  */
-export type RunWorkflowResult = { ok: true; status: WorkflowStatus } | { ok: false; error: PromptErrorInfo };
+export type RunWorkflowResult =
+  | {
+      ok: true;
+      status: WorkflowStatus;
+      /** Errors of the workspace in what this run does not use (one it uses refuses it); absent when none. */
+      errorsElsewhere?: number;
+    }
+  | { ok: false; error: PromptErrorInfo };
 
 /**
  * Resolves when the run ends, whatever its status (a run the engine refuses before any step,
- * such as a provider step in an untrusted workspace, ends `failed` with `status.error`). While
+ * such as a provider step in an untrusted workspace, ends `failed` with `status.refused` and
+ * `status.error`). While
  * it runs the server reports work-done progress (when the client passed a `workDoneToken`) and
  * sends `promptManager/stepProgress` for every event. Cancelling the request
  * (`$/cancelRequest`) or `promptManager/cancelRun` cancels the run; the result then has status

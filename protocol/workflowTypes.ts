@@ -11,10 +11,35 @@
  */
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'fallback' | 'failed' | 'skipped' | 'cancelled';
-export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'timed_out';
-export type FinalRunStatus = Exclude<RunStatus, 'running'>;
+/** `pending`: queued, waiting for a run slot (the engine's `maxConcurrentRuns`); `running` from its start to its end. */
+export type RunStatus = 'pending' | 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'timed_out';
+export type FinalRunStatus = Exclude<RunStatus, 'pending' | 'running'>;
 /** Why a step was skipped: its `when` was false, an override said `skip`, or something upstream failed. */
 export type SkipReason = 'when' | 'override' | 'upstream';
+
+/**
+ * What kind of failure a call to a model provider ended in: `missing_key` (its `api_key_env`
+ * is not set), `connection_refused`, `dns`, `unreachable`, `connection_reset`, `tls`,
+ * `timeout`, `rate_limited` (429), `server_error` (5xx), `auth` (401/403), `client_error`
+ * (other 4xx), `malformed_response`, `not_sent` (its settings kept the request from being
+ * sent), `cancelled`, `other`.
+ */
+export type ProviderFailureKind =
+  | 'connection_refused'
+  | 'dns'
+  | 'unreachable'
+  | 'connection_reset'
+  | 'tls'
+  | 'timeout'
+  | 'rate_limited'
+  | 'server_error'
+  | 'auth'
+  | 'client_error'
+  | 'malformed_response'
+  | 'missing_key'
+  | 'not_sent'
+  | 'cancelled'
+  | 'other';
 
 /** An error of a step or a run, as JSON: `code` (a PromptErrorCode) and `message`, with the details that apply (`template`, `service`, `composition`, `step`, `variable`, `status`, `retryAfterMs`, `location`). */
 export type ErrorJSON = Record<string, unknown>;
@@ -42,13 +67,30 @@ export interface StepRunStatus {
   model?: string;
 }
 
+/** Why a step's fallback gave its output (`WorkflowStatus.fallbacks`): the error of its last attempt. */
+export interface FallbackCause {
+  step: string;
+  /** The error's code (`provider_error`, `timeout`, `template_error`...). */
+  code: string;
+  /** The error's message, for a person. */
+  cause: string;
+  /** When the error came from the model provider's call: what kind of failure. */
+  kind?: ProviderFailureKind;
+  /** The provider that failed, with `kind`. */
+  provider?: string;
+  /** With kind `missing_key`: the environment variable the provider reads its API key from. */
+  apiKeyEnv?: string;
+}
+
 export interface WorkflowStatus {
   id: string;
   composition: string;
   serviceName?: string;
   status: RunStatus;
-  /** Wall-clock time the run started, epoch milliseconds. */
+  /** Wall-clock time the run was started (or queued), epoch milliseconds. */
   startedAt: number;
+  /** For a run that waited for a run slot: how long it waited, in milliseconds (so far, while `pending`); included in `durationMs`. */
+  queuedMs?: number;
   /** `startedAt` plus the run's duration on the engine's monotonic clock. */
   finishedAt?: number;
   durationMs?: number;
@@ -64,6 +106,10 @@ export interface WorkflowStatus {
   error?: ErrorJSON;
   maxParallel: number;
   appliedOverrides: { state?: string; experienceLevel?: string };
+  /** The steps whose fallback gave the output, and why, in declaration order; absent when none did (the run's `status` stays the contract's). */
+  fallbacks?: FallbackCause[];
+  /** True when the run was refused before any step started (`error` says why): its steps never ran. */
+  refused?: true;
 }
 
 interface EventBase {
@@ -78,6 +124,13 @@ export interface WorkflowStartedEvent extends EventBase {
   stepId?: undefined;
   steps: string[];
   maxParallel: number;
+}
+/** The run waits for a run slot; `workflow.started` follows when it gets one. */
+export interface WorkflowQueuedEvent extends EventBase {
+  type: 'workflow.queued';
+  stepId?: undefined;
+  /** Its place in the queue, 1 for the next run to start. */
+  position: number;
 }
 export interface StepStartedEvent extends EventBase {
   type: 'step.started';
@@ -111,7 +164,7 @@ export interface WorkflowFinishedEvent extends EventBase {
   error?: ErrorJSON;
 }
 /** One progress event of a run (`promptManager/stepProgress`). */
-export type WorkflowEvent = WorkflowStartedEvent | StepStartedEvent | StepRetryingEvent | StepFinishedEvent | WorkflowFinishedEvent;
+export type WorkflowEvent = WorkflowQueuedEvent | WorkflowStartedEvent | StepStartedEvent | StepRetryingEvent | StepFinishedEvent | WorkflowFinishedEvent;
 
 /** A step of a composition graph (`promptManager/compositionGraph`). */
 export interface GraphNode {

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { ResponseError, ErrorCodes, type CancellationToken, type Connection, type Location } from 'vscode-languageserver/node';
 import { isConfigFile } from '../core/workspace/discover.js';
 import { compositionNamed, compositionsUsingTemplate, innermostHolding, serviceNamed, servicesNamingTemplate, servicesRunningComposition, templatesServiceMayRender } from '../core/workspace/queries.js';
+import { templateNeeds } from '../core/validate/dataFlow.js';
 import { buildGraph } from '../core/workflow/graph.js';
 import { resolveComposition } from '../core/workflow/resolve.js';
 import type { WorkflowEvent } from '../core/workflow/types.js';
@@ -18,6 +19,7 @@ import { mappingsOf, rangeIn, rulesOf, type WorkspaceSnapshot } from './workspac
 import {
   CancelRunRequest,
   CompositionGraphRequest,
+  ContextRequirementsRequest,
   HealthRequest,
   ListCompositionsRequest,
   ListProvidersRequest,
@@ -26,6 +28,7 @@ import {
   ListTemplatesRequest,
   ListWorkspacesRequest,
   MetricsRequest,
+  PreviewRequest,
   PROTOCOL_VERSION,
   RenderRequest,
   RunStatusRequest,
@@ -43,6 +46,7 @@ import {
   wireCompositionInfo,
   wireGraphNode,
   wireHealthReport,
+  wirePreview,
   wirePromptError,
   wireProviderInfo,
   wireServiceInfo,
@@ -50,6 +54,7 @@ import {
   wireWorkflowEvent,
   wireWorkflowStatus,
   wireWorkspaceInfo,
+  workspaceName,
   type ServerErrorCode,
 } from './wire.js';
 import type { ManagedWorkspace, WorkspaceManager } from './workspaceManager.js';
@@ -107,7 +112,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
         .map((ws) =>
           wireWorkspaceInfo(host.freshSnapshot(ws).validation, {
             uri: manager.uriOf(ws.root),
-            name: path.relative(ws.folder, ws.root).split(path.sep).join('/') || '.',
+            name: workspaceName(ws.folder, ws.root),
             uriOf: (f) => manager.uriOf(f),
             exists: (f) => manager.hasFile(f),
           }),
@@ -182,6 +187,35 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     return { workspace: manager.uriOf(ws.root), items };
   });
 
+  connection.onRequest(ContextRequirementsRequest, async (p) => {
+    await host.ready;
+    const ws = workspaceOf(p);
+    const snap = host.freshSnapshot(ws);
+    if (p.template !== undefined && p.composition !== undefined) throw new ResponseError(ErrorCodes.InvalidParams, 'give a template or a composition, not both');
+    const required = new Set<string>();
+    const optional = new Set<string>();
+    if (p.service !== undefined) {
+      const s = serviceNamed(mappingsOf(snap), p.service);
+      if (!s) return { ok: false as const, error: { code: 'unknown_service' as const, message: `service '${p.service}' is not defined`, service: p.service } };
+      for (const k of s.contextRequirements.required) required.add(k);
+      for (const k of s.contextRequirements.optional) optional.add(k);
+    }
+    if (p.composition !== undefined) {
+      const c = compositionNamed(rulesOf(snap), p.composition);
+      if (!c) return { ok: false as const, error: { code: 'unknown_composition' as const, message: `composition '${p.composition}' is not defined`, composition: p.composition } };
+      for (const r of c.inputs.required) required.add(r.name);
+      for (const r of c.inputs.optional) optional.add(r.name);
+    } else if (p.template !== undefined) {
+      const t = snap.validation.templates.get(p.template);
+      if (!t) return { ok: false as const, error: { code: 'unknown_template' as const, message: `template '${p.template}' is not defined`, template: p.template } };
+      const needs = templateNeeds(t, snap.validation.templates);
+      for (const k of needs.required) required.add(k);
+      for (const k of needs.optional) optional.add(k);
+    }
+    for (const k of required) optional.delete(k);
+    return { ok: true as const, required: [...required].sort(), optional: [...optional].sort() };
+  });
+
   // ------------------------------------------------------------------ graph
 
   connection.onRequest(CompositionGraphRequest, async (p) => {
@@ -227,9 +261,30 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     if ('error' in e) return { ok: false as const, error: e.error, durationMs: performance.now() - t0 };
     try {
       const r = await e.pm.render(p.template, p.context ?? {}, p.service !== undefined ? { serviceName: p.service } : undefined);
-      return { ok: true as const, text: r.text, templateUsed: r.template, fromCache: r.fromCache, durationMs: r.durationMs };
+      return { ok: true as const, text: r.text, templateUsed: r.template, fromCache: r.fromCache, durationMs: r.durationMs, ...(r.errorsElsewhere ? { errorsElsewhere: r.errorsElsewhere } : {}) };
     } catch (err) {
       const snap = host.freshSnapshot(ws);
+      return { ok: false as const, error: wirePromptError(err, (f) => snap.uriOf(f)), durationMs: performance.now() - t0 };
+    }
+  });
+
+  connection.onRequest(PreviewRequest, async (p) => {
+    await host.ready;
+    const t0 = performance.now();
+    const ws = workspaceOf(p);
+    const e = await engines.engineFor(ws);
+    if ('error' in e) return { ok: false as const, error: e.error, durationMs: performance.now() - t0 };
+    const snap = host.freshSnapshot(ws);
+    const context = p.context ?? {};
+    const serviceName = p.service !== undefined ? { serviceName: p.service } : {};
+    try {
+      if (p.composition !== undefined && p.step !== undefined) {
+        const lastRun = runs.lastFinished(ws, p.composition);
+        return wirePreview(e.pm.previewStep(p.composition, p.step, context, { ...serviceName, ...(lastRun ? { lastRun } : {}) }), (f) => snap.uriOf(f));
+      }
+      if (p.template !== undefined && p.composition === undefined) return wirePreview(e.pm.previewTemplate(p.template, context, serviceName), (f) => snap.uriOf(f));
+      return { ok: false as const, error: { code: 'invalid_configuration' as const, message: 'promptManager/preview needs either `template`, or `composition` and `step`' }, durationMs: performance.now() - t0 };
+    } catch (err) {
       return { ok: false as const, error: wirePromptError(err, (f) => snap.uriOf(f)), durationMs: performance.now() - t0 };
     }
   });
@@ -237,6 +292,10 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
   connection.onRequest(RunWorkflowRequest, async (p, token: CancellationToken) => {
     await host.ready;
     const ws = workspaceOf(p);
+    const mp = p.maxParallel;
+    if (mp !== undefined && mp !== null && mp !== 0 && !(Number.isInteger(mp) && mp >= 1)) {
+      return { ok: false as const, error: { code: 'invalid_configuration', message: `maxParallel must be a whole number from 1 up (0: the composition's max_parallel), not ${JSON.stringify(mp)}` } };
+    }
     const e = await engines.engineFor(ws);
     if ('error' in e) return { ok: false as const, error: e.error };
     const snap = host.freshSnapshot(ws);
@@ -265,14 +324,18 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
       } else if (ev.type === 'step.started') progress.report(`${ev.stepId}: running`);
     };
     try {
-      const opts: { serviceName?: string; workflowId: string; signal: AbortSignal } = { workflowId: runId, signal: controller.signal };
+      const opts: { serviceName?: string; workflowId: string; signal: AbortSignal; maxParallel?: number } = { workflowId: runId, signal: controller.signal };
       if (p.service !== undefined) opts.serviceName = p.service;
+      // The setting only lowers the composition's max_parallel (the engine takes the smaller).
+      if (mp) opts.maxParallel = mp;
       const run = await e.pm.startWorkflow(p.composition, p.context ?? {}, opts);
       entry.run = run;
       for await (const ev of run) forward(ev);
       const result = await run.done;
       entry.final = result;
-      return { ok: true as const, status: wireWorkflowStatus(result) };
+      // Errors elsewhere in the workspace did not stop the run (errors in what it uses would have): say so.
+      const elsewhere = e.pm.configurationErrors({ composition: p.composition, ...(p.service !== undefined ? { serviceName: p.service } : {}) }).elsewhere;
+      return { ok: true as const, status: wireWorkflowStatus(result), ...(elsewhere ? { errorsElsewhere: elsewhere } : {}) };
     } catch (err) {
       runs.failed(runId, entry, wirePromptError(err, (f) => manager.uriOf(f)) as unknown as Record<string, unknown>);
       return { ok: false as const, error: wirePromptError(err, (f) => snap.uriOf(f)) };

@@ -6,9 +6,12 @@
  * the diagnostics do, for what they read beside the validation (the configuration files'
  * texts, whether the folder is still there).
  *
- * A configuration with errors is refused exactly as a manager's own validation would refuse
- * it: no manager at first (`invalid_configuration` with every diagnostic), and afterwards a
- * rejected reload, the last good configuration staying in use for health and metrics.
+ * A configuration with errors is loaded all the same (`configErrors: 'isolate'`): a render, run
+ * or preview is refused only for the errors in what it uses, so that a typo in one composition
+ * does not stop the previews and runs of the others. What cannot be loaded at all (the folder
+ * gone, a validation of another root) is refused as before: no manager at first, and
+ * afterwards a rejected reload, the last good configuration staying in use for health and
+ * metrics.
  */
 import * as path from 'node:path';
 import { PromptManager } from '../core/manager/promptManager.js';
@@ -92,6 +95,7 @@ export class EnginePool {
             fs: this.liveFs,
             watch: false,
             validation,
+            configErrors: 'isolate',
             workflow: { trusted: this.trusted, historyLimit: this.options.historyLimit ?? 200 },
             ...(templatesRoot ? { templatesRoot } : {}),
           });

@@ -74,6 +74,20 @@ export class RunRegistry {
     return out;
   }
 
+  /**
+   * The last run of a composition in a workspace that has ended, with its outputs (a step
+   * preview reads its steps' outputs); undefined when there is none.
+   */
+  lastFinished(workspace: ManagedWorkspace, composition: string): WorkflowStatus | undefined {
+    let last: WorkflowStatus | undefined;
+    for (const entry of this.runs.values()) {
+      if (entry.workspace !== workspace || entry.composition !== composition) continue;
+      const status = entry.final ?? entry.run?.status();
+      if (status && status.status !== 'running' && status.steps.length) last = status;
+    }
+    return last;
+  }
+
   /** Aborts every running run (at shutdown). */
   abortAll(): void {
     for (const r of this.runs.values()) if (!r.final) r.controller.abort();

@@ -8,9 +8,11 @@
  * The lists' items (workspaces, services, templates, compositions, providers) and errors are
  * built here from the model, the request handlers (customRequests.ts) giving the locations.
  */
+import * as path from 'node:path';
 import type { Location } from 'vscode-languageserver-types';
 import { PromptError, toPromptError, type ErrorCode } from '../core/errors.js';
 import type { HealthReport as CoreHealthReport } from '../core/manager/health.js';
+import type { StepPreviewResult, TemplatePreview } from '../core/manager/renderTypes.js';
 import type { CompositionDef, ProviderDef, ServiceDef } from '../core/model/types.js';
 import type { TemplateEntry, WorkspaceValidation } from '../core/validate/api.js';
 import type { GraphNode as CoreGraphNode } from '../core/workflow/graph.js';
@@ -23,6 +25,8 @@ import type {
   PromptErrorCode,
   PromptErrorInfo,
   PromptWorkspaceInfo,
+  PreviewResult,
+  PreviewStepInfo,
   ProviderInfo,
   ServiceInfo,
   TemplateInfo,
@@ -84,6 +88,30 @@ export function wirePromptError(e: unknown, uriOf: (file: string) => string): Pr
   return info;
 }
 
+/**
+ * What messages call a prompt workspace: its editor folder's name, then its path below that
+ * folder (`examples`, `examples/broken/cycle`); never `.`, which says nothing in a notification.
+ */
+export function workspaceName(folder: string, root: string): string {
+  const below = path.relative(folder, root).split(path.sep).join('/');
+  const base = path.basename(folder) || folder;
+  return below && !below.startsWith('..') ? `${base}/${below}` : base;
+}
+
+/** A preview (core's previewTemplate or previewStep) as `promptManager/preview` answers it. */
+export function wirePreview(p: TemplatePreview | StepPreviewResult, uriOf: (file: string) => string): PreviewResult {
+  const out: PreviewResult = { ok: true, text: p.text, templateUsed: p.template, missing: [...p.missing], errorsElsewhere: p.errorsElsewhere, fromCache: p.fromCache, durationMs: p.durationMs };
+  if (p.strictError) out.strictError = wirePromptError(p.strictError, uriOf);
+  if (p.fallbackFor) out.fallbackFor = { ...p.fallbackFor, code: wireErrorCode(p.fallbackFor.code) };
+  if ('step' in p) {
+    const step: PreviewStepInfo = { composition: p.composition, step: p.step, dependencies: p.dependencies.map((d) => ({ ...d })), appliedOverrides: { ...p.appliedOverrides } };
+    if (p.skip) step.skip = p.skip;
+    if (p.model !== undefined) step.model = p.model;
+    out.step = step;
+  }
+  return out;
+}
+
 /** A prompt workspace as `promptManager/listWorkspaces` lists it, from its latest validation. */
 export function wireWorkspaceInfo(
   v: WorkspaceValidation,
@@ -143,7 +171,10 @@ export function wireCompositionInfo(c: CompositionDef, services: string[], locat
     inputs: { required: c.inputs.required.map((r) => r.name), optional: c.inputs.optional.map((r) => r.name) },
     steps: c.steps.map((s) => {
       const st: CompositionInfo['steps'][number] = { id: s.id, dependsOn: s.dependsOn.map((d) => d.name), location: locationOf(s.idNode ?? s.node) };
-      if (s.template) st.template = s.template.name;
+      if (s.template) {
+        st.template = s.template.name;
+        st.templateLocation = locationOf(s.template.node);
+      }
       if (s.model) st.model = s.model.name;
       return st;
     }),

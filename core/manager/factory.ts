@@ -112,6 +112,10 @@ export interface TestingOptions {
   allowNetwork?: boolean;
   /** Where a template's `{{log}}` goes (default stderr). */
   onTemplateLog?: PromptManagerOptions['onTemplateLog'];
+  /** `performanceAlert` events (`PromptManagerOptions.alerts`); `false` turns them off. */
+  alerts?: PromptManagerOptions['alerts'];
+  /** Samples a percentile needs before health or an alert judges it (default 20). */
+  healthMinSamples?: number;
 }
 
 /** Folder of the in-memory workspace of `createTesting`; nothing is read from or written to it. */
@@ -145,6 +149,8 @@ export async function createTesting(options: TestingOptions = {}): Promise<Promp
     limits: options.limits,
     workflow: { ...options.workflow, executors: executorRegistry(options.workflow?.executors, options.allowNetwork ? createDefaultExecutors : createOfflineExecutors) },
     onTemplateLog: options.onTemplateLog,
+    ...(options.alerts !== undefined ? { alerts: options.alerts } : {}),
+    ...(options.healthMinSamples !== undefined ? { healthMinSamples: options.healthMinSamples } : {}),
   });
 }
 

@@ -27,6 +27,7 @@
  * as "[object Object]", like any other object.
  */
 import type Handlebars from 'handlebars';
+import { LENIENT_HELPER } from '../templates/missingVariables.js';
 
 type HB = typeof Handlebars;
 
@@ -83,7 +84,14 @@ export function useGuardedCompiler(hb: HB): void {
     const fail = this.aliasable('container.strict');
     const loc = locationLiteral(this);
     const at = type === 'data' ? '@' : '';
-    const missing = (path: string) => [fail, '(null, ', this.quotedString(at + path), ', ', loc, ')'];
+    const expression = this.quotedString(at + parts.join('.'));
+    const lenient = `helpers[${this.quotedString(LENIENT_HELPER)}]`;
+    // A lenient render (missingVariables.ts) passes a recorder among the render's helpers: it
+    // answers instead of the strict-mode error. Only this path (the miss) reads it.
+    const missing = (path: string, written: boolean) => {
+      const p = this.quotedString(at + path);
+      return ['(', lenient, ' != null ? ', lenient, '.missing(', p, ', ', expression, ', ', String(written), ') : ', fail, '(null, ', p, ', ', loc, '))'];
+    };
     for (let i = startPartIndex; i < parts.length; i++) {
       const name = parts[i]!;
       // Reading from nothing: what is missing is the value read from (the context itself, at
@@ -92,10 +100,10 @@ export function useGuardedCompiler(hb: HB): void {
       const required = strict && i === parts.length - 1;
       this.replaceStack((current) => {
         const lookup = this.nameLookup(current, name, type);
-        if (!required) return [' != null ? ', lookup, ' : ', missing(parent)];
+        if (!required) return [' != null ? ', lookup, ' : ', missing(parent, false)];
         // `in` on an object: a key holding undefined is present (as in Handlebars' own check).
         const has = [this.quotedString(name), ' in Object(', current, ')'];
-        return [' != null ? (', has, ' ? ', lookup, ' : ', missing(parts.slice(0, i + 1).join('.')), ') : ', missing(parent)];
+        return [' != null ? (', has, ' ? ', lookup, ' : ', missing(parts.slice(0, i + 1).join('.'), true), ') : ', missing(parent, true)];
       });
     }
   };

@@ -82,6 +82,13 @@ export function computeHealth(h: HealthInputs): HealthReport {
         `the last reload was rejected (${h.rejection.diagnostics.length} error${h.rejection.diagnostics.length === 1 ? '' : 's'}` +
         `${first ? `, first: ${formatDiagnostic(first)}` : ''}); serving configuration generation ${snap.generation}`,
     };
+  } else if (snap.validation.errorCount > 0) {
+    // Loaded with its errors (configErrors: 'isolate'): what uses them is refused, the rest works.
+    const errors = snap.validation.diagnostics.filter((d) => d.severity === 'error');
+    config = {
+      status: 'degraded',
+      reason: `generation ${snap.generation} loaded with ${errors.length} error${errors.length === 1 ? '' : 's'}: renders, runs and previews that use ${errors.length === 1 ? 'it' : 'them'} are refused, the others work${errors[0] ? ` (first: ${formatDiagnostic(errors[0])})` : ''}`,
+    };
   } else if (h.closed) {
     config = { status: 'healthy', reason: `generation ${snap.generation} loaded; the manager is closed, so changes are no longer watched` };
   } else {

@@ -2,9 +2,19 @@
  * The Prometheus text exposition format (version 0.0.4) of a metrics snapshot. Latencies are
  * exported as summaries (p50/p95/p99 plus _sum and _count) in seconds, the Prometheus base
  * unit; exporting our 242 internal buckets as a Prometheus histogram would flood the scraper.
+ * With the built-in workflow engine, its providers (calls, failures, the admission
+ * scheduler's queue, waits, 429s and tokens) and its run queue are exported too.
  */
-import type { MetricsSnapshot, RenderStatsJSON, WorkflowStatsJSON } from './metrics.js';
+import { UNKNOWN_SERIES, type MetricsSnapshot, type RenderStatsJSON, type WorkflowStatsJSON } from './metrics.js';
 import type { HistogramSummary } from '../stats/histogram.js';
+import type { RunQueueStats } from '../workflow/engine.js';
+import type { ProviderMetricsJSON } from '../workflow/metrics.js';
+
+/** What the built-in workflow engine adds to the text. */
+export interface WorkflowEngineMetrics {
+  providers: Record<string, ProviderMetricsJSON>;
+  runs: RunQueueStats;
+}
 
 const PREFIX = 'promptmanager_';
 
@@ -28,6 +38,11 @@ class Writer {
   private readonly lines: string[] = [];
   private readonly declared = new Set<string>();
 
+  /** A family with one sample per entry. */
+  each<T>(name: string, type: 'counter' | 'gauge', help: string, entries: [string, T][], label: string, value: (x: T) => number): void {
+    this.family(name, type, help);
+    for (const [n, x] of entries) this.sample(name, { [label]: n }, value(x));
+  }
   family(name: string, type: 'counter' | 'gauge' | 'summary', help: string): void {
     if (this.declared.has(name)) return;
     this.declared.add(name);
@@ -52,7 +67,7 @@ class Writer {
 // Families are written grouped (all samples of a family together), as the format requires.
 function renderSeries(w: Writer, kind: 'template' | 'service', series: Record<string, RenderStatsJSON>): void {
   const entries = Object.entries(series);
-  w.family(`${kind}_renders_total`, 'counter', `Renders by ${kind}.`);
+  w.family(`${kind}_renders_total`, 'counter', `Renders by ${kind}; ${kind}="${UNKNOWN_SERIES}" counts requests for names the configuration does not define.`);
   for (const [n, s] of entries) w.sample(`${kind}_renders_total`, { [kind]: n }, s.renders);
   w.family(`${kind}_render_errors_total`, 'counter', `Failed renders by ${kind} and error code.`);
   for (const [n, s] of entries) for (const [code, c] of Object.entries(s.errors)) w.sample(`${kind}_render_errors_total`, { [kind]: n, code }, c);
@@ -76,7 +91,33 @@ function renderWorkflows(w: Writer, kind: 'composition' | 'service', series: Rec
   }
 }
 
-export function toPrometheusText(m: MetricsSnapshot): string {
+function renderProviders(w: Writer, providers: Record<string, ProviderMetricsJSON>): void {
+  const entries = Object.entries(providers);
+  w.each('provider_calls_total', 'counter', 'Calls sent to a provider (attempts, and 429s sent again).', entries, 'provider', (p) => p.calls);
+  w.family('provider_call_failures_total', 'counter', 'Failed provider calls by kind (connection_refused, timeout, server_error, rate_limited...).');
+  for (const [n, p] of entries) for (const [kind, c] of Object.entries(p.failuresByKind)) w.sample('provider_call_failures_total', { provider: n, kind }, c ?? 0);
+  w.each('provider_rate_limited_total', 'counter', 'Provider answers of 429 Too Many Requests.', entries, 'provider', (p) => p.failuresByStatus['429'] ?? 0);
+  w.each('provider_queued_calls', 'gauge', 'Calls waiting for admission by the provider limits.', entries, 'provider', (p) => p.admission.queued);
+  w.each('provider_in_flight_calls', 'gauge', 'Calls admitted and not yet answered.', entries, 'provider', (p) => p.admission.inFlight);
+  w.each('provider_admitted_calls_total', 'counter', 'Calls admitted by the provider limits (its rate is the admitted rate).', entries, 'provider', (p) => p.admission.admitted);
+  w.each('provider_requeued_calls_total', 'counter', 'Calls answered 429 and sent again without using one of the step\'s attempts.', entries, 'provider', (p) => p.admission.requeued);
+  w.each('provider_pauses_total', 'counter', 'Pauses of a provider after a 429 (no call admitted until its Retry-After).', entries, 'provider', (p) => p.admission.pauses);
+  w.each('provider_paused_seconds', 'gauge', 'Seconds left of the provider\'s pause after a 429 (0: not paused).', entries, 'provider', (p) => p.admission.pausedMs / 1000);
+  w.family('provider_tokens_total', 'counter', 'Tokens of finished calls: as their answers reported (source="reported"), or estimated (source="estimated").');
+  for (const [n, p] of entries) for (const source of ['reported', 'estimated'] as const) w.sample('provider_tokens_total', { provider: n, source }, p.admission.tokens[source]);
+  for (const [n, p] of entries) w.summary('provider_admission_wait_seconds', 'Time calls waited for admission by the provider limits.', { provider: n }, p.admission.waitMs);
+}
+
+function renderRunQueue(w: Writer, runs: RunQueueStats): void {
+  w.family('workflow_runs_running', 'gauge', 'Workflow runs running now.');
+  w.sample('workflow_runs_running', {}, runs.running);
+  w.family('workflow_runs_queued', 'gauge', 'Workflow runs waiting for a run slot (maxConcurrentRuns).');
+  w.sample('workflow_runs_queued', {}, runs.queued);
+  w.family('workflow_runs_refused_total', 'counter', 'Workflow runs refused because the run queue was full (maxQueuedRuns).');
+  w.sample('workflow_runs_refused_total', {}, runs.refused);
+}
+
+export function toPrometheusText(m: MetricsSnapshot, engine?: WorkflowEngineMetrics): string {
   const w = new Writer();
   renderSeries(w, 'template', m.templates);
   renderSeries(w, 'service', m.services);
@@ -104,5 +145,9 @@ export function toPrometheusText(m: MetricsSnapshot): string {
   w.sample('config_generation', {}, m.config.generation);
   w.family('template_compilations_total', 'counter', 'Template compilations (one per template version).');
   w.sample('template_compilations_total', {}, m.templatesCompiled);
+  if (engine) {
+    renderProviders(w, engine.providers);
+    renderRunQueue(w, engine.runs);
+  }
   return w.text();
 }

@@ -25,10 +25,14 @@ import { ConfigurationError } from './configError.js';
 import { hashContext } from './contextHash.js';
 import { computeHealth, type HealthReport } from './health.js';
 import { MetricsRegistry, type MetricsSnapshot, type RenderStats } from './metrics.js';
+import { PerformanceAlerts, type AlertMetric, type PerformanceAlert, type PerformanceAlertOptions } from './performanceAlerts.js';
 import { recommendConfiguration, sequentialIds, type Environment } from './presets.js';
 import { toPrometheusText } from './prometheus.js';
 import { RenderCache } from './renderCache.js';
-import type { BatchResult, RenderContext, RenderOptions, RenderRequest, RenderResult } from './renderTypes.js';
+import type { BatchResult, PreviewOptions, RenderContext, RenderOptions, RenderRequest, RenderResult, StepPreviewResult, TemplatePreview } from './renderTypes.js';
+import { errorsFor, renderUse, runUse, type ConfigUse, type ErrorsFor } from '../validate/errorScope.js';
+import { MissingVariables } from '../templates/missingVariables.js';
+import { previewStep, type StepPreviewHost } from '../workflow/stepPreview.js';
 import { resolveComposition } from '../workflow/resolve.js';
 import { createWorkspaceResponseCache } from '../workflow/diskResponseCache.js';
 import type { ResolvedComposition, WorkflowResult, WorkflowRun, WorkflowStatus } from '../workflow/types.js';
@@ -65,6 +69,12 @@ export interface PromptManagerOptions {
   /** Samples a percentile or hit rate needs before health compares it with a target (default 20). */
   healthMinSamples?: number;
   /**
+   * `performanceAlert` events when a service's p95 passes its `performance_targets` over a
+   * sliding window, and when it recovers (window, samples, evaluation interval, hysteresis:
+   * core/manager/performanceAlerts.ts); `false` turns them off. On unless `metrics` is off.
+   */
+  alerts?: PerformanceAlertOptions | false;
+  /**
    * Another workflow engine behind the port; by default the manager runs core/workflow's
    * engine with `workflow` settings.
    */
@@ -88,6 +98,27 @@ export interface PromptManagerOptions {
    * swaps in later ones.
    */
   validation?: WorkspaceValidation;
+  /**
+   * What a configuration with errors does. `reject` (the default): the first load fails with
+   * `invalid_configuration` listing every error, and a reload with errors is rejected (the last
+   * good configuration stays in use). `isolate`: it is loaded all the same, and a render, run or
+   * preview is refused (`invalid_configuration`, naming the errors) only when one is in what it
+   * uses: the template and its partials, the service, the composition and its steps' templates,
+   * their providers, or a part of a file they all read (`version`, `templates_dir`, `defaults`,
+   * a file that does not parse). Renders and previews then say how many errors are elsewhere
+   * (`errorsElsewhere`), and health reports the configuration degraded. The language server uses
+   * it, so that a typo in one composition does not stop the previews and runs of the others.
+   */
+  configErrors?: 'reject' | 'isolate';
+}
+
+/** What a render, run or preview is, for `configurationErrors`: a template (maybe as a service), a composition, or one step of it. */
+export interface ConfigTarget {
+  template?: string;
+  composition?: string;
+  /** With `composition`: a preview of this one step. */
+  step?: string;
+  serviceName?: string;
 }
 
 export interface ReloadOptions {
@@ -151,6 +182,8 @@ interface TemplateRuntime {
  * - `configRejected` `{ diagnostics, error, generation }` — an invalid change, a file that cannot
  *   be read (`unreadable-file`), or the workspace folder gone; the last good stays;
  * - `watchError` `{ error }` — a file watcher failed (reload() still works);
+ * - `performanceAlert` `{ service, metric, state, p95, target, windowMs, samples, time }` — a
+ *   service's p95 passed its target over the window (`state: 'firing'`), or recovered;
  * - `closed`.
  */
 export class PromptManager {
@@ -161,6 +194,8 @@ export class PromptManager {
   readonly idGenerator: () => string;
   readonly strict: boolean;
   readonly cacheMode: ResultCacheMode;
+  /** `PromptManagerOptions.configErrors`. */
+  readonly configErrors: 'reject' | 'isolate';
   private readonly fs: FileSystemHost;
   private readonly templatesRootOverride: string | undefined;
   private readonly engine: TemplateEngine;
@@ -168,6 +203,7 @@ export class PromptManager {
   private readonly metrics = new MetricsRegistry();
   private readonly metricsOn: boolean;
   private readonly healthMinSamples: number;
+  private readonly alerts?: PerformanceAlerts;
   private readonly runtime = new WeakMap<CompiledTemplate, TemplateRuntime>();
   private current!: EngineSnapshot;
   private configTexts = '';
@@ -196,8 +232,13 @@ export class PromptManager {
     this.clock = options.clock ?? systemClock;
     this.idGenerator = options.idGenerator ?? (preset.deterministicIds ? sequentialIds() : () => randomUUID());
     this.strict = options.strict ?? preset.strict;
+    this.configErrors = options.configErrors ?? 'reject';
     this.metricsOn = options.metrics ?? preset.metrics;
     this.healthMinSamples = options.healthMinSamples ?? 20;
+    if (this.metricsOn && options.alerts !== false) {
+      const a = options.alerts ?? {};
+      this.alerts = new PerformanceAlerts(this.clock, (alert) => this.events.emit('performanceAlert', alert), { ...a, minSamples: a.minSamples ?? this.healthMinSamples });
+    }
     this.engine = new TemplateEngine({ strict: this.strict, helpers: options.helpers, limits: options.limits, onLog: options.onTemplateLog });
     // A preset without a cache (testing) still has sensible sizes when the caller turns it on.
     const sized = preset.cache.maxEntries > 0 ? preset.cache : recommendConfiguration('development').settings.cache;
@@ -227,6 +268,7 @@ export class PromptManager {
   static async create(options: PromptManagerOptions): Promise<PromptManager> {
     const m = new PromptManager(options);
     m.initialLoad(options.validation);
+    m.runner?.startProbes(() => (m.closed ? undefined : m.current));
     const preset = recommendConfiguration(m.environment).settings;
     const watch = (options.watch ?? preset.watch) && m.fs === nodeFileSystem;
     if (watch) m.startWatching(options.debounceMs ?? preset.debounceMs);
@@ -263,7 +305,7 @@ export class PromptManager {
       this.metrics.config.record('failed', this.clock.now() - t0, t0);
       throw toPromptError(e, 'invalid_configuration');
     }
-    if (validation.configErrorCount > 0) {
+    if (validation.configErrorCount > 0 && this.configErrors === 'reject') {
       this.metrics.config.record('failed', this.clock.now() - t0, t0);
       throw new ConfigurationError(validation.root, configDiagnostics(validation));
     }
@@ -329,7 +371,7 @@ export class PromptManager {
         error = toPromptError(e, 'invalid_configuration');
       }
     }
-    if (error || !validation || validation.configErrorCount > 0) {
+    if (error || !validation || (validation.configErrorCount > 0 && this.configErrors === 'reject')) {
       error ??= new ConfigurationError(validation!.root, configDiagnostics(validation!));
       const diagnostics = error instanceof ConfigurationError ? error.diagnostics : [];
       this.rejection = { diagnostics, message: error.message };
@@ -426,7 +468,21 @@ export class PromptManager {
 
   /** A render on one snapshot: any template without a service, the service's rules with one. */
   private renderOn(snap: EngineSnapshot, templateName: string, context: RenderContext, serviceName: string | undefined, sync: boolean): RenderResult {
-    if (serviceName !== undefined) return this.renderAsService(snap, serviceName, templateName, context, sync);
+    // A direct render (not a run's step: the run was checked when it started) of a configuration with errors.
+    let elsewhere = 0;
+    if (sync && snap.validation.configErrorCount > 0) {
+      try {
+        elsewhere = this.guard(snap, { template: templateName, serviceName }, `Template ${templateName}${serviceName !== undefined ? ` (as service ${serviceName})` : ''}`);
+      } catch (e) {
+        throw this.failed(e, templateName, serviceName);
+      }
+    }
+    const r = serviceName !== undefined ? this.renderAsService(snap, serviceName, templateName, context, sync) : this.renderPlain(snap, templateName, context);
+    if (elsewhere) r.errorsElsewhere = elsewhere;
+    return r;
+  }
+
+  private renderPlain(snap: EngineSnapshot, templateName: string, context: RenderContext): RenderResult {
     const t0 = this.clock.now();
     const ct = snap.templates.get(templateName);
     if (ct === undefined) throw this.failed(unknownTemplate(templateName, snap), templateName, undefined);
@@ -435,6 +491,111 @@ export class PromptManager {
     } catch (e) {
       throw this.failed(e, templateName, undefined);
     }
+  }
+
+  /**
+   * Refuses what uses a part of a configuration with errors (`configErrors: 'isolate'`: a
+   * rejecting manager never holds one) with those errors; else returns how many are elsewhere.
+   */
+  private guard(snap: EngineSnapshot, target: ConfigTarget, subject: string): number {
+    if (snap.validation.configErrorCount === 0) return 0;
+    const { blocking, elsewhere } = errorsFor(snap.validation, configUse(snap.validation, target));
+    if (blocking.length) throw new ConfigurationError(snap.validation.root, blocking, { subject, elsewhere });
+    return elsewhere;
+  }
+
+  /**
+   * The errors of the configuration in use that a render, run or preview of `target` uses
+   * (`blocking`: each refuses it) and how many others there are (`elsewhere`). Both empty for a
+   * configuration without errors, which is all a manager with `configErrors: 'reject'` holds.
+   */
+  configurationErrors(target: ConfigTarget): ErrorsFor {
+    const v = this.current.validation;
+    return errorsFor(v, configUse(v, target));
+  }
+
+  // ---------------------------------------------------------------- previews
+
+  /**
+   * A template rendered as `render` would, for a person to look at: when the render fails for
+   * a missing value (`missing_context`), the whole text all the same, each missing value written
+   * as a marker (`⟨max_words⟩`) and listed in `missing`, with the error in `strictError`.
+   * With a service whose fallback answered, the fallback's text and why (`fallbackFor`). Other
+   * failures throw, as `render` does.
+   */
+  previewTemplate(templateName: string, context: RenderContext = {}, options: PreviewOptions = {}): TemplatePreview {
+    const snap = this.current;
+    const t0 = this.clock.now();
+    const { serviceName } = options;
+    let r: RenderResult;
+    try {
+      r = this.renderOn(snap, templateName, context, serviceName, true);
+    } catch (e) {
+      const err = toPromptError(e, 'template_error', { template: templateName, service: serviceName });
+      const ct = snap.templates.get(templateName);
+      if (err.code !== 'missing_context' || !ct) throw err;
+      const lenient = new MissingVariables();
+      const text = this.engine.render(snap.templates, ct, context, lenient);
+      return { text, template: templateName, missing: lenient.paths, strictError: err, errorsElsewhere: this.elsewhere(snap, { template: templateName, serviceName }), fromCache: false, durationMs: this.clock.now() - t0 };
+    }
+    const out: TemplatePreview = { text: r.text, template: r.template, missing: [], errorsElsewhere: r.errorsElsewhere ?? 0, fromCache: r.fromCache, durationMs: r.durationMs };
+    if (r.fallbackFor) out.fallbackFor = r.fallbackFor;
+    return out;
+  }
+
+  /**
+   * One step of a composition as a run would render it (core/workflow/stepPreview.ts): the
+   * composition's inputs from `context`, the step's own `context:` values, the overrides the
+   * context selects, and for `steps.<id>` the outputs of `lastRun` (by default this manager's
+   * last finished run of the composition) or visible placeholders. Nothing is sent to a
+   * provider. As `previewTemplate`, a missing value is written as a marker beside the strict
+   * error. With a service: it must list the composition, and its required context is checked
+   * as a run's would be.
+   */
+  previewStep(compositionName: string, stepId: string, context: RenderContext = {}, options: PreviewOptions & { lastRun?: WorkflowStatus } = {}): StepPreviewResult {
+    const snap = this.current;
+    const t0 = this.clock.now();
+    const { serviceName } = options;
+    let refusal: PromptError | undefined;
+    try {
+      this.checkRun(snap, compositionName, context, serviceName, stepId);
+    } catch (e) {
+      const err = toPromptError(e, 'template_error', { composition: compositionName, service: serviceName });
+      // The service's required context: what the run would be refused for, said beside the preview.
+      if (err.code !== 'missing_context') throw err;
+      refusal = err;
+    }
+    const def = snap.compositions.get(compositionName)!;
+    const host: StepPreviewHost = {
+      renderTemplate: (name, ctx, lenient) => {
+        if (!lenient) return this.renderForWorkflow(name, ctx, { serviceName, snapshot: snap }).text;
+        const ct = snap.templates.get(name);
+        if (!ct) throw unknownTemplate(name, snap);
+        return this.engine.render(snap.templates, ct, ctx, lenient);
+      },
+      renderString: (source, ctx, lenient) => this.engine.renderInline(snap.templates, source, ctx, lenient),
+    };
+    const lastRun = options.lastRun ?? this.lastRunOf(compositionName);
+    const p = previewStep({ composition: def, defaults: snap.runDefaults, step: stepId, context, ...(lastRun ? { lastRun } : {}) }, host);
+    const errorsElsewhere = this.elsewhere(snap, { composition: compositionName, step: stepId, serviceName });
+    const out: StepPreviewResult = { ...p, errorsElsewhere, fromCache: false, durationMs: this.clock.now() - t0 };
+    const strictError = refusal ?? p.strictError;
+    if (strictError) out.strictError = strictError;
+    return out;
+  }
+
+  private elsewhere(snap: EngineSnapshot, target: ConfigTarget): number {
+    return snap.validation.configErrorCount ? errorsFor(snap.validation, configUse(snap.validation, target)).elsewhere : 0;
+  }
+
+  /** This manager's last finished run of a composition, from its workflow history. */
+  private lastRunOf(compositionName: string): WorkflowStatus | undefined {
+    const runs = this.listWorkflowRuns();
+    for (let i = runs.length - 1; i >= 0; i--) {
+      const r = runs[i]!;
+      if (r.composition === compositionName && r.status !== 'running') return this.getWorkflowStatus(r.id);
+    }
+    return undefined;
   }
 
   /** `render` without the promise, for callers on a hot synchronous path. */
@@ -504,7 +665,7 @@ export class PromptManager {
           );
         }
       }
-      return this.produce(snap, ct, context, t0, sStats);
+      return this.observed(snap, serviceName, 'render_p95_ms', this.produce(snap, ct, context, t0, sStats));
     } catch (e) {
       err = this.failed(e, templateName, serviceName);
     }
@@ -513,12 +674,12 @@ export class PromptManager {
       const fct = snap.templates.get(fb.template);
       if (fct !== undefined) {
         try {
-          const r = this.produce(snap, fct, context, t0, sStats);
+          const r = this.observed(snap, serviceName, 'render_p95_ms', this.produce(snap, fct, context, t0, sStats));
           if (this.metricsOn) {
             this.metrics.template(templateName).fallbacks++;
             sStats!.fallbacks++;
           }
-          r.fallbackFor = { template: templateName, code: err.code, message: err.message };
+          r.fallbackFor = { template: templateName, code: err.code, message: err.message, ...(err.variable !== undefined ? { variable: err.variable } : {}) };
           return r;
         } catch (fe) {
           const fErr = this.failed(fe, fb.template, serviceName);
@@ -530,6 +691,23 @@ export class PromptManager {
       }
     }
     throw err;
+  }
+
+  /** Hands a service's render time to the performance alerts (with the service's target now). */
+  private observed(snap: EngineSnapshot, serviceName: string, metric: 'render_p95_ms', r: RenderResult): RenderResult {
+    this.observe(snap, serviceName, metric, r.durationMs);
+    return r;
+  }
+
+  private observe(snap: EngineSnapshot, serviceName: string, metric: AlertMetric, ms: number): void {
+    if (!this.alerts) return;
+    const targets = snap.services.get(serviceName)?.targets;
+    this.alerts.record(serviceName, metric, ms, metric === 'render_p95_ms' ? targets?.renderP95Ms : targets?.workflowP95Ms);
+  }
+
+  /** The performance alerts firing now (`performanceAlert` events with `state: 'firing'` not yet recovered). */
+  getPerformanceAlerts(): PerformanceAlert[] {
+    return this.alerts?.active() ?? [];
   }
 
   /** The render itself: cache lookup when the template's policy says so, metrics. */
@@ -775,11 +953,17 @@ export class PromptManager {
   private workflowRecorder(compositionName: string, serviceName: string | undefined): (status: string, code?: ErrorCode) => void {
     const t0 = this.clock.now();
     return (status, code) => {
-      if (this.metricsOn) this.metrics.recordWorkflow(compositionName, serviceName, this.clock.now() - t0, status, code);
+      const ms = this.clock.now() - t0;
+      if (this.metricsOn) this.metrics.recordWorkflow(compositionName, serviceName, ms, status, code);
+      if (serviceName !== undefined) this.observe(this.current, serviceName, 'workflow_p95_ms', ms);
     };
   }
 
-  private checkRun(snap: EngineSnapshot, compositionName: string, context: RenderContext, serviceName: string | undefined): void {
+  /** The checks of a run before it starts (of a preview of one of its steps, with `step`). */
+  private checkRun(snap: EngineSnapshot, compositionName: string, context: RenderContext, serviceName: string | undefined, step?: string): void {
+    if (snap.validation.configErrorCount > 0) {
+      this.guard(snap, { composition: compositionName, serviceName, step }, step !== undefined ? `Step ${step} of composition ${compositionName}` : `Composition ${compositionName}`);
+    }
     if (!snap.compositions.has(compositionName)) throw unknownComposition(compositionName, snap);
     if (serviceName === undefined) return;
     const svc = snap.services.get(serviceName);
@@ -827,7 +1011,9 @@ export class PromptManager {
       generation: this.current.generation,
       templatesCompiled: this.engine.compilations,
     });
-    return options.format === 'prometheus' ? toPrometheusText(snapshot) : snapshot;
+    if (options.format !== 'prometheus') return snapshot;
+    const engine = this.runner?.engine;
+    return toPrometheusText(snapshot, engine ? { providers: engine.getMetrics().providers, runs: engine.runQueue() } : undefined);
   }
 
   healthCheck(): HealthReport {
@@ -890,6 +1076,12 @@ function rebuild(e: PromptError, patch: Partial<PromptErrorDetails> & { message?
   if (counted.has(e)) counted.add(out);
   if (isMarkedNonRetryable(e)) markNonRetryable(out);
   return out;
+}
+
+/** What a target reads of the configuration (core/validate/errorScope.ts). */
+function configUse(v: WorkspaceValidation, t: ConfigTarget): ConfigUse {
+  if (t.composition !== undefined) return runUse(v, t.composition, { ...(t.serviceName !== undefined ? { service: t.serviceName } : {}), ...(t.step !== undefined ? { step: t.step } : {}) });
+  return renderUse(v, t.template ?? '', t.serviceName);
 }
 
 function missingRequired(svc: ServiceRules, context: RenderContext): string[] {

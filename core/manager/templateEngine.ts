@@ -14,6 +14,7 @@ import { registerPromptHelpers, toText, type HelperBudget } from '../templates/h
 import { renderLimits, type RenderLimits } from '../limits.js';
 import { markNonRetryable } from '../workflow/retry.js';
 import { useGuardedCompiler } from './guardedCompiler.js';
+import { LENIENT_HELPER, type MissingVariables } from '../templates/missingVariables.js';
 
 type HB = typeof Handlebars;
 export type TemplateFunction = HandlebarsTemplateDelegate;
@@ -473,7 +474,7 @@ export class TemplateEngine {
    * `output`) with the same helpers, partials and strictness. Compiled sources are kept in a
    * bounded map: the set of such strings is as finite as the configuration.
    */
-  renderInline(table: ReadonlyMap<string, CompiledTemplate>, source: string, context: unknown): string {
+  renderInline(table: ReadonlyMap<string, CompiledTemplate>, source: string, context: unknown, lenient?: MissingVariables): string {
     let ct = this.inline.get(source);
     if (ct === undefined) {
       const entry = { name: INLINE, file: INLINE, text: source, version: 0 } as unknown as TemplateEntry;
@@ -481,7 +482,7 @@ export class TemplateEngine {
       if (this.inline.size >= MAX_INLINE) this.inline.delete(this.inline.keys().next().value as string);
       this.inline.set(source, ct);
     }
-    return this.render(table, ct, context);
+    return this.render(table, ct, context, lenient);
   }
 
   /**
@@ -530,15 +531,18 @@ export class TemplateEngine {
 
   /**
    * Renders one template of a table. Errors come out as PromptError: `missing_context` (strict
-   * mode: the variable, the template it is read in and the line) or `template_error`.
+   * mode: the variable, the template it is read in and the line) or `template_error`. With
+   * `lenient` (a strict engine only), a missing variable is recorded there and written as a
+   * marker instead (missingVariables.ts); the limits hold all the same.
    */
-  render(table: ReadonlyMap<string, CompiledTemplate>, ct: CompiledTemplate, context: unknown): string {
+  render(table: ReadonlyMap<string, CompiledTemplate>, ct: CompiledTemplate, context: unknown, lenient?: MissingVariables): string {
     const fn = this.functionOf(ct as CompiledTemplateImpl);
     const outer = this.active;
     this.active = table;
     const outermost = this.enter(ct);
     try {
-      const out = fn(context);
+      // Not a function, so Handlebars hands it to the compiled code as it is (it wraps functions).
+      const out = lenient ? fn(context, { helpers: { [LENIENT_HELPER]: lenient as unknown as Handlebars.HelperDelegate } }) : fn(context);
       // Whatever the helpers did, the finished text is held to the limit too.
       if (typeof out === 'string' && out.length > this.limits.maxRenderOutputChars) throw this.outputTooLarge(out.length);
       return out;

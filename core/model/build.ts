@@ -248,6 +248,9 @@ export interface ModelMemo {
   compositions: WeakMap<SMap, CompositionDef>;
 }
 
+/** Provider keys the engine reads itself; every other key of a provider is a request field passed through. */
+const ENGINE_PROVIDER_KEYS = new Set(['type', 'base_url', 'model', 'api_key_env', 'description', 'timeout_ms', 'max_concurrency', 'requests_per_minute', 'tokens_per_minute']);
+
 export function buildCompositionRules(file: string, root: SNode | null, memo?: ModelMemo): CompositionRulesModel {
   const model: CompositionRulesModel = { kind: 'composition_rules', file, defaults: {}, providers: [], compositions: [] };
   const r = deref(root);
@@ -273,10 +276,16 @@ export function buildCompositionRules(file: string, root: SNode | null, memo?: M
       if (k !== undefined) prov.apiKeyEnv = k;
       const to = num(getValue(d, 'timeout_ms'));
       if (to !== undefined) prov.timeoutMs = to;
+      const mc = num(getValue(d, 'max_concurrency'));
+      if (mc !== undefined) prov.maxConcurrency = mc;
+      const rpm = num(getValue(d, 'requests_per_minute'));
+      if (rpm !== undefined) prov.requestsPerMinute = rpm;
+      const tpm = num(getValue(d, 'tokens_per_minute'));
+      if (tpm !== undefined) prov.tokensPerMinute = tpm;
       for (const q of d.items) {
         const qk = keyName(q);
-        // timeout_ms is the engine's, not a request field (OpenAI rejects unknown fields).
-        if (qk && !['type', 'base_url', 'model', 'api_key_env', 'description', 'timeout_ms'].includes(qk)) prov.options[qk] = plain(q.value);
+        // timeout_ms and the limits are the engine's, not request fields (OpenAI rejects unknown fields).
+        if (qk && !ENGINE_PROVIDER_KEYS.has(qk)) prov.options[qk] = plain(q.value);
       }
       model.providers.push(prov);
     }

@@ -116,6 +116,12 @@ export interface ProviderDef {
   apiKeyEnv?: string;
   /** Time limit of one call to the provider (`timeout_ms`); the engine enforces it, 60,000 ms when unset. Never sent to the provider. */
   timeoutMs?: number;
+  /** At most this many calls at once across every run (`max_concurrency`, a whole number from 1). */
+  maxConcurrency?: number;
+  /** At most this many calls a minute across every run, spaced evenly (`requests_per_minute`, more than 0). */
+  requestsPerMinute?: number;
+  /** At most this many tokens a minute across every run, estimated then corrected by the answer's usage (`tokens_per_minute`, more than 0). */
+  tokensPerMinute?: number;
   /** Extra request fields (temperature, max_tokens...) passed through to the provider. */
   options: Record<string, unknown>;
 }

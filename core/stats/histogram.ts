@@ -83,6 +83,16 @@ export class LatencyHistogram {
     };
   }
 
+  /** Adds another histogram's samples to this one (a window made of slices). */
+  add(other: LatencyHistogram): void {
+    if (other.count === 0) return;
+    for (let i = 0; i < BUCKETS; i++) this.counts[i]! += other.counts[i]!;
+    this.count += other.count;
+    this.sum += other.sum;
+    if (other.min < this.min) this.min = other.min;
+    if (other.max > this.max) this.max = other.max;
+  }
+
   reset(): void {
     this.counts.fill(0);
     this.count = 0;

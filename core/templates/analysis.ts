@@ -13,6 +13,8 @@ export interface TemplatePartialUse {
   name: string;
   /** Range of the name in the template. */
   range: Range;
+  /** Used inside a block's body or `{{else}}`: rendered only when the block chooses to. */
+  optional?: true;
 }
 
 export interface TemplateVariableRead {
@@ -21,6 +23,12 @@ export interface TemplateVariableRead {
   /** The whole path as written, for hover and messages (`document.title`). */
   path: string;
   range: Range;
+  /**
+   * A render in strict mode does not fail when the variable is missing: the read is a lone
+   * name given to a helper (`{{#if locale}}`, `{{default tone "neutral"}}`), or it sits inside
+   * a block's body or `{{else}}`, which runs only when the block chooses to.
+   */
+  optional?: true;
 }
 
 export interface TemplateStepRead {

@@ -23,6 +23,8 @@ interface Frame {
 class WalkState {
   /** Number of context changes between the current position and the root (0 = root). */
   level = 0;
+  /** Number of block bodies (or `{{else}}`s) around the current position: what runs only if a block says so. */
+  conditional = 0;
   /** Block params in scope, innermost last. */
   readonly blockParams: Frame[] = [];
   readonly variables: TemplateVariableRead[] = [];
@@ -44,28 +46,33 @@ class WalkState {
     return false;
   }
 
-  /** A value read: records it when it resolves to the root context. */
-  read(path: hbs.AST.PathExpression): void {
+  /**
+   * A value read: records it when it resolves to the root context. `strict`: the value of a
+   * mustache or a section, which a strict render requires; a helper's argument (`{{#if x}}`)
+   * is looked up leniently, but for the segments before its last (`{{#if x.y}}` needs `x`).
+   */
+  read(path: hbs.AST.PathExpression, strict: boolean): void {
     const parts = path.parts ?? [];
     if (path.data) {
       // `@root.x` is the root's `x`; every other @variable (`@index`, `@key`, ...) is data.
-      if (parts[0] === 'root' && parts.length > 1) this.recordRoot(path, parts, 1);
+      if (parts[0] === 'root' && parts.length > 1) this.recordRoot(path, parts, 1, strict);
       return;
     }
     if (parts.length === 0) return; // `this`, `.`, `..`: a whole context, not a variable
     if (!path.depth && !isScoped(path) && this.isBlockParam(parts[0]!)) return;
     const depth = path.depth ?? 0;
     // `../x` climbing past the root reads nothing (Handlebars yields undefined there).
-    if (depth === this.level) this.recordRoot(path, parts, 0);
+    if (depth === this.level) this.recordRoot(path, parts, 0, strict);
   }
 
-  private recordRoot(path: hbs.AST.PathExpression, parts: readonly string[], first: number): void {
+  private recordRoot(path: hbs.AST.PathExpression, parts: readonly string[], first: number, strict: boolean): void {
     const name = parts[first];
     if (name === undefined) return;
     const range = locRange(path.loc);
     let written = range.start.line === range.end.line ? this.lines.slice(range) : '';
     if (!written) written = path.original;
-    this.variables.push({ name, path: written, range });
+    const optional = this.conditional > 0 || (!strict && parts.length - first === 1);
+    this.variables.push(optional ? { name, path: written, range, optional } : { name, path: written, range });
     if (name === 'steps' && parts.length > first + 1) this.stepReads.push({ stepId: parts[first + 1]!, range });
   }
 
@@ -129,16 +136,17 @@ class AnalysisVisitor extends Handlebars.Visitor {
     super();
   }
 
+  /** Reached only as an argument (params, hash values, sub-expression arguments). */
   override PathExpression(path: hbs.AST.PathExpression): void {
-    this.st.read(path);
+    this.st.read(path, false);
   }
 
   override MustacheStatement(node: hbs.AST.MustacheStatement): void {
     const call = node.params.length > 0 || hasHash(node);
     const callee = classifyCallee(this.st, node.path, call);
     if (callee.kind === 'helper') this.st.helpers.add(callee.name);
-    else if (callee.kind === 'read' && node.path.type === 'PathExpression') this.st.read(node.path as hbs.AST.PathExpression);
-    else if (callee.kind === 'literal') this.st.read(literalAsPath(node.path, callee.name));
+    else if (callee.kind === 'read' && node.path.type === 'PathExpression') this.st.read(node.path as hbs.AST.PathExpression, true);
+    else if (callee.kind === 'literal') this.st.read(literalAsPath(node.path, callee.name), true);
     this.acceptArray(node.params);
     this.acceptKey(node, 'hash');
   }
@@ -146,7 +154,7 @@ class AnalysisVisitor extends Handlebars.Visitor {
   override SubExpression(node: hbs.AST.SubExpression): void {
     const callee = classifyCallee(this.st, node.path, true);
     if (callee.kind === 'helper') this.st.helpers.add(callee.name);
-    else if (callee.kind === 'read' && node.path.type === 'PathExpression') this.st.read(node.path);
+    else if (callee.kind === 'read' && node.path.type === 'PathExpression') this.st.read(node.path, true);
     this.acceptArray(node.params);
     this.acceptKey(node, 'hash');
   }
@@ -162,16 +170,22 @@ class AnalysisVisitor extends Handlebars.Visitor {
     } else if (!call) {
       // A Mustache section: `{{#document}}...{{/document}}` reads `document` and runs the body in it.
       changesContext = true;
-      if (callee.kind === 'read' && node.path.type === 'PathExpression') st.read(node.path);
-      else if (callee.kind === 'literal') st.read(literalAsPath(node.path, callee.name));
+      if (callee.kind === 'read' && node.path.type === 'PathExpression') st.read(node.path, true);
+      else if (callee.kind === 'literal') st.read(literalAsPath(node.path, callee.name), true);
     } else if (callee.kind === 'read' && node.path.type === 'PathExpression') {
-      st.read(node.path); // `{{#obj.fn x}}`: a function of the context, called with x
+      st.read(node.path, true); // `{{#obj.fn x}}`: a function of the context, called with x
     }
     this.acceptArray(node.params);
     this.acceptKey(node, 'hash');
-    visitBody(this, node.program, changesContext, node.program?.blockParams ?? []);
-    // `{{else}}` (and the body of `{{^x}}`) runs in the context outside the block.
-    if (node.inverse) this.acceptKey(node, 'inverse');
+    // What a block's body or `{{else}}` reads is read only when the block runs it.
+    st.conditional++;
+    try {
+      visitBody(this, node.program, changesContext, node.program?.blockParams ?? []);
+      // `{{else}}` (and the body of `{{^x}}`) runs in the context outside the block.
+      if (node.inverse) this.acceptKey(node, 'inverse');
+    } finally {
+      st.conditional--;
+    }
   }
 
   override PartialStatement(node: hbs.AST.PartialStatement): void {
@@ -187,7 +201,12 @@ class AnalysisVisitor extends Handlebars.Visitor {
     // The body becomes `@partial-block`, rendered in the partial's context: the context param
     // when there is one; otherwise the current context extended with the hash.
     const hashKeys = node.hash?.pairs?.map((p) => p.key) ?? [];
-    visitBody(this, node.program, node.params.length > 0, hashKeys);
+    this.st.conditional++;
+    try {
+      visitBody(this, node.program, node.params.length > 0, hashKeys);
+    } finally {
+      this.st.conditional--;
+    }
   }
 
   override DecoratorBlock(node: hbs.AST.DecoratorBlock): void {
@@ -199,8 +218,14 @@ class AnalysisVisitor extends Handlebars.Visitor {
       this.acceptArray(node.params);
     }
     this.acceptKey(node, 'hash');
-    visitBody(this, node.program, false, node.program?.blockParams ?? []);
-    if (node.inverse) this.acceptKey(node, 'inverse');
+    // An inline partial's body renders where (and if) the partial is used.
+    this.st.conditional++;
+    try {
+      visitBody(this, node.program, false, node.program?.blockParams ?? []);
+      if (node.inverse) this.acceptKey(node, 'inverse');
+    } finally {
+      this.st.conditional--;
+    }
   }
 
   override Decorator(node: hbs.AST.Decorator): void {
@@ -226,10 +251,11 @@ function visitBody(v: AnalysisVisitor, program: hbs.AST.Program | undefined, cha
 function visitPartialName(v: AnalysisVisitor, name: hbs.AST.Node): void {
   const st = v.st;
   const n = name as unknown as { type: string; original?: unknown; value?: unknown; data?: boolean; loc: hbs.AST.SourceLocation };
+  const use = (name: string): TemplatePartialUse => (st.conditional > 0 ? { name, range: locRange(n.loc), optional: true } : { name, range: locRange(n.loc) });
   if (n.type === 'PathExpression') {
-    if (!n.data) st.partials.push({ name: String(n.original), range: locRange(n.loc) }); // `@partial-block` is data
+    if (!n.data) st.partials.push(use(String(n.original))); // `@partial-block` is data
   } else if (n.type === 'StringLiteral' || n.type === 'NumberLiteral') {
-    st.partials.push({ name: String(n.value), range: locRange(n.loc) });
+    st.partials.push(use(String(n.value)));
   } else {
     v.accept(name); // `{{> (expr)}}`: a dynamic partial; its expression reads and calls
   }

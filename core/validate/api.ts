@@ -4,6 +4,7 @@ import type { PromptTestFileModel } from '../model/testTypes.js';
 import type { CompositionRulesModel, ServiceMappingsModel } from '../model/types.js';
 import type { TemplateAnalysis } from '../templates/analysis.js';
 import type { FileSystemHost } from '../workspace/fileSystem.js';
+import type { LineIndex } from '../text/lineIndex.js';
 
 export interface TemplateEntry {
   /** `analysis/summary` for `templates/analysis/summary.hbs`. */
@@ -51,6 +52,12 @@ export interface WorkspaceValidation {
   promptTests: PromptTestFileModel[];
   /** The context files tests name that parse as JSON objects, by absolute path: what the tests run with. */
   contextFiles: Map<string, Record<string, unknown>>;
+  /**
+   * The line index of each configuration file's text as this validation read it (by absolute
+   * path): where a diagnostic's range falls among the model's nodes (errorScope.ts). Absent for
+   * a file not read, and in a validation built by hand.
+   */
+  configLines?: ReadonlyMap<string, LineIndex>;
 }
 
 export interface ValidateOptions {

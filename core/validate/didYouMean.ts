@@ -1,4 +1,9 @@
-/** Suggests the closest known name for a misspelt one. */
+/**
+ * Suggests the closest known name for a misspelt one: by edit distance, where adding or
+ * dropping whole trailing segments of a name (`analysis/summary_nope` for `analysis/summary`)
+ * counts as one edit per segment, so that the name the user extended wins over a sibling that
+ * happens to be a few letters closer (`analysis/summary_simple`).
+ */
 
 export function editDistance(a: string, b: string, max = Infinity): number {
   if (a === b) return 0;
@@ -44,12 +49,30 @@ export function closest(name: string, candidates: Iterable<string>): string | un
     // A shared stem of four or more characters is a strong hint even past the distance limit.
     const stem = commonPrefix(lower, cl);
     if (stem >= 4 && stem >= Math.min(lower.length, cl.length) - 2) d = Math.min(d, limit);
+    const segments = extraSegments(lower, cl);
+    if (segments !== undefined) d = Math.min(d, segments);
     if (d <= limit && d < bestScore) {
       best = c;
       bestScore = d;
     }
   }
   return best;
+}
+
+/** Characters that separate the segments of a name: `/` of folders, `_`, `-` and `.` of words. */
+const SEPARATOR = /[/_.-]/;
+
+/**
+ * How many whole segments one name has beyond the other when the other is its start up to a
+ * separator (`summary_nope` and `summary`: 1); undefined when neither is such a start, or the
+ * shared start is too short (two letters) to say anything.
+ */
+export function extraSegments(a: string, b: string): number | undefined {
+  const [short, long] = a.length <= b.length ? [a, b] : [b, a];
+  if (short.length < 3 || short.length === long.length || !long.startsWith(short)) return undefined;
+  const rest = long.slice(short.length);
+  if (!SEPARATOR.test(rest[0]!) || SEPARATOR.test(short[short.length - 1]!)) return undefined;
+  return rest.split(SEPARATOR).filter(Boolean).length || undefined;
 }
 
 function commonPrefix(a: string, b: string): number {

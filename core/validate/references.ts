@@ -16,7 +16,7 @@ import { resolveTemplateName } from '../workspace/templateIndex.js';
 import { COMPOSITION_RULES_FILE } from '../workspace/discover.js';
 import type { TemplateEntry } from './api.js';
 import { checkContextReads, checkTemplateReads, templateReads } from './dataFlow.js';
-import { Recorder, type Collector, type FileCtx, type NodeSink } from './diagnosticCollector.js';
+import { Recorder, relatedAt, type Collector, type FileCtx, type NodeSink, type TemplateSite } from './diagnosticCollector.js';
 import { closest } from './didYouMean.js';
 import { ancestorsById, compositionStepGraph, reportCycles } from './stepGraph.js';
 import type { ValidationCache } from './validationCache.js';
@@ -27,6 +27,8 @@ export class ReferenceChecker {
   /** Where node diagnostics go: the collector, or a recorder while a composition is checked. */
   private sink: NodeSink;
   private usedSink: { push(name: string): unknown };
+  /** The template reads each composition's checks found (recorded with them, replayed with them). */
+  private siteSink: TemplateSite[] = [];
 
   constructor(
     readonly templatesRoot: string,
@@ -128,6 +130,7 @@ export class ReferenceChecker {
   }
 
   compositionRules(ctx: FileCtx, model: CompositionRulesModel): void {
+    const sites: TemplateSite[] = [];
     const providers = new Set(model.providers.map((p) => p.name));
     // What a composition's result depends on besides itself: the templates and the providers.
     const key = `${this.templatesRoot}\0${[...this.templates.values()].map((t) => `${t.name}:${t.version}`).join(',')}\0${[...providers].join(',')}`;
@@ -139,17 +142,54 @@ export class ReferenceChecker {
         const used = this.usedSink;
         this.sink = recorder;
         this.usedSink = recorder.recording.used;
+        this.siteSink = recorder.recording.sites;
         try {
           this.composition(ctx, c, providers);
         } finally {
           this.sink = out;
           this.usedSink = used;
+          this.siteSink = [];
         }
         rec = recorder.recording;
         this.cache.compositionChecks.set(c, rec);
       }
       for (const r of rec.records) this.out.node(ctx, r.node, r.code, r.message, r.related);
       for (const u of rec.used) this.used.add(u);
+      for (const site of rec.sites) sites.push(site);
+    }
+    this.templateSites(ctx, sites);
+  }
+
+  /**
+   * The template side of `undeclared-variable` and `undeclared-step-read`: one diagnostic at
+   * each read in the template (or partial) file, naming the steps that render it without what it
+   * reads, with their `template:` values as related locations. The contract reports these on
+   * the step's `template:` value, and its conformance cases count warnings exactly: the
+   * template-side one is `information`, a pointer to where the warning is, so that a fault is
+   * counted once (README "Diagnostics").
+   */
+  private templateSites(ctx: FileCtx, sites: readonly TemplateSite[]): void {
+    const groups = new Map<string, TemplateSite[]>();
+    for (const site of sites) {
+      const r = site.range;
+      const key = `${site.file}\0${r.start.line}:${r.start.character}:${r.end.line}:${r.end.character}\0${site.code}\0${site.subject}`;
+      const g = groups.get(key);
+      if (g) {
+        if (!g.some((x) => x.by === site.by && x.ref === site.ref)) g.push(site);
+      } else groups.set(key, [site]);
+    }
+    for (const group of groups.values()) {
+      const first = group[0]!;
+      const t = this.templates.get(first.template);
+      if (!t || t.file !== first.file) continue;
+      const tctx = this.templateCtx(t);
+      const read = first.code === 'undeclared-variable' ? `'${first.subject}'` : `steps.${first.subject}`;
+      const message =
+        group.length === 1
+          ? first.message
+          : `${read} is read here, but ${group.length} steps render this template without ${first.code === 'undeclared-variable' ? 'it' : 'being able to read it'}: ${group.map((x) => x.by).join('; ')}; see the warnings on their template: values`;
+      const related = group.map((x) => relatedAt(ctx, x.ref, group.length === 1 ? `the ${first.code} warning of ${x.by}` : x.message));
+      this.out.add(tctx, tctx.lines.offsetAt(first.range.start), tctx.lines.offsetAt(first.range.end), first.code, message, related, 'information');
     }
   }
 
@@ -213,7 +253,7 @@ export class ReferenceChecker {
 
   private stepTemplate(ctx: FileCtx, c: CompositionDef, s: StepDef, ref: NameRef, inputs: Set<string>, contextKeys: Set<string>, mine: Set<string>): void {
     const t = this.templateRef(ctx, ref);
-    if (t) checkTemplateReads(this.sink, ctx, c, s, ref, t, templateReads(t, this.templates), inputs, contextKeys, mine);
+    if (t) checkTemplateReads(this.sink, ctx, c, s, ref, t, templateReads(t, this.templates), inputs, contextKeys, mine, (site) => this.siteSink.push(site));
   }
 
   private contextReads(ctx: FileCtx, c: CompositionDef, s: StepDef, value: unknown, node: SNode | null, mine: Set<string>): void {

@@ -194,9 +194,11 @@ function typeWords(schema: JsonSchema): string {
   const types = Array.isArray(t) ? t : t ? [t] : [];
   const words = types.map((x) => (x === 'integer' ? 'an integer' : x === 'number' ? 'a number' : x === 'string' ? 'a string' : x === 'boolean' ? 'true or false' : x === 'array' ? 'a list' : x === 'object' ? 'a mapping' : x === 'null' ? 'empty' : String(x)));
   let s = words.join(' or ');
-  const min = schema.minimum ?? schema.exclusiveMinimum;
+  const min = schema.minimum;
+  const above = schema.exclusiveMinimum;
   const max = schema.maximum;
-  if (typeof min === 'number' && typeof max === 'number') s += ` from ${min} to ${max}`;
+  if (typeof above === 'number') s += ` more than ${above}${typeof max === 'number' ? ` and at most ${max}` : ''}`;
+  else if (typeof min === 'number' && typeof max === 'number') s += ` from ${min} to ${max}`;
   else if (typeof min === 'number') s += ` of at least ${min}`;
   else if (typeof max === 'number') s += ` of at most ${max}`;
   return s || 'something else';

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { compareDiagnostics, type PromptDiagnostic } from '../model/diagnostics.js';
 import { buildCompositionRules, buildServiceMappings } from '../model/build.js';
 import type { CompositionRulesModel, ServiceMappingsModel } from '../model/types.js';
+import type { LineIndex } from '../text/lineIndex.js';
 import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../workspace/discover.js';
 import { nodeFileSystem, overlayFileSystem } from '../workspace/fileSystem.js';
 import type { ValidateOptions, WorkspaceValidation } from './api.js';
@@ -118,5 +119,8 @@ export function validateWorkspace(root: string, options: ValidateOptions & { cac
   };
   if (smModel) result.serviceMappings = smModel;
   if (crModel) result.compositionRules = crModel;
+  const configLines = new Map<string, LineIndex>();
+  for (const f of [sm, cr]) if (f && f.ctx.text) configLines.set(f.ctx.file, f.ctx.lines);
+  result.configLines = configLines;
   return result;
 }

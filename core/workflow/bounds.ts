@@ -18,6 +18,12 @@ export const MAX_BACKOFF_COEFFICIENT = 100;
 export const MIN_RETRY_INTERVAL_MS = 10;
 /** A provider's `timeout_ms` when it sets none (the schema's default). */
 export const DEFAULT_PROVIDER_TIMEOUT_MS = 60_000;
+/** Largest provider `max_concurrency`. */
+export const MAX_PROVIDER_CONCURRENCY = 100_000;
+/** Largest provider `requests_per_minute`. */
+export const MAX_REQUESTS_PER_MINUTE = 1_000_000;
+/** Largest provider `tokens_per_minute`. */
+export const MAX_TOKENS_PER_MINUTE = 1_000_000_000;
 /**
  * Errors kept per step in a run's status: the first `STEP_ERRORS_KEPT_FIRST` and the latest
  * ones up to this many; `errorsDropped` counts those in between.
@@ -27,6 +33,10 @@ export const STEP_ERRORS_KEPT_FIRST = 5;
 
 function wholeIn(v: unknown, min: number, max: number): boolean {
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+}
+
+function positiveUpTo(v: unknown, max: number): boolean {
+  return typeof v === 'number' && v > 0 && v <= max;
 }
 
 function retryProblem(r: ResolvedRetry): string | undefined {
@@ -60,6 +70,15 @@ export function compositionBoundsProblem(c: ResolvedComposition): string | undef
 export function providerBoundsProblem(p: ProviderDef): string | undefined {
   if (p.timeoutMs !== undefined && !wholeIn(p.timeoutMs, 1, MAX_DURATION_MS)) {
     return `provider "${p.name}": timeout_ms must be a whole number of milliseconds from 1 to ${MAX_DURATION_MS} (30 days), not ${p.timeoutMs}`;
+  }
+  if (p.maxConcurrency !== undefined && !wholeIn(p.maxConcurrency, 1, MAX_PROVIDER_CONCURRENCY)) {
+    return `provider "${p.name}": max_concurrency must be a whole number from 1 to ${MAX_PROVIDER_CONCURRENCY}, not ${p.maxConcurrency}`;
+  }
+  if (p.requestsPerMinute !== undefined && !positiveUpTo(p.requestsPerMinute, MAX_REQUESTS_PER_MINUTE)) {
+    return `provider "${p.name}": requests_per_minute must be a number more than 0 and at most ${MAX_REQUESTS_PER_MINUTE}, not ${p.requestsPerMinute}`;
+  }
+  if (p.tokensPerMinute !== undefined && !positiveUpTo(p.tokensPerMinute, MAX_TOKENS_PER_MINUTE)) {
+    return `provider "${p.name}": tokens_per_minute must be a number more than 0 and at most ${MAX_TOKENS_PER_MINUTE}, not ${p.tokensPerMinute}`;
   }
   return undefined;
 }

@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { PromptError } from '../errors.js';
 import { DEFAULT_LIMITS, LIMITS } from '../limits.js';
 import type { CompositionDef, ProviderDef, RunDefaults } from '../model/types.js';
+import { AdmissionScheduler } from './admission.js';
 import { executorRegistry, type ExecutorRegistry, type ExecutorsOption } from './executors.js';
 import { WorkflowMetrics, type WorkflowMetricsJSON } from './metrics.js';
 import { resolveComposition } from './resolve.js';
@@ -24,6 +25,7 @@ import type {
   WorkflowEvent,
   WorkflowFinishedEvent,
   WorkflowHost,
+  WorkflowQueuedEvent,
   WorkflowRun,
   WorkflowStartedEvent,
   WorkflowStatus,
@@ -31,6 +33,8 @@ import type {
 
 /** The default of `historyLimit`; `LIMITS.historyLimit` (core/limits.ts) is the one in force. */
 export const DEFAULT_HISTORY_LIMIT = DEFAULT_LIMITS.historyLimit;
+/** Runs that may wait for a slot when `maxConcurrentRuns` is set and `maxQueuedRuns` is not. */
+export const DEFAULT_MAX_QUEUED_RUNS = 1000;
 
 export interface WorkflowEngineOptions {
   host: WorkflowHost;
@@ -54,11 +58,28 @@ export interface WorkflowEngineOptions {
   metrics?: WorkflowMetrics;
   /** Default `critical-path`; `first-ready` exists for comparison. */
   schedulingPolicy?: SchedulingPolicy;
+  /**
+   * At most this many runs at once; a run started past it waits in a queue, `pending` with a
+   * `workflow.queued` event, and starts when a run ends (first come, first served). Default: no limit.
+   */
+  maxConcurrentRuns?: number;
+  /** Runs that may wait for a slot; a run started when the queue is full is refused (`limit_exceeded`). Default 1,000; 0: no queue. */
+  maxQueuedRuns?: number;
+}
+
+/** Runs running and waiting now, and runs refused because the queue was full. */
+export interface RunQueueStats {
+  running: number;
+  queued: number;
+  refused: number;
+  maxConcurrentRuns: number;
+  maxQueuedRuns: number;
 }
 
 /** Engine-level events: `progress` carries every event; each type is also emitted under its own name. */
 export interface WorkflowEngineEvents {
   progress: [WorkflowEvent];
+  'workflow.queued': [WorkflowQueuedEvent];
   'workflow.started': [WorkflowStartedEvent];
   'step.started': [StepStartedEvent];
   'step.retrying': [StepRetryingEvent];
@@ -77,6 +98,8 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
   readonly executors: ExecutorRegistry;
   readonly metrics: WorkflowMetrics;
   readonly clock: Clock;
+  /** Every provider call of every run waits here for its provider's limits (core/workflow/admission.ts). */
+  readonly admission: AdmissionScheduler;
   private readonly host: WorkflowHost;
   private providers = new Map<string, ProviderDef>();
   private readonly idGenerator: () => string;
@@ -90,6 +113,13 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
   /** Finished runs still holding outputs, oldest first, with their size; `retainedChars` is the sum. */
   private readonly retained = new Map<WorkflowRunner, number>();
   private retainedChars = 0;
+  private readonly maxConcurrentRuns: number;
+  private readonly maxQueuedRuns: number;
+  /** Runs begun and not yet seen ending (their `done` settles a microtask after their end). */
+  private runningRuns = 0;
+  /** Runs waiting for a slot, first come first served (a cancelled one leaves at its end). */
+  private readonly waiting = new Set<WorkflowRunner>();
+  private refusedRuns = 0;
 
   constructor(options: WorkflowEngineOptions) {
     super();
@@ -103,12 +133,26 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
     this.env = options.env ?? ((name) => process.env[name]);
     this.trusted = options.trusted ?? true;
     this.policy = options.schedulingPolicy ?? 'critical-path';
+    this.admission = new AdmissionScheduler(this.clock, this.metrics);
+    this.maxConcurrentRuns = options.maxConcurrentRuns ?? Infinity;
+    this.maxQueuedRuns = options.maxQueuedRuns ?? DEFAULT_MAX_QUEUED_RUNS;
+    if (!(this.maxConcurrentRuns === Infinity || (Number.isInteger(this.maxConcurrentRuns) && this.maxConcurrentRuns >= 1))) {
+      throw new TypeError(`maxConcurrentRuns must be a whole number from 1 up, not ${options.maxConcurrentRuns}`);
+    }
+    if (!(this.maxQueuedRuns === Infinity || (Number.isInteger(this.maxQueuedRuns) && this.maxQueuedRuns >= 0))) {
+      throw new TypeError(`maxQueuedRuns must be a whole number from 0 up, not ${options.maxQueuedRuns}`);
+    }
     this.setProviders(options.providers ?? []);
   }
 
   /** Replaces the providers (after a configuration reload). Runs already started keep theirs. */
   setProviders(providers: readonly ProviderDef[]): void {
     this.providers = new Map(providers.map((p) => [p.name, p]));
+  }
+
+  /** False in an untrusted workspace: no provider step runs, no provider is probed. */
+  get isTrusted(): boolean {
+    return this.trusted;
   }
 
   /** Follows the workspace's trust (VS Code's `workspace.isTrusted`). */
@@ -131,7 +175,22 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
     const id = options.workflowId ?? this.idGenerator();
     const previous = this.runs.get(id);
     if (previous && !previous.isEnded) throw new PromptError('invalid_configuration', `a run with the id "${id}" is still running`, { composition: composition.name });
-    const maxParallel = Math.min(options.maxParallel ?? composition.maxParallel, this.maxParallelCap);
+    const lower = options.maxParallel;
+    if (lower !== undefined && !(Number.isInteger(lower) && lower >= 1)) {
+      throw new PromptError('invalid_configuration', `maxParallel must be a whole number from 1 up, not ${lower}`, { composition: composition.name });
+    }
+    // A caller's bound only lowers the composition's: a composition that says 1 at a time may depend on it.
+    const maxParallel = Math.min(lower ?? Infinity, composition.maxParallel, this.maxParallelCap);
+    // First come, first served: while runs wait, a new one waits behind them even if a slot has just freed.
+    const mustWait = this.runningRuns >= this.maxConcurrentRuns || this.waiting.size > 0;
+    if (mustWait && this.waiting.size >= this.maxQueuedRuns) {
+      this.refusedRuns++;
+      throw new PromptError(
+        'limit_exceeded',
+        `composition "${composition.name}" was not started: ${this.runningRuns} runs are running (maxConcurrentRuns ${this.maxConcurrentRuns}) and ${this.waiting.size} are waiting (maxQueuedRuns ${this.maxQueuedRuns}); try again when a run has ended, or raise the limits`,
+        { composition: composition.name },
+      );
+    }
     const settings: ConstructorParameters<typeof WorkflowRunner>[2] = { id, maxParallel };
     if (options.serviceName !== undefined) settings.serviceName = options.serviceName;
     if (options.signal) settings.signal = options.signal;
@@ -145,6 +204,7 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
         trusted: this.trusted,
         metrics: this.metrics,
         policy: this.policy,
+        admission: this.admission,
         emit: (e) => {
           this.emit('progress', e);
           (this.emit as (name: string, e: WorkflowEvent) => boolean)(e.type, e);
@@ -161,7 +221,13 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
       this.evict();
     });
     if (options.signal?.aborted) runner.cancel('the caller aborted the run before it started');
-    else runner.start(context);
+    else if (runner.prepare(context)) {
+      if (mustWait) {
+        this.waiting.add(runner);
+        void runner.done.then(() => this.waiting.delete(runner));
+        runner.queue(this.waiting.size);
+      } else this.begin(runner);
+    }
     this.evict();
     return {
       id,
@@ -170,6 +236,31 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
       cancel: (reason?: string) => runner.cancel(reason),
       [Symbol.asyncIterator]: () => runner.log.iterate(),
     };
+  }
+
+  private begin(runner: WorkflowRunner): void {
+    this.runningRuns++;
+    void runner.done.then(() => {
+      this.runningRuns--;
+      this.startWaiting();
+    });
+    runner.begin();
+  }
+
+  /** Starts waiting runs while slots are free. */
+  private startWaiting(): void {
+    for (const r of this.waiting) {
+      if (this.runningRuns >= this.maxConcurrentRuns) return;
+      this.waiting.delete(r);
+      if (!r.isEnded) this.begin(r);
+    }
+  }
+
+  /** Runs running and waiting now, refusals so far, and the limits. */
+  runQueue(): RunQueueStats {
+    let queued = 0;
+    for (const r of this.waiting) if (!r.isEnded) queued++;
+    return { running: this.runningRuns, queued, refused: this.refusedRuns, maxConcurrentRuns: this.maxConcurrentRuns, maxQueuedRuns: this.maxQueuedRuns };
   }
 
   getStatus(id: string): WorkflowStatus | undefined {
@@ -204,7 +295,7 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
   }
 
   getMetrics(): WorkflowMetricsJSON {
-    return this.metrics.getMetrics();
+    return this.metrics.getMetrics(this.admission.gauges());
   }
 
   private evict(): void {

@@ -10,6 +10,7 @@ import { PromptError } from '../errors.js';
 import type { ProviderDef } from '../model/types.js';
 import { OPENAI_COMPATIBLE, createOpenAICompatibleExecutor, describeProvider } from './openaiCompatible.js';
 import { markNonRetryable } from './retry.js';
+import type { StepUsage } from './tokens.js';
 
 export interface StepExecutionRequest {
   runId: string;
@@ -35,12 +36,42 @@ export interface StepExecutionRequest {
   /** Environment lookup for secrets (`api_key_env`). */
   env: (name: string) => string | undefined;
   serviceName?: string;
+  /**
+   * Tells the engine what the call used, from the provider's answer (OpenAI's `usage`): the
+   * provider's `tokens_per_minute` budget is corrected from the estimate made before the call
+   * (the prompt's characters / 4, plus `max_tokens`) to this. Optional to call (without it the
+   * estimate stands); set by the engine for provider steps, absent when you build a request yourself.
+   */
+  reportUsage?: (usage: StepUsage) => void;
 }
 
 export interface StepExecutor {
   readonly name: string;
   /** The step's output. Throw a PromptError to fail the attempt (its `code`, `status` and `retryAfterMs` drive retries). */
   execute(request: StepExecutionRequest): Promise<unknown>;
+  /**
+   * Optional: a cheap request that tells whether the provider answers (the manager's provider
+   * probes, `workflow: { probes }`, call it on an interval). Resolve when it answers (with a
+   * `warning` when it answers but something is off, such as a model it does not list); throw a
+   * PromptError, classified like a failed call, when it does not. Without it the provider is
+   * judged by its calls alone.
+   */
+  probe?(request: ProbeRequest): Promise<ProbeAnswer | void>;
+}
+
+export interface ProbeRequest {
+  provider: ProviderDef;
+  /** Aborted at the probe's timeout or when the manager closes; `signal.reason` is the PromptError. */
+  signal: AbortSignal;
+  clock: Clock;
+  env: (name: string) => string | undefined;
+}
+
+export interface ProbeAnswer {
+  /** What the probe saw, for health (`12 models listed`). */
+  detail?: string;
+  /** The provider answers, but a step would likely fail (`model llama3.2 is not among the 3 models it lists`): degraded. */
+  warning?: string;
 }
 
 export const RENDER_EXECUTOR = 'render';

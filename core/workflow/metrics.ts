@@ -1,11 +1,14 @@
 /**
  * Workflow metrics per composition, per step and per provider: runs by final status,
- * duration percentiles, retries, fallbacks and timeouts. Health checks compare them with a
+ * duration percentiles, retries, fallbacks and timeouts; provider calls, their failures and
+ * their admission (waits, 429 pauses, tokens; the queue's gauges come from the admission
+ * scheduler when the metrics are read). Health checks compare them with a
  * service's `workflow_p95_ms`, and the scheduler reads past step durations as priorities.
  * Memory is bounded: histograms are fixed-size, and past `maxTrackedSteps` step entries new
  * steps are counted only at composition level.
  */
-import { LatencyHistogram } from '../stats/histogram.js';
+import { LatencyHistogram, type HistogramSummary } from '../stats/histogram.js';
+import type { AdmissionGauges } from './admission.js';
 import type { ProviderFailureKind } from './providerFailure.js';
 import type { FinalRunStatus, StepStatus } from './types.js';
 
@@ -48,6 +51,27 @@ export interface ProviderMetricsJSON {
   /** The kind of the last failure, when the last call failed. */
   lastFailureKind?: ProviderFailureKind;
   durationMs: DurationSummary;
+  /** The admission scheduler's view of the provider (core/workflow/admission.ts). */
+  admission: ProviderAdmissionJSON;
+}
+
+export interface ProviderAdmissionJSON {
+  /** Calls waiting for admission now. */
+  queued: number;
+  /** Calls admitted and not yet ended, now. */
+  inFlight: number;
+  /** Milliseconds left of a pause after a 429 (0: not paused). */
+  pausedMs: number;
+  /** Calls admitted in all. */
+  admitted: number;
+  /** 429 answers that paused the provider. */
+  pauses: number;
+  /** 429 answers sent again without using one of the step's attempts. */
+  requeued: number;
+  /** Time calls waited for admission. */
+  waitMs: HistogramSummary;
+  /** Tokens of the calls that ended: as their answers reported them, or as estimated when they did not. */
+  tokens: { reported: number; estimated: number };
 }
 
 export interface WorkflowMetricsJSON {
@@ -92,6 +116,11 @@ class ProviderStats {
   readonly failuresByStatus: Record<string, number> = {};
   readonly failuresByKind: Partial<Record<ProviderFailureKind, number>> = {};
   readonly duration = new LatencyHistogram();
+  admitted = 0;
+  pauses = 0;
+  requeued = 0;
+  readonly wait = new LatencyHistogram();
+  readonly tokens = { reported: 0, estimated: 0 };
 }
 
 export interface StepRecord {
@@ -142,9 +171,35 @@ export class WorkflowMetrics {
     s.timeouts += r.timeouts;
   }
 
+  private provider(name: string): ProviderStats {
+    let p = this.providers.get(name);
+    if (!p) this.providers.set(name, (p = new ProviderStats()));
+    return p;
+  }
+
+  /** A call admitted by the admission scheduler after waiting `waitMs`. */
+  recordAdmission(provider: string, waitMs: number): void {
+    const p = this.provider(provider);
+    p.admitted++;
+    p.wait.record(waitMs);
+  }
+
+  /** A 429 that paused the provider. */
+  recordPause(provider: string): void {
+    this.provider(provider).pauses++;
+  }
+
+  /** A 429 sent again without using one of the step's attempts. */
+  recordRequeue(provider: string): void {
+    this.provider(provider).requeued++;
+  }
+
+  recordTokens(provider: string, tokens: number, source: 'reported' | 'estimated'): void {
+    this.provider(provider).tokens[source] += tokens;
+  }
+
   recordProviderCall(provider: string, durationMs: number, error?: { status?: number; kind?: ProviderFailureKind }): void {
-    let p = this.providers.get(provider);
-    if (!p) this.providers.set(provider, (p = new ProviderStats()));
+    const p = this.provider(provider);
     p.calls++;
     p.duration.record(durationMs);
     if (error) {
@@ -180,7 +235,7 @@ export class WorkflowMetrics {
   }
 
   /** As JSON; the maps keyed by workspace names (compositions, steps, providers) have no prototype, so `__proto__` is a key like any other. */
-  getMetrics(): WorkflowMetricsJSON {
+  getMetrics(gauges: ReadonlyMap<string, AdmissionGauges> = new Map()): WorkflowMetricsJSON {
     const compositions: Record<string, CompositionMetricsJSON> = Object.create(null);
     for (const [name, c] of this.compositions) {
       const steps: Record<string, StepMetricsJSON> = Object.create(null);
@@ -191,7 +246,9 @@ export class WorkflowMetrics {
       compositions[name] = { runs: { ...c.runs }, total, durationMs: summarize(c.duration), retries: c.retries, fallbacks: c.fallbacks, timeouts: c.timeouts, steps };
     }
     const providers: Record<string, ProviderMetricsJSON> = Object.create(null);
+    for (const name of gauges.keys()) this.provider(name);
     for (const [name, p] of this.providers) {
+      const g = gauges.get(name);
       providers[name] = {
         calls: p.calls,
         failures: p.failures,
@@ -200,6 +257,16 @@ export class WorkflowMetrics {
         consecutiveFailures: p.consecutiveFailures,
         ...(p.lastFailureKind ? { lastFailureKind: p.lastFailureKind } : {}),
         durationMs: summarize(p.duration),
+        admission: {
+          queued: g?.queued ?? 0,
+          inFlight: g?.inFlight ?? 0,
+          pausedMs: g?.pausedMs ?? 0,
+          admitted: p.admitted,
+          pauses: p.pauses,
+          requeued: p.requeued,
+          waitMs: p.wait.summary(),
+          tokens: { ...p.tokens },
+        },
       };
     }
     return { compositions, providers };

@@ -2,8 +2,9 @@
  * A mock model client for tests: a StepExecutor that answers from a table or a function, on
  * the engine's clock, and simulates what real providers do: delays, scripted failures, 429s
  * with `Retry-After`, 5xx, a provider that is down, malformed answers and calls that never
- * answer (so that timeouts fire). Its errors are the ones the `openai-compatible` executor
- * raises, so retries, fallbacks, metrics and health see what they would see in production.
+ * answer (so that timeouts fire), and the token usage an answer reports (`usage`). Its errors
+ * are the ones the `openai-compatible` executor raises, so retries, fallbacks, metrics, health
+ * and provider limits see what they would see in production.
  *
  *   const model = createMockExecutor({
  *     steps: { summary: 'A short summary.', critique: [mock.rateLimited(2), 'Looks fine.'] },
@@ -17,9 +18,10 @@
 import { STATUS_CODES } from 'node:http';
 import { PromptError, type ErrorCode } from '../errors.js';
 import { OPENAI_COMPATIBLE } from './openaiCompatible.js';
-import type { StepExecutionRequest, StepExecutor } from './executors.js';
+import type { ProbeAnswer, StepExecutionRequest, StepExecutor } from './executors.js';
 import { cutText } from './redact.js';
 import { markNonRetryable } from './retry.js';
+import type { StepUsage } from './tokens.js';
 
 /** A reply: the step's output (a string for a model; any JSON value for your own executors). */
 export interface MockReply {
@@ -27,6 +29,8 @@ export interface MockReply {
   output: unknown;
   /** Milliseconds on the engine's clock before it answers. Default 0. */
   delayMs?: number;
+  /** The tokens the answer reports it used (`usage.total_tokens`), as the `openai-compatible` executor reports them: they correct the `tokens_per_minute` estimate. */
+  usage?: number | StepUsage;
 }
 
 /** A failed call: a PromptError as a real provider call would raise it. */
@@ -40,6 +44,8 @@ export interface MockFailure {
   retryAfterMs?: number;
   /** False marks the error as one no retry can fix (like an unset API key). Default true. */
   retryable?: boolean;
+  /** The network error code of a call that got no answer (`ECONNREFUSED`), carried as the error's cause like fetch's: health names its kind. */
+  networkCode?: string;
   delayMs?: number;
 }
 
@@ -91,11 +97,19 @@ export interface MockExecutorOptions {
   respond?: MockResponder;
   /** The answer when nothing else gives one. Default: a `provider_error`, not retried, naming the step and quoting the prompt. */
   otherwise?: MockScript;
+  /**
+   * Answers to provider probes (`workflow: { probes }`), in turn like a script: a reply is an
+   * answer (`mock.reply({ warning: 'model m is not listed' })` gives it a warning), an error a
+   * failed probe, `hang` one that only its timeout ends. Without it the mock has no probe.
+   */
+  probes?: MockScript;
 }
 
 export interface MockExecutor extends StepExecutor {
   /** Every call received, in order. */
   readonly calls: readonly MockCall[];
+  /** The engine's clock time of every probe received (`probes`). */
+  readonly probeCalls: readonly number[];
   /** The calls of one step (by id). */
   callsFor(stepId: string): MockCall[];
   /** Forgets the calls, and starts every script from its first answer again. */
@@ -108,7 +122,7 @@ interface Timing {
 
 /** Builders for the answers a mock can give. */
 export const mock = {
-  reply(output: unknown, opts: Timing = {}): MockReply {
+  reply(output: unknown, opts: Timing & { usage?: number | StepUsage } = {}): MockReply {
     return { kind: 'reply', output, ...opts };
   },
   /** The provider answered with an HTTP error status. */
@@ -124,7 +138,7 @@ export const mock = {
   },
   /** The provider cannot be reached (connection refused): `provider_error` without a status, retried. */
   down(opts: Timing = {}): MockFailure {
-    return { kind: 'error', code: 'provider_error', message: 'failed: ECONNREFUSED (mock)', ...opts };
+    return { kind: 'error', code: 'provider_error', message: 'failed: ECONNREFUSED (mock)', networkCode: 'ECONNREFUSED', ...opts };
   },
   /** Any engine error code, for errors your own executor raises. */
   error(code: ErrorCode, message: string, opts: Timing & { status?: number; retryAfterMs?: number; retryable?: boolean } = {}): MockFailure {
@@ -149,6 +163,7 @@ function pick(script: MockScript, n: number): MockAnswer {
 export function createMockExecutor(options: MockExecutorOptions | MockResponder = {}): MockExecutor {
   const opts: MockExecutorOptions = typeof options === 'function' ? { respond: options } : options;
   const calls: MockCall[] = [];
+  const probeCalls: number[] = [];
   const used = new Map<string, number>();
   const next = (key: string, script: MockScript): MockAnswer => {
     const n = used.get(key) ?? 0;
@@ -178,13 +193,14 @@ export function createMockExecutor(options: MockExecutorOptions | MockResponder 
     );
   }
 
-  function settle(req: StepExecutionRequest, answer: MockAnswer): Promise<unknown> {
+  function settle(req: Pick<StepExecutionRequest, 'provider' | 'signal' | 'clock' | 'reportUsage'> & { stepId: string; composition: string }, answer: MockAnswer): Promise<unknown> {
     const a: Exclude<MockAnswer, string> = typeof answer === 'string' ? { kind: 'reply', output: answer } : answer;
     const label = req.provider ? `provider "${req.provider.name}"` : 'the mock';
     const details = { step: req.stepId, composition: req.composition };
     const outcome = (): unknown => {
       switch (a.kind) {
         case 'reply':
+          if (a.usage !== undefined) req.reportUsage?.(typeof a.usage === 'number' ? { totalTokens: a.usage } : a.usage);
           return a.output;
         case 'malformed':
           throw new PromptError('provider_error', `${label} answered 200 with malformed JSON: ${cutText(a.body.replace(/\s+/g, ' '), 100)}`, { ...details, status: 200 });
@@ -193,7 +209,12 @@ export function createMockExecutor(options: MockExecutorOptions | MockResponder 
           if (a.code === 'provider_error' && a.status !== undefined) {
             message = `${label} answered ${a.status}${STATUS_CODES[a.status] ? ' ' + STATUS_CODES[a.status] : ''}${a.message ? `: ${a.message}` : ''}`;
           } else if (a.code === 'provider_error') message = `${label}: ${a.message}`;
-          const e = new PromptError(a.code, message, { ...details, ...(a.status !== undefined ? { status: a.status } : {}), ...(a.retryAfterMs !== undefined ? { retryAfterMs: a.retryAfterMs } : {}) });
+          const e = new PromptError(a.code, message, {
+            ...details,
+            ...(a.status !== undefined ? { status: a.status } : {}),
+            ...(a.retryAfterMs !== undefined ? { retryAfterMs: a.retryAfterMs } : {}),
+            ...(a.networkCode !== undefined ? { cause: Object.assign(new Error(`connect ${a.networkCode} (mock)`), { code: a.networkCode }) } : {}),
+          });
           throw a.retryable === false ? markNonRetryable(e) : e;
         }
         case 'hang':
@@ -228,14 +249,18 @@ export function createMockExecutor(options: MockExecutorOptions | MockResponder 
     });
   }
 
-  return {
+  const executor: MockExecutor = {
     name: opts.name ?? OPENAI_COMPATIBLE,
     get calls() {
       return calls;
     },
+    get probeCalls() {
+      return probeCalls;
+    },
     callsFor: (stepId) => calls.filter((c) => c.stepId === stepId),
     reset() {
       calls.length = 0;
+      probeCalls.length = 0;
       used.clear();
     },
     async execute(req: StepExecutionRequest): Promise<unknown> {
@@ -248,4 +273,17 @@ export function createMockExecutor(options: MockExecutorOptions | MockResponder 
       return settle(req, await answerFor(call));
     },
   };
+  const probes = opts.probes;
+  if (probes !== undefined) {
+    executor.probe = async (req) => {
+      probeCalls.push(req.clock.now());
+      const out = await settle({ provider: req.provider, signal: req.signal, clock: req.clock, stepId: '(probe)', composition: '(probe)' }, next('probe', probes));
+      const o = out as { warning?: unknown; detail?: unknown } | null;
+      const answer: ProbeAnswer = {};
+      if (o && typeof o === 'object' && typeof o.warning === 'string') answer.warning = o.warning;
+      if (o && typeof o === 'object' && typeof o.detail === 'string') answer.detail = o.detail;
+      return answer;
+    };
+  }
+  return executor;
 }

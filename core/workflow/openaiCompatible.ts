@@ -16,7 +16,9 @@
  *
  * The answer is read as it streams, and the read is aborted past `maxProviderResponseBytes`
  * (core/limits.ts). The time limit of a call (the provider's `timeout_ms`) is the engine's:
- * it aborts `request.signal`; `timeout_ms` is never sent.
+ * it aborts `request.signal`; `timeout_ms` is never sent. The answer's `usage` (`total_tokens`)
+ * is reported to the engine (`request.reportUsage`), which corrects the provider's
+ * `tokens_per_minute` budget by it.
  */
 import { PromptError, isPromptError } from '../errors.js';
 import { LIMITS } from '../limits.js';
@@ -25,13 +27,16 @@ import type { StepExecutionRequest, StepExecutor } from './executors.js';
 import { cutText, quoteSafely, redactSecrets, redactUrl } from './redact.js';
 import { markProviderFailure } from './providerFailure.js';
 import { markNonRetryable } from './retry.js';
+import { usageOfAnswer } from './tokens.js';
+import { probeOpenAICompatible } from './openaiProbe.js';
+import { readLimited, takeCredentials } from './providerHttp.js';
 
 export const OPENAI_COMPATIBLE = 'openai-compatible';
 
 /** Fields the executor sets itself; a provider's options cannot replace them. */
 const RESERVED = new Set(['model', 'messages', 'stream']);
 /** Provider settings that are the engine's, never request fields (OpenAI rejects unknown fields). */
-const NOT_SENT = new Set(['timeout_ms', 'timeoutMs']);
+const NOT_SENT = new Set(['timeout_ms', 'timeoutMs', 'max_concurrency', 'maxConcurrency', 'requests_per_minute', 'requestsPerMinute', 'tokens_per_minute', 'tokensPerMinute']);
 /** Error bodies are quoted in messages; a long HTML error page is cut (after redaction). */
 const MAX_QUOTED = 300;
 /** Of a malformed answer, this much is quoted. */
@@ -114,42 +119,11 @@ function messageOf(body: string): string {
   return body;
 }
 
-/** The body, read as it arrives; past `limit` bytes the read stops and `over` is set. */
-async function readLimited(res: Response, limit: number, stop: () => void): Promise<{ text: string; over: boolean }> {
-  if (!res.body) return { text: '', over: false };
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      chunks.push(value.subarray(0, value.byteLength - (total - limit)));
-      stop();
-      await reader.cancel().catch(() => undefined);
-      return { text: Buffer.concat(chunks).toString('utf8'), over: true };
-    }
-    chunks.push(value);
-  }
-  return { text: Buffer.concat(chunks).toString('utf8'), over: false };
-}
-
-/** The user part of a base_url, taken out of the URL: sent as Basic authentication, redacted everywhere. */
-function takeCredentials(url: URL): { basic?: string; secret?: string } {
-  if (!url.username && !url.password) return {};
-  const user = decodeURIComponent(url.username);
-  const pass = decodeURIComponent(url.password);
-  url.username = '';
-  url.password = '';
-  // `https://TOKEN@host` carries the secret as the user name.
-  return { basic: Buffer.from(`${user}:${pass}`).toString('base64'), secret: pass || user };
-}
-
 export function createOpenAICompatibleExecutor(options: OpenAICompatibleOptions = {}): StepExecutor {
   const wallClock = options.wallClock ?? Date.now;
   return {
     name: OPENAI_COMPATIBLE,
+    probe: (req) => probeOpenAICompatible(req, options.fetch),
     async execute(req: StepExecutionRequest): Promise<unknown> {
       const provider = req.provider;
       const secrets: (string | undefined)[] = [];
@@ -174,7 +148,7 @@ export function createOpenAICompatibleExecutor(options: OpenAICompatibleOptions 
       let key: string | undefined;
       if (provider.apiKeyEnv) {
         key = req.env(provider.apiKeyEnv);
-        if (!key) throw notSent(fail(`${label} reads its API key from the environment variable ${provider.apiKeyEnv}, which is not set`));
+        if (!key) throw markProviderFailure(markNonRetryable(fail(`${label} reads its API key from the environment variable ${provider.apiKeyEnv}, which is not set`)), 'missing_key');
         secrets.push(key);
         if (credentials.basic) throw notSent(fail(`${label} has both an API key (api_key_env) and credentials in its base_url: keep one of them`));
       }
@@ -254,6 +228,9 @@ export function createOpenAICompatibleExecutor(options: OpenAICompatibleOptions 
         }
         const content = (json as { choices?: { message?: { content?: unknown } }[] } | null)?.choices?.[0]?.message?.content;
         if (typeof content !== 'string') throw fail(`${label} answered without choices[0].message.content`, { status: res.status });
+        // The tokens the call used correct the provider's tokens_per_minute budget.
+        const usage = usageOfAnswer(json);
+        if (usage) req.reportUsage?.(usage);
         // A provider that echoes the key back must not put it into the run's status and outputs.
         return redactSecrets(content, secrets);
       } catch (e) {

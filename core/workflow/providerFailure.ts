@@ -20,6 +20,7 @@ export type ProviderFailureKind =
   | 'auth'
   | 'client_error'
   | 'malformed_response'
+  | 'missing_key'
   | 'not_sent'
   | 'cancelled'
   | 'other';
@@ -37,7 +38,8 @@ export const PROVIDER_FAILURE_LABELS: Record<ProviderFailureKind, string> = {
   auth: 'key refused',
   client_error: 'request refused',
   malformed_response: 'malformed answer',
-  not_sent: 'not sent (provider settings)',
+  missing_key: 'API key not set',
+  not_sent: 'bad provider settings, not sent',
   cancelled: 'cancelled',
   other: 'other error',
 };
@@ -69,7 +71,7 @@ const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_(GET|VERIFY)_|DEPTH_ZERO_S
 
 const marked = new WeakMap<object, ProviderFailureKind>();
 
-/** Records what an executor knows about its own failure (a key that is not set: `not_sent`; a 200 with a body it cannot read: `malformed_response`). */
+/** Records what an executor knows about its own failure (a key that is not set: `missing_key`; settings it cannot send with: `not_sent`; a 200 with a body it cannot read: `malformed_response`). */
 export function markProviderFailure<E extends object>(error: E, kind: ProviderFailureKind): E {
   marked.set(error, kind);
   return error;

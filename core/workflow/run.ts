@@ -18,13 +18,15 @@ import { PromptError, toPromptError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { ProviderDef } from '../model/types.js';
 import { DEFAULT_PROVIDER_TIMEOUT_MS, MAX_STEP_ERRORS, STEP_ERRORS_KEPT_FIRST, compositionBoundsProblem, providerBoundsProblem } from './bounds.js';
+import { MAX_RATE_LIMIT_REQUEUES, hasLimits, type Admission, type AdmissionScheduler, type AdmissionTicket } from './admission.js';
 import { buildStepGraph, remainingPathLengths, topologicalOrder, type GraphProblem, type StepGraph } from './dag.js';
 import { EventLog } from './eventLog.js';
 import { RENDER_EXECUTOR, type ExecutorRegistry, type StepExecutionRequest, type StepExecutor } from './executors.js';
 import type { WorkflowMetrics } from './metrics.js';
 import { StepHeap } from './priorityQueue.js';
-import { classifyProviderFailure } from './providerFailure.js';
-import { isRetryable, planRetry, withReason } from './retry.js';
+import { classifyProviderFailure, type ProviderFailureKind } from './providerFailure.js';
+import { isMarkedNonRetryable, isRetryable, planRetry, withReason } from './retry.js';
+import { estimateTokens, type StepUsage } from './tokens.js';
 import type {
   ErrorJSON,
   FinalRunStatus,
@@ -32,6 +34,7 @@ import type {
   ResolvedStep,
   RunStatus,
   SkipReason,
+  FallbackCause,
   StepFinishedEvent,
   StepRunStatus,
   StepStatus,
@@ -41,6 +44,7 @@ import type {
   WorkflowStatus,
 } from './types.js';
 import { evaluateWhen } from './when.js';
+import { defineData, missingInputs, stepContext, stepView, type StepView } from './stepContext.js';
 
 /** `critical-path`: among ready steps, start first the one with the longest remaining path. `first-ready`: in the order they became ready (kept for comparison in the benchmark). */
 export type SchedulingPolicy = 'critical-path' | 'first-ready';
@@ -54,6 +58,8 @@ export interface RunDependencies {
   trusted: boolean;
   metrics: WorkflowMetrics;
   policy: SchedulingPolicy;
+  /** The engine's admission scheduler: every provider call of every run waits there for its provider's limits. */
+  admission: AdmissionScheduler;
   /** Engine-level listeners. */
   emit: (e: WorkflowEvent) => void;
 }
@@ -63,14 +69,6 @@ export interface RunSettings {
   serviceName?: string;
   maxParallel: number;
   signal?: AbortSignal;
-}
-
-/** What `steps.<id>` holds in later contexts. */
-interface StepView {
-  output: unknown;
-  status: StepStatus;
-  attempts: number;
-  duration_ms: number;
 }
 
 interface StepState {
@@ -89,16 +87,12 @@ interface StepState {
   timeouts: number;
   executor?: StepExecutor;
   provider?: ProviderDef;
+  /** Why its fallback answered, once it did. */
+  fallback?: FallbackCause;
 }
 
-type AttemptResult = { ok: true; output: unknown } | { ok: false; error: PromptError };
-
-function defineData(o: Record<string, unknown>, k: string, v: unknown): void {
-  // A step id or context key `__proto__` must be data, never a prototype change; plain
-  // assignment for the rest, as defineProperty is several times slower.
-  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else o[k] = v;
-}
+/** `kind`: the attempt failed in its provider's call, with this kind of failure. */
+type AttemptResult = { ok: true; output: unknown } | { ok: false; error: PromptError; kind?: ProviderFailureKind };
 
 interface GraphAnalysis {
   graph: StepGraph;
@@ -156,12 +150,18 @@ export class WorkflowRunner {
   private status: RunStatus = 'running';
   /** Monotonic clock (`clock.now()`), as every time this runner keeps; `wall` turns them into timestamps. */
   private readonly startedAt: number;
+  /** When the run left the queue (`startedAt` for a run that was never queued): its timeout counts from here. */
+  private begunAt: number;
+  /** The run waited for a run slot (`queue`). */
+  private queued = false;
   private finishedAt?: number;
   /** Wall-clock time (epoch milliseconds) at `startedAt`. */
   private readonly wallStart: number;
   private readonly steps: StepState[];
   private graph!: StepGraph;
   private heap!: StepHeap;
+  /** Each step's remaining path (critical-path policy): orders ready steps, and this run's calls waiting for admission. */
+  private priority?: ArrayLike<number>;
   private fifo: number[] = [];
   private fifoHead = 0;
   private readonly readyQueue: number[] = [];
@@ -186,6 +186,8 @@ export class WorkflowRunner {
   /** Set when the engine dropped this finished run's outputs to keep its history within maxHistoryOutputChars. */
   private outputsDropped = false;
   private error?: ErrorJSON;
+  /** Refused before any step started (precheck). */
+  private refused = false;
   private readonly maxParallel: number;
   private readonly serviceName?: string;
   private detachSignal?: () => void;
@@ -202,6 +204,7 @@ export class WorkflowRunner {
     this.maxParallel = settings.maxParallel;
     if (settings.serviceName !== undefined) this.serviceName = settings.serviceName;
     this.startedAt = deps.clock.now();
+    this.begunAt = this.startedAt;
     this.wallStart = deps.clock.wallNow?.() ?? Date.now();
     this.steps = composition.steps.map((def) => ({ def, status: 'pending', attempts: 0, errors: [], errorsDropped: 0, output: null, remaining: 0, timeouts: 0 }));
     this.done = new Promise((r) => (this.resolveDone = r));
@@ -282,34 +285,52 @@ export class WorkflowRunner {
         );
       }
     }
-    const missing = c.inputs.required.filter((k) => context[k] === undefined || context[k] === null);
-    if (missing.length) {
-      return new PromptError('missing_context', `composition "${c.name}" needs the input${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}`, { ...details, variable: missing[0] });
-    }
-    return undefined;
+    return missingInputs(c, context);
   }
 
   start(context: Record<string, unknown>): void {
-    if (this.ended) return;
+    if (this.prepare(context)) this.begin();
+  }
+
+  /** Checks that the run can start; a refusal ends it `failed` at once (false). */
+  prepare(context: Record<string, unknown>): boolean {
+    if (this.ended) return false;
     this.input = { ...context };
     const refusal = this.precheck(context);
-    if (refusal) {
-      this.error = refusal.toJSON();
-      this.finish('failed');
-      return;
-    }
+    if (!refusal) return true;
+    this.error = refusal.toJSON();
+    this.refused = true;
+    this.finish('failed');
+    return false;
+  }
+
+  /** A prepared run waits for a run slot: `pending`, with a `workflow.queued` event; `begin` starts it. */
+  queue(position: number): void {
+    if (this.ended) return;
+    this.status = 'pending';
+    this.queued = true;
+    this.emit({ type: 'workflow.queued', runId: this.id, composition: this.composition.name, time: this.wall(this.deps.clock.now()), position });
+  }
+
+  /** Starts a prepared run: its timeout counts from here. */
+  begin(): void {
+    if (this.ended) return;
+    this.status = 'running';
+    this.begunAt = this.deps.clock.now();
     const g = this.graph;
     const n = this.steps.length;
-    let priority: ArrayLike<number>;
-    // With unbounded parallelism every ready step starts at once: order cannot matter.
-    if (this.deps.policy === 'critical-path' && this.maxParallel < n) {
+    // With unbounded parallelism every ready step starts at once: order cannot matter, except
+    // among this run's calls waiting for a provider's admission.
+    const calls = this.steps.some((s) => s.provider !== undefined);
+    if (this.deps.policy === 'critical-path' && (this.maxParallel < n || calls)) {
       const order = analyse(this.composition).order!;
       // Past median durations make the remaining path a time; without history every step weighs the same.
       const known = this.steps.map((s) => this.deps.metrics.stepP50(this.composition.name, s.def.id));
       const seen = known.filter((x): x is number => x !== undefined);
       const fallbackWeight = seen.length ? seen.reduce((a, b) => a + b, 0) / seen.length : 1;
-      priority = remainingPathLengths(g, order, (i) => Math.max(known[i] ?? fallbackWeight, 1e-6));
-      this.heap = new StepHeap(priority);
+      this.priority = remainingPathLengths(g, order, (i) => Math.max(known[i] ?? fallbackWeight, 1e-6));
+      // Provider calls reach their admission queue in the order their steps start: the critical path first.
+      this.heap = new StepHeap(this.priority);
     }
     this.startedEmitted = true;
     this.emit({ type: 'workflow.started', runId: this.id, composition: this.composition.name, time: this.wall(this.deps.clock.now()), steps: this.composition.steps.map((s) => s.id), maxParallel: this.maxParallel });
@@ -400,7 +421,7 @@ export class WorkflowRunner {
   private setView(i: number): void {
     const s = this.steps[i]!;
     const duration = s.startedAt !== undefined && s.finishedAt !== undefined ? s.finishedAt - s.startedAt : 0;
-    this.stepsView[s.def.id] = Object.freeze({ output: s.output, status: s.status, attempts: s.attempts, duration_ms: duration });
+    this.stepsView[s.def.id] = stepView(s.output, s.status, s.attempts, duration);
   }
 
   private emitFinished(i: number, error?: PromptError): void {
@@ -466,16 +487,10 @@ export class WorkflowRunner {
   // ---------------------------------------------------------------- one step
 
   private stepContext(def: ResolvedStep): Record<string, unknown> {
-    const base = { ...this.input, steps: this.stepsView };
-    const keys = Object.keys(def.context);
-    if (keys.length === 0) return base;
-    const ctx: Record<string, unknown> = { ...base };
-    for (const k of keys) {
-      const v = def.context[k];
-      defineData(ctx, k, typeof v === 'string' ? this.deps.host.renderString(v, base) : v);
-    }
-    return ctx;
+    return stepContext(this.input, this.stepsView, def.context, this.renderString);
   }
+
+  private readonly renderString = (source: string, base: Record<string, unknown>): string => this.deps.host.renderString(source, base);
 
   private async runStep(i: number): Promise<void> {
     const s = this.steps[i]!;
@@ -487,25 +502,30 @@ export class WorkflowRunner {
       // The step's `context:` does not render: no attempt can succeed, so no retry.
       const err = toPromptError(e, 'template_error', { step: def.id, composition: this.composition.name });
       this.pushError(s, err);
-      return this.afterFailure(i, err, { ...this.input, steps: this.stepsView });
+      return this.afterFailure(i, err, { ...this.input, steps: this.stepsView }, undefined);
     }
     for (let attempt = 1; ; attempt++) {
       s.attempts = attempt;
-      const r = await this.attempt(i, ctx, attempt);
+      let r = await this.attempt(i, ctx, attempt, false);
       if (this.ended) return;
+      for (let requeues = 0; !r.ok && this.rateLimitRequeue(s, r.error, requeues); requeues++) {
+        this.deps.metrics.recordRequeue(s.provider!.name);
+        r = await this.attempt(i, ctx, attempt, true);
+        if (this.ended) return;
+      }
       if (r.ok) return this.completeStep(i, 'succeeded', r.output);
       let err = r.error;
       if (err.code === 'timeout') s.timeouts++;
       if (attempt >= def.retry.maxAttempts || !isRetryable(err, def.retry)) {
         this.pushError(s, err);
-        return this.afterFailure(i, err, ctx);
+        return this.afterFailure(i, err, ctx, r.kind);
       }
       const plan = planRetry(err, def.retry, attempt, this.retryBounds());
       if (!plan.retry) {
         // Waiting could not end in an answer the run can use: fail now, saying why.
         err = withReason(err, plan.why);
         this.pushError(s, err);
-        return this.afterFailure(i, err, ctx);
+        return this.afterFailure(i, err, ctx, r.kind);
       }
       this.pushError(s, err);
       const waitMs = plan.waitMs;
@@ -515,11 +535,28 @@ export class WorkflowRunner {
     }
   }
 
+  /**
+   * Whether a 429 goes back to the admission queue without using one of the step's attempts:
+   * the provider has limits (the scheduler then paces it and has paused it for this 429), the
+   * error may be retried at all, the provider's `Retry-After` is within `maxRetryAfterMs` and
+   * its pause ends before the run's deadline, and this attempt has not been sent back
+   * MAX_RATE_LIMIT_REQUEUES times already. Otherwise the 429 is the attempt's failure and the
+   * retry policy decides, as for any error.
+   */
+  private rateLimitRequeue(s: StepState, err: PromptError, requeues: number): boolean {
+    const p = s.provider;
+    if (!p || !hasLimits(p) || err.status !== 429 || requeues >= MAX_RATE_LIMIT_REQUEUES) return false;
+    if (err.code === 'cancelled' || s.def.retry.nonRetryable.includes(err.code) || isMarkedNonRetryable(err)) return false;
+    if (typeof err.retryAfterMs === 'number' && err.retryAfterMs > LIMITS.maxRetryAfterMs) return false;
+    const t = this.composition.timeoutMs;
+    return t === undefined || this.deps.admission.pausedUntil(p.name) < this.begunAt + t;
+  }
+
   /** The wait limits of a retry now: `maxRetryAfterMs`, and the time left before the run's deadline. */
   private retryBounds(): { maxRetryAfterMs: number; remainingMs?: number; runTimeoutMs?: number } {
     const t = this.composition.timeoutMs;
     if (t === undefined) return { maxRetryAfterMs: LIMITS.maxRetryAfterMs };
-    return { maxRetryAfterMs: LIMITS.maxRetryAfterMs, remainingMs: this.startedAt + t - this.deps.clock.now(), runTimeoutMs: t };
+    return { maxRetryAfterMs: LIMITS.maxRetryAfterMs, remainingMs: this.begunAt + t - this.deps.clock.now(), runTimeoutMs: t };
   }
 
   /** Keeps the first STEP_ERRORS_KEPT_FIRST errors and the latest ones, MAX_STEP_ERRORS in all. */
@@ -531,15 +568,19 @@ export class WorkflowRunner {
     s.errors.push(e.toJSON());
   }
 
-  private async afterFailure(i: number, err: PromptError, ctx: Record<string, unknown>): Promise<void> {
+  private async afterFailure(i: number, err: PromptError, ctx: Record<string, unknown>, kind: ProviderFailureKind | undefined): Promise<void> {
     const s = this.steps[i]!;
     const fb = s.def.fallback;
     if (!fb) return this.completeStep(i, 'failed', null, err);
-    if (fb.template === undefined) return this.completeStep(i, 'fallback', fb.value ?? null, err);
+    if (fb.template === undefined) {
+      s.fallback = fallbackCause(s, err, kind);
+      return this.completeStep(i, 'fallback', fb.value ?? null, err);
+    }
     try {
       // The fallback is a local, degraded answer: rendered, never sent to the provider whose failure is the likely cause.
       const out = await this.untilStopped(this.deps.host.renderTemplate(fb.template, ctx, this.renderOpts(this.runAbort.signal)));
       if (this.ended) return;
+      s.fallback = fallbackCause(s, err, kind);
       this.completeStep(i, 'fallback', out, err);
     } catch (e) {
       if (this.ended) return;
@@ -571,8 +612,14 @@ export class WorkflowRunner {
     });
   }
 
-  /** One attempt: render the prompt, run the executor; settles at the first of its answer, its timeout, or the run's stop (a late answer is dropped). */
-  private attempt(i: number, ctx: Record<string, unknown>, attempt: number): Promise<AttemptResult> {
+  /**
+   * One attempt: render the prompt, wait for the provider's admission, run the executor;
+   * settles at the first of its answer, its timeout, or the run's stop (a late answer is
+   * dropped). The wait for admission is not the attempt's: the step's `timeout_ms` is paused
+   * during it and the provider's starts after it (Temporal's start-to-close); the run's
+   * deadline and cancellation end it at once. `first`: the call is sent again after a 429.
+   */
+  private attempt(i: number, ctx: Record<string, unknown>, attempt: number, first: boolean): Promise<AttemptResult> {
     const s = this.steps[i]!;
     const def = s.def;
     const clock = this.deps.clock;
@@ -580,7 +627,10 @@ export class WorkflowRunner {
     return new Promise<AttemptResult>((resolve) => {
       let settled = false;
       let timer: unknown;
+      let timerDue = 0;
       let providerTimer: unknown;
+      let ticket: AdmissionTicket | undefined;
+      let admission: Admission | undefined;
       let unfollow: (() => void) | undefined;
       let sentAt: number | undefined;
       // A controller of its own only when the attempt can time out: creating one costs more
@@ -593,8 +643,11 @@ export class WorkflowRunner {
         if (providerTimer !== undefined) clock.clearTimeout(providerTimer);
         unfollow?.();
         this.inFlight.delete(onStop);
+        if (!r.ok) ticket?.cancel(r.error);
+        if (admission) admission.release(r.ok ? { ok: true } : r.error.status === 429 ? { rateLimited: r.error.retryAfterMs !== undefined ? { retryAfterMs: r.error.retryAfterMs } : {} } : {});
+        if (provider && sentAt !== undefined && !r.ok) r.kind = classifyProviderFailure(r.error);
         if (provider && sentAt !== undefined && !this.ended) {
-          this.deps.metrics.recordProviderCall(provider.name, clock.now() - sentAt, r.ok ? undefined : { status: r.error.status, kind: classifyProviderFailure(r.error) });
+          this.deps.metrics.recordProviderCall(provider.name, clock.now() - sentAt, r.ok ? undefined : { status: r.error.status, kind: r.kind! });
         }
         resolve(r);
       };
@@ -604,19 +657,43 @@ export class WorkflowRunner {
       };
       this.inFlight.add(onStop);
       let signal = this.runAbort.signal;
-      if (def.timeoutMs !== undefined) {
-        const ms = def.timeoutMs;
+      const timeoutMs = def.timeoutMs;
+      const onTimeout = () => {
+        const err = new PromptError('timeout', `step "${def.id}" attempt ${attempt} took longer than its timeout_ms of ${timeoutMs} ms`, { step: def.id, composition: this.composition.name });
+        ac!.abort(err);
+        settle({ ok: false, error: err });
+      };
+      if (timeoutMs !== undefined) {
         ac = new AbortController();
         signal = ac.signal;
-        timer = clock.setTimeout(() => {
-          const err = new PromptError('timeout', `step "${def.id}" attempt ${attempt} took longer than its timeout_ms of ${ms} ms`, { step: def.id, composition: this.composition.name });
-          ac!.abort(err);
-          settle({ ok: false, error: err });
-        }, ms);
+        timerDue = clock.now() + timeoutMs;
+        timer = clock.setTimeout(onTimeout, timeoutMs);
       }
       const work = async () => {
         const prompt = await this.deps.host.renderTemplate(def.template!, ctx, this.renderOpts(signal));
         if (settled) return undefined;
+        if (provider) {
+          // The attempt's clock stops while the call waits for its provider's admission.
+          let left = 0;
+          if (timer !== undefined) {
+            clock.clearTimeout(timer);
+            timer = undefined;
+            left = timerDue - clock.now();
+          }
+          const req = { provider, run: this.id, priority: this.priority?.[i] ?? 0, tokens: estimateTokens(prompt, provider), first };
+          ticket = this.deps.admission.admit(req);
+          const granted = await ticket.admitted;
+          ticket = undefined;
+          if (settled) {
+            granted.release();
+            return undefined;
+          }
+          admission = granted;
+          if (timeoutMs !== undefined) {
+            timerDue = clock.now() + left;
+            timer = clock.setTimeout(onTimeout, left);
+          }
+        }
         sentAt = clock.now();
         let callSignal = signal;
         if (provider) {
@@ -644,7 +721,10 @@ export class WorkflowRunner {
           clock,
           env: this.deps.env,
         };
-        if (provider) req.provider = provider;
+        if (provider) {
+          req.provider = provider;
+          req.reportUsage = (usage: StepUsage) => admission?.reportTokens(usage?.totalTokens);
+        }
         if (this.serviceName !== undefined) req.serviceName = this.serviceName;
         const output = await s.executor!.execute(req);
         const chars = outputChars(output);
@@ -797,6 +877,7 @@ export class WorkflowRunner {
 
   snapshot(): WorkflowStatus {
     const outputs: Record<string, unknown> = {};
+    const fallbacks: FallbackCause[] = [];
     const steps: StepRunStatus[] = this.steps.map((s) => {
       const st: StepRunStatus = { id: s.def.id, status: s.status, attempts: s.attempts, errors: s.errors.slice(), output: s.output };
       if (s.errorsDropped) st.errorsDropped = s.errorsDropped;
@@ -807,6 +888,7 @@ export class WorkflowRunner {
       if (s.def.template !== undefined) st.template = s.def.template;
       if (s.def.model !== undefined) st.model = s.def.model;
       if ((s.status === 'succeeded' || s.status === 'fallback') && s.output !== null && s.output !== undefined) defineData(outputs, s.def.id, s.output);
+      if (s.status === 'fallback' && s.fallback) fallbacks.push({ ...s.fallback });
       return st;
     });
     const out: WorkflowStatus = {
@@ -822,11 +904,25 @@ export class WorkflowRunner {
     };
     if (this.serviceName !== undefined) out.serviceName = this.serviceName;
     if (this.outputsDropped) out.outputsDropped = true;
+    if (this.queued) out.queuedMs = (this.startedEmitted ? this.begunAt : (this.finishedAt ?? this.deps.clock.now())) - this.startedAt;
     if (this.finishedAt !== undefined) {
       out.finishedAt = this.wall(this.finishedAt);
       out.durationMs = this.finishedAt - this.startedAt;
     }
     if (this.error) out.error = this.error;
+    if (fallbacks.length) out.fallbacks = fallbacks;
+    if (this.refused) out.refused = true;
     return out;
   }
+}
+
+/** Why step `s` fell back: its last error and, when its provider's call failed, the kind of failure. */
+function fallbackCause(s: StepState, err: PromptError, kind: ProviderFailureKind | undefined): FallbackCause {
+  const f: FallbackCause = { step: s.def.id, code: err.code, cause: err.message };
+  if (kind && s.provider) {
+    f.kind = kind;
+    f.provider = s.provider.name;
+    if (kind === 'missing_key' && s.provider.apiKeyEnv) f.apiKeyEnv = s.provider.apiKeyEnv;
+  }
+  return f;
 }

@@ -4,6 +4,7 @@
  * that status and events can go to JSON, the CLI and the editor as they are.
  */
 import type { ProviderDef } from '../model/types.js';
+import type { ProviderFailureKind } from './providerFailure.js';
 
 /** What the engine needs from the template side (the lead's PromptManager implements it). */
 export interface WorkflowHost {
@@ -72,8 +73,9 @@ export interface ResolvedComposition {
 }
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'fallback' | 'failed' | 'skipped' | 'cancelled';
-export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'timed_out';
-export type FinalRunStatus = Exclude<RunStatus, 'running'>;
+/** `pending`: queued, waiting for a run slot (the engine's `maxConcurrentRuns`); `running` from its start to its end. */
+export type RunStatus = 'pending' | 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'timed_out';
+export type FinalRunStatus = Exclude<RunStatus, 'pending' | 'running'>;
 /** Why a step was skipped: its `when` was false, an override said `skip`, or something upstream failed. */
 export type SkipReason = 'when' | 'override' | 'upstream';
 
@@ -103,13 +105,38 @@ export interface StepRunStatus {
   model?: string;
 }
 
+/**
+ * Why a step's fallback gave its output: the error of its last attempt. The contract counts a
+ * run whose steps fell back as `succeeded`; `WorkflowStatus.fallbacks` is how a caller tells
+ * it apart from a run whose steps all answered.
+ */
+export interface FallbackCause {
+  step: string;
+  /** The error's code (`provider_error`, `timeout`, `template_error`...). */
+  code: string;
+  /** The error's message, for a person. */
+  cause: string;
+  /** When the error came from the model provider's call: what kind of failure (`missing_key`, `connection_refused`...). */
+  kind?: ProviderFailureKind;
+  /** The provider that failed, with `kind`. */
+  provider?: string;
+  /** With kind `missing_key`: the environment variable the provider reads its API key from. */
+  apiKeyEnv?: string;
+}
+
 export interface WorkflowStatus {
   id: string;
   composition: string;
   serviceName?: string;
   status: RunStatus;
-  /** Wall-clock time the run started, epoch milliseconds (`new Date(startedAt)`). */
+  /** Wall-clock time the run was started (or queued), epoch milliseconds (`new Date(startedAt)`). */
   startedAt: number;
+  /**
+   * For a run that waited for a run slot (`maxConcurrentRuns`): how long it waited, in
+   * milliseconds (so far, while it is `pending`). Included in `durationMs`; not in its `timeout_ms`,
+   * which counts from the end of the wait.
+   */
+  queuedMs?: number;
   /** `startedAt` plus the run's duration on the engine's monotonic clock. */
   finishedAt?: number;
   durationMs?: number;
@@ -129,6 +156,10 @@ export interface WorkflowStatus {
   error?: ErrorJSON;
   maxParallel: number;
   appliedOverrides: { state?: string; experienceLevel?: string };
+  /** The steps whose fallback gave the output, and why, in declaration order; absent when none did. */
+  fallbacks?: FallbackCause[];
+  /** True when the run was refused before any step started (`error` says why): its steps never ran. */
+  refused?: true;
 }
 
 export interface WorkflowResult extends WorkflowStatus {
@@ -147,6 +178,13 @@ export interface WorkflowStartedEvent extends EventBase {
   stepId?: undefined;
   steps: string[];
   maxParallel: number;
+}
+/** The run waits for a run slot (`maxConcurrentRuns`); `workflow.started` follows when it gets one. */
+export interface WorkflowQueuedEvent extends EventBase {
+  type: 'workflow.queued';
+  stepId?: undefined;
+  /** Its place in the queue, 1 for the next run to start. */
+  position: number;
 }
 export interface StepStartedEvent extends EventBase {
   type: 'step.started';
@@ -179,7 +217,7 @@ export interface WorkflowFinishedEvent extends EventBase {
   durationMs: number;
   error?: ErrorJSON;
 }
-export type WorkflowEvent = WorkflowStartedEvent | StepStartedEvent | StepRetryingEvent | StepFinishedEvent | WorkflowFinishedEvent;
+export type WorkflowEvent = WorkflowQueuedEvent | WorkflowStartedEvent | StepStartedEvent | StepRetryingEvent | StepFinishedEvent | WorkflowFinishedEvent;
 
 export interface ExecuteOptions {
   /** The run's id; generated when absent. Reusing the id of a run that is still running is refused. */
@@ -188,7 +226,11 @@ export interface ExecuteOptions {
   serviceName?: string;
   /** Aborting it cancels the run. */
   signal?: AbortSignal;
-  /** Overrides the composition's `max_parallel` (the CLI's `--max-parallel`); still capped by the engine's. */
+  /**
+   * Lowers the composition's `max_parallel` for this run (the CLI's `--max-parallel`, the
+   * editor's `promptManager.run.maxParallel`): never raises it, and the engine's cap still
+   * applies. A whole number from 1 up.
+   */
   maxParallel?: number;
   /**
    * The template host and providers of this run. The prompt manager passes the ones of the

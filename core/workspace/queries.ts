@@ -104,7 +104,49 @@ export function stepsRenderingTemplate(composition: CompositionDef, template: st
   return out;
 }
 
+/**
+ * The templates one step of a composition can render: its own, its fallback's, and those the
+ * overrides give it. Undefined when the composition has no such step.
+ */
+export function stepTemplates(composition: CompositionDef, stepId: string): string[] | undefined {
+  const step = composition.steps.find((s) => s.id === stepId);
+  if (!step) return undefined;
+  const out = new Set<string>();
+  if (step.template) out.add(step.template.name);
+  if (step.fallback?.template) out.add(step.fallback.template.name);
+  for (const o of [...composition.overrides.states, ...composition.overrides.experienceLevels]) {
+    for (const so of o.steps) if (so.stepName.name === stepId && so.template) out.add(so.template.name);
+  }
+  return [...out];
+}
+
+/**
+ * `names` and, transitively, every partial they include (`partialsOf` lists a template's;
+ * an unknown name lists none). The templates a render of them reads.
+ */
+export function withPartials(names: Iterable<string>, partialsOf: (name: string) => Iterable<string>): Set<string> {
+  const out = new Set<string>();
+  const stack = [...names];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (out.has(n)) continue;
+    out.add(n);
+    for (const p of partialsOf(n)) if (!out.has(p)) stack.push(p);
+  }
+  return out;
+}
+
 // ------------------------------------------------------------------ providers
+
+/** The providers a composition's steps and overrides name in `model:`: the ones its runs can call. */
+export function compositionProviders(composition: CompositionDef): Set<string> {
+  const out = new Set<string>();
+  for (const s of composition.steps) if (s.model) out.add(s.model.name);
+  for (const o of [...composition.overrides.states, ...composition.overrides.experienceLevels]) {
+    for (const so of o.steps) if (so.model) out.add(so.model.name);
+  }
+  return out;
+}
 
 /** One `model:` that sends a step's prompt to a provider: the step's own, or an override's. */
 export interface ProviderCall {

@@ -196,6 +196,28 @@ function keyItems(ws: WorkspaceSnapshot, doc: DocumentSnapshot, kind: FileKind, 
   return out;
 }
 
+/**
+ * The one item of a `depends_on` where no step can be added. VS Code asks its word-based
+ * provider (which offers every word of the file: "a", "about"...) whenever the language's
+ * providers return no item, whatever `isIncomplete` says: an item that explains, and that
+ * changes nothing when accepted (it writes back what is typed, and matches whatever is typed),
+ * keeps those words out.
+ */
+function nothingToAdd(comp: CompositionDef, stepId: string | undefined, r: Range, typed: string): CompletionItem {
+  const why = stepId
+    ? `Every other step of '${comp.name}' is listed already or runs after '${stepId}' (adding it would close a cycle).`
+    : `'${comp.name}' has no step to depend on.`;
+  return {
+    label: '(no step to add)',
+    kind: CompletionItemKind.Text,
+    detail: 'depends_on',
+    documentation: md(why),
+    textEdit: { range: r, newText: typed },
+    filterText: typed,
+    sortText: '~',
+  };
+}
+
 /** A new list item on a line without `- `: a step skeleton in `steps`, a `- ` value elsewhere. */
 function newItemSnippets(kind: FileKind, cur: YamlCursor, doc: DocumentSnapshot): CompletionItem[] {
   const r = range(doc, cur.wordStart, cur.wordEnd);
@@ -248,7 +270,9 @@ function valueItems(ws: WorkspaceSnapshot, doc: DocumentSnapshot, kind: FileKind
       // Already listed, except the one being typed.
       for (const d of self.dependsOn) if (!(d.node.start <= cur.wordStart && cur.wordStart <= d.node.end)) exclude.add(d.name);
     }
-    return comp.steps.filter((s) => s.id && !exclude.has(s.id)).map((s, i) => item(s.id, CompletionItemKind.Function, `step${s.template ? ` · ${s.template.name}` : ''}`, undefined, String(i).padStart(4, '0')));
+    const candidates = comp.steps.filter((s) => s.id && !exclude.has(s.id));
+    if (candidates.length) return candidates.map((s, i) => item(s.id, CompletionItemKind.Function, `step${s.template ? ` · ${s.template.name}` : ''}`, undefined, String(i).padStart(4, '0')));
+    return [nothingToAdd(comp, self?.id, r, doc.text.slice(cur.wordStart, cur.wordEnd))];
   }
   // Providers for `model:` of a step or override.
   if (kind === 'composition_rules' && key === 'model' && path[0] === 'compositions') {

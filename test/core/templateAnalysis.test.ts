@@ -135,13 +135,37 @@ describe('variables: @data and block params', () => {
   });
 });
 
+describe('variables: which reads a strict render requires', () => {
+  const required = (source: string) => ok(source).variables.filter((v) => !v.optional).map((v) => v.name);
+  const optional = (source: string) => ok(source).variables.filter((v) => v.optional).map((v) => v.name);
+
+  test('mustaches and sections are required; a lone helper argument is not', () => {
+    assert.deepEqual(required('{{a}} {{{b.c}}} {{#d}}x{{/d}} {{#if e}}y{{/if}} {{default f "z"}}'), ['a', 'b', 'd']);
+    assert.deepEqual(optional('{{a}} {{{b.c}}} {{#d}}x{{/d}} {{#if e}}y{{/if}} {{default f "z"}}'), ['e', 'f']);
+  });
+
+  test('an argument with a path needs its first segment (a strict render reads through it)', () => {
+    assert.deepEqual(required('{{#if doc.title}}x{{/if}} {{json (lookup a "b")}}'), ['doc']);
+  });
+
+  test("what a block's body or else reads is optional, however it is read", () => {
+    assert.deepEqual(required('{{#if locale}}{{locale}} {{tone}}{{else}}{{fallback}}{{/if}}{{#each xs}}{{../y}}{{/each}}{{#with w}}{{z}}{{/with}}'), []);
+    assert.deepEqual(optional('{{#if locale}}{{locale}} {{tone}}{{else}}{{fallback}}{{/if}}'), ['locale', 'locale', 'tone', 'fallback']);
+  });
+
+  test('partials used inside a block are optional; those at the top level are not', () => {
+    const a = ok('{{> top}}{{#if x}}{{> inner}}{{/if}}');
+    assert.deepEqual(a.partials.map((p) => [p.name, p.optional === true]), [['top', false], ['inner', true]]);
+  });
+});
+
 describe('variables: contexts of blocks', () => {
   test('#each body is relative to the element; ../ climbs to the root; @root is root', () => {
     const a = ok('{{#each items}}{{name}} {{../x}} {{@root.y}} {{this}}{{/each}}');
     assert.deepEqual(a.variables, [
-      { name: 'items', path: 'items', range: r(0, 8, 13) },
-      { name: 'x', path: '../x', range: r(0, 26, 30) },
-      { name: 'y', path: '@root.y', range: r(0, 35, 42) },
+      { name: 'items', path: 'items', range: r(0, 8, 13), optional: true },
+      { name: 'x', path: '../x', range: r(0, 26, 30), optional: true },
+      { name: 'y', path: '@root.y', range: r(0, 35, 42), optional: true },
     ]);
   });
 

@@ -305,6 +305,8 @@ describe('PromptManager extension in VS Code (code-server)', { timeout: 15 * 60_
     await waitFor(() => serverPids(vs.server.extensionsDir).some((p) => p !== before[0]), { timeoutMs: 20_000, message: 'a new language server process' });
     await screenshot(page, 'extension-11-server-restarted');
     await runCommand(page, 'PromptManager: Validate Workspace');
-    await waitForOutput(page, CHANNEL, /Validation of 1 prompt workspace:\n {2}\. +0 errors/, { timeoutMs: 20_000 });
+    // The workspace is called by its folder's name, never '.'.
+    const name = path.basename(folder).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await waitForOutput(page, CHANNEL, new RegExp(`Validation of 1 prompt workspace:\\n {2}${name} +0 errors`), { timeoutMs: 20_000 });
   });
 });

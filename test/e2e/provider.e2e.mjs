@@ -35,6 +35,7 @@ import {
   statusBarItems,
   waitFor,
   waitForOutput,
+  webviewFrame,
 } from './harness.mjs';
 import { pointProviderAt, REPLY_MARKER, serverPids, startModelServer, waitForToast } from './support.mjs';
 
@@ -190,7 +191,7 @@ describe('Provider runs in VS Code: the API key canary, and a server killed duri
     await waitFor(
       async () => {
         shown = await notifications(page, { all: true });
-        return shown.some((n) => /PromptManager: provider_probe ended failed/.test(n));
+        return shown.some((n) => /^PromptManager: provider_probe failed in .+: ask failed: provider "local" answered 500/.test(n));
       },
       { timeoutMs: 20_000, message: () => `a notification that provider_probe failed; notifications: ${shown.join(' | ') || '(none)'}` },
     );
@@ -293,7 +294,18 @@ describe('Provider runs in VS Code: the API key canary, and a server killed duri
     );
     await waitForOutput(page, CHANNEL, /^Health of \S+: /m);
 
+    // The report (a Markdown preview) and the JSON it is made from.
     await runCommand(page, 'PromptManager: Show Metrics');
+    let report = '';
+    await waitFor(
+      async () => {
+        report = await webviewFrame(page).locator('body').innerText({ timeout: 2000 }).catch(() => '');
+        return /PromptManager metrics/.test(report) && /Model providers/.test(report);
+      },
+      { timeoutMs: 20_000, message: () => `the metrics report; the webview showed:\n${report.slice(0, 300)}` },
+    );
+    assertNoCanary('the Show Metrics report', report);
+    await runCommand(page, 'PromptManager: Show Metrics as JSON');
     let metrics = '';
     await waitFor(
       async () => {
@@ -304,7 +316,7 @@ describe('Provider runs in VS Code: the API key canary, and a server killed duri
     );
     assert.match(metrics, /"workflowEngine"/);
     await screenshot(page, 'provider-07-metrics');
-    assertNoCanary('the Show Metrics document', metrics);
+    assertNoCanary('the Show Metrics as JSON document', metrics);
 
     const channels = (await outputChannels(page)).filter((c) => /PromptManager/.test(c));
     assert.ok(channels.includes(CHANNEL), `the Output panel lists the PromptManager channel; it listed: ${channels.join(', ')}`);
@@ -324,7 +336,7 @@ describe('Provider runs in VS Code: the API key canary, and a server killed duri
 
     const all = await notifications(page, { all: true });
     assert.ok(
-      all.some((n) => /provider_probe ended failed/.test(n)),
+      all.some((n) => /PromptManager: provider_probe failed in /.test(n)),
       `the notifications read include the failure; they were: ${all.join(' | ')}`,
     );
     assertNoCanary('the notifications', all.join('\n'));

@@ -1,5 +1,5 @@
 /**
- * docs/protocol.md held to the protocol module (protocol/protocol.ts, protocol/workflowTypes.ts, protocol/testTypes.ts),
+ * docs/protocol.md held to the protocol module (protocol/protocol.ts, protocol/workflowTypes.ts, protocol/renderTypes.ts, protocol/testTypes.ts),
  * as rust-analyzer holds its lsp-extensions.md to lsp/ext.rs. Read with TypeScript's parser:
  * - every `promptManager/*` method the protocol declares has a `### \`method\`` heading, and
  *   every such heading names a declared method;
@@ -22,7 +22,7 @@ import { REPO } from '../helpers/paths.js';
 import { parseSource, ts, tsFilesUnder, type TS } from '../helpers/typescript.js';
 
 const DOC = 'docs/protocol.md';
-const PROTOCOL_FILES = ['protocol/protocol.ts', 'protocol/workflowTypes.ts', 'protocol/testTypes.ts'];
+const PROTOCOL_FILES = ['protocol/protocol.ts', 'protocol/workflowTypes.ts', 'protocol/renderTypes.ts', 'protocol/testTypes.ts'];
 
 const docText = () => fs.readFileSync(path.join(REPO, DOC), 'utf8');
 

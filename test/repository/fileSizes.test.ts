@@ -19,6 +19,7 @@ const ONE_JOB: Record<string, string> = {
   'core/workflow/run.ts': "one workflow run: the scheduler and its state machine (ready heap, slots, retries, timeouts, cancellation), every state change in one class",
   'core/manager/templateEngine.ts': 'one isolated Handlebars environment per manager: templates compiled once per text and rendered under their budgets (work, time, output, partial depth)',
   'core/templates/helpers.ts': 'the prompt helpers: for each, its documentation and its implementation under the render budget',
+  'protocol/protocol.ts': 'the custom requests between client and server: each promptManager/* method declared with its params and result types, and the settings (the wire shapes of runs are in workflowTypes.ts)',
 };
 
 test(`no source file of core/, cli/ or protocol/ over ${MAX_LINES} lines but those with one job`, () => {

@@ -45,6 +45,8 @@ test('listWorkspaces, listServices, listTemplates, listCompositions', async () =
   assert.equal(ws.workspaces.length, 1);
   assert.equal(ws.workspaces[0]!.uri, uri(dir));
   assert.equal(ws.workspaces[0]!.errorCount, 0);
+  // Messages name the workspace by its folder, never '.'.
+  assert.equal(ws.workspaces[0]!.name, path.basename(dir));
   const services = await c.conn.sendRequest(ListServicesRequest, {});
   assert.deepEqual(services.items.map((s) => s.name), ['analysis_service', 'qa_service', 'drafting_service', 'classification_service']);
   const a = services.items[0]!;
@@ -60,6 +62,12 @@ test('listWorkspaces, listServices, listTemplates, listCompositions', async () =
   const comps = await c.conn.sendRequest(ListCompositionsRequest, { service: 'qa_service' });
   assert.deepEqual(comps.items.map((x) => x.name), ['grounded_answer']);
   assert.deepEqual(comps.items[0]!.steps.map((s) => [s.id, s.dependsOn]), [['passages', []], ['answer', ['passages']], ['citations', ['answer']]]);
+  // The Preview CodeLens goes on the step's `template:` value, not on its id.
+  const rulesLines = fs.readFileSync(path.join(dir, 'composition_rules.yaml'), 'utf8').split('\n');
+  const tl = comps.items[0]!.steps[0]!.templateLocation!;
+  assert.ok(tl, 'templateLocation is sent');
+  assert.equal(rulesLines[tl.range.start.line]!.slice(tl.range.start.character, tl.range.end.character), 'qa/select_passages');
+  assert.match(rulesLines[tl.range.start.line]!, /^\s+template: qa\/select_passages$/);
   const providers = await c.conn.sendRequest(ListProvidersRequest, {});
   assert.deepEqual(providers.items.map((p) => [p.name, p.type, p.model, p.apiKeyEnv]), [['local', 'openai-compatible', 'llama3.2', 'PROMPTMANAGER_API_KEY']]);
 });

@@ -95,36 +95,34 @@ test('a keystroke then a preview validates the workspace once; the engine valida
   }
 });
 
-test('a keystroke that breaks the configuration: the preview is refused with the diagnostics validation\'s errors, and works again once fixed', async () => {
+test('a keystroke that breaks the configuration: previews that use the error are refused with the diagnostics validation\'s errors, the others go on', async () => {
   const dir = writeWorkspace();
   const s = serverState(dir);
   try {
     const mappings = path.join(dir, 'service_mappings.yaml');
     const good = fs.readFileSync(mappings, 'utf8');
-    // Broken from the start: no engine at all.
-    s.type(mappings, good.replace('primary_templates: [analysis/summary]', 'primary_templates: [analysis/nope]'));
+    const broken = good.replace('primary_templates: [analysis/summary]', 'primary_templates: [analysis/nope]');
+    // Broken from the start: the engine loads all the same (configErrors: 'isolate').
+    s.type(mappings, broken);
     s.debounce();
-    const refused = await s.preview('common/apology', { user_id: 'u' });
-    assert.ok('error' in refused);
-    assert.equal(refused.error.code, 'invalid_configuration');
-    assert.match(refused.error.message, /analysis\/nope/);
     assert.ok(s.ws.validation!.errorCount > 0);
+    const plain = await s.preview('common/apology', { user_id: 'u' });
+    assert.ok('text' in plain, why(plain));
+    assert.equal((await plain.pm.render('common/apology', { user_id: 'u' })).errorsElsewhere, 1);
+    // As the service whose entry holds the error: refused, naming it.
+    await assert.rejects(plain.pm.render('common/apology', { user_id: 'u' }, { serviceName: 'analysis_service' }), (e: unknown) => {
+      assert.match(String((e as Error).message), /analysis\/nope/);
+      return (e as { code?: string }).code === 'invalid_configuration';
+    });
+    const pm = plain.pm;
 
     s.type(mappings, good);
     s.debounce();
     const fixed = await s.preview('common/apology', { user_id: 'u' });
     assert.ok('text' in fixed, why(fixed));
-    const pm = fixed.pm;
-
-    // Broken after a good load: the reload is rejected, the preview refused as before.
-    s.type(mappings, good.replace('primary_templates: [analysis/summary]', 'primary_templates: [analysis/nope]'));
-    s.debounce();
-    const rejected = await s.preview('common/apology', { user_id: 'u' });
-    assert.ok('error' in rejected);
-    assert.equal(rejected.error.code, 'invalid_configuration');
-    assert.match(rejected.error.message, /analysis\/nope/);
-    assert.equal(s.pool.loaded(s.ws), pm, 'the last good engine stays for health and metrics');
-    assert.equal(s.validations, 3);
+    assert.equal(fixed.pm, pm, 'the same engine, reloaded');
+    assert.equal((await pm.render('common/apology', { user_id: 'u', document: {} }, { serviceName: 'analysis_service' })).text, 'Sorry u, the prompt could not be prepared.');
+    assert.equal(s.validations, 2);
     assert.equal(pm.validations, 0);
   } finally {
     await s.pool.close();

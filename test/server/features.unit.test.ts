@@ -69,7 +69,12 @@ test('completion: depends_on never offers the step itself or a step that would c
   const { dir, files } = reviewWorkspace();
   const rules = files['composition_rules.yaml']!;
   const ws = snapshotOf(dir);
-  assert.deepEqual(labels(completion(req(ws, rules.file, rules.at[2]!)).items), [], 'outline: everything else depends on it');
+  const none = completion(req(ws, rules.file, rules.at[2]!));
+  assert.deepEqual(labels(none.items), ['(no step to add)'], 'outline: everything else depends on it');
+  assert.equal(none.isIncomplete, false);
+  // It says why, and accepting it changes nothing: it writes back what is typed (nothing here).
+  assert.match(String((none.items[0]!.documentation as { value: string }).value), /runs after 'outline' \(adding it would close a cycle\)/);
+  assert.equal((none.items[0]!.textEdit as { newText: string }).newText, '');
   assert.deepEqual(labels(completion(req(ws, rules.file, rules.at[8]!)).items), ['outline'], 'wrap_up: not itself, not feedback (listed)');
 });
 
@@ -122,6 +127,24 @@ test('hover: keys, templates, steps, compositions, helpers', () => {
   assert.match(text(hover(req(ws, sm.file, sm.at[0]!))), /Inputs: required `document`; optional `locale`[\s\S]*`outline` → `review\/outline`/);
   const wu = files['templates/review/wrap_up.hbs']!;
   assert.match(text(hover(req(ws, wu.file, wu.at[0]!))), /\*\*helper\*\* `json`/);
+});
+
+test('hover and completion: provider limits, from the schema', () => {
+  const { dir, files } = reviewWorkspace();
+  const rules = files['composition_rules.yaml']!;
+  const text = rules.text.replace('    base_url: http://127.0.0.1:11434/v1\n', '    base_url: http://127.0.0.1:11434/v1\n    requests_per_minute: 600\n    tokens_per_minute: 90000\n    max_con\n');
+  const ws = snapshotOf(dir, new Map([[rules.file, text]]));
+  const lines = text.split('\n');
+  const at = (needle: string) => ({ line: lines.findIndex((l) => l.includes(needle)), character: lines.find((l) => l.includes(needle))!.indexOf(needle) + 2 });
+  const value = (h: ReturnType<typeof hover>) => (h?.contents as { value: string } | undefined)?.value ?? '';
+  assert.match(value(hover(req(ws, rules.file, at('requests_per_minute'), text))), /\*\*requests_per_minute\*\*\n\nAt most this many calls to this provider a minute, counted across every run of the manager\. Calls are spaced evenly/);
+  assert.match(value(hover(req(ws, rules.file, at('tokens_per_minute'), text))), /prompt's characters \/ 4, plus `max_tokens` when set/);
+  const pos = at('max_con');
+  const items = completion(req(ws, rules.file, { line: pos.line, character: pos.character + 5 }, text)).items;
+  const mc = items.find((i) => i.label === 'max_concurrency');
+  assert.ok(mc, labels(items).join(','));
+  assert.match(JSON.stringify(mc!.documentation), /At most this many calls to this provider at once/);
+  assert.ok(!labels(items).includes('requests_per_minute'), 'a key already set is not offered again');
 });
 
 test('navigation: definition and references of templates, steps, compositions, providers', () => {

@@ -58,7 +58,11 @@ test('language server: FIFOs, a folder named like a template and a config linked
     const pipesInfo = listed.workspaces.find((w) => w.uri === uri(pipes));
     assert.ok(pipesInfo && pipesInfo.errorCount >= 3, JSON.stringify(listed));
     assert.equal(pipesInfo.compositionRules, uri(rulesFifo), 'the file is there, though not read');
-    const r = await c.conn.sendRequest(RenderRequest, { workspace: uri(linked), template: 'hello', context: { name: 'n' } });
+    // A template that uses nothing of the unread file renders, counting its error; a render as a
+    // service (which reads that file) is refused with it.
+    const plain = await c.conn.sendRequest(RenderRequest, { workspace: uri(linked), template: 'hello', context: { name: 'n' } });
+    assert.ok(plain.ok && plain.text === 'Hello n' && plain.errorsElsewhere === 1, JSON.stringify(plain));
+    const r = await c.conn.sendRequest(RenderRequest, { workspace: uri(linked), template: 'hello', context: { name: 'n' }, service: 'any' });
     assert.ok(!r.ok && r.error.code === 'invalid_configuration' && /unreadable-file/.test(r.error.message), JSON.stringify(r));
     assert.ok(!JSON.stringify(r).includes(KEY));
   } finally {

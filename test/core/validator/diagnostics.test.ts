@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import type { PromptDiagnostic } from '../../../core/model/diagnostics.js';
-import { validateWorkspace } from '../../../core/validate/validateWorkspace.js';
+import { ValidationCache, validateWorkspace } from '../../../core/validate/validateWorkspace.js';
 import { memoryFileSystem } from '../../../core/workspace/fileSystem.js';
 
 const ROOT = path.resolve('/virtual/ws');
@@ -179,15 +179,70 @@ describe('diagnostics', () => {
       },
       'undeclared-step-read',
     );
-    assert.deepEqual(ds.map((d) => where(d).slice(1, 3)), [[11, 19], [14, 18]]);
-    assert.match(ds[0]!.message, /template 'b' reads steps\.a, but step 'd' does not depend on 'a'/);
+    const warnings = ds.filter((d) => d.severity === 'warning');
+    assert.deepEqual(warnings.map((d) => where(d).slice(0, 3)), [['composition_rules.yaml', 11, 19], ['composition_rules.yaml', 14, 18]]);
+    assert.match(warnings[0]!.message, /template 'b' reads steps\.a, but step 'd' does not depend on 'a'/);
+    // The template shows it too, at the read, as information (the warning stays where the contract puts it).
+    const side = ds.filter((d) => d.severity === 'information');
+    assert.deepEqual(side.map(where), [[path.join('templates', 'b.hbs'), 1, 14, 1, 28, 'undeclared-step-read']]);
+    assert.match(side[0]!.message, /^steps\.a is read here, where step 'd' of composition 'flow' renders this template, but step 'd' does not depend on 'a'/);
+    assert.deepEqual(side[0]!.related?.map((r) => [path.relative(ROOT, r.file), r.range.start.line + 1, r.range.start.character + 1]), [['composition_rules.yaml', 11, 19]]);
   });
 
   test('undeclared-variable: on the template reference, naming the variable', () => {
-    const ds = only({ ...T, 'templates/aud.hbs': 'for {{audience}} about {{task}}', 'composition_rules.yaml': rules('      - id: a\n        template: aud\n') }, 'undeclared-variable');
+    const ds = only({ ...T, 'templates/aud.hbs': 'for {{audience}} about {{task}}', 'composition_rules.yaml': rules('      - id: a\n        template: aud\n') }, 'undeclared-variable').filter((d) => d.severity === 'warning');
     assert.equal(ds.length, 1);
     assert.deepEqual(where(ds[0]!), ['composition_rules.yaml', 7, 19, 7, 22, 'undeclared-variable']);
     assert.match(ds[0]!.message, /reads 'audience'/);
+  });
+
+  test('undeclared-variable in the template too: information at each read, the YAML reference related', () => {
+    const r = validate({
+      ...T,
+      'templates/aud.hbs': 'for {{audience}} about {{task}}\n{{> common/tail}}',
+      'templates/common/tail.hbs': 'Tone: {{tone}}, again {{audience}}',
+      'templates/other.hbs': 'to {{audience}}',
+      'composition_rules.yaml': rules('      - id: a\n        template: aud\n      - id: b\n        template: aud\n      - id: c\n        template: other\n        context: { audience: x }\n'),
+    });
+    const side = r.diagnostics.filter((d) => d.code === 'undeclared-variable' && d.severity === 'information');
+    // `audience` in aud.hbs, `tone` and `audience` in its partial; none in other.hbs (its step provides it).
+    assert.deepEqual(side.map(where), [
+      [path.join('templates', 'aud.hbs'), 1, 7, 1, 15, 'undeclared-variable'],
+      [path.join('templates', 'common', 'tail.hbs'), 1, 9, 1, 13, 'undeclared-variable'],
+      [path.join('templates', 'common', 'tail.hbs'), 1, 25, 1, 33, 'undeclared-variable'],
+    ]);
+    // Two steps render aud without `audience`: one diagnostic per read, naming both, each reference related.
+    assert.match(side[0]!.message, /^'audience' is read here, but 2 steps render this template without it: step 'a' of composition 'flow'; step 'b' of composition 'flow'/);
+    assert.deepEqual(side[0]!.related?.map((x) => [path.relative(ROOT, x.file), x.range.start.line + 1, x.range.start.character + 1]), [['composition_rules.yaml', 7, 19], ['composition_rules.yaml', 9, 19]]);
+    assert.match(side[0]!.related![0]!.message, /^'audience' is read here, but step 'a' of composition 'flow' renders this template without it/);
+    assert.match(side[1]!.message, /^'tone' is read here, but 2 steps/);
+    // A partial says through which template.
+    assert.match(side[1]!.related![0]!.message, /through the partial 'common\/tail' of 'aud'/);
+    // The contract's count is unchanged: the warnings are on the template: values, once per step and variable.
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.severity === 'warning').map((d) => where(d).slice(0, 2).concat(d.message.match(/reads '(\w+)'/)![1]!)),
+      [['composition_rules.yaml', 7, 'audience'], ['composition_rules.yaml', 7, 'tone'], ['composition_rules.yaml', 9, 'audience'], ['composition_rules.yaml', 9, 'tone']],
+    );
+    assert.equal(r.warningCount, 4);
+  });
+
+  test('the template-side diagnostics follow an edit of the YAML (a recorded composition replays them)', () => {
+    const cache = new ValidationCache();
+    const fsOf = (rulesText: string) => {
+      // A new text for the same file: the cache's reads of the files go, its parses stay.
+      cache.invalidateAll();
+      return memoryFileSystem(Object.fromEntries(Object.entries({ ...T, 'templates/aud.hbs': 'for {{audience}}', 'composition_rules.yaml': rulesText }).map(([k, v]) => [path.join(ROOT, k), v])));
+    };
+    const base = rules('      - id: a\n        template: aud\n');
+    const first = validateWorkspace(ROOT, { fs: fsOf(base), cache });
+    const side = (v: typeof first) => v.diagnostics.filter((d) => d.severity === 'information' && d.code === 'undeclared-variable').map((d) => [where(d), d.related?.map((x) => x.range.start.line + 1)]);
+    assert.deepEqual(side(first), [[[path.join('templates', 'aud.hbs'), 1, 7, 1, 15, 'undeclared-variable'], [7]]]);
+    // Two lines above the composition: its findings are replayed, their YAML positions moved.
+    const moved = validateWorkspace(ROOT, { fs: fsOf(base.replace('version: 1\n', 'version: 1\n# a\n# b\n')), cache });
+    assert.deepEqual(side(moved), [[[path.join('templates', 'aud.hbs'), 1, 7, 1, 15, 'undeclared-variable'], [9]]]);
+    // Providing the variable clears both sides.
+    const fixed = validateWorkspace(ROOT, { fs: fsOf(base.replace('template: aud\n', 'template: aud\n        context: { audience: all }\n')), cache });
+    assert.deepEqual(side(fixed), []);
   });
 
   test('undeclared-variable: inputs and step context provide variables', () => {

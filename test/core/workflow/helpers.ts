@@ -180,6 +180,8 @@ export function stepOf(status: { steps: { id: string }[] }, id: string) {
 export function trace(events: WorkflowEvent[]): string[] {
   return events.map((e) => {
     switch (e.type) {
+      case 'workflow.queued':
+        return `workflow.queued ${e.position}`;
       case 'workflow.started':
         return 'workflow.started';
       case 'step.started':

@@ -98,6 +98,20 @@ describe('openai-compatible executor', () => {
     assert.deepEqual(seen[0]!.body, { temperature: 0.2, max_tokens: 64, model: 'llama3.2', messages: [{ role: 'user', content: 'Say hi' }] });
   });
 
+  test('the answer\'s usage is reported to the engine; the limits are never request fields', async () => {
+    handler = (_q, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ choices: [{ message: { content: 'hi' } }], usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 } }));
+    };
+    const reported: unknown[] = [];
+    const p = provider({ maxConcurrency: 2, requestsPerMinute: 60, tokensPerMinute: 1000, options: { temperature: 0.2, max_concurrency: 2, requestsPerMinute: 60 } });
+    assert.equal(await exec.execute({ ...request(p), reportUsage: (u) => reported.push(u) }), 'hi');
+    assert.deepEqual(reported, [{ totalTokens: 12, promptTokens: 9, completionTokens: 3 }]);
+    assert.deepEqual(seen[0]!.body, { temperature: 0.2, model: 'llama3.2', messages: [{ role: 'user', content: 'Say hi' }] });
+    // Without reportUsage (a request built by hand) nothing breaks.
+    assert.equal(await exec.execute(request(p)), 'hi');
+  });
+
   test('429 carries its status and Retry-After', async () => {
     handler = (_q, res) => {
       res.writeHead(429, { 'retry-after': '3', 'content-type': 'application/json' });
@@ -158,6 +172,39 @@ describe('openai-compatible executor', () => {
     const f = await caught(exec.execute(request(provider({ baseUrl: 'file:///etc' }))));
     assert.match(f.message, /http or https/);
     assert.equal(seen.length, 0);
+  });
+
+  test('probe: GET {base_url}/models with the key; the model looked for; what fails and what only warns', async () => {
+    const probe = (p: ProviderDef, env = request(p).env) => exec.probe!({ provider: p, signal: new AbortController().signal, clock: systemClock, env });
+    const list = (ids: string[]) => (_q: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ object: 'list', data: ids.map((id) => ({ id, object: 'model' })) }));
+    };
+    handler = list(['llama3.2', 'mistral']);
+    assert.deepEqual(await probe(provider()), { detail: '2 models listed' });
+    assert.deepEqual(seen.map((x) => `${x.method} ${x.url} ${x.auth}`), [`GET /v1/models Bearer ${KEY}`]);
+    handler = list(['mistral']);
+    assert.match((await probe(provider()))!.warning!, /^model llama3\.2 is not among the 1 models GET http:\/\/127\.0\.0\.1:\d+\/v1\/models lists$/);
+    handler = (_q, res) => res.writeHead(404).end('not here');
+    assert.match((await probe(provider()))!.detail!, /404, no model list/);
+    handler = (_q, res) => res.writeHead(429, { 'retry-after': '3' }).end();
+    assert.match((await probe(provider()))!.warning!, /rate limited \(429\)/);
+    handler = (_q, res) => res.writeHead(401).end(`bad key ${KEY}`);
+    const auth = await caught(probe(provider()));
+    assert.equal(auth.status, 401);
+    assert.ok(!auth.message.includes(KEY), auth.message);
+    handler = (_q, res) => res.writeHead(503).end();
+    assert.equal((await caught(probe(provider()))).status, 503);
+    handler = (_q, res) => res.writeHead(302, { location: 'http://elsewhere.example/' }).end();
+    assert.match((await caught(probe(provider()))).message, /redirected/);
+    const unset = await caught(probe(provider(), () => undefined));
+    assert.match(unset.message, /TEST_KEY, which is not set/);
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const refused = await caught(probe(provider({ baseUrl: `http://127.0.0.1:${port}/v1` })));
+    assert.match(refused.message, /GET http:\/\/127\.0\.0\.1:\d+\/v1\/models failed: ECONNREFUSED/);
   });
 
   test('Retry-After as an HTTP date', () => {
