@@ -4,9 +4,10 @@
  * as you type), with run profiles that run the tests in the server (`promptManager/runTests`,
  * followed through `promptManager/testProgress`, cancelled through the request): Run
  * (offline), Run with Live Model (refused in an untrusted workspace, saying why), Run N Times
- * (the pass rate of each test) and Run and Update Snapshots. A failure is shown at its
- * assertion's line, a snapshot or `equals` mismatch as a diff, and each test's description
- * says how it fared in its last runs (`promptManager/testHistory`).
+ * (the pass rate of each test, in its output and its description) and Run and Update
+ * Snapshots. A failure is shown at its assertion's line, a snapshot or `equals` mismatch as a
+ * diff, and each test's description says how it fared in its last runs
+ * (`promptManager/testHistory`).
  *
  * The tree and the results are computed by pure functions (testTree.ts, testResults.ts); this
  * module only turns them into Testing API calls.
@@ -25,7 +26,7 @@ import {
 } from '../protocol/protocol.js';
 import { formatDuration } from './format.js';
 import { outcomePlan, passRatePhrase, problemLine, repeatCountError, runSummaryLine, UNTRUSTED_LIVE_MESSAGE, workspaceName, type TestOutcomePlan } from './testResults.js';
-import { selectTests, testTree, type TestTreeFile } from './testTree.js';
+import { selectTests, testTree, type RepeatedRun, type TestTreeFile } from './testTree.js';
 import { isConnectionLost, requestErrorMessage, type ServerController } from './serverController.js';
 
 type RunOptions = Pick<RunTestsParams, 'live' | 'repeat' | 'updateSnapshots'>;
@@ -44,6 +45,8 @@ export class PromptTestController implements vscode.Disposable {
   private lists: WorkspaceTests[] = [];
   private tree: TestTreeFile[] = [];
   private readonly history = new Map<string, Map<string, TestHistoryInfo>>();
+  /** The last run of each test that was repeated, by workspace: its pass rate stays in its description until it runs again. */
+  private readonly repeated = new Map<string, Map<string, RepeatedRun>>();
   /** Progress listeners of the runs under way, by run id. */
   private readonly progress = new Map<string, (e: TestProgressEventInfo) => void>();
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
@@ -121,7 +124,7 @@ export class PromptTestController implements vscode.Disposable {
   /** Makes the controller's items the tree's: items kept by id (and with them their results). */
   private apply(): void {
     const multipleRoots = (vscode.workspace.workspaceFolders?.length ?? 0) > 1;
-    this.tree = testTree(this.lists, this.history, (uri) => vscode.workspace.asRelativePath(vscode.Uri.parse(uri), multipleRoots));
+    this.tree = testTree(this.lists, this.history, (uri) => vscode.workspace.asRelativePath(vscode.Uri.parse(uri), multipleRoots), this.repeated);
     const files: vscode.TestItem[] = [];
     for (const f of this.tree) {
       const fileItem = this.controller.items.get(f.id) ?? this.controller.createTestItem(f.id, f.label, vscode.Uri.parse(f.uri));
@@ -208,6 +211,10 @@ export class PromptTestController implements vscode.Disposable {
       if (!item || done.has(r.id)) return;
       done.add(r.id);
       this.report(run, item, outcomePlan(r));
+      let rates = this.repeated.get(workspace);
+      if (!rates) this.repeated.set(workspace, (rates = new Map()));
+      if (r.repetitions.length > 1) rates.set(r.id, { passed: r.repetitions.filter((x) => x.passed).length, runs: r.repetitions.length });
+      else rates.delete(r.id);
     };
     this.progress.set(runId, (e) => {
       if (e.type === 'test.started') {

@@ -2,7 +2,8 @@
  * The Testing view's tree of prompt tests, as plain data from the server's lists
  * (`promptManager/listTests`) and history (`promptManager/testHistory`): one item per test
  * file, its tests below it at their ranges (which gives them their gutter icons), each with a
- * description saying what it runs and how it fared lately ("failed in 3 of the last 10 runs").
+ * description saying what it runs, the pass rate of its last run when it was repeated ("pass
+ * rate 80% (4 of 5)") and how it fared lately ("failed in 3 of the last 10 runs").
  * Pure (no `vscode` import), so that it is unit-tested as it is; testController.ts applies it.
  *
  * Ids are what the Testing view keeps between refreshes (its results, "Rerun Failed Tests"): a
@@ -55,22 +56,40 @@ export function targetPhrase(t: Pick<PromptTestItem, 'kind' | 'target' | 'servic
   return `${t.live ? 'live · ' : ''}${t.kind} ${t.target}${t.service ? ` as ${t.service}` : ''}`;
 }
 
-/** A test item's description: what it runs, and how it fared lately. */
-export function describeTest(t: PromptTestItem, h: TestHistoryInfo | undefined): string {
-  return [targetPhrase(t), historyPhrase(h)].filter(Boolean).join(' · ');
+/** How many repetitions of a test's last run passed, kept by the client until the test runs again. */
+export interface RepeatedRun {
+  passed: number;
+  runs: number;
+}
+
+/** "pass rate 80% (4 of 5)" for a last run of more than one repetition; undefined otherwise. */
+export function passRateOfLastRun(r: RepeatedRun | undefined): string | undefined {
+  if (!r || r.runs <= 1) return undefined;
+  return `pass rate ${Math.round((r.passed / r.runs) * 100)}% (${r.passed} of ${r.runs})`;
+}
+
+/** A test item's description: what it runs, the pass rate of its last run when it was repeated, and how it fared lately. */
+export function describeTest(t: PromptTestItem, h: TestHistoryInfo | undefined, last?: RepeatedRun): string {
+  return [targetPhrase(t), passRateOfLastRun(last), historyPhrase(h)].filter(Boolean).join(' · ');
 }
 
 /**
  * The tree of every workspace's tests: files in the order the server lists them (a file
  * with no test is left out, unless it has problems to show), tests in file order.
- * `history` is by workspace, then test name; `fileLabel` names a file for people.
+ * `history` and `repeated` (the last runs that were repeated) are by workspace, then test
+ * name; `fileLabel` names a file for people.
  */
-export function testTree(workspaces: readonly WorkspaceTests[], history: ReadonlyMap<string, ReadonlyMap<string, TestHistoryInfo>>, fileLabel: (uri: string) => string): TestTreeFile[] {
+export function testTree(
+  workspaces: readonly WorkspaceTests[],
+  history: ReadonlyMap<string, ReadonlyMap<string, TestHistoryInfo>>,
+  fileLabel: (uri: string) => string,
+  repeated: ReadonlyMap<string, ReadonlyMap<string, RepeatedRun>> = new Map(),
+): TestTreeFile[] {
   const out: TestTreeFile[] = [];
   for (const w of workspaces) {
     const byFile = new Map<string, TestTreeTest[]>();
     for (const t of w.tests) {
-      const description = describeTest(t, history.get(w.workspace)?.get(t.id));
+      const description = describeTest(t, history.get(w.workspace)?.get(t.id), repeated.get(w.workspace)?.get(t.id));
       const item: TestTreeTest = { id: t.id, uri: t.uri, range: t.fullRange, label: t.id, description, live: t.live, workspace: w.workspace };
       if (t.error) item.error = t.error;
       const list = byFile.get(t.uri);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { outcomePlan, passRatePhrase, problemLine, repeatCountError, runSummaryLine, UNTRUSTED_LIVE_MESSAGE, workspaceName } from '../../client/testResults.js';
-import { describeTest, historyPhrase, selectTests, testTree } from '../../client/testTree.js';
+import { describeTest, historyPhrase, passRateOfLastRun, selectTests, testTree } from '../../client/testTree.js';
 import type { PromptTestItem, PromptTestResultInfo, TestHistoryInfo, WorkspaceTests } from '../../protocol/protocol.js';
 
 const r = (line: number, c0 = 2, line2 = line, c1 = 10) => ({ start: { line, character: c0 }, end: { line: line2, character: c1 } });
@@ -80,6 +80,17 @@ test('a run request selects tests by file or by test, minus the excluded ones, g
   assert.deepEqual(ids(selectTests(tree, [{ fileId: MORE, testId: 'c' }, { fileId: MAIN, testId: 'b' }, { fileId: MAIN, testId: 'b' }])), [[WS, ['b', 'c']]]);
   assert.deepEqual(ids(selectTests(tree, undefined, [{ fileId: MAIN }, { fileId: MORE }])), [['file:///w/other', ['d']]]);
   assert.deepEqual(ids(selectTests(tree, [{ fileId: MAIN, testId: 'gone' }])), []);
+});
+
+test("a repeated run's pass rate stays in the test's description: \"pass rate 80% (4 of 5)\"", () => {
+  assert.equal(passRateOfLastRun(undefined), undefined);
+  assert.equal(passRateOfLastRun({ passed: 1, runs: 1 }), undefined, 'one run has no rate to show');
+  assert.equal(passRateOfLastRun({ passed: 4, runs: 5 }), 'pass rate 80% (4 of 5)');
+  assert.equal(passRateOfLastRun({ passed: 2, runs: 3 }), 'pass rate 67% (2 of 3)');
+  assert.equal(describeTest(item('t', MAIN, 2), history('t', ['passed', 'failed']), { passed: 4, runs: 5 }), 'template greet · pass rate 80% (4 of 5) · failed in 1 of the last 2 runs');
+  const lists: WorkspaceTests[] = [{ workspace: WS, name: '.', files: [MAIN], tests: [item('a', MAIN, 2), item('b', MAIN, 8)], problems: [] }];
+  const tree = testTree(lists, new Map(), (u) => u, new Map([[WS, new Map([['b', { passed: 5, runs: 5 }]])]]));
+  assert.deepEqual(tree[0]!.tests.map((t) => t.description), ['template greet', 'template greet · pass rate 100% (5 of 5)']);
 });
 
 function result(extra: Partial<PromptTestResultInfo>): PromptTestResultInfo {
