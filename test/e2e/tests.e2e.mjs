@@ -5,7 +5,8 @@
 // gutter), change the template so that a snapshot no longer matches, run again and open the
 // failure's peek to see the expected and actual text side by side; see the history in a
 // test's description, a test typed into the file appear in the tree, a test run five times
-// report its pass rate, and "Run and Update Snapshots" accept the new text. Then, in a
+// report its pass rate, "Run and Update Snapshots" accept the new text, and in the test file
+// completion offer a composition's steps and an unknown step be an error as you type. Then, in a
 // second window with Workspace Trust on (Restricted Mode), "Run with Live Model": VS Code asks
 // for trust before any test runs; refused, nothing reaches the model; trusted, the server hears
 // it and the live test calls a local model server.
@@ -19,12 +20,15 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startModelServer } from './support.mjs';
 import {
+  completionItems,
   fillInputBox,
+  formatProblems,
   goToLine,
   launch,
   makeTempDir,
   openFile,
   pressInEditor,
+  pressKeys,
   projectVsix,
   runCommand,
   screenshot,
@@ -32,6 +36,7 @@ import {
   typeInEditor,
   waitFor,
   waitForOutput,
+  waitForProblems,
   withFailureShot,
 } from './harness.mjs';
 
@@ -184,7 +189,8 @@ async function runWithProfile(page, label, profile) {
         await item.waitFor({ state: 'visible', timeout: 5000 });
         await item.hover();
         await item.click();
-        await waitFor(quickInput, { timeoutMs: 3000, message: 'the profile picker' }).catch(() => false);
+        // A loaded machine takes seconds to open it: right-clicking again too soon would open a second one.
+        await waitFor(quickInput, { timeoutMs: 10_000, message: 'the profile picker' }).catch(() => false);
         return (await quickInput()) > 0;
       },
       { timeoutMs: 20_000, intervalMs: 500, message: `the context menu of ${label} to open the profile picker` },
@@ -332,10 +338,48 @@ describe('Prompt tests in the Testing view (code-server)', { timeout: 15 * 60_00
 
   test('Run N Times: each test reports how many of its runs passed', async () => {
     await runWithProfile(page, 'drafts_a_reply', 'Run N Times…');
+    // The profile picker closes, then the extension's input box opens: type only into the latter.
+    const box = page.locator('.quick-input-widget').filter({ visible: true }).filter({ has: page.locator('.quick-input-title', { hasText: 'Run N Times' }) });
+    await withFailureShot(page, 'Run N Times input box', () => box.first().waitFor({ state: 'visible', timeout: 15_000 }));
     await fillInputBox(page, '5');
+    await withFailureShot(page, 'Run N Times input box closed', () => box.first().waitFor({ state: 'hidden', timeout: 10_000 }));
     await waitForOutput(page, CHANNEL, /Prompt tests: drafts_a_reply passed: passed 5 of 5 runs \(100%; 100% required\)/);
-    await waitForRow(page, 'drafts_a_reply', (r) => r.state === 'passed', 'drafts_a_reply passed');
+    // In the Testing view too: the test's description keeps its pass rate until it runs again.
+    await waitForRow(page, 'drafts_a_reply', (r) => r.state === 'passed' && /pass rate 100% \(5 of 5\)/.test(r.text), 'drafts_a_reply passed, "pass rate 100% (5 of 5)"');
     await screenshot(page, 'tests-06-run-5-times');
+  });
+
+  test('in the test file, completion offers the composition\'s steps, and an unknown step is an error as you type', async () => {
+    await openFile(page, 'prompt_tests.yaml');
+    await pressInEditor(page, 'Control+End');
+    await typeInEditor(page, '  drafts_with_a_typo:\n    composition: reply_drafter\n    context: { message: Hi }\n    mocks:\n      draft: Dear you.\n    expect:\n      - step: ', { paste: true });
+    let items = [];
+    await waitFor(
+      async () => {
+        items = await completionItems(page).catch(() => []);
+        return items.includes('brief') && items.includes('draft');
+      },
+      { timeoutMs: 20_000, message: () => `completions after "- step: " to list the steps brief and draft; they listed: ${items.join(', ') || '(nothing)'}` },
+    );
+    await screenshot(page, 'tests-07-step-completions');
+    await pressKeys(page, 'Escape');
+    await typeInEditor(page, 'drafter');
+    await pressKeys(page, 'Escape');
+    await typeInEditor(page, '\n        status: succeeded\n', { paste: true });
+    // Unsaved: the Problems panel shows the server's diagnostic of the buffer, at the step's line.
+    const typed = `${TESTS}  greets_cleo:\n    template: greet\n    context: { name: Cleo }\n    expect:\n      - equals: Hi Cleo.\n  drafts_with_a_typo:\n    composition: reply_drafter\n    context: { message: Hi }\n    mocks:\n      draft: Dear you.\n    expect:\n      - step: drafter\n`;
+    const line = lineOf(typed, /- step: drafter/);
+    const entries = await waitForProblems(page, (es) => es.some((e) => e.file === 'prompt_tests.yaml' && e.code === 'unknown-step' && e.severity === 'error'), {
+      timeoutMs: 30_000,
+      description: 'an unknown-step error in prompt_tests.yaml',
+    });
+    const e = entries.find((x) => x.file === 'prompt_tests.yaml' && x.code === 'unknown-step');
+    assert.equal(e.line, line, formatProblems(entries));
+    assert.match(e.message, /drafter/);
+    // The Testing view lists the new test, and below it why it cannot run as written.
+    await waitForRow(page, 'drafts_with_a_typo', () => true, 'the typed test drafts_with_a_typo');
+    await waitForRow(page, `line ${line}: unknown-step`, () => true, `the test's error "line ${line}: unknown-step ..." below it`);
+    await screenshot(page, 'tests-08-unknown-step');
   });
 });
 
@@ -360,7 +404,7 @@ describe('Prompt tests in an untrusted workspace (Restricted Mode)', { timeout: 
     const dialog = page.locator('.monaco-dialog-box').filter({ visible: true }).first();
     await withFailureShot(page, 'trust dialog', () => dialog.waitFor({ state: 'visible', timeout: 15_000 }));
     assert.match(await dialog.textContent(), /Running tests may execute code in your workspace/);
-    await screenshot(page, `tests-07-trust-dialog-${button.split(' ')[0].toLowerCase()}`);
+    await screenshot(page, `tests-09-trust-dialog-${button.split(' ')[0].toLowerCase()}`);
     await dialog.locator('.monaco-button', { hasText: button }).first().click();
     await dialog.waitFor({ state: 'hidden', timeout: 10_000 });
   }
@@ -379,6 +423,6 @@ describe('Prompt tests in an untrusted workspace (Restricted Mode)', { timeout: 
     await waitForRow(page, 'drafts_live', (r) => r.state === 'passed', 'drafts_live passed against the model server');
     assert.equal(model.requests.length, 1);
     await waitForOutput(page, CHANNEL, /Prompt tests: .*1 test \(live\): 1 passed, 0 failed/);
-    await screenshot(page, 'tests-08-live-run-trusted');
+    await screenshot(page, 'tests-10-live-run-trusted');
   });
 });

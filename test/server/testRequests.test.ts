@@ -3,7 +3,8 @@
  * errors, every workspace or one), testsChanged as you type, runTests (progress per test, a
  * pass, a failing snapshot with its expected and actual text at the assertion's line, a live
  * test skipped offline, repetitions and their pass rate, an unsaved buffer's test, a workspace
- * whose configuration has errors, a live run refused untrusted, cancellation), testHistory.
+ * whose configuration has errors, a live run refused untrusted, cancellation, work-done
+ * progress), testHistory.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,7 +12,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { CancellationTokenSource } from 'vscode-languageserver-protocol';
+import { CancellationTokenSource, WorkDoneProgress, type WorkDoneProgressReport } from 'vscode-languageserver-protocol';
 import {
   ListTestsRequest,
   RunTestsRequest,
@@ -215,8 +216,19 @@ test('runTests: progress per test, a pass, a failing snapshot with its diff at i
   const dir = workspace();
   const { c, progress } = await start([dir]);
   try {
-    const r = await c.conn.sendRequest(RunTestsRequest, { runId: 'all' });
+    const workDone: WorkDoneProgressReport[] = [];
+    const kinds: string[] = [];
+    const sub = c.conn.onProgress(WorkDoneProgress.type, 'tok-all', (p) => {
+      kinds.push(p.kind);
+      if (p.kind === 'report') workDone.push(p);
+    });
+    const r = await c.conn.sendRequest(RunTestsRequest, { runId: 'all', workDoneToken: 'tok-all' });
+    sub.dispose();
     assert.ok(r.ok, JSON.stringify(r));
+    // Work-done progress too, for any client: begin, "k of n" per finished test, end.
+    assert.deepEqual([kinds[0], kinds.at(-1)], ['begin', 'end']);
+    assert.deepEqual(workDone.map((p) => p.percentage), [25, 50, 75, 100]);
+    assert.match(String(workDone[0]!.message), /^1 of 4: \w+ (passed|failed|skipped)$/);
     assert.equal(r.runId, 'all');
     const byId = new Map(r.report.results.map((x) => [x.id, x]));
     assert.deepEqual([...byId].map(([id, x]) => [id, x.outcome]), [['greets_ada', 'passed'], ['greets_bob', 'failed'], ['drafts_a_reply', 'passed'], ['drafts_live', 'skipped']]);
