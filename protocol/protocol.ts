@@ -408,3 +408,5 @@ export const DEFAULT_SETTINGS: PromptManagerSettings = {
   maxProblemsPerFile: SETTING_DEFAULTS.maxProblemsPerFile,
   trace: { server: SETTING_DEFAULTS['trace.server'] },
 };
+
+export * from './testTypes.js';
