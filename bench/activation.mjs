@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { examplesCopy, openWorkbench, runCommand, startCodeServer, waitFor } from '../test/e2e/harness.mjs';
+import { median } from './stats.mjs';
 
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
@@ -77,11 +78,6 @@ async function once(v) {
   }
 }
 
-const median = (xs) => {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (!s.length) return NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const load = () => os.loadavg()[0].toFixed(1);
 
 console.log(`machine: ${os.cpus()[0]?.model} x${os.cpus().length}, ${new Date().toISOString()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);

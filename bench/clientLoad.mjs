@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { median } from './stats.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -50,10 +51,6 @@ const names = (re) => JSON.stringify([...new Set([...dts.matchAll(re)].map((m) =
 const PM_VSCODE_CLASSES = names(/export (?:class|enum) (\w+)/g);
 const PM_VSCODE_NAMESPACES = names(/export namespace (\w+)/g);
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const version = spawnSync(nodeBin, ['--version'], { encoding: 'utf8' }).stdout.trim();
 console.log(`machine: ${os.cpus()[0]?.model} x${os.cpus().length}, node ${version}, ${new Date().toISOString()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 for (let r = 0; r < runs; r++) {

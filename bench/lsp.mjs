@@ -20,6 +20,7 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import { generateWorkspace } from './generate.mjs';
 import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from './configFiles.mjs';
+import { peakRss, percentile as pct, sleep } from './stats.mjs';
 
 const require = createRequire(import.meta.url);
 const rpc = require('vscode-languageserver-protocol/node');
@@ -34,22 +35,6 @@ generateWorkspace(dir);
 const rulesFile = join(dir, COMPOSITION_RULES_FILE);
 const rules = readFileSync(rulesFile, 'utf8');
 const rulesUri = pathToFileURL(rulesFile).href;
-
-const pct = (a, p) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function peakRss(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const m = /VmHWM:\s+(\d+) kB/.exec(s);
-    return m ? Number(m[1]) * 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
 
 /** Positions in the big file: a template value, a depends_on list, a key, at three depths of the file. */
 function positions(text) {

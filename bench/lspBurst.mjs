@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import * as rpc from 'vscode-languageserver-protocol/node';
 import { generateWorkspace } from './generate.mjs';
 import { COMPOSITION_RULES_FILE } from './configFiles.mjs';
+import { sleep } from './stats.mjs';
 
 const BURST = Number(process.env.BURST ?? 1000);
 const SECONDS = Number(process.env.SECONDS ?? 10);
@@ -22,7 +23,6 @@ generateWorkspace(dir);
 const rulesFile = join(dir, COMPOSITION_RULES_FILE);
 const rulesUri = pathToFileURL(rulesFile).href;
 let text = readFileSync(rulesFile, 'utf8');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const child = spawn(process.execPath, [...(process.env.SERVER_NODE_ARGS ? process.env.SERVER_NODE_ARGS.split(' ') : []), resolve('dist/server.js'), '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
 const conn = rpc.createProtocolConnection(new rpc.StreamMessageReader(child.stdout), new rpc.StreamMessageWriter(child.stdin));

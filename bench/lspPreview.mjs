@@ -16,6 +16,7 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import { COMPOSITION_RULES_FILE } from './configFiles.mjs';
 import { generateWorkspace } from './generate.mjs';
+import { cpuMs, percentile as pct, sleep } from './stats.mjs';
 
 const require = createRequire(import.meta.url);
 const rpc = require('vscode-languageserver-protocol/node');
@@ -27,18 +28,6 @@ generateWorkspace(dir);
 const rulesFile = join(dir, COMPOSITION_RULES_FILE);
 const rules = readFileSync(rulesFile, 'utf8');
 const rulesUri = pathToFileURL(rulesFile).href;
-
-const pct = (a, p) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** The process's CPU time so far (user + system), in ms. */
-function cpuMs(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
 
 const child = spawn(process.execPath, [server, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
 let stderr = '';

@@ -24,6 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureNode } from '../test/nodeVersions.mjs';
 import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from './configFiles.mjs';
+import { median } from './stats.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GEN = path.join(REPO, 'bench', '.generated');
@@ -179,8 +180,6 @@ function timed(cmd, args, options) {
   const cpu = /@cpu ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr ?? '');
   return { ms, cpuMs: cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : undefined, ...r };
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function runPromptManager(node) {
   const r = timed(node, [path.join(REPO, 'dist', 'cli.js'), 'test', WS], { cwd: REPO, env: { ...process.env, CI: '' } });

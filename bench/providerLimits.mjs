@@ -18,6 +18,7 @@ import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
+import { percentile } from './stats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'out', 'bench', 'limits-core.cjs');
@@ -82,11 +83,6 @@ function maxInWindow(times) {
   return best;
 }
 
-const pct = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
-};
-
 async function scenario(name, limits) {
   const provider = await startProvider();
   const sim = { type: 'openai-compatible', base_url: provider.url, model: 'sim', ...(limits ? { requests_per_minute: LIMIT } : {}) };
@@ -147,7 +143,7 @@ async function scenario(name, limits) {
     pauses: m.admission.pauses,
     admissionWaitP50s: +(m.admission.waitMs.p50 / 1000).toFixed(2),
     admissionWaitP95s: +(m.admission.waitMs.p95 / 1000).toFixed(2),
-    runP50s: +(pct(runMs, 0.5) / 1000).toFixed(1),
+    runP50s: +(percentile(runMs, 50) / 1000).toFixed(1),
     runMinS: +(Math.min(...runMs) / 1000).toFixed(1),
     runMaxS: +(Math.max(...runMs) / 1000).toFixed(1),
   };

@@ -11,6 +11,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { createTesting, hashContext } from '../dist/core.js';
+import { median } from './stats.mjs';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
@@ -43,7 +44,6 @@ function context(i, bodyLength = 120) {
   };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const us = (ns) => (ns / 1000).toFixed(2);
 
 // CPU time of this process (ns per call) rather than wall time: on a shared machine the

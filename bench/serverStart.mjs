@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { cpuMs, median } from './stats.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -41,14 +42,6 @@ const examples = path.resolve('examples');
 const folder = pathToFileURL(examples).href;
 
 /** CPU time (user + system, all threads) a process has used, in ms (Linux; 10 ms ticks). */
-function cpuMs(pid) {
-  try {
-    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-  } catch {
-    return NaN;
-  }
-}
 
 let runNo = 0;
 function once(server, name) {
@@ -109,10 +102,6 @@ function once(server, name) {
   });
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const version = (await new Promise((r) => spawn(nodeBin, ['--version']).stdout.on('data', (d) => r(String(d).trim()))));
 console.log(`machine: ${os.cpus()[0]?.model} x${os.cpus().length}, node ${version}, compile cache ${cache}, ${ipc ? 'IPC' : 'stdio'}, ${new Date().toISOString()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 if (cache === 'warm') for (const v of variants) await once(v.server, v.name);

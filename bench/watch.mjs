@@ -30,6 +30,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from './configFiles.mjs';
+import { median, sleep } from './stats.mjs';
 
 const TEMPLATES = Number(process.env.TEMPLATES ?? 2000);
 const DIRS = Number(process.env.DIRS ?? 100);
@@ -132,9 +133,6 @@ function inotifyWatches() {
   }
   return n;
 }
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function child(name, ws, outside) {
   const events = [];

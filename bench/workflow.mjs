@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { median } from './stats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'out', 'bench', 'workflow-engine.cjs');
@@ -94,11 +95,6 @@ function topoOrder(deps) {
   for (let i = 0; i < n; i++) if (indeg[i] === 0) q.push(i);
   for (let h = 0; h < q.length; h++) for (const w of out[q[h]]) if (--indeg[w] === 0) q.push(w);
   return { order: q, dependents: out };
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 const noopHost = { renderTemplate: async () => '', renderString: (s) => s };

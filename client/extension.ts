@@ -3,10 +3,10 @@
  * as dist/server.js, started over IPC) validates, completes, renders, runs and lists; this
  * client calls its typed custom requests (protocol/protocol.ts, shared with the server as
  * vscode-eslint shares its protocol module) and shows the answers: previews, runs with
- * progress, the workflow graph, CodeLenses, the status bar.
+ * progress, the workflow graph, CodeLenses, the status bar, the prompt tests in the Testing view.
  */
 import * as vscode from 'vscode';
-import { IndexedNotification, SetTrustNotification, StepProgressNotification } from '../protocol/protocol.js';
+import { IndexedNotification, SetTrustNotification, StepProgressNotification, TestProgressNotification, TestsChangedNotification } from '../protocol/protocol.js';
 import { COMPOSITION_RULES_FILE } from '../protocol/configFiles.js';
 import { CompositionLensProvider } from './codeLens.js';
 import { ReportDocuments, reloadConfiguration, setProviderApiKey, showHealth, showMetrics, validateWorkspace } from './commands.js';
@@ -17,6 +17,7 @@ import { RunStore } from './runStore.js';
 import { runWorkflow, type RunArgs } from './runWorkflow.js';
 import { requestErrorMessage, ServerController } from './serverController.js';
 import { StatusBar } from './statusBar.js';
+import { PromptTestController } from './testController.js';
 
 /** What the extension exports (for the integration tests and other extensions). */
 export interface PromptManagerApi {
@@ -38,15 +39,20 @@ export function activate(context: vscode.ExtensionContext): PromptManagerApi {
   const lenses = new CompositionLensProvider(server);
   const status = new StatusBar(server, runs);
   const reports = new ReportDocuments();
-  context.subscriptions.push(out, server, preview, graphs, lenses, status, reports);
+  const tests = new PromptTestController(server, out);
+  context.subscriptions.push(out, server, preview, graphs, lenses, status, reports, tests);
 
   let firstIndexed = true;
   let resolveIndexed!: () => void;
   const indexed = new Promise<void>((r) => (resolveIndexed = r));
   context.subscriptions.push(
     server.onNotification(StepProgressNotification, (p) => runs.onProgress(p)),
+    server.onNotification(TestProgressNotification, (p) => tests.onProgress(p)),
+    server.onNotification(TestsChangedNotification, () => tests.onTestsChanged()),
     server.onNotification(IndexedNotification, (p) => {
       resolveIndexed();
+      // The first indexing (and a restarted server's): the Testing view's tree, with the history.
+      void tests.refresh({ history: firstIndexed || p.durationMs > 0 });
       lenses.refresh();
       graphs.refreshAll();
       void status.refreshWorkspaces();

@@ -6,6 +6,7 @@
  * JSON stays one command away ("Show Metrics as JSON"). Pure: the metrics are read
  * defensively, as the protocol types them `Record<string, unknown>`.
  */
+import { PROVIDER_FAILURE_LABELS } from '../protocol/protocol.js';
 import { formatDuration } from './format.js';
 
 type Obj = Record<string, unknown>;
@@ -63,24 +64,6 @@ export function mdTable(header: string[], rows: string[][], right: boolean[] = [
   const rule = `| ${widths.map((w, i) => (right[i] ? '-'.repeat(w - 1) + ':' : '-'.repeat(w))).join(' | ')} |`;
   return [line(cells[0]!), rule, ...cells.slice(1).map(line)];
 }
-
-const KIND_LABELS: Record<string, string> = {
-  missing_key: 'API key not set',
-  connection_refused: 'connection refused',
-  dns: 'host not found',
-  unreachable: 'unreachable',
-  connection_reset: 'connection reset',
-  tls: 'TLS error',
-  timeout: 'timed out',
-  rate_limited: 'rate limited',
-  server_error: 'server error',
-  auth: 'key refused',
-  client_error: 'request refused',
-  malformed_response: 'malformed answer',
-  not_sent: 'bad settings, not sent',
-  cancelled: 'cancelled',
-  other: 'other',
-};
 
 /** The report, as Markdown lines joined. `generatedAt` dates it. */
 export function formatMetricsReport(workspaceName: string, metrics: Obj, generatedAt: Date): string {
@@ -151,7 +134,7 @@ export function formatMetricsReport(workspaceName: string, metrics: Obj, generat
         ['provider', 'calls', 'failed', 'failures by kind', 'failed in a row', 'p50', 'p95'],
         providers.map(([name, v]) => {
           const p = obj(v);
-          return [name, int(p.calls), int(p.failures), counts(p.failuresByKind, (k) => KIND_LABELS[k] ?? k), int(p.consecutiveFailures), ms(p.durationMs, 'p50'), ms(p.durationMs, 'p95')];
+          return [name, int(p.calls), int(p.failures), counts(p.failuresByKind, (k) => (PROVIDER_FAILURE_LABELS as Record<string, string>)[k] ?? k), int(p.consecutiveFailures), ms(p.durationMs, 'p50'), ms(p.durationMs, 'p95')];
         }),
         [false, true, true, false, true, true, true],
       ),

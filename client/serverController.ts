@@ -35,7 +35,7 @@ import {
   type RequestType,
 } from 'vscode-languageclient/node';
 import { SETTING_DEFAULTS, type PromptManagerSettings } from '../protocol/protocol.js';
-import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../protocol/configFiles.js';
+import { COMPOSITION_RULES_FILE, PROMPT_TESTS_DIR, PROMPT_TESTS_FILE, SERVICE_MAPPINGS_FILE } from '../protocol/configFiles.js';
 import { CrashPolicy, secretKey } from './policy.js';
 
 export const CLIENT_ID = 'promptManager';
@@ -91,6 +91,10 @@ export class ServerController implements vscode.Disposable {
       documentSelector: [
         { scheme: 'file', language: 'yaml', pattern: `**/${SERVICE_MAPPINGS_FILE}` },
         { scheme: 'file', language: 'yaml', pattern: `**/${COMPOSITION_RULES_FILE}` },
+        { scheme: 'file', language: 'yaml', pattern: `**/${PROMPT_TESTS_FILE}` },
+        { scheme: 'file', language: 'yaml', pattern: `**/${PROMPT_TESTS_DIR}/**/*.yaml` },
+        // A test's context_file: checked as you type (the server ignores JSON no test names).
+        { scheme: 'file', language: 'json', pattern: '**/*.json' },
         { scheme: 'file', language: 'handlebars' },
         { scheme: 'file', pattern: '**/*.{hbs,handlebars}' },
       ],

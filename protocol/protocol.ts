@@ -25,6 +25,7 @@ import type { GraphNode, WorkflowEvent, WorkflowStatus } from './workflowTypes.j
 import type { PreviewParams, PreviewResult, RenderParams, RenderResult } from './renderTypes.js';
 
 export type * from './workflowTypes.js';
+export { PROVIDER_FAILURE_LABELS } from './workflowTypes.js';
 export type * from './renderTypes.js';
 
 /** Bumped when a request or result changes incompatibly; the server reports it in `initialize`'s `serverInfo` and `promptManager/listWorkspaces`. */
@@ -412,3 +413,5 @@ export const DEFAULT_SETTINGS: PromptManagerSettings = {
   maxProblemsPerFile: SETTING_DEFAULTS.maxProblemsPerFile,
   trace: { server: SETTING_DEFAULTS['trace.server'] },
 };
+
+export * from './testTypes.js';

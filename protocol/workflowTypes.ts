@@ -41,6 +41,25 @@ export type ProviderFailureKind =
   | 'cancelled'
   | 'other';
 
+/** How each kind is named to people (core/workflow/providerFailure.ts's labels, held equal by test/protocol/wireTypes.test.ts). */
+export const PROVIDER_FAILURE_LABELS: Readonly<Record<ProviderFailureKind, string>> = {
+  connection_refused: 'connection refused',
+  dns: 'host name not found',
+  unreachable: 'host unreachable',
+  connection_reset: 'connection reset',
+  tls: 'TLS or certificate error',
+  timeout: 'timed out',
+  rate_limited: 'rate limited',
+  server_error: 'server error',
+  auth: 'key refused',
+  client_error: 'request refused',
+  malformed_response: 'malformed answer',
+  missing_key: 'API key not set',
+  not_sent: 'bad provider settings, not sent',
+  cancelled: 'cancelled',
+  other: 'other error',
+};
+
 /** An error of a step or a run, as JSON: `code` (a PromptErrorCode) and `message`, with the details that apply (`template`, `service`, `composition`, `step`, `variable`, `status`, `retryAfterMs`, `location`). */
 export type ErrorJSON = Record<string, unknown>;
 

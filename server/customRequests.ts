@@ -3,7 +3,8 @@
  * request names and answers from it. Lists and graphs come from the same validation the
  * diagnostics come from (so they work on a workspace with errors); renders, runs, health and
  * metrics go to the workspace's core PromptManager (enginePool.ts), built on that validation
- * too; runs are kept by id in runRegistry.ts; core values become wire values in wire.ts.
+ * too; runs are kept by id in runRegistry.ts; core values become wire values in wire.ts. The
+ * prompt tests' requests are testRequests.ts's.
  */
 import * as path from 'node:path';
 import { ResponseError, ErrorCodes, type CancellationToken, type Connection, type Location } from 'vscode-languageserver/node';
@@ -39,6 +40,7 @@ import {
   type WorkspaceParams,
 } from '../protocol/protocol.js';
 import { EnginePool } from './enginePool.js';
+import { registerTestRequests } from './testRequests.js';
 import { RunRegistry } from './runRegistry.js';
 import {
   wireCompositionInfo,
@@ -345,8 +347,25 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     }
   });
 
-  // The workspace's trust, followed into every engine: an untrusted workspace runs no provider step.
-  connection.onNotification(SetTrustNotification, (p) => engines.setTrusted(p.trusted === true));
+  // The workspace's trust, followed into every engine (and test run): an untrusted workspace runs no provider step.
+  let trusted = host.trusted();
+  connection.onNotification(SetTrustNotification, (p) => {
+    trusted = p.trusted === true;
+    engines.setTrusted(trusted);
+  });
+  const disposeTests = registerTestRequests({
+    connection,
+    manager,
+    ready: host.ready,
+    freshSnapshot: host.freshSnapshot,
+    workspaceOf,
+    trusted: () => trusted,
+    // Live tests keep their answers where the workspace's runs do: in Redis when they are distributed.
+    liveResponseCache: async (ws) => {
+      const e = await engines.engineFor(ws);
+      return 'error' in e || e.pm.workflowBackend !== 'bullmq' ? undefined : e.pm.responseCache;
+    },
+  });
 
   connection.onRequest(RunStatusRequest, async (p) => {
     const status = runs.status(p.runId);
@@ -391,6 +410,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
 
   return async () => {
     runs.abortAll();
+    disposeTests();
     await engines.close();
   };
 }

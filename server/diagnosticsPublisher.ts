@@ -9,6 +9,7 @@
  */
 import type { Diagnostic, PublishDiagnosticsParams } from 'vscode-languageserver/node';
 import { isWorkspaceFile } from '../core/workspace/queries.js';
+import { isPromptTestFile } from '../core/workspace/testFiles.js';
 import { diagnosticsByFile } from './features/diagnostics.js';
 import type { ManagedWorkspace, WorkspaceManager } from './workspaceManager.js';
 
@@ -52,6 +53,7 @@ export class DiagnosticsPublisher {
     // Files the validation covered get an answer whether or not they have diagnostics.
     for (const f of [v.serviceMappingsFile, v.compositionRulesFile]) if (manager.open.has(f)) files.add(f);
     for (const t of v.templates.values()) if (manager.open.has(t.file)) files.add(t.file);
+    for (const f of v.promptTestFiles) if (manager.open.has(f)) files.add(f);
     for (const f of files) this.sendFile(f, byFile.get(f) ?? [], gen);
   }
 
@@ -79,9 +81,11 @@ export class DiagnosticsPublisher {
     this.published.forEach((p, f) => this.ownedBy(ws, f) && (p.json = STALE));
   }
 
-  /** Whether a file's diagnostics come from this workspace. */
+  /** Whether a file's diagnostics come from this workspace: a configuration file, a template, a prompt test file. */
   private ownedBy(ws: ManagedWorkspace, file: string): boolean {
-    return ws.validation !== undefined && isWorkspaceFile(ws.validation, file);
+    const v = ws.validation;
+    // By path: a test file deleted since it was published is still this workspace's to clear.
+    return v !== undefined && (isWorkspaceFile(v, file) || isPromptTestFile(file, v.root));
   }
 
   private sendFile(file: string, diagnostics: Diagnostic[], generation: number): void {

@@ -37,11 +37,13 @@ import { documentSnapshot, templateByFile, templateNameOfFile, type DocumentSnap
 import { registerCustomRequests, type CustomRequestHost } from './customRequests.js';
 import { initializeResult } from './capabilities.js';
 import { FolderWatcher, type FolderChange } from './folderWatcher.js';
-import { IndexedNotification, type PromptManagerSettings } from '../protocol/protocol.js';
+import { IndexedNotification, TestsChangedNotification, type PromptManagerSettings } from '../protocol/protocol.js';
+import { testListSignature } from './testRequests.js';
 import { DebouncedValidations } from './debounce.js';
 import { DiagnosticsPublisher } from './diagnosticsPublisher.js';
 import { parseInitializationOptions, parseSettings } from './settings.js';
 import { WorkspaceManager, type ManagedWorkspace } from './workspaceManager.js';
+import { isWatchedFile, WATCHED_GLOBS } from './watchedFiles.js';
 import type { PrewarmedTemplate, TemplatePrewarmRequest } from '../core/validate/templatePrewarm.js';
 
 export interface ServerOptions {
@@ -111,6 +113,13 @@ export function startServer(connection: Connection, options: ServerOptions = {})
         signatures.set(ws.root, sig);
         if (!first && isReady) notifyIndexedSoon();
       }
+      // The Testing view lists the workspace's tests: tell the client when they change (as you type too).
+      const tests = testListSignature(v);
+      if ((testSignatures.get(ws.root) ?? '') !== tests) {
+        const first = !testSignatures.has(ws.root);
+        testSignatures.set(ws.root, tests);
+        if (!first && isReady) void connection.sendNotification(TestsChangedNotification, { workspaces: [manager.uriOf(ws.root)] });
+      }
     } catch (e) {
       connection.console.error(`validation of ${ws.root} failed: ${(e as Error).stack ?? e}`);
     }
@@ -165,14 +174,14 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   async function initialized(): Promise<void> {
     if (supportsDynamicWatchers) {
       void connection.client.register(DidChangeWatchedFilesNotification.type, {
-        watchers: [{ globPattern: '**/{service_mappings,composition_rules}.yaml' }, { globPattern: '**/*.{hbs,handlebars}' }],
+        watchers: WATCHED_GLOBS.map((globPattern) => ({ globPattern })),
       });
     } else {
       // The client cannot be asked to watch (Neovim 0.7 and others): watch the folders here,
       // or a template created, changed or deleted outside the editor would never be seen.
       // Exactly one source of file events: a client that registers is never doubled by this.
       watcher = new FolderWatcher({
-        accept: (f) => isConfigFile(f) || isTemplateFile(f),
+        accept: isWatchedFile,
         // Changes seen while the first indexing runs wait for it (its listing may predate them).
         onChanges: (changes) => void ready.then(() => watcher && filesChanged(changes.map(folderChange))),
         onProblem: (m) => connection.console.warn(`PromptManager file watching: ${m}`),
@@ -225,6 +234,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   }
 
   const signatures = new Map<string, string>();
+  const testSignatures = new Map<string, string>();
   let notifyPending = false;
   function notifyIndexedSoon(): void {
     if (notifyPending) return;
@@ -285,11 +295,11 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     });
     for (const ws of manager.workspacesOf(file, isReady)) schedule(ws);
   });
-  // A save writes the file to disk: a new template (an editor buffer saved for the first time)
-  // is then listed, and closed files read it from disk again. Any client, watchers or not.
+  // A save writes the file to disk: a new template or test file (an editor buffer saved for the
+  // first time) is then listed, and closed files read it from disk again. Any client, watchers or not.
   documents.onDidSave((e) => {
     const file = uriToPath(e.document.uri);
-    if (!file || !(isTemplateFile(file) || isConfigFile(file))) return;
+    if (!file || !isWatchedFile(file)) return;
     for (const ws of new Set([...manager.fileChanged(file), ...manager.workspacesOf(file, isReady)])) schedule(ws);
   });
 
@@ -332,7 +342,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     for (const c of changes) {
       const file = c.file;
       if (isConfigFile(file) && c.type !== FileChangeType.Changed) rediscover = true;
-      const folderEvent = !isConfigFile(file) && !isTemplateFile(file);
+      const folderEvent = !isWatchedFile(file);
       if (folderEvent && c.type !== FileChangeType.Changed) rediscover = true;
       for (const ws of manager.fileChanged(file)) {
         // A folder appeared or went: any file below it may have changed.
@@ -363,7 +373,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     if (!ws) return undefined;
     const text = manager.readText(file);
     if (text === undefined) return undefined;
-    return { file, doc: documentSnapshot(file, text, uri), ws };
+    return { file, doc: documentSnapshot(file, text, uri, ws.root), ws };
   }
 
   async function feature<T>(p: TextDocumentPositionParams, fn: (req: FeatureRequest) => T, empty: T): Promise<T> {

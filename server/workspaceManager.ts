@@ -15,10 +15,12 @@ import { COMPOSITION_RULES_FILE, CONFIG_FILE_NAMES, findPromptWorkspaces, isConf
 import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
 import { asFileReadError } from '../core/workspace/fileRead.js';
 import { isTemplateFile } from '../core/workspace/templateIndex.js';
+import { isPromptTestFile } from '../core/workspace/testFiles.js';
 import { innermostHolding, isPathUnder, workspaceRootOf } from '../core/workspace/queries.js';
 import { IncrementalYamlParser } from '../core/yaml/incrementalParse.js';
 import { workspaceSnapshot, type WorkspaceSnapshot } from './workspaceSnapshot.js';
 import { DEFAULT_SETTINGS, type PromptManagerSettings } from '../protocol/protocol.js';
+import { isJsonFile, looksLikePromptTestFile } from './watchedFiles.js';
 
 export interface ManagedWorkspace {
   root: string;
@@ -35,6 +37,8 @@ export interface ManagedWorkspace {
   /** Bumped by every validation. */
   generation: number;
   lastDurationMs: number;
+  /** The context files the tests of `validation` name (absolute paths), computed when first asked. */
+  contextFiles?: Set<string>;
 }
 
 export interface OpenDocument {
@@ -42,6 +46,9 @@ export interface OpenDocument {
   text: string;
   version: number;
 }
+
+/** Where a workspace keeps its JSON contexts, by convention (previews and tests look there). */
+const CONTEXTS_DIR = 'contexts';
 
 /** Fewer templates than this are analyzed faster than a worker thread starts. */
 export const PREWARM_MIN_TEMPLATES = 100;
@@ -59,6 +66,30 @@ function readOrUndefined(fs: FileSystemHost, file: string): string | undefined {
     if (asFileReadError(file, e)) return undefined;
     throw e;
   }
+}
+
+/** Folders below `contexts/` searched at most this deep, and at most this many names offered. */
+const CONTEXTS_MAX_DEPTH = 4;
+const CONTEXTS_MAX_FILES = 500;
+
+/**
+ * The JSON files a test may name as `context_file`, relative to the workspace with `/`: those
+ * below `contexts/` (the convention the previews use too), and any other one a test names already.
+ */
+function listContextFiles(root: string, fs: FileSystemHost, v: WorkspaceValidation): string[] {
+  const out = new Set<string>();
+  const visit = (rel: string, depth: number) => {
+    if (depth > CONTEXTS_MAX_DEPTH || out.size >= CONTEXTS_MAX_FILES) return;
+    for (const e of fs.readDirectory(path.join(root, ...rel.split('/'))) ?? []) {
+      if (e.name.startsWith('.') || out.size >= CONTEXTS_MAX_FILES) continue;
+      const child = `${rel}/${e.name}`;
+      if (e.isDirectory) visit(child, depth + 1);
+      else if (e.name.endsWith('.json')) out.add(child);
+    }
+  };
+  visit(CONTEXTS_DIR, 0);
+  for (const m of v.promptTests) for (const t of m.tests) if (t.contextFile && v.contextFiles.has(path.resolve(root, t.contextFile.value))) out.add(path.relative(root, path.resolve(root, t.contextFile.value)).split(path.sep).join('/'));
+  return [...out].sort();
 }
 
 export class WorkspaceManager {
@@ -150,12 +181,14 @@ export class WorkspaceManager {
   }
 
   /**
-   * The prompt workspaces a file matters to: the one holding a configuration file, every one
-   * whose templates root holds a template. A configuration or template file outside every
-   * known workspace gets its own (a file opened alone).
+   * The prompt workspaces a file matters to: the one holding a configuration file or a prompt
+   * test file, every one whose templates root holds a template, every one with a test naming
+   * it as `context_file`. A configuration, template or test file outside every known workspace
+   * gets its own (a file opened alone).
    */
   workspacesOf(file: string, create = false): ManagedWorkspace[] {
     const out: ManagedWorkspace[] = [];
+    const testFile = looksLikePromptTestFile(file);
     if (isConfigFile(file)) {
       const ws = this.workspaces.get(path.dirname(file));
       if (ws) out.push(ws);
@@ -163,14 +196,27 @@ export class WorkspaceManager {
       for (const ws of this.workspaces.values()) {
         const troot = ws.validation?.templatesRoot ?? path.join(ws.root, 'templates');
         if (isPathUnder(file, troot) || (!ws.validation && isPathUnder(file, ws.root))) out.push(ws);
+        else if (testFile && isPromptTestFile(file, ws.root)) out.push(ws);
+        else if (isJsonFile(file) && this.contextFilesOf(ws).has(file)) out.push(ws);
       }
     }
-    if (!out.length && create && (isConfigFile(file) || isTemplateFile(file))) {
+    if (!out.length && create && (isConfigFile(file) || isTemplateFile(file) || testFile)) {
       const root = workspaceRootOf(file, this.fsWithOpen());
-      if (root && !this.workspaces.has(root)) out.push(this.create(root, this.folderOf(root) ?? root));
-      else if (root) out.push(this.workspaces.get(root)!);
+      if (root && (!testFile || isConfigFile(file) || isTemplateFile(file) || isPromptTestFile(file, root))) {
+        const ws = this.workspaces.get(root);
+        out.push(ws ?? this.create(root, this.folderOf(root) ?? root));
+      }
     }
     return out;
+  }
+
+  /** The context files the workspace's tests name, as of its last validation. */
+  private contextFilesOf(ws: ManagedWorkspace): Set<string> {
+    if (ws.contextFiles) return ws.contextFiles;
+    const files = new Set<string>();
+    for (const m of ws.validation?.promptTests ?? []) for (const t of m.tests) if (t.contextFile) files.add(path.resolve(ws.root, t.contextFile.value));
+    ws.contextFiles = files;
+    return files;
   }
 
   // ------------------------------------------------------------------ files
@@ -281,6 +327,7 @@ export class WorkspaceManager {
     if (settings.templatesRoot) options.templatesRoot = path.resolve(ws.root, settings.templatesRoot);
     const v = validateWorkspace(ws.root, options);
     ws.validation = v;
+    ws.contextFiles = undefined;
     if (v.serviceMappings) ws.lastGood.serviceMappings = v.serviceMappings;
     else if (!this.exists(v.serviceMappingsFile)) delete ws.lastGood.serviceMappings;
     if (v.compositionRules) ws.lastGood.compositionRules = v.compositionRules;
@@ -308,6 +355,9 @@ export class WorkspaceManager {
       snap.lastGood = { ...ws.lastGood };
       snap.uriOf = (f) => this.uriOf(f);
       snap.resourceOperations = this.resourceOperations;
+      let contextNames: string[] | undefined;
+      snap.contextFileNames = () => (contextNames ??= listContextFiles(ws.root, this.fsWithOpen(), ws.validation!));
+      snap.exists = (f) => this.exists(f);
       ws.snapshot = snap;
     }
     return ws.snapshot;

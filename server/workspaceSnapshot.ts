@@ -9,17 +9,20 @@ import type { Position, Range } from 'vscode-languageserver-types';
 import type { TemplateEntry, WorkspaceValidation } from '../core/validate/api.js';
 import type { CompositionDef, CompositionRulesModel, ServiceMappingsModel, StepDef } from '../core/model/types.js';
 import { LineIndex } from '../core/text/lineIndex.js';
-import { COMPOSITION_RULES_FILE, SERVICE_MAPPINGS_FILE } from '../core/workspace/discover.js';
+import { COMPOSITION_RULES_FILE, PROMPT_TESTS_FILE, SERVICE_MAPPINGS_FILE } from '../core/workspace/discover.js';
 import { isTemplateFile } from '../core/workspace/templateIndex.js';
+import { isPromptTestFile } from '../core/workspace/testFiles.js';
 import { reachableFrom } from '../core/workflow/dag.js';
 import { compositionNamed as compositionNamedIn, templateNameOfFile as templateNameIn } from '../core/workspace/queries.js';
 
-export type DocKind = 'composition_rules' | 'service_mappings' | 'template' | 'other';
+export type DocKind = 'composition_rules' | 'service_mappings' | 'prompt_tests' | 'template' | 'other';
 
-export function docKindOf(file: string): DocKind {
+/** What a file is; `root`, its prompt workspace, tells a test file below `prompt_tests/` from other YAML. */
+export function docKindOf(file: string, root?: string): DocKind {
   const b = path.basename(file);
   if (b === COMPOSITION_RULES_FILE) return 'composition_rules';
   if (b === SERVICE_MAPPINGS_FILE) return 'service_mappings';
+  if (b === PROMPT_TESTS_FILE || (root !== undefined && isPromptTestFile(file, root))) return 'prompt_tests';
   if (isTemplateFile(file)) return 'template';
   return 'other';
 }
@@ -37,6 +40,13 @@ export interface WorkspaceSnapshot {
   uriOf(file: string): string;
   /** Whether the client can rename and create files in a WorkspaceEdit. */
   resourceOperations?: boolean;
+  /**
+   * The JSON files a test may name as `context_file`, relative to the workspace folder
+   * (`contexts/ada.json`), for completion; absent: none offered.
+   */
+  contextFileNames?: () => string[];
+  /** Whether a file exists (a snapshot's golden file, for go to definition); absent: assumed not. */
+  exists?: (file: string) => boolean;
 }
 
 export interface DocumentSnapshot {
@@ -59,8 +69,8 @@ export function lineIndexFor(file: string, text: string): LineIndex {
   return li;
 }
 
-export function documentSnapshot(file: string, text: string, uri?: string): DocumentSnapshot {
-  return { file, uri: uri ?? pathToFileURL(file).href, text, kind: docKindOf(file), lines: lineIndexFor(file, text) };
+export function documentSnapshot(file: string, text: string, uri?: string, root?: string): DocumentSnapshot {
+  return { file, uri: uri ?? pathToFileURL(file).href, text, kind: docKindOf(file, root), lines: lineIndexFor(file, text) };
 }
 
 /** A snapshot over in-memory texts (tests, and the server's own construction). */

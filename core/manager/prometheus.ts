@@ -5,7 +5,7 @@
  * With the built-in workflow engine, its providers (calls, failures, the admission
  * scheduler's queue, waits, 429s and tokens) and its run queue are exported too.
  */
-import type { MetricsSnapshot, RenderStatsJSON, WorkflowStatsJSON } from './metrics.js';
+import { UNKNOWN_SERIES, type MetricsSnapshot, type RenderStatsJSON, type WorkflowStatsJSON } from './metrics.js';
 import type { HistogramSummary } from '../stats/histogram.js';
 import type { RunQueueStats } from '../workflow/engine.js';
 import type { ProviderMetricsJSON } from '../workflow/metrics.js';
@@ -67,7 +67,7 @@ class Writer {
 // Families are written grouped (all samples of a family together), as the format requires.
 function renderSeries(w: Writer, kind: 'template' | 'service', series: Record<string, RenderStatsJSON>): void {
   const entries = Object.entries(series);
-  w.family(`${kind}_renders_total`, 'counter', `Renders by ${kind}.`);
+  w.family(`${kind}_renders_total`, 'counter', `Renders by ${kind}; ${kind}="${UNKNOWN_SERIES}" counts requests for names the configuration does not define.`);
   for (const [n, s] of entries) w.sample(`${kind}_renders_total`, { [kind]: n }, s.renders);
   w.family(`${kind}_render_errors_total`, 'counter', `Failed renders by ${kind} and error code.`);
   for (const [n, s] of entries) for (const [code, c] of Object.entries(s.errors)) w.sample(`${kind}_render_errors_total`, { [kind]: n, code }, c);

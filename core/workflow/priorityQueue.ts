@@ -1,62 +1,8 @@
 /**
- * Heaps. `StepHeap`: a binary max-heap of step indexes ordered by a priority array, ties
- * broken by the lower index (declaration order), so that the choice among ready steps is
- * deterministic. `Heap`: the same for any items, by a comparison (the admission scheduler's
- * calls waiting in one run).
+ * Heaps. `Heap`: a binary heap of any items by a comparison (the admission scheduler's calls
+ * waiting in one run). `StepHeap`: the ready steps of a run, ordered by a priority array with
+ * ties to the lower index (declaration order), so that the choice among them is deterministic.
  */
-export class StepHeap {
-  private readonly items: number[] = [];
-
-  constructor(private readonly priority: ArrayLike<number>) {}
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  private before(a: number, b: number): boolean {
-    const pa = this.priority[a]!;
-    const pb = this.priority[b]!;
-    return pa > pb || (pa === pb && a < b);
-  }
-
-  push(i: number): void {
-    const h = this.items;
-    h.push(i);
-    let c = h.length - 1;
-    while (c > 0) {
-      const p = (c - 1) >> 1;
-      if (!this.before(h[c]!, h[p]!)) break;
-      [h[c], h[p]] = [h[p]!, h[c]!];
-      c = p;
-    }
-  }
-
-  pop(): number | undefined {
-    const h = this.items;
-    if (h.length === 0) return undefined;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let p = 0;
-      for (;;) {
-        const l = 2 * p + 1;
-        const r = l + 1;
-        let m = p;
-        if (l < h.length && this.before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.before(h[r]!, h[m]!)) m = r;
-        if (m === p) break;
-        [h[m], h[p]] = [h[p]!, h[m]!];
-        p = m;
-      }
-    }
-    return top;
-  }
-
-  clear(): void {
-    this.items.length = 0;
-  }
-}
 
 /** A binary heap of any items: `before(a, b)` is true when `a` comes out first. */
 export class Heap<T> {
@@ -104,5 +50,20 @@ export class Heap<T> {
       }
     }
     return top;
+  }
+
+  clear(): void {
+    this.items.length = 0;
+  }
+}
+
+/** Step indexes, the highest priority first, ties to the lower index (declaration order). */
+export class StepHeap extends Heap<number> {
+  constructor(priority: ArrayLike<number>) {
+    super((a, b) => {
+      const pa = priority[a]!;
+      const pb = priority[b]!;
+      return pa > pb || (pa === pb && a < b);
+    });
   }
 }

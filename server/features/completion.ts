@@ -1,11 +1,12 @@
 /**
- * Completion in the two YAML files and in templates:
+ * Completion in the YAML files (the two configuration files and the prompt test files) and in templates:
  * - schema keys at every level (from the one schema, via `schemaAt`), with descriptions, as
  *   snippets where a skeleton helps (a new step, a retry policy, inputs, a condition);
  * - enum values, a schema's `examples` (a value with a pattern, such as a provider's `type`) and
  *   booleans; template names (path and variables in the detail); composition
  *   names in service_mappings; step ids in `depends_on` (never the step itself, never one
  *   that would close a cycle); provider names for `model`; step ids as override keys;
+ * - in prompt test files, what testFileCompletion.ts adds to the schema's keys and values;
  * - inside Handlebars (`.hbs` files, and strings in `context:`/`output:`) after `{{`: the
  *   composition's inputs, the step's context, `steps.<id>.output` of its dependencies and
  *   the helpers; partial names after `{{>`.
@@ -29,6 +30,7 @@ import { schemaFacts } from './hover.js';
 import type { FeatureRequest } from './navigation.js';
 import { ancestorsOf, compositionNamed, descendantsOf, displayPath, rulesOf, stepOf, templateByFile, type DocumentSnapshot, type WorkspaceSnapshot } from '../workspaceSnapshot.js';
 import { yamlCursorAt, type YamlCursor } from './yamlCursor.js';
+import { testFileKeyItems, testFileValueItems, testKeysNotFitting } from './testFileCompletion.js';
 
 type Schema = Record<string, unknown>;
 const TEMPLATE_PATTERN = '^[A-Za-z0-9_./-]+$';
@@ -38,7 +40,7 @@ export function completion(req: FeatureRequest): CompletionList {
   const offset = doc.lines.offsetAt(req.position);
   let items: CompletionItem[] = [];
   if (doc.kind === 'template') items = templateCompletion(req, offset);
-  else if (doc.kind === 'composition_rules' || doc.kind === 'service_mappings') items = yamlCompletion(req, doc.kind, offset);
+  else if (doc.kind === 'composition_rules' || doc.kind === 'service_mappings' || doc.kind === 'prompt_tests') items = yamlCompletion(req, doc.kind, offset);
   return { isIncomplete: false, items };
 }
 
@@ -86,6 +88,15 @@ function yamlCompletion(req: FeatureRequest, kind: FileKind, offset: number): Co
     // A scalar list item being typed (`- analysis/su`).
     mode = 'value';
   }
+  if (kind === 'prompt_tests') {
+    const r = range(doc, cur.wordStart, cur.wordEnd);
+    const own = mode === 'key' ? testFileKeyItems({ ws, doc, cur, range: r, valuePrefix: '', schema, needsDash }) : testFileValueItems({ ws, doc, cur, range: r, valuePrefix: valuePrefix(doc, cur, needsDash) });
+    if (own) return own;
+    if (mode === 'key' && !needsDash) {
+      const unfit = testKeysNotFitting(ws, doc.file, cur);
+      return keyItems(ws, doc, kind, cur, schema, comp).filter((i) => !unfit.has(i.label));
+    }
+  }
   if (mode === 'key') {
     if (needsDash) return newItemSnippets(kind, cur, doc);
     return keyItems(ws, doc, kind, cur, schema, comp);
@@ -129,6 +140,12 @@ const SERVICE_SNIPPETS: Record<string, (i: string) => string> = {
   fallback: (i) => `fallback:\n${i}  template: $0`,
 };
 
+/** A prompt test's keys whose value is better started on the next line. */
+const TEST_SNIPPETS: Record<string, (i: string) => string> = {
+  expect: (i) => `expect:\n${i}  - $0`,
+  mocks: (i) => `mocks:\n${i}  $0`,
+};
+
 function keyItems(ws: WorkspaceSnapshot, doc: DocumentSnapshot, kind: FileKind, cur: YamlCursor, schema: Schema | undefined, comp: CompositionDef | undefined): CompletionItem[] {
   const r = range(doc, cur.wordStart, cur.wordEnd);
   const indent = ' '.repeat(cur.column);
@@ -153,7 +170,7 @@ function keyItems(ws: WorkspaceSnapshot, doc: DocumentSnapshot, kind: FileKind, 
     if (cur.siblings.has(key)) continue;
     const ps = schemaAt(kind, [...cur.path, key]) ?? props[key]!;
     let newText: string;
-    const snippet = (kind === 'service_mappings' ? SERVICE_SNIPPETS[key] : undefined) ?? SNIPPETS[key];
+    const snippet = kind === 'prompt_tests' ? TEST_SNIPPETS[key] : ((kind === 'service_mappings' ? SERVICE_SNIPPETS[key] : undefined) ?? SNIPPETS[key]);
     if (cur.flow) newText = `${key}: $0`;
     else if (snippet && !(key === 'steps' && cur.path.length > 3)) newText = snippet(indent);
     else if (Array.isArray(ps.enum)) newText = `${key}: \${1|${ps.enum.map((e) => String(e).replace(/[,|]/g, '\\$&')).join(',')}|}`;
@@ -223,10 +240,14 @@ function newItemSnippets(kind: FileKind, cur: YamlCursor, doc: DocumentSnapshot)
   return [];
 }
 
+/** What goes before an inserted value: its dash when the line has none yet, the space right after `key:`. */
+function valuePrefix(doc: DocumentSnapshot, cur: YamlCursor, needsDash: boolean): string {
+  return (needsDash ? '- ' : '') + (!cur.quote && !cur.flow && doc.text[cur.wordStart - 1] === ':' ? ' ' : '');
+}
+
 function valueItems(ws: WorkspaceSnapshot, doc: DocumentSnapshot, kind: FileKind, cur: YamlCursor, schema: Schema | undefined, comp: CompositionDef | undefined, needsDash: boolean): CompletionItem[] {
   const r = range(doc, cur.wordStart, cur.wordEnd);
-  // Right after `key:` a value needs its separating space.
-  const dash = (needsDash ? '- ' : '') + (!cur.quote && !cur.flow && doc.text[cur.wordStart - 1] === ':' ? ' ' : '');
+  const dash = valuePrefix(doc, cur, needsDash);
   const path = cur.path;
   const last = path[path.length - 1]!;
   const isIndex = /^\d+$/.test(last);

@@ -13,6 +13,7 @@ import type { FeatureRequest } from './navigation.js';
 import { occurrencesAt, type Occurrence } from './occurrences.js';
 import { compositionNamed, displayPath, mappingsOf, rulesOf, templateByFile, type WorkspaceSnapshot } from '../workspaceSnapshot.js';
 import { yamlCursorAt } from './yamlCursor.js';
+import { testNameHover } from './testFileNavigation.js';
 
 const code = (s: string) => '`' + s.replace(/`/g, "'") + '`';
 const list = (a: string[]) => (a.length ? a.map(code).join(', ') : '_none_');
@@ -28,6 +29,7 @@ export function hover(req: FeatureRequest): Hover | null {
   }
   const offset = doc.lines.offsetAt(req.position);
   if (doc.kind === 'template') return templateTextHover(ws, req, offset);
+  if (doc.kind === 'prompt_tests') return testNameHover(req) ?? keyHover(doc.kind, req, offset);
   if (doc.kind === 'composition_rules' || doc.kind === 'service_mappings') return keyHover(doc.kind, req, offset);
   return null;
 }

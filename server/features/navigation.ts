@@ -4,6 +4,7 @@ import { occurrencesAt, occurrencesOf, walkOccurrences, type Occurrence } from '
 import { linesOf, type DocumentSnapshot, type WorkspaceSnapshot } from '../workspaceSnapshot.js';
 import type { SNode } from '../../core/yaml/sourceTree.js';
 import { serviceTemplateRefs } from '../../core/workspace/queries.js';
+import { testFileDefinition, testFileSymbols } from './testFileNavigation.js';
 
 export interface FeatureRequest {
   ws: WorkspaceSnapshot;
@@ -22,7 +23,7 @@ export function nameAt(req: FeatureRequest): Occurrence | undefined {
 
 export function definition(req: FeatureRequest): Location[] {
   const hits = occurrencesAt(req.ws, req.doc.file, req.position);
-  if (!hits.length) return [];
+  if (!hits.length) return req.doc.kind === 'prompt_tests' ? testFileDefinition(req) : [];
   const first = hits[0]!;
   // In a template shared by several compositions, `steps.x` may be a step of each of them.
   const same = hits.filter((h) => h.range.start.line === first.range.start.line && h.range.start.character === first.range.start.character);
@@ -69,7 +70,7 @@ function sym(name: string, kind: SymbolKind, range: Range, selectionRange: Range
   return s;
 }
 
-/** Outline of a configuration file: services; providers; compositions with their steps. */
+/** Outline of a configuration file (services; providers; compositions with their steps) or of a test file. */
 export function documentSymbols(ws: WorkspaceSnapshot, doc: DocumentSnapshot): DocumentSymbol[] {
   const v = ws.validation;
   const out: DocumentSymbol[] = [];
@@ -80,6 +81,8 @@ export function documentSymbols(ws: WorkspaceSnapshot, doc: DocumentSnapshot): D
       for (const c of s.compositions) children.push(sym(c.name, SymbolKind.Module, rangeOf(ws, doc.file, c.node), rangeOf(ws, doc.file, c.node), 'composition'));
       out.push(sym(s.name, SymbolKind.Class, spanRange(ws, doc.file, s.nameNode, s.node), rangeOf(ws, doc.file, s.nameNode), s.description ?? 'service', children));
     }
+  } else if (doc.kind === 'prompt_tests') {
+    return testFileSymbols(ws, doc);
   } else if (doc.kind === 'composition_rules' && v.compositionRules?.file === doc.file) {
     const r = v.compositionRules;
     for (const p of r.providers) out.push(sym(p.name, SymbolKind.Interface, spanRange(ws, doc.file, p.nameNode, p.node), rangeOf(ws, doc.file, p.nameNode), `provider ${p.type}${p.model ? ` (${p.model})` : ''}`));

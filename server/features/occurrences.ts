@@ -1,7 +1,7 @@
 /**
  * Every place a name is defined or used in a prompt workspace: templates (files, YAML
  * references, `{{> partial}}`), steps (ids, `depends_on`, override keys, `steps.<id>` reads),
- * compositions, providers and services. Definition, references, rename, hover and highlights
+ * compositions, providers and services; and where the prompt test files name them. Definition, references, rename, hover and highlights
  * all start here, so they agree on what a name is. Built once per validation result.
  */
 import type { Position, Range } from 'vscode-languageserver-types';
@@ -193,6 +193,26 @@ export function walkOccurrences(ws: WorkspaceSnapshot, f: OccurrenceFilter = {})
         // A fallback inherited from `defaults` is the same place for every service: reported once.
         if (s.fallback?.template) ref('template', file, s.fallback.template, 'value');
         for (const c of s.compositions) ref('composition', file, c, 'list-item');
+      }
+    }
+
+    // Prompt test files: the template, composition and service a test names, and the steps of
+    // its composition that its mocks and assertions name. Never definitions.
+    if (!f.definitionsOnly && (!only || only.kind !== 'provider')) {
+      for (const m of v.promptTests) {
+        if (at && at.file !== m.file) continue;
+        const file = m.file;
+        for (const t of m.tests) {
+          if (at && !(Math.min(t.nameNode.start, t.node.start) <= at.offset && at.offset <= t.node.end)) continue;
+          ref('template', file, t.template, 'value');
+          ref('composition', file, t.composition, 'value');
+          ref('service', file, t.service, 'value');
+          // A test naming a template too has no steps (the validator says so).
+          const scope = t.template ? undefined : t.composition?.name;
+          if (scope === undefined || (only?.kind === 'step' && only.scope !== scope)) continue;
+          for (const mock of t.mocks) ref('step', file, mock.step, 'override-key', scope);
+          for (const a of t.expect) ref('step', file, a.step, 'value', scope);
+        }
       }
     }
   } catch (e) {

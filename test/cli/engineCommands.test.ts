@@ -1,6 +1,7 @@
 /** `render`, `run`, `graph` and `demo`: exit codes, stdout/stderr and --json, as scripts use them. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { CLI, EXAMPLES, REPO, tempWorkspace } from '../helpers/paths.js';
@@ -18,6 +19,25 @@ test('run: a succeeded run prints its output on stdout, progress on stderr, exit
   assert.match(r.stdout, /# Review of Master Services Agreement/);
   for (const step of ['extract', 'summary', 'critique', 'risks', 'report']) assert.match(r.stderr, new RegExp(`${step}: succeeded after 1 attempt`));
   assert.match(r.stderr, /: succeeded in [\d.]+s \(5 succeeded\)/);
+});
+
+test('render --context -: an endless standard input stops at maxContextBytes with a clear error, exit 64 (usage)', () => {
+  // /dev/zero never ends: without the cap the CLI would read until memory runs out.
+  const zero = fs.openSync('/dev/zero', 'r');
+  try {
+    const r = spawnSync(process.execPath, [CLI, 'render', 'analysis/summary', '--dir', 'examples', '--context', '-'], {
+      cwd: REPO,
+      encoding: 'utf8',
+      stdio: [zero, 'pipe', 'pipe'],
+      timeout: 60_000,
+    });
+    assert.equal(r.signal, null, 'ended on its own, not by the timeout of the test');
+    assert.equal(r.status, 64);
+    assert.match(r.stderr, /the context on standard input holds more than 33554432 bytes \(maxContextBytes\)/);
+    assert.equal(r.stdout, '');
+  } finally {
+    fs.closeSync(zero);
+  }
 });
 
 test('run --json: the whole status with every step', () => {

@@ -1,5 +1,5 @@
 /**
- * docs/protocol.md held to the protocol module (protocol/protocol.ts, protocol/workflowTypes.ts, protocol/renderTypes.ts),
+ * docs/protocol.md held to the protocol module (protocol/protocol.ts, protocol/workflowTypes.ts, protocol/renderTypes.ts, protocol/testTypes.ts),
  * as rust-analyzer holds its lsp-extensions.md to lsp/ext.rs. Read with TypeScript's parser:
  * - every `promptManager/*` method the protocol declares has a `### \`method\`` heading, and
  *   every such heading names a declared method;
@@ -10,7 +10,7 @@
  *   backticks) in its section, or in the section of a shared type (`### \`TypeName\``) that
  *   the method's section names;
  * - the error codes, PROTOCOL_VERSION and the settings are stated;
- * - the doc records a hash of the two protocol files: any change to them, even a comment,
+ * - the doc records a hash of the protocol files: any change to them, even a comment,
  *   fails here until someone has read the doc against it and recorded the new hash.
  */
 import assert from 'node:assert/strict';
@@ -22,7 +22,7 @@ import { REPO } from '../helpers/paths.js';
 import { parseSource, ts, tsFilesUnder, type TS } from '../helpers/typescript.js';
 
 const DOC = 'docs/protocol.md';
-const PROTOCOL_FILES = ['protocol/protocol.ts', 'protocol/workflowTypes.ts', 'protocol/renderTypes.ts'];
+const PROTOCOL_FILES = ['protocol/protocol.ts', 'protocol/workflowTypes.ts', 'protocol/renderTypes.ts', 'protocol/testTypes.ts'];
 
 const docText = () => fs.readFileSync(path.join(REPO, DOC), 'utf8');
 

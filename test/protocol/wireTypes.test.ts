@@ -10,8 +10,9 @@ import { test } from 'node:test';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors.js';
 import { DEFAULT_LIMITS } from '../../core/limits.js';
 import type { GraphNode as CoreGraphNode } from '../../core/workflow/graph.js';
+import type { ProviderFailureKind as CoreProviderFailureKind } from '../../core/workflow/providerFailure.js';
 import type { StepRunStatus as CoreStepRunStatus, WorkflowEvent as CoreWorkflowEvent, WorkflowStatus as CoreWorkflowStatus } from '../../core/workflow/types.js';
-import { MAX_CONTEXT_BYTES, PROMPT_ERROR_CODES, type GraphNode, type PromptErrorCode, type StepRunStatus, type WorkflowEvent, type WorkflowStatus } from '../../protocol/protocol.js';
+import { MAX_CONTEXT_BYTES, PROMPT_ERROR_CODES, type GraphNode, type PromptErrorCode, type ProviderFailureKind, type StepRunStatus, type WorkflowEvent, type WorkflowStatus } from '../../protocol/protocol.js';
 import { SERVER_ERROR_CODES, type ServerErrorCode } from '../../server/wire.js';
 
 /** True when A and B are the same type: every field on both sides, with the same type and optionality. */
@@ -25,10 +26,11 @@ const sameShapes: [
   Exact<WorkflowEvent, CoreWorkflowEvent>,
   Exact<GraphNode, CoreGraphNode>,
   Exact<PromptErrorCode, ErrorCode | ServerErrorCode>,
-] = [true, true, true, true, true];
+  Exact<ProviderFailureKind, CoreProviderFailureKind>,
+] = [true, true, true, true, true, true];
 
 test('the wire shapes of runs and graphs are the core ones, field for field (checked by the compiler)', () => {
-  assert.deepEqual(sameShapes, [true, true, true, true, true]);
+  assert.deepEqual(sameShapes, [true, true, true, true, true, true]);
 });
 
 test("the protocol's error codes are the core's, then the server's own, each once", () => {
@@ -41,4 +43,10 @@ test("the protocol's error codes are the core's, then the server's own, each onc
 
 test("the protocol's context size limit is the core's", () => {
   assert.equal(MAX_CONTEXT_BYTES, DEFAULT_LIMITS.maxContextBytes);
+});
+
+test('provider failure kinds are named as the core names them (Show Metrics and health say the same)', async () => {
+  const core = await import('../../core/workflow/providerFailure.js');
+  const { PROVIDER_FAILURE_LABELS } = await import('../../protocol/protocol.js');
+  assert.deepEqual({ ...PROVIDER_FAILURE_LABELS }, { ...core.PROVIDER_FAILURE_LABELS });
 });

@@ -35,7 +35,7 @@ const manifest = (): Manifest => JSON.parse(fs.readFileSync(path.join(REPO, 'pac
 test("the client's and the benchmarks' names are the core's", () => {
   assert.deepEqual(CONFIG_FILE_NAMES, ['service_mappings.yaml', 'composition_rules.yaml']);
   assert.deepEqual([SERVICE_MAPPINGS_FILE, COMPOSITION_RULES_FILE], CONFIG_FILE_NAMES);
-  assert.deepEqual({ ...protocolNames }, { SERVICE_MAPPINGS_FILE, COMPOSITION_RULES_FILE });
+  assert.deepEqual({ ...protocolNames }, { SERVICE_MAPPINGS_FILE, COMPOSITION_RULES_FILE, PROMPT_TESTS_FILE, PROMPT_TESTS_DIR });
   assert.deepEqual({ ...benchNames }, { SERVICE_MAPPINGS_FILE, COMPOSITION_RULES_FILE });
 });
 

@@ -55,6 +55,8 @@ test('CI runs the suite on every supported line, and npm test stays the last com
   assert.ok(lines.includes('npm run test:node-versions'), '.ci/run runs npm run test:node-versions');
   assert.equal(lines.at(-1), 'npm test', 'the summary CI reads is the README\'s npm test');
   assert.match(script, /node-\$\{platform\}-\$\{process\.arch\}/, 'binaries come from npm');
+  // Only the source checks (which read files, not the runtime) are left to npm test's one run.
+  assert.match(script, /export const SOURCE_ONLY_TEST_FOLDERS = \['repository'\];/);
 });
 
 test('the README says which Node lines, and what happens on an older one', () => {

@@ -3,7 +3,8 @@
  * `bullmq`, `promptManager/runWorkflow` runs on the workers of the Redis and answers as it does
  * in-process (progress notifications from the run's events, the final status); Redis out of
  * reach refuses runs (saying why) and leaves renders alone; an untrusted workspace runs
- * in-process whatever the settings say.
+ * in-process whatever the settings say. Live prompt tests from the Testing view keep the model's
+ * answers in that Redis.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,7 +12,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createWorkflowWorker, type WorkflowWorker } from '../../core/manager/workflowWorker.js';
-import { RenderRequest, RunWorkflowRequest, SetTrustNotification, StepProgressNotification, type StepProgressParams } from '../../protocol/protocol.js';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { RenderRequest, RunTestsRequest, RunWorkflowRequest, SetTrustNotification, StepProgressNotification, type StepProgressParams } from '../../protocol/protocol.js';
+import { FILES, T } from '../core/testing/fixture.js';
 import { redisMissingReason, startRedis, type TestRedis } from '../helpers/redisServer.js';
 import { LspClient, writeFiles } from './lsp.js';
 
@@ -61,6 +66,42 @@ describe('runs from the editor on the BullMQ back end', { skip: unavailable ?? f
       assert.equal(jobs, 2, 'an untrusted workspace runs nothing on the workers');
     } finally {
       await c.stop();
+    }
+  });
+
+  test("live prompt tests keep the model's answers in the back end's Redis: a second run asks the provider for nothing", async () => {
+    let requests = 0;
+    const provider = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        requests++;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ choices: [{ message: { content: 'Dear Ada' } }] }));
+      });
+    });
+    await new Promise<void>((r) => provider.listen(0, '127.0.0.1', r));
+    const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-lsp-live-'));
+    const client = new Redis(redis.url);
+    writeFiles(ws, {
+      ...FILES,
+      'composition_rules.yaml': FILES['composition_rules.yaml']!.replace('http://127.0.0.1:9/v1', `http://127.0.0.1:${(provider.address() as AddressInfo).port}/v1`),
+      'prompt_tests.yaml': T(`  live_reply:\n    composition: answer\n    context_file: contexts/ada.json\n    live: true\n    expect:\n      - step: reply\n        contains: Dear Ada\n`),
+    });
+    const c = await LspClient.start({ folders: [ws], settings: { run: { backend: 'bullmq', redisUrl: redis.url } } });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await c.conn.sendRequest(RunTestsRequest, { live: true, runId: `live-${i}` });
+        assert.ok(r.ok, JSON.stringify(r));
+        assert.deepEqual(r.report.results.map((t) => [t.id, t.outcome]), [['live_reply', 'passed']]);
+      }
+      assert.equal(requests, 1, 'the second run answered from the cache');
+      assert.equal((await client.keys('promptmanager:responses:*')).length, 1, 'kept in Redis');
+      assert.equal(fs.existsSync(path.join(ws, '.promptmanager', 'responses')), false, 'not on disk');
+    } finally {
+      await c.stop();
+      client.disconnect();
+      await new Promise<void>((r) => provider.close(() => r()));
+      fs.rmSync(ws, { recursive: true, force: true });
     }
   });
 

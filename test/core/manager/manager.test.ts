@@ -234,6 +234,11 @@ test('metrics: JSON and Prometheus text', async () => {
   assert.equal(j.config.outcomes['loaded'], 1);
   const text = m.getMetrics({ format: 'prometheus' });
   assert.match(text, /^# HELP promptmanager_template_renders_total /m);
+  // The folded series of names the configuration does not define says what it is.
+  await m.render('no/such_template', {}).catch(() => undefined);
+  const withUnknown = m.getMetrics({ format: 'prometheus' });
+  assert.match(withUnknown, /^promptmanager_template_renders_total\{template="\(unknown\)"\} 0$/m);
+  assert.match(withUnknown, /^# HELP promptmanager_template_renders_total Renders by template; template="\(unknown\)" counts requests for names the configuration does not define\.$/m);
   assert.match(text, /^# TYPE promptmanager_template_renders_total counter$/m);
   assert.match(text, /^promptmanager_template_renders_total\{template="chat\/greeting"\} 5$/m);
   assert.match(text, /^promptmanager_template_render_errors_total\{template="chat\/greeting",code="missing_context"\} 1$/m);

@@ -3,6 +3,7 @@
  * parser and model builder, a Handlebars host in strict mode, and an instrumented executor
  * whose steps take fake-clock time, so runs are deterministic and nothing sleeps.
  */
+import assert from 'node:assert/strict';
 import Handlebars from 'handlebars';
 import { FakeClock, type Clock } from '../../../core/clock.js';
 import { PromptError } from '../../../core/errors.js';
@@ -157,6 +158,30 @@ export function makeEngine(opts: Partial<WorkflowEngineOptions> & { executor?: S
   const events: WorkflowEvent[] = [];
   engine.on('progress', (e) => events.push(e));
   return { engine, clock, executor, host: host as TestHost, events };
+}
+
+/**
+ * Lets real I/O (a local HTTP provider) happen while the fake clock stands still, until the run
+ * ends; bounded, so a run that never ends fails the test instead of hanging it.
+ */
+export async function settle(clock: FakeClock, run: WorkflowRun, rounds = 2000) {
+  let ended = false;
+  void run.done.then(() => (ended = true));
+  for (let i = 0; i < rounds && !ended; i++) {
+    await clock.advance(0);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  assert.ok(ended, 'the run did not end');
+  return run.done;
+}
+
+/** The same until `cond` holds. */
+export async function until(cond: () => boolean, clock: FakeClock, rounds = 2000) {
+  for (let i = 0; i < rounds && !cond(); i++) {
+    await clock.advance(0);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  assert.ok(cond(), 'condition never held');
 }
 
 /** Fires fake timers until the run ends. */

@@ -9,8 +9,7 @@ import { createDefaultExecutors } from '../../../core/workflow/executors.js';
 import { createOpenAICompatibleExecutor, parseRetryAfter } from '../../../core/workflow/openaiCompatible.js';
 import { isRetryable } from '../../../core/workflow/retry.js';
 import { resolveRetry } from '../../../core/workflow/resolve.js';
-import type { WorkflowRun } from '../../../core/workflow/types.js';
-import { composition, loadRules, makeEngine, stepOf } from './helpers.js';
+import { composition, loadRules, makeEngine, settle, stepOf, until } from './helpers.js';
 
 const KEY = 'sk-test-secret-1234';
 
@@ -243,25 +242,6 @@ ${stepYaml}`);
     });
     const run = engine.execute(composition(rules, 'c'), rules.defaults, { q: 'why?' });
     return { engine, clock, run, events };
-  }
-
-  /** Lets real I/O happen while the fake clock stands still. */
-  async function settle(clock: FakeClock, run: WorkflowRun) {
-    let ended = false;
-    void run.done.then(() => (ended = true));
-    for (let i = 0; i < 2000 && !ended; i++) {
-      await clock.advance(0);
-      await new Promise((r) => setTimeout(r, 1));
-    }
-    return run.done;
-  }
-
-  async function until(cond: () => boolean, clock: FakeClock) {
-    for (let i = 0; i < 2000 && !cond(); i++) {
-      await clock.advance(0);
-      await new Promise((r) => setTimeout(r, 1));
-    }
-    assert.ok(cond(), 'condition never held');
   }
 
   test('success: the output is the model answer to the rendered prompt', async () => {

@@ -19,8 +19,7 @@ import { createDefaultExecutors, ExecutorRegistry } from '../../../core/workflow
 import { createOpenAICompatibleExecutor, parseRetryAfter } from '../../../core/workflow/openaiCompatible.js';
 import { isRetryable } from '../../../core/workflow/retry.js';
 import { resolveRetry } from '../../../core/workflow/resolve.js';
-import type { WorkflowRun } from '../../../core/workflow/types.js';
-import { composition, finish, loadRules, makeEngine, stepOf } from './helpers.js';
+import { composition, finish, loadRules, makeEngine, settle, stepOf, until } from './helpers.js';
 
 const KEY = 'sk-PIECES-0123456789abcdefXYZ';
 const PASSWORD = 'pw-SECRET-9f8e7d6c5b4a';
@@ -134,26 +133,6 @@ ${stepYaml}`);
   const { engine, events } = makeEngine({ clock, providers: rules.providers, executors: createDefaultExecutors(), env: (n) => (n === 'TEST_KEY' ? KEY : undefined), templates: { 't/ask': 'Question: {{q}}' } });
   const run = engine.execute(composition(rules, 'c'), rules.defaults, { q: 'why?' });
   return { engine, clock, run, events };
-}
-
-/** Lets real I/O happen while the fake clock stands still; bounded, so a run that never ends fails the test instead of hanging it. */
-async function settle(clock: FakeClock, run: WorkflowRun, rounds = 1500) {
-  let ended = false;
-  void run.done.then(() => (ended = true));
-  for (let i = 0; i < rounds && !ended; i++) {
-    await clock.advance(0);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  assert.ok(ended, 'the run did not end');
-  return run.done;
-}
-
-async function until(cond: () => boolean, clock: FakeClock) {
-  for (let i = 0; i < 1500 && !cond(); i++) {
-    await clock.advance(0);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  assert.ok(cond(), 'condition never held');
 }
 
 // ------------------------------------------------------------------ 12.6 Retry-After
