@@ -63,6 +63,8 @@ export interface ResponseCacheStats {
   refused: number;
   /** Store failures (the call went on without the cache). */
   errors: number;
+  /** The last store failure's message (a link where the cache folder should be...), when there was one. */
+  lastError?: string;
 }
 
 /** JSON with sorted keys: equal values give equal text whatever their key order. */
@@ -158,8 +160,8 @@ export class ResponseCache {
     let e: CachedResponse | undefined;
     try {
       e = await this.store.get(key);
-    } catch {
-      this.stats.errors++;
+    } catch (err) {
+      this.failed(err);
       return undefined;
     }
     if (!e || e.key !== key || !(e.expiresAt > this.now())) {
@@ -186,9 +188,14 @@ export class ResponseCache {
     try {
       await this.store.set({ key, output, createdAt: now, expiresAt: now + this.ttlMs, provider }, this.ttlMs);
       this.stats.writes++;
-    } catch {
-      this.stats.errors++;
+    } catch (err) {
+      this.failed(err);
     }
+  }
+
+  private failed(err: unknown): void {
+    this.stats.errors++;
+    this.stats.lastError = err instanceof Error ? err.message : String(err);
   }
 }
 
