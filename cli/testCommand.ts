@@ -7,7 +7,6 @@
  * runs are distributed (`--redis URL`, else PROMPTMANAGER_REDIS_URL): shared by every machine and
  * CI job on it.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Redis } from 'ioredis';
 import { backendFromEnv } from '../core/distributed/connection.js';
@@ -21,6 +20,7 @@ import { toJUnitXml } from '../core/testing/junit.js';
 import { runPromptTests } from '../core/testing/runner.js';
 import type { PromptTestResult, TestRunReport } from '../core/testing/types.js';
 import { findPromptWorkspaces } from '../core/validate/validateWorkspace.js';
+import { UnsafePathError, writeFileInsideSync } from '../core/workspace/safeWrite.js';
 import { isPromptTestFile } from '../core/workspace/testFiles.js';
 import { parseArgs, UsageError } from './args.js';
 import { formatComparison, formatSummary, formatTestResult } from './testReporters.js';
@@ -32,6 +32,19 @@ function positiveInt(v: string | true | undefined, flag: string, max: number): n
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} must be a whole number from 1 to ${max}, got '${String(v)}'`);
   return n;
+}
+
+/**
+ * Writes the report where `--output` says, never through a link or into a FIFO a repository
+ * put on the way (CI names a path in the checkout, which the pull request controls): below the
+ * current folder every folder must be a real one; elsewhere the folder is the user's choice,
+ * and only the file itself is checked. A report already there is replaced, never written through.
+ */
+function writeReport(cwd: string, output: string, text: string): void {
+  const file = path.resolve(cwd, output);
+  const rel = path.relative(cwd, file);
+  const inside = rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+  writeFileInsideSync(inside ? cwd : path.dirname(file), file, text);
 }
 
 export async function testCommand(argv: string[], io: CommandIO): Promise<number> {
@@ -93,7 +106,15 @@ export async function testCommand(argv: string[], io: CommandIO): Promise<number
       if (abort.signal.aborted) break;
       const rel = path.relative(io.cwd, root) || '.';
       const history = new TestHistory(root);
-      const previous: HistoryRun[] = args.flags.get('compare') ? await history.runs() : [];
+      let previous: HistoryRun[] = [];
+      if (args.flags.get('compare')) {
+        try {
+          previous = await history.runs();
+        } catch (e) {
+          if (!(e instanceof UnsafePathError)) throw e;
+          io.stderr(`promptmanager test: the history of ${rel} is not read: ${e.message}\n`);
+        }
+      }
       // Results are printed in the file's order as soon as every test before them is done.
       let order: string[] = [];
       const done = new Map<string, PromptTestResult>();
@@ -156,15 +177,24 @@ export async function testCommand(argv: string[], io: CommandIO): Promise<number
     if (comparisons.length) doc.comparisons = comparisons;
     rendered = JSON.stringify(doc, null, 2) + '\n';
   }
+  let outputError: string | undefined;
   if (rendered !== undefined) {
     if (output) {
-      fs.mkdirSync(path.dirname(path.resolve(io.cwd, output)), { recursive: true });
-      fs.writeFileSync(path.resolve(io.cwd, output), rendered);
+      try {
+        writeReport(io.cwd, output, rendered);
+      } catch (e) {
+        if (!(e instanceof UnsafePathError)) throw e;
+        outputError = `promptmanager test: the report was not written: ${e.message}\n`;
+      }
     } else io.stdout(rendered);
   }
   human('\n' + formatSummary(reports, io.cwd).join('\n') + '\n');
   if (comparisons.length) {
     for (const c of comparisons) human(formatComparison(c.comparison, comparisons.length > 1 ? path.relative(io.cwd, c.root) || '.' : undefined).join('\n') + '\n');
+  }
+  if (outputError) {
+    io.stderr(outputError);
+    return 1;
   }
   if (output) human(`${reporter === 'junit' ? 'JUnit XML' : 'JSON report'} written to ${output}\n`);
   if (abort.signal.aborted) {

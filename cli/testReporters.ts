@@ -67,6 +67,7 @@ export function formatSummary(reports: readonly TestRunReport[], cwd: string): s
   if (written.length) lines.push(`Snapshots: ${plural(written.length, 'file')} written (review and commit): ${written.map((f) => path.relative(cwd, f)).join(', ')}`);
   for (const r of reports) {
     if (r.cache && (r.cache.hits || r.cache.misses)) lines.push(`Response cache: ${r.cache.hits} of ${r.cache.hits + r.cache.misses} model calls answered from the cache`);
+    if (r.cache?.lastError) lines.push(`Response cache not used (${r.cache.errors} time${r.cache.errors === 1 ? '' : 's'}): ${r.cache.lastError}`);
     if (r.historyError) lines.push(r.historyError);
   }
   return lines;

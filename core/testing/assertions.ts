@@ -8,6 +8,8 @@
 import type AjvClass from 'ajv';
 import type { AssertionDef, PromptTestDef } from '../model/testTypes.js';
 import { cutText } from '../workflow/redact.js';
+import { FileReadError } from '../workspace/fileRead.js';
+import { UnsafePathError } from '../workspace/safeWrite.js';
 import type { AssertionResult, SnapshotResult } from './types.js';
 
 /** What an assertion reads of its target. */
@@ -221,7 +223,15 @@ export async function checkAssertion(a: AssertionDef, view: TargetView, snapshot
       return n <= Number(a.value) ? pass : fail(`${view.what} has about ${n} tokens (estimated), more than ${String(a.value)}`);
     }
     case 'snapshot': {
-      const { result, expected, shown: rel } = snapshot(text);
+      let checked: ReturnType<SnapshotCheck>;
+      try {
+        checked = snapshot(text);
+      } catch (e) {
+        // The golden file or its folder is a link, a FIFO, too large...: the message names it and says what to do.
+        if (e instanceof UnsafePathError || e instanceof FileReadError) return fail(`the snapshot cannot be used: ${e.message}`, { actual });
+        throw e;
+      }
+      const { result, expected, shown: rel } = checked;
       switch (result.status) {
         case 'matched':
         case 'written':

@@ -7,12 +7,20 @@
  *
  * Each run writes its own file (a temporary file renamed into place), so two runs finishing at
  * once (the editor and a terminal) both land; pruning tolerates a file another process already
- * removed. A file that does not parse is skipped.
+ * removed.
+ *
+ * The folder may come from a repository (a committed `.promptmanager/`), so nothing in it is
+ * trusted: it is written, read, listed and pruned only through real folders
+ * (core/workspace/safeWrite.ts: a link to a folder of the user's is refused, never written to
+ * or pruned); each file is read up to MAX_HISTORY_FILE_BYTES and at most MAX_HISTORY_READ_BYTES
+ * in all; a file that does not parse, or is not a run, is skipped, and every entry of one that
+ * is is checked field by field (a wrong type, an unknown outcome or a `__proto__` key never
+ * reaches a summary or a comparison).
  */
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ensureStateDir, statePath, writeFileAtomic } from '../workspace/stateDir.js';
+import { listFolderInside, readTextInsideSync, realFolderSync, removeOwnFile, writeFileInsideSync } from '../workspace/safeWrite.js';
+import { ensureStateDir, statePath } from '../workspace/stateDir.js';
 import type { TestOutcome, TestRunReport } from './types.js';
 
 export const HISTORY_DIR = 'test-history';
@@ -20,6 +28,17 @@ export const DEFAULT_HISTORY_RUNS = 100;
 /** Failure messages kept per test and run, and their length. */
 const MAX_FAILURES = 3;
 const MAX_FAILURE_CHARS = 300;
+/** One run's file at most (a run of thousands of failing tests, with their messages, fits). */
+export const MAX_HISTORY_FILE_BYTES = 4 * 1024 * 1024;
+/** What one reading of the history reads at most, all files together: older runs past it are not read. */
+const MAX_HISTORY_READ_BYTES = 32 * 1024 * 1024;
+/** Snapshot digests kept per test and run. */
+const MAX_SNAPSHOTS = 1000;
+/** A crashed writer's temporary file is removed by the next prune after this long. */
+const STALE_TMP_MS = 60 * 60 * 1000;
+/** The largest time a Date can hold. */
+const MAX_TIME = 8.64e15;
+const OUTCOMES: ReadonlySet<string> = new Set<TestOutcome>(['passed', 'failed', 'skipped']);
 
 export interface HistoryTestEntry {
   outcome: TestOutcome;
@@ -88,7 +107,7 @@ export function summarizeTest(runs: readonly HistoryRun[], id: string, limit = 1
   for (const run of runs) {
     if (s.runs >= limit) break;
     const e = Object.prototype.hasOwnProperty.call(run.tests, id) ? run.tests[id] : undefined;
-    if (!e) continue;
+    if (!e || !OUTCOMES.has(e.outcome)) continue;
     s.runs++;
     s[e.outcome]++;
     s.recent.push({ startedAt: run.startedAt, outcome: e.outcome, durationMs: e.durationMs, passRate: e.passRate });
@@ -96,14 +115,50 @@ export function summarizeTest(runs: readonly HistoryRun[], id: string, limit = 1
   return s;
 }
 
-function isRun(v: unknown): v is HistoryRun {
-  const r = v as HistoryRun | null;
-  return !!r && typeof r === 'object' && typeof r.startedAt === 'number' && !!r.tests && typeof r.tests === 'object';
+const finite = (v: unknown, min: number, max: number): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max ? v : undefined);
+const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** A recorded test entry as this version writes it, or undefined: the file is not trusted. */
+function entryOf(v: unknown): HistoryTestEntry | undefined {
+  if (!isObject(v) || typeof v.outcome !== 'string' || !OUTCOMES.has(v.outcome)) return undefined;
+  const e: HistoryTestEntry = {
+    outcome: v.outcome as TestOutcome,
+    durationMs: finite(v.durationMs, 0, MAX_TIME) ?? 0,
+    repetitions: finite(v.repetitions, 0, 1e9) ?? 0,
+    passRate: finite(v.passRate, 0, 1) ?? 0,
+  };
+  if (Array.isArray(v.failures)) e.failures = v.failures.filter((f): f is string => typeof f === 'string').slice(0, MAX_FAILURES).map(cut);
+  if (isObject(v.snapshots)) {
+    const snaps: Record<string, string> = Object.create(null) as Record<string, string>;
+    let n = 0;
+    for (const [k, d] of Object.entries(v.snapshots)) {
+      if (typeof d !== 'string' || n++ >= MAX_SNAPSHOTS) continue;
+      snaps[k] = d.slice(0, 64);
+    }
+    e.snapshots = snaps;
+  }
+  return e;
+}
+
+/** A run read from a file, checked field by field; undefined when it is not one. */
+export function historyRunFrom(v: unknown, id: string): HistoryRun | undefined {
+  if (!isObject(v) || !isObject(v.tests)) return undefined;
+  const startedAt = finite(v.startedAt, -MAX_TIME, MAX_TIME);
+  if (startedAt === undefined) return undefined;
+  // Test names are keys of a null-prototype object: `__proto__` is a test like any other.
+  const tests: Record<string, HistoryTestEntry> = Object.create(null) as Record<string, HistoryTestEntry>;
+  for (const [name, raw] of Object.entries(v.tests)) {
+    const e = entryOf(raw);
+    if (e) tests[name] = e;
+  }
+  return { id, startedAt, durationMs: finite(v.durationMs, 0, MAX_TIME) ?? 0, live: v.live === true, tests };
 }
 
 export class TestHistory {
   readonly dir: string;
   readonly maxRuns: number;
+  /** The folder below which nothing is a link: the workspace, or the folder the caller chose. */
+  private readonly base: string;
   private readonly custom: boolean;
 
   constructor(
@@ -112,45 +167,63 @@ export class TestHistory {
   ) {
     this.custom = options.dir !== undefined;
     this.dir = path.resolve(options.dir ?? statePath(root, HISTORY_DIR));
+    this.base = this.custom ? this.dir : path.resolve(root);
     this.maxRuns = options.maxRuns ?? DEFAULT_HISTORY_RUNS;
     if (!(this.maxRuns >= 1)) throw new RangeError('maxRuns must be at least 1');
   }
 
   /** Records a run; returns its file. Older runs past `maxRuns` are removed. */
   async record(report: TestRunReport): Promise<string> {
-    if (this.custom) await fs.promises.mkdir(this.dir, { recursive: true });
+    if (this.custom) realFolderSync(this.dir, this.dir, { create: true });
     else await ensureStateDir(this.root, HISTORY_DIR);
     const stamp = new Date(report.startedAt).toISOString().replace(/[:.]/g, '-');
     const id = `${stamp}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     const file = path.join(this.dir, `${id}.json`);
-    await writeFileAtomic(file, JSON.stringify(historyRunOf(report, id)) + '\n');
+    const run = historyRunOf(report, id);
+    let text = JSON.stringify(run) + '\n';
+    if (Buffer.byteLength(text) > MAX_HISTORY_FILE_BYTES) {
+      // The failures' messages go first: outcomes and times are what the history is for.
+      for (const e of Object.values(run.tests)) delete e.failures;
+      text = JSON.stringify(run) + '\n';
+      if (Buffer.byteLength(text) > MAX_HISTORY_FILE_BYTES) throw new RangeError(`a run of ${report.results.length} tests takes more than ${MAX_HISTORY_FILE_BYTES} bytes to record`);
+    }
+    writeFileInsideSync(this.base, file, text);
     await this.prune();
     return file;
   }
 
-  private async names(): Promise<string[]> {
-    try {
-      return (await fs.promises.readdir(this.dir)).filter((n) => n.endsWith('.json')).sort();
-    } catch {
-      return [];
-    }
+  /** The runs' files, oldest first (names sort by time). */
+  private async files(): Promise<{ name: string; path: string; kind: string; mtimeMs: number }[]> {
+    return (await listFolderInside(this.base, this.dir)).filter((e) => e.name.endsWith('.json') && e.kind !== 'folder').sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   private async prune(): Promise<void> {
-    const names = await this.names();
-    for (const n of names.slice(0, Math.max(0, names.length - this.maxRuns))) await fs.promises.rm(path.join(this.dir, n), { force: true });
+    const entries = await listFolderInside(this.base, this.dir);
+    const now = Date.now();
+    for (const e of entries) if (e.name.endsWith('.tmp') && e.kind !== 'folder' && now - e.mtimeMs > STALE_TMP_MS) await removeOwnFile(e.path);
+    const runs = await this.files();
+    // Only the runs' own files, in a folder checked to be the workspace's: a link is removed as a link.
+    for (const f of runs.slice(0, Math.max(0, runs.length - this.maxRuns))) await removeOwnFile(f.path);
   }
 
-  /** The recorded runs, newest first (at most `limit`). */
+  /**
+   * The recorded runs, newest first (at most `limit`). Throws an `UnsafePathError` when the
+   * history folder, or one above it in the workspace, is a link.
+   */
   async runs(limit = this.maxRuns): Promise<HistoryRun[]> {
     const out: HistoryRun[] = [];
-    for (const n of (await this.names()).reverse()) {
-      if (out.length >= limit) break;
+    let read = 0;
+    for (const f of (await this.files()).reverse()) {
+      if (out.length >= limit || read > MAX_HISTORY_READ_BYTES) break;
+      if (f.kind !== 'file') continue;
       try {
-        const v = JSON.parse(await fs.promises.readFile(path.join(this.dir, n), 'utf8')) as unknown;
-        if (isRun(v)) out.push({ ...v, id: n.slice(0, -'.json'.length) });
+        const text = readTextInsideSync(this.base, f.path, MAX_HISTORY_FILE_BYTES);
+        if (text === undefined) continue;
+        read += text.length;
+        const run = historyRunFrom(JSON.parse(text) as unknown, f.name.slice(0, -'.json'.length));
+        if (run) out.push(run);
       } catch {
-        // Removed by another process meanwhile, or not a run: skipped.
+        // Removed by another process meanwhile, too large, not JSON, not a run: skipped.
       }
     }
     return out;

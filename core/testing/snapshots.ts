@@ -5,11 +5,15 @@
  * compares the others (the default), `none` writes nothing (CI: a missing file fails),
  * `all` also rewrites a file that differs (`--update-snapshots`). Files are written whole by a
  * rename, and read and written synchronously: a test run's virtual clock must never see the
- * process idle while a file is on its way.
+ * process idle while a file is on its way. Only through real folders of the workspace, never
+ * through a link a repository put there, and read bounded (core/workspace/safeWrite.ts): a
+ * link, a FIFO or a device where a golden file or its folder should be fails the assertion
+ * with a message that names it.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PROMPT_TESTS_DIR, SNAPSHOTS_DIR } from '../workspace/discover.js';
+import { FileReadError } from '../workspace/fileRead.js';
+import { readTextInsideSync, writeFileInsideSync } from '../workspace/safeWrite.js';
 import type { SnapshotResult } from './types.js';
 
 export type SnapshotMode = 'none' | 'new' | 'all';
@@ -52,10 +56,12 @@ export class SnapshotStore {
     const actual = text.replace(/\r\n/g, '\n');
     let expected: string | undefined;
     try {
-      if (fs.statSync(file).size <= MAX_SNAPSHOT_BYTES) expected = fs.readFileSync(file, 'utf8').replace(/\r\n/g, '\n');
-      else expected = '';
+      expected = readTextInsideSync(this.root, file, MAX_SNAPSHOT_BYTES)?.replace(/\r\n/g, '\n');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      // A golden file too large to read is rewritten when asked; anything else is the assertion's failure (UnsafePathError, FileReadError).
+      if (!(e instanceof FileReadError && e.problem === 'too-large' && this.mode === 'all')) throw e;
+      this.write(file, actual);
+      return { result: { file, status: 'updated' }, shown };
     }
     if (expected === undefined) {
       if (this.mode === 'none') return { result: { file, status: 'missing' }, shown };
@@ -71,15 +77,7 @@ export class SnapshotStore {
   }
 
   private write(file: string, text: string): void {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`;
-    fs.writeFileSync(tmp, text, { flag: 'wx' });
-    try {
-      fs.renameSync(tmp, file);
-    } catch (e) {
-      fs.rmSync(tmp, { force: true });
-      throw e;
-    }
+    writeFileInsideSync(this.root, file, text);
     this.written.push(file);
   }
 }

@@ -5,14 +5,27 @@
  * an entry whole or not at all. Bounded by entries and bytes: past either, the least recently
  * used entries (a hit touches its file) are deleted. A file that is not an entry (cut, edited
  * by hand) is a miss, never an error.
+ *
+ * The folder may come from a repository (a committed `.promptmanager/`) or be shared, so it is
+ * written, read, listed and pruned only through real folders below `base`
+ * (core/workspace/safeWrite.ts): a shard or the folder itself being a link (to `~/.ssh`, to
+ * another project's `.git/objects`) makes every access fail, which the cache counts as a store
+ * error (the call goes to the provider); an entry is read bounded, never through a link, never
+ * from a FIFO or a device.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ensureStateDir, statePath, writeFileAtomic } from '../workspace/stateDir.js';
+import { listFolderInside, readTextInsideSync, realFolderSync, removeOwnFile, writeFileInsideSync } from '../workspace/safeWrite.js';
+import { ensureStateDir, statePath } from '../workspace/stateDir.js';
 import { ResponseCache, type CachedResponse, type ResponseCacheOptions, type ResponseCacheStore } from './responseCache.js';
 
 export interface DiskResponseCacheOptions {
   dir: string;
+  /**
+   * The folder below which no folder may be a link: the workspace for its own cache (so that
+   * `.promptmanager` itself is checked too). Default `dir` (the folder you chose is taken as it is).
+   */
+  base?: string;
   /** Entries kept at most; default 10,000. */
   maxEntries?: number;
   /** Bytes of entries kept at most; default 256 MiB. An entry larger than an eighth of it is not stored. */
@@ -35,6 +48,7 @@ interface FileInfo {
 
 export class DiskResponseCacheStore implements ResponseCacheStore {
   readonly dir: string;
+  private readonly base: string;
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private prepared?: Promise<unknown>;
@@ -44,6 +58,8 @@ export class DiskResponseCacheStore implements ResponseCacheStore {
 
   constructor(private readonly options: DiskResponseCacheOptions) {
     this.dir = path.resolve(options.dir);
+    this.base = path.resolve(options.base ?? options.dir);
+    if (path.relative(this.base, this.dir).startsWith('..')) throw new RangeError(`the response cache folder ${this.dir} is not inside ${this.base}`);
     this.maxEntries = options.maxEntries ?? 10_000;
     this.maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
     if (!(this.maxEntries >= 1) || !(this.maxBytes >= 1)) throw new RangeError('maxEntries and maxBytes must be at least 1');
@@ -56,15 +72,15 @@ export class DiskResponseCacheStore implements ResponseCacheStore {
 
   async get(key: string): Promise<CachedResponse | undefined> {
     const file = this.fileOf(key);
-    let text: string;
+    // A link or a special file on the way throws (a store error); too large, like cut, is a miss.
+    let text: string | undefined;
     try {
-      const st = await fs.promises.stat(file);
-      if (!st.isFile() || st.size > this.maxBytes / 8) return undefined;
-      text = await fs.promises.readFile(file, 'utf8');
+      text = readTextInsideSync(this.base, file, Math.floor(this.maxBytes / 8));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if ((e as { problem?: string }).problem === 'too-large') return undefined;
       throw e;
     }
+    if (text === undefined) return undefined;
     let entry: CachedResponse;
     try {
       entry = JSON.parse(text) as CachedResponse;
@@ -73,12 +89,12 @@ export class DiskResponseCacheStore implements ResponseCacheStore {
     }
     if (!entry || typeof entry !== 'object' || entry.key !== key || typeof entry.expiresAt !== 'number') return undefined;
     if (entry.expiresAt <= Date.now()) {
-      await fs.promises.rm(file, { force: true });
+      await removeOwnFile(file);
       return undefined;
     }
-    // The file's time is its last use: what eviction goes by.
+    // The file's time is its last use: what eviction goes by (lutimes: the file itself, checked above).
     const now = new Date();
-    await fs.promises.utimes(file, now, now).catch(() => undefined);
+    await fs.promises.lutimes(file, now, now).catch(() => undefined);
     return entry;
   }
 
@@ -89,9 +105,8 @@ export class DiskResponseCacheStore implements ResponseCacheStore {
     if (bytes > this.maxBytes / 8) return;
     this.prepared ??= this.options.prepare?.() ?? Promise.resolve();
     await this.prepared;
-    await fs.promises.mkdir(path.dirname(file), { recursive: true });
     const existed = fs.existsSync(file);
-    await writeFileAtomic(file, text);
+    writeFileInsideSync(this.base, file, text);
     if (this.known && !existed) {
       this.known.count++;
       this.known.bytes += bytes;
@@ -100,8 +115,12 @@ export class DiskResponseCacheStore implements ResponseCacheStore {
   }
 
   async clear(): Promise<void> {
-    for (const shard of await readdir(this.dir)) {
-      if (/^[0-9a-f]{2}$/.test(shard)) await fs.promises.rm(path.join(this.dir, shard), { recursive: true, force: true });
+    // Real shard folders only (listed without following links); rm does not follow the links inside them.
+    for (const shard of await listFolderInside(this.base, this.dir)) {
+      if (/^[0-9a-f]{2}$/.test(shard.name)) {
+        if (shard.kind === 'folder') await fs.promises.rm(shard.path, { recursive: true, force: true });
+        else await removeOwnFile(shard.path);
+      }
     }
     this.known = { count: 0, bytes: 0 };
   }
@@ -116,18 +135,24 @@ export class DiskResponseCacheStore implements ResponseCacheStore {
     this.writesSinceScan = 0;
     const files: FileInfo[] = [];
     const now = Date.now();
-    for (const shard of await readdir(this.dir)) {
-      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
-      const d = path.join(this.dir, shard);
-      for (const name of await readdir(d)) {
-        const file = path.join(d, name);
-        const st = await fs.promises.stat(file).catch(() => undefined);
-        if (!st?.isFile()) continue;
-        if (name.endsWith('.tmp')) {
-          if (now - st.mtimeMs > STALE_TMP_MS) await fs.promises.rm(file, { force: true });
+    for (const shard of await listFolderInside(this.base, this.dir)) {
+      if (!/^[0-9a-f]{2}$/.test(shard.name)) continue;
+      // A shard that is a link is not ours to look into: removed as a link (it would make every write fail).
+      if (shard.kind !== 'folder') {
+        await removeOwnFile(shard.path);
+        continue;
+      }
+      for (const e of await listFolderInside(this.base, shard.path)) {
+        if (e.kind === 'link' && (e.name.endsWith('.json') || e.name.endsWith('.tmp'))) {
+          await removeOwnFile(e.path);
           continue;
         }
-        if (name.endsWith('.json')) files.push({ file, size: st.size, used: st.mtimeMs });
+        if (e.kind !== 'file') continue;
+        if (e.name.endsWith('.tmp')) {
+          if (now - e.mtimeMs > STALE_TMP_MS) await removeOwnFile(e.path);
+          continue;
+        }
+        if (e.name.endsWith('.json')) files.push({ file: e.path, size: e.size, used: e.mtimeMs });
       }
     }
     let count = files.length;
@@ -136,20 +161,12 @@ export class DiskResponseCacheStore implements ResponseCacheStore {
       files.sort((a, b) => a.used - b.used);
       for (const f of files) {
         if (count <= this.maxEntries && bytes <= this.maxBytes) break;
-        await fs.promises.rm(f.file, { force: true });
+        await removeOwnFile(f.file);
         count--;
         bytes -= f.size;
       }
     }
     this.known = { count, bytes };
-  }
-}
-
-async function readdir(dir: string): Promise<string[]> {
-  try {
-    return await fs.promises.readdir(dir);
-  } catch {
-    return [];
   }
 }
 
@@ -161,9 +178,10 @@ export function createWorkspaceResponseCache(root: string, options: Omit<Respons
   const { dir, maxEntries, maxBytes, ...rest } = options;
   const store = new DiskResponseCacheStore({
     dir: dir ?? statePath(root, RESPONSES_DIR),
+    ...(dir ? {} : { base: root }),
     ...(maxEntries !== undefined ? { maxEntries } : {}),
     ...(maxBytes !== undefined ? { maxBytes } : {}),
-    prepare: () => (dir ? fs.promises.mkdir(dir, { recursive: true }) : ensureStateDir(root, RESPONSES_DIR)),
+    prepare: async () => (dir ? realFolderSync(dir, dir, { create: true }) : ensureStateDir(root, RESPONSES_DIR)),
   });
   return new ResponseCache({ ...rest, store });
 }

@@ -49,6 +49,16 @@ export function redactSecrets(text: string, secrets: readonly (string | undefine
   return out + text.slice(pos);
 }
 
+/** Whether `text` holds any secret, or any piece of one SECRET_PIECE_CHARS long (what `redactSecrets` would mask). */
+export function holdsSecret(text: string, secrets: readonly (string | undefined)[]): boolean {
+  for (const secret of secrets) {
+    if (!secret || secret.length < MIN_SECRET_CHARS) continue;
+    const len = Math.min(SECRET_PIECE_CHARS, secret.length);
+    for (let w = 0; w + len <= secret.length; w++) if (text.includes(secret.slice(w, w + len))) return true;
+  }
+  return false;
+}
+
 /** At most `max` characters, with `…` when cut; never splits a surrogate pair. */
 export function cutText(text: string, max: number): string {
   if (text.length <= max) return text;

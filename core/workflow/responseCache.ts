@@ -12,12 +12,22 @@
  *
  * What is stored: the output, when it was made, when it expires, and the provider's type,
  * model and base URL with credentials and query values redacted. Never an API key, never the
- * prompt or the context: an output that holds the provider's key (a server that echoes it) is
- * not stored. Only answers are cached, never failures.
+ * prompt or the context: an output that holds the provider's key, or any 8-character piece of
+ * it (a server that echoes it), is not stored. Only answers are cached, never failures.
+ *
+ * A store is not trusted to hold only this cache's entries: a folder committed to a
+ * repository, restored from a CI cache another pipeline saved, or shared by several
+ * workspaces can hold entries someone wrote by hand. So an entry is used only when its key is
+ * the request's digest, its times are sane (made in the past, used for at most `ttlMs`) and it
+ * holds an output; and when the provider has a secret (its API key, or credentials in its
+ * base_url), only when it carries a seal: an HMAC-SHA256 of the entry under a key derived from
+ * that secret. Whoever does not hold the key cannot write an entry the cache will serve to
+ * someone who does. A request whose canonical form is not one-to-one with what is sent (nesting
+ * past 64 levels, values JSON cannot write) is not cached.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ExecutorRegistry, RENDER_EXECUTOR, type StepExecutionRequest, type StepExecutor } from './executors.js';
-import { redactUrl } from './redact.js';
+import { holdsSecret, redactUrl } from './redact.js';
 
 export interface CachedResponse {
   /** The digest it is stored under: an entry a store returns under another key is not used. */
@@ -28,6 +38,8 @@ export interface CachedResponse {
   expiresAt: number;
   /** Where it came from, for people reading the store: never a key or credential. */
   provider: { type?: string; model?: string; baseUrl?: string };
+  /** HMAC-SHA256 (hex) of the entry under a key derived from the provider's secret, when it has one. */
+  seal?: string;
 }
 
 export interface ResponseCacheStore {
@@ -63,17 +75,34 @@ export interface ResponseCacheStats {
   refused: number;
   /** Store failures (the call went on without the cache). */
   errors: number;
+  /** The last store failure's message (a link where the cache folder should be...), when there was one. */
+  lastError?: string;
 }
 
-/** JSON with sorted keys: equal values give equal text whatever their key order. */
+/** The most nesting a request's canonical form follows; a deeper request is not cached. */
+const MAX_CANONICAL_DEPTH = 64;
+/** An entry made this far ahead of this machine's clock is still taken (clocks differ a little). */
+const CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+class Uncacheable extends Error {}
+
+/**
+ * JSON with sorted keys: equal values give equal text whatever their key order, and values
+ * that JSON writes differently give different text (JSON.stringify's own rules: `toJSON`,
+ * undefined and functions in objects left out, in arrays null). What cannot be written so
+ * (nesting past MAX_CANONICAL_DEPTH, a BigInt, a cycle) throws `Uncacheable`: a key that
+ * stopped looking would make different requests one.
+ */
 function canonicalJson(v: unknown, depth = 0): string {
-  if (depth > 64) return 'null';
-  if (v === undefined) return 'null';
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (depth > MAX_CANONICAL_DEPTH) throw new Uncacheable('nested too deep');
+  if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON(k: string): unknown }).toJSON('');
+  if (v === undefined || typeof v === 'function' || typeof v === 'symbol') return 'null';
+  if (typeof v === 'bigint') throw new Uncacheable('a BigInt');
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
   if (Array.isArray(v)) return `[${v.map((x) => canonicalJson(x, depth + 1)).join(',')}]`;
   const o = v as Record<string, unknown>;
   return `{${Object.keys(o)
-    .filter((k) => o[k] !== undefined)
+    .filter((k) => o[k] !== undefined && typeof o[k] !== 'function' && typeof o[k] !== 'symbol')
     .sort()
     .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k], depth + 1)}`)
     .join(',')}}`;
@@ -103,6 +132,42 @@ export function responseCacheKey(executor: string, req: Pick<StepExecutionReques
   for (const [k, v] of Object.entries(p?.options ?? {})) if (k !== 'timeout_ms' && k !== 'timeoutMs') fields[k] = v;
   const material = { v: 1, executor, type: p?.type, endpoint: endpoint(p?.baseUrl), model: p ? (p.model ?? p.name) : undefined, fields, prompt: req.prompt, sample };
   return createHash('sha256').update(canonicalJson(material)).digest('hex');
+}
+
+/** The key of a request, or undefined when it cannot have one (see canonicalJson). */
+function keyOrUndefined(executor: string, req: StepExecutionRequest, sample: number): string | undefined {
+  try {
+    return responseCacheKey(executor, req, sample);
+  } catch (e) {
+    if (e instanceof Uncacheable || e instanceof RangeError) return undefined;
+    throw e;
+  }
+}
+
+/** The provider's secrets for this request: its API key and the credentials of its base_url. */
+function secretsOf(req: StepExecutionRequest): string[] {
+  const p = req.provider;
+  return [p?.apiKeyEnv ? req.env(p.apiKeyEnv) : undefined, credentialsOf(p?.baseUrl)].filter((s): s is string => !!s && s.length >= 4);
+}
+
+/** The seal of an entry under the provider's secrets; undefined without a secret, or for an output that cannot be written one-to-one. */
+function sealOf(secrets: readonly string[], e: Pick<CachedResponse, 'key' | 'output' | 'createdAt' | 'expiresAt'>): string | undefined {
+  if (!secrets.length) return undefined;
+  let material: string;
+  try {
+    material = canonicalJson({ v: 1, key: e.key, output: e.output, createdAt: e.createdAt, expiresAt: e.expiresAt });
+  } catch (err) {
+    if (err instanceof Uncacheable || err instanceof RangeError) return undefined;
+    throw err;
+  }
+  // A key of its own, derived from the secret: the seal says nothing of the secret itself.
+  const macKey = createHmac('sha256', secrets.join('\u0000')).update('promptmanager response cache seal v1').digest();
+  return createHmac('sha256', macKey).update(material).digest('hex');
+}
+
+function sameSeal(a: string | undefined, b: unknown): boolean {
+  if (a === undefined || typeof b !== 'string' || a.length !== b.length) return false;
+  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
 export class ResponseCache {
@@ -137,11 +202,13 @@ export class ResponseCache {
     return {
       name: executor.name,
       execute: async (req) => {
-        const key = responseCacheKey(executor.name, req, options.sampleOf?.(req) ?? 0);
-        const hit = await this.lookup(key);
+        const key = keyOrUndefined(executor.name, req, options.sampleOf?.(req) ?? 0);
+        if (key === undefined) return executor.execute(req);
+        const secrets = secretsOf(req);
+        const hit = await this.lookup(key, secrets);
         if (hit) return hit.output;
         const output = await executor.execute(req);
-        await this.keep(key, req, output);
+        await this.keep(key, req, output, secrets);
         return output;
       },
     };
@@ -154,15 +221,15 @@ export class ResponseCache {
     return out;
   }
 
-  private async lookup(key: string): Promise<CachedResponse | undefined> {
+  private async lookup(key: string, secrets: readonly string[]): Promise<CachedResponse | undefined> {
     let e: CachedResponse | undefined;
     try {
       e = await this.store.get(key);
-    } catch {
-      this.stats.errors++;
+    } catch (err) {
+      this.failed(err);
       return undefined;
     }
-    if (!e || e.key !== key || !(e.expiresAt > this.now())) {
+    if (!this.usable(e, key, secrets)) {
       this.stats.misses++;
       return undefined;
     }
@@ -170,12 +237,21 @@ export class ResponseCache {
     return e;
   }
 
-  private async keep(key: string, req: StepExecutionRequest, output: unknown): Promise<void> {
+  /** Whether a store's entry may answer this request (see the module's comment): anything else is a miss. */
+  private usable(e: CachedResponse | undefined, key: string, secrets: readonly string[]): e is CachedResponse {
+    if (!e || typeof e !== 'object' || e.key !== key || e.output === undefined) return false;
+    const now = this.now();
+    const { createdAt, expiresAt } = e;
+    if (typeof createdAt !== 'number' || typeof expiresAt !== 'number' || !Number.isFinite(createdAt) || !Number.isFinite(expiresAt)) return false;
+    if (!(expiresAt > now) || createdAt > now + CLOCK_SKEW_MS || expiresAt - createdAt > this.ttlMs) return false;
+    return !secrets.length || sameSeal(sealOf(secrets, e), e.seal);
+  }
+
+  private async keep(key: string, req: StepExecutionRequest, output: unknown, secrets: readonly string[]): Promise<void> {
     const p = req.provider;
-    const secrets = [p?.apiKeyEnv ? req.env(p.apiKeyEnv) : undefined, credentialsOf(p?.baseUrl)].filter((s): s is string => !!s && s.length >= 4);
     const text = typeof output === 'string' ? output : (JSON.stringify(output) ?? '');
-    if (secrets.some((s) => text.includes(s))) {
-      this.stats.refused++;
+    if (output === undefined || holdsSecret(text, secrets)) {
+      if (output !== undefined) this.stats.refused++;
       return;
     }
     const now = this.now();
@@ -183,12 +259,24 @@ export class ResponseCache {
     if (p?.type) provider.type = p.type;
     if (p) provider.model = p.model ?? p.name;
     if (p?.baseUrl) provider.baseUrl = redactUrl(p.baseUrl);
-    try {
-      await this.store.set({ key, output, createdAt: now, expiresAt: now + this.ttlMs, provider }, this.ttlMs);
-      this.stats.writes++;
-    } catch {
-      this.stats.errors++;
+    const entry: CachedResponse = { key, output, createdAt: now, expiresAt: now + this.ttlMs, provider };
+    if (secrets.length) {
+      const seal = sealOf(secrets, entry);
+      // An output the seal cannot cover one-to-one is not kept: it could never be used.
+      if (seal === undefined) return;
+      entry.seal = seal;
     }
+    try {
+      await this.store.set(entry, this.ttlMs);
+      this.stats.writes++;
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+
+  private failed(err: unknown): void {
+    this.stats.errors++;
+    this.stats.lastError = err instanceof Error ? err.message : String(err);
   }
 }
 

@@ -104,24 +104,25 @@ const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.
 const CHUNK = 64 * 1024;
 
 /**
- * The bytes of the regular file `file` (symlinks followed), or undefined when it does not
- * exist. Throws a FileReadError when it exists but is not read: not a regular file, refused by
- * the system, or more than `maxBytes` long. Never reads more than `maxBytes + 1` bytes.
+ * The bytes of the regular file `file` (symlinks followed, unless `noFollow`: then a link is
+ * not a regular file), or undefined when it does not exist. Throws a FileReadError when it
+ * exists but is not read: not a regular file, refused by the system, or more than `maxBytes`
+ * long. Never reads more than `maxBytes + 1` bytes.
  */
-export function readRegularFileSync(file: string, maxBytes: number): Buffer | undefined {
+export function readRegularFileSync(file: string, maxBytes: number, options: { noFollow?: boolean } = {}): Buffer | undefined {
   let st: fs.Stats;
   try {
-    st = fs.statSync(file);
+    st = options.noFollow ? fs.lstatSync(file) : fs.statSync(file);
   } catch (e) {
     if (isMissing(e)) return undefined;
     throw unreadableError(file, e);
   }
   // Refused before it is even opened: opening some devices has effects of its own.
-  if (!st.isFile()) throw new FileReadError(file, 'not-regular', notRegularReason(describeFileType(st)));
+  if (!st.isFile()) throw new FileReadError(file, 'not-regular', notRegularReason(st.isSymbolicLink() ? 'a symbolic link' : describeFileType(st)));
   if (st.size > maxBytes) throw tooLargeError(file, maxBytes, st.size);
   let fd: number;
   try {
-    fd = fs.openSync(file, OPEN_FLAGS);
+    fd = fs.openSync(file, options.noFollow ? OPEN_FLAGS | (fs.constants.O_NOFOLLOW ?? 0) : OPEN_FLAGS);
   } catch (e) {
     if (isMissing(e)) return undefined;
     throw unreadableError(file, e);

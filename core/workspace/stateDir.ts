@@ -5,8 +5,8 @@
  * `.gitignore` of `*`, as `.pytest_cache` does, and a `CACHEDIR.TAG` that backup tools honour.
  * Discovery skips dot-folders, so it is never taken for a workspace or a test folder.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { realFolderSync, writeFileInsideSync } from './safeWrite.js';
 
 export const STATE_DIR = '.promptmanager';
 
@@ -19,28 +19,16 @@ export function statePath(root: string, sub: string): string {
   return path.join(root, STATE_DIR, sub);
 }
 
-/** Creates `<root>/.promptmanager/<sub>` (and the folder's .gitignore and CACHEDIR.TAG the first time); returns its path. */
+/**
+ * Creates `<root>/.promptmanager/<sub>` (and the folder's .gitignore and CACHEDIR.TAG the first
+ * time); returns its path. Each folder on the way must be a real folder of the workspace, not
+ * a link a repository put there (safeWrite.ts): an `UnsafePathError` says which otherwise.
+ */
 export async function ensureStateDir(root: string, sub: string): Promise<string> {
   const dir = statePath(root, sub);
-  await fs.promises.mkdir(dir, { recursive: true });
+  realFolderSync(root, dir, { create: true });
   const base = path.join(root, STATE_DIR);
-  for (const [name, text] of [['.gitignore', GITIGNORE], ['CACHEDIR.TAG', CACHEDIR_TAG]] as const) {
-    // 'wx': written once; another process writing it at the same moment is fine.
-    await fs.promises.writeFile(path.join(base, name), text, { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
-    });
-  }
+  // Written once; an existing one (another process's, or anything a repository put there) is left alone.
+  for (const [name, text] of [['.gitignore', GITIGNORE], ['CACHEDIR.TAG', CACHEDIR_TAG]] as const) writeFileInsideSync(root, path.join(base, name), text, { onlyIfMissing: true });
   return dir;
-}
-
-/** Writes a file so that a reader sees the old text or the new one, never half of it: a temporary file, then a rename. */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`;
-  await fs.promises.writeFile(tmp, text, { flag: 'wx' });
-  try {
-    await fs.promises.rename(tmp, file);
-  } catch (e) {
-    await fs.promises.rm(tmp, { force: true });
-    throw e;
-  }
 }

@@ -179,3 +179,69 @@ test("the manager's workflow.responseCache: on when given, off in every preset",
   assert.equal(await run(cache), 1, 'with one, the first run does');
   assert.equal(await run(cache), 0, 'and another manager sharing the store calls it no more');
 });
+
+test('the key is one-to-one with what is sent: fields differing past 64 levels, or only through toJSON, never share an answer', async () => {
+  const deep = (leaf: unknown) => {
+    let v: unknown = leaf;
+    for (let i = 0; i < 70; i++) v = { a: v };
+    return v;
+  };
+  const cache = new ResponseCache({ store: new MemoryResponseCacheStore() });
+  const inner = counting((r) => `answer for ${JSON.stringify(r.provider!.options)}`);
+  const exec = cache.wrap(inner);
+  const one = await exec.execute(request('same', provider({ options: { extra: deep(1) } })));
+  const two = await exec.execute(request('same', provider({ options: { extra: deep(2) } })));
+  assert.notEqual(one, two, 'a request sent with 2 got the answer to the one sent with 1');
+  assert.equal(inner.calls, 2);
+  const d1 = await exec.execute(request('dated', provider({ options: { since: new Date(0) } })));
+  const d2 = await exec.execute(request('dated', provider({ options: { since: new Date(1e12) } })));
+  assert.notEqual(d1, d2, 'two dates sent as two texts shared one answer');
+});
+
+test('an entry the cache did not write is not served: no seal (planted in a repository), a seal under another key, insane times, no output', async () => {
+  const now = 1_000_000_000;
+  const store = new MemoryResponseCacheStore();
+  const cache = new ResponseCache({ store, ttlMs: 60_000, now: () => now });
+  const inner = counting();
+  const exec = cache.wrap(inner);
+  const key = responseCacheKey('openai-compatible', request('q'));
+  const plant = async (e: Partial<CachedResponse>) => store.set({ key, output: 'POISONED', createdAt: now - 1000, expiresAt: now + 10_000, provider: {}, ...e } as CachedResponse);
+  // The attacker knows the request (the repository is theirs) but not the key of whoever runs it.
+  await plant({});
+  assert.equal(await exec.execute(request('q')), 'answer to q', 'an unsealed entry was served to a provider with a key');
+  const otherStore = new MemoryResponseCacheStore();
+  const other = new ResponseCache({ store: otherStore, ttlMs: 60_000, now: () => now });
+  await other.wrap(counting(() => 'POISONED')).execute({ ...request('q'), env: () => 'sk-the-attackers-own-key' });
+  const sealedElsewhere = await otherStore.get(key);
+  assert.ok(sealedElsewhere?.seal);
+  await store.set(sealedElsewhere!);
+  assert.equal(await exec.execute(request('q')), 'answer to q', 'an entry sealed under another key was served');
+  // Its own entry is served; edited, it is not.
+  await store.clear();
+  await exec.execute(request('q'));
+  assert.equal(await exec.execute(request('q')), 'answer to q');
+  const calls = inner.calls;
+  await exec.execute(request('q'));
+  assert.equal(inner.calls, calls, 'its own sealed entry is a hit');
+  const own = (await store.get(key))!;
+  await store.set({ ...own, output: 'POISONED' });
+  assert.equal(await exec.execute(request('q')), 'answer to q');
+  for (const bad of [{ expiresAt: now + 10 * 365 * 86_400_000, createdAt: now }, { createdAt: now + 3_600_000 }, { output: undefined }, { expiresAt: Number.NaN }]) {
+    await store.clear();
+    const unsealed = new ResponseCache({ store, ttlMs: 60_000, now: () => now });
+    await plant(bad);
+    const keyless = { ...request('q', provider({ apiKeyEnv: undefined })) };
+    const k2 = responseCacheKey('openai-compatible', keyless);
+    const e = (await store.get(key))!;
+    await store.set({ ...e, key: k2 });
+    assert.equal(await unsealed.wrap(counting()).execute(keyless), 'answer to q', JSON.stringify(bad));
+  }
+});
+
+test('an answer holding any 8-character piece of the key is not stored (a provider that echoes part of it)', async () => {
+  const store = new MemoryResponseCacheStore();
+  const cache = new ResponseCache({ store });
+  for (const piece of [KEY.slice(0, 8), KEY.slice(-8), KEY.slice(5, 14)]) await cache.wrap(counting(() => `echo: ${piece}`)).execute(request(`p-${piece}`));
+  assert.equal(cache.stats.refused, 3);
+  assert.equal(store.size, 0);
+});
