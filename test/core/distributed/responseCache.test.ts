@@ -70,8 +70,9 @@ describe('the response cache in Redis', { skip: unavailable ?? false }, () => {
   test('a ResponseCache over it: the same request twice asks the model once, from any client', async () => {
     let calls = 0;
     const model: StepExecutor = { name: 'mockllm', execute: async (req) => `reply ${++calls} to ${req.prompt}` };
-    const provider = { name: 'llm', type: 'mockllm', model: 'm', options: {} } as never;
-    const req = { prompt: 'hello', provider, env: () => undefined } as never;
+    // A provider with a key: the entry carries its seal through Redis, and only that key's holder is served.
+    const provider = { name: 'llm', type: 'mockllm', model: 'm', apiKeyEnv: 'LLM_KEY', options: {} } as never;
+    const req = { prompt: 'hello', provider, env: () => 'sk-test-0123456789' } as never;
     const a = createRedisResponseCache(client, { prefix: 'shared' }).wrap(model);
     assert.equal(await a.execute(req), 'reply 1 to hello');
     // Another process's cache on another connection, the same Redis: the same digest.
@@ -82,6 +83,10 @@ describe('the response cache in Redis', { skip: unavailable ?? false }, () => {
       assert.equal(calls, 1);
       assert.deepEqual([b.stats.hits, b.stats.misses], [1, 0]);
       assert.equal(await client.exists(`shared:responses:${responseCacheKey('mockllm', req)}`), 1);
+      const stored = JSON.parse((await client.get(`shared:responses:${responseCacheKey('mockllm', req)}`))!) as CachedResponse;
+      assert.match(stored.seal ?? '', /^[0-9a-f]{64}$/, 'sealed under the key');
+      const stranger = { ...(req as object), env: () => 'sk-other-9876543210' } as never;
+      assert.equal(await b.wrap(model).execute(stranger), 'reply 2 to hello', 'another key: not served');
     } finally {
       other.disconnect();
     }
