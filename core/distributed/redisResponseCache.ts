@@ -11,7 +11,7 @@
  * call as the write; an entry over `maxEntryBytes` is not stored. A value that is not an entry
  * (cut, written by hand) is a miss, never an error.
  */
-import { ResponseCache, type CachedResponse, type ResponseCacheOptions, type ResponseCacheStore } from '../workflow/responseCache.js';
+import { ResponseCache, parseStoredEntry, type CachedResponse, type ResponseCacheOptions, type ResponseCacheStore } from '../workflow/responseCache.js';
 import { DEFAULT_PREFIX } from './connection.js';
 
 /** What the store needs of a Redis client: an ioredis `Redis` (the back end's connection: `manager.redisConnection`) has it. */
@@ -92,15 +92,7 @@ export class RedisResponseCacheStore implements ResponseCacheStore {
 
   async get(key: string): Promise<CachedResponse | undefined> {
     const text = await this.redis.get(this.keyOf(key));
-    if (text === null) return undefined;
-    let entry: CachedResponse;
-    try {
-      entry = JSON.parse(text) as CachedResponse;
-    } catch {
-      return undefined;
-    }
-    if (!entry || typeof entry !== 'object' || entry.key !== key || typeof entry.expiresAt !== 'number') return undefined;
-    return entry;
+    return text === null ? undefined : parseStoredEntry(text, key);
   }
 
   async set(entry: CachedResponse, ttlMs: number): Promise<void> {

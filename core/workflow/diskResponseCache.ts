@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { listFolderInside, readTextInsideSync, realFolderSync, removeOwnFile, writeFileInsideSync } from '../workspace/safeWrite.js';
 import { ensureStateDir, statePath } from '../workspace/stateDir.js';
-import { ResponseCache, type CachedResponse, type ResponseCacheOptions, type ResponseCacheStore } from './responseCache.js';
+import { ResponseCache, parseStoredEntry, type CachedResponse, type ResponseCacheOptions, type ResponseCacheStore } from './responseCache.js';
 
 export interface DiskResponseCacheOptions {
   dir: string;
@@ -80,14 +80,8 @@ export class DiskResponseCacheStore implements ResponseCacheStore {
       if ((e as { problem?: string }).problem === 'too-large') return undefined;
       throw e;
     }
-    if (text === undefined) return undefined;
-    let entry: CachedResponse;
-    try {
-      entry = JSON.parse(text) as CachedResponse;
-    } catch {
-      return undefined;
-    }
-    if (!entry || typeof entry !== 'object' || entry.key !== key || typeof entry.expiresAt !== 'number') return undefined;
+    const entry = text === undefined ? undefined : parseStoredEntry(text, key);
+    if (!entry) return undefined;
     if (entry.expiresAt <= Date.now()) {
       await removeOwnFile(file);
       return undefined;

@@ -42,6 +42,21 @@ export interface CachedResponse {
   seal?: string;
 }
 
+/**
+ * A stored entry read back: the entry when `text` is JSON of an entry under `key`, else
+ * undefined (a miss). Stores check only this much; the cache checks the rest (output, age, seal).
+ */
+export function parseStoredEntry(text: string, key: string): CachedResponse | undefined {
+  let entry: CachedResponse;
+  try {
+    entry = JSON.parse(text) as CachedResponse;
+  } catch {
+    return undefined;
+  }
+  if (!entry || typeof entry !== 'object' || entry.key !== key || typeof entry.expiresAt !== 'number') return undefined;
+  return entry;
+}
+
 export interface ResponseCacheStore {
   get(key: string): Promise<CachedResponse | undefined>;
   /** Stores an entry for `ttlMs` (a store with its own expiry uses it; the cache checks `expiresAt` anyway). */
