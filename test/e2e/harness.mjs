@@ -49,6 +49,8 @@ export const DEFAULT_SETTINGS = {
 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Resolves once the page has drawn two more frames: what changed before is on screen. */
+const nextFrames = (page) => page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))));
 const T0 = Date.now();
 /** Traces what the harness does when PROMPTMANAGER_E2E_DEBUG is set. */
 function debug(msg) {
@@ -349,6 +351,8 @@ export async function openWorkbench(url, folder, { viewport = { width: 1400, hei
   };
   try {
     await page.goto(folder ? workbenchUrl(url, folder) : url, { timeout: timeoutMs });
+    if (process.env.PROMPTMANAGER_E2E_DEBUG) await traceKeysAndToasts(page);
+    await trackCodeLenses(page);
     await settleWorkbench(page, { folder, timeoutMs });
   } catch (e) {
     await screenshot(page, 'openWorkbench-failed').catch(() => {});
@@ -356,6 +360,25 @@ export async function openWorkbench(url, folder, { viewport = { width: 1400, hei
     throw new Error(`openWorkbench: the workbench did not come up: ${e.message}\nbrowser console errors:\n${consoleErrors.slice(-10).join('\n')}`);
   }
   return { browser, context, page, consoleErrors, close };
+}
+
+/**
+ * With PROMPTMANAGER_E2E_DEBUG: traces, with the harness's own steps, every key the page receives
+ * (and where the focus was) and every change of the notification toasts on screen: what a stray
+ * key did to a toast shows there.
+ */
+async function traceKeysAndToasts(page) {
+  page.on('console', (m) => m.text().startsWith('[pm-e2e] ') && debug(m.text().slice(9)));
+  await page.evaluate(() => {
+    const where = (el) => (el ? `${el.tagName.toLowerCase()}.${String(el.className).split(' ').slice(0, 2).join('.')}` : '(none)');
+    window.addEventListener('keydown', (e) => console.log(`[pm-e2e] page key ${e.key} in ${where(e.target)}`), true);
+    let last = '';
+    new MutationObserver(() => {
+      const toasts = [...document.querySelectorAll('.notifications-toasts.visible .notification-list-item-message')].map((el) => el.textContent.slice(0, 70)).join(' | ');
+      const now = `${toasts || '(none)'}${document.querySelector('.notifications-center.visible') ? ' [center open]' : ''}`;
+      if (now !== last) console.log(`[pm-e2e] toasts: ${(last = now)}`);
+    }).observe(document.body, { childList: true, subtree: true });
+  });
 }
 
 /** Waits for the workbench, the explorer showing the folder, and the DOM to go quiet. */
@@ -398,119 +421,181 @@ export async function screenshot(page, name) {
 // Monaco's lists and editors render only the rows on screen. Lists are scrolled with the mouse
 // wheel (each wheel event moves them ~50 px, whatever its delta), which moves neither the
 // keyboard focus nor the selection; editors with Alt+PageUp/PageDown, which do not move the cursor.
+// Each scroll step waits until the view has moved (its scroll position, read from the DOM: a
+// list's rows and an editor's lines are placed at -scrollTop, in a box as high as what scrolls),
+// and the reading goes on until the view is at its end by that measure: on a loaded machine a
+// view renders a step late, and a fixed pause would read a view that has not moved yet (stopping
+// short) or miss the page that went by (a gap in the text).
+
+/**
+ * Polls `read` until its scrollTop differs from `before` (the view moved) and what it read is
+ * all drawn for that position (`drawn`, when the read says), and returns that read.
+ */
+async function scrolledFrom(read, before, what, timeoutMs = 10_000) {
+  let last;
+  return waitFor(
+    async () => {
+      last = await read();
+      return Math.abs(last.scrollTop - before) > 0.5 && last.drawn !== false ? last : false;
+    },
+    { timeoutMs, intervalMs: 25, message: () => `${what} to scroll (it stayed at ${before} px of ${last?.scrollHeight} px)` },
+  );
+}
 
 /** Reads all rows of a Monaco list (skipping tree sticky-scroll copies), scrolling if needed. */
 async function collectListRows(page, listLocator, extract, { maxRounds = 400 } = {}) {
   const read = () =>
     listLocator.evaluate((list, extractSrc) => {
       const fn = new Function(`return (${extractSrc})`)();
-      return [...list.querySelectorAll('.monaco-list-row')]
-        .filter((row) => !row.closest('[class*="sticky"]') && row.getClientRects().length > 0)
-        .map((row) => ({ index: Number(row.dataset.index), last: row.dataset.lastElement === 'true', data: fn(row) }));
+      const scroller = [...list.querySelectorAll('.monaco-scrollable-element')].find((e) => e.closest('.monaco-list') === list);
+      const rowsBox = scroller?.querySelector(':scope > .monaco-list-rows');
+      // The height the list shows: its scrollbar's (a quick pick's list box is as high as all
+      // its rows, and its max-height cuts it).
+      const bar = parseFloat(scroller?.querySelector(':scope > .scrollbar.vertical')?.style.height || '');
+      return {
+        rows: [...list.querySelectorAll('.monaco-list-row')]
+          .filter((row) => !row.closest('[class*="sticky"]') && row.getClientRects().length > 0)
+          .map((row) => ({ index: Number(row.dataset.index), last: row.dataset.lastElement === 'true', data: fn(row) })),
+        scrollTop: -parseFloat(rowsBox?.style.top || '0') || 0,
+        scrollHeight: parseFloat(rowsBox?.style.height || '0') || 0,
+        viewport: bar || Math.min(scroller?.clientHeight || Infinity, list.clientHeight),
+      };
     }, extract.toString());
   const rows = new Map();
-  const add = (arr) => arr.forEach((r) => rows.set(r.index, r));
-  add(await read());
-  const complete = () => rows.size > 0 && rows.has(0) && [...rows.values()].some((r) => r.last) && rows.size === Math.max(...rows.keys()) + 1;
+  const add = (r) => r.rows.forEach((x) => rows.set(x.index, x));
+  let r = await read();
+  add(r);
+  const complete = () => rows.size > 0 && rows.has(0) && [...rows.values()].some((x) => x.last) && rows.size === Math.max(...rows.keys()) + 1;
   if (rows.size && !complete()) {
     const box = await listLocator.boundingBox();
-    if (box) {
-      await page.mouse.move(box.x + box.width / 2, box.y + Math.min(box.height / 2, 30));
-      let net = 0;
-      for (const dy of [120, -120]) {
-        let stale = 0;
-        for (let i = 0; i < maxRounds && !complete() && stale < 4; i++) {
-          const before = rows.size;
-          await page.mouse.wheel(0, dy);
-          net += Math.sign(dy);
-          await sleep(50);
-          add(await read());
-          stale = rows.size === before ? stale + 1 : 0;
+    if (!box) throw new Error('a list with rows off screen is not on screen itself: it cannot be scrolled');
+    await page.mouse.move(box.x + box.width / 2, box.y + Math.min(box.height / 2, 30));
+    const start = r.scrollTop;
+    const atEnd = (dir) => (dir > 0 ? r.scrollTop + r.viewport >= r.scrollHeight - 0.5 : r.scrollTop <= 0.5);
+    const step = async (dir) => {
+      if (atEnd(dir)) return false;
+      const before = r.scrollTop;
+      // The first wheel event after the mouse comes over a list may scroll nothing: wheel again.
+      for (let attempt = 1; ; attempt++) {
+        await page.mouse.wheel(0, 120 * dir);
+        const moved = await scrolledFrom(read, before, 'the list (mouse wheel)', 1000).catch((e) => {
+          if (attempt >= 10) throw e;
+        });
+        if (moved) {
+          r = moved;
+          add(r);
+          return true;
         }
       }
-      for (; net > 0; net--) await page.mouse.wheel(0, -120); // back where the user left it
-      await sleep(50);
-      await page.mouse.move(0, 0);
+    };
+    for (const dir of [1, -1]) for (let i = 0; i < maxRounds && !complete() && (await step(dir)); i++);
+    // back where the user left it (to a wheel step)
+    for (let i = 0; i < maxRounds && Math.abs(r.scrollTop - start) >= 25; i++) {
+      const dir = r.scrollTop > start ? -1 : 1;
+      if (!(await step(dir).catch(() => false)) || Math.sign(start - r.scrollTop) !== dir) break;
+    }
+    await page.mouse.move(0, 0);
+    if (!complete()) {
+      const idx = [...rows.keys()].sort((a, b) => a - b);
+      throw new Error(`read the list's rows ${idx[0]}..${idx.at(-1)} (${rows.size} rows) but not all of it, though the list scrolled from end to end`);
     }
   }
-  return [...rows.values()].sort((a, b) => a.index - b.index).map((r) => r.data);
+  return [...rows.values()].sort((a, b) => a.index - b.index).map((x) => x.data);
 }
 
 /**
  * Reads all lines of a Monaco editor; returns an array of strings. When lines are off screen it
- * calls `focus()` and scrolls with Alt+PageUp / Alt+PageDown, which do not move the cursor.
+ * calls `focus()` and scrolls with Alt+PageUp / Alt+PageDown, which do not move the cursor, and
+ * then back to where the view was. A line is placed by its number in the gutter, drawn at the
+ * same height; in an editor without line numbers (an output channel), by its top / the line
+ * height (there a view zone above a line, such as a CodeLens, would read as a blank line).
  */
 async function readEditorLines(page, editorLocator, { focus, maxRounds = 500 } = {}) {
   const read = () =>
     editorLocator.evaluate((ed) => {
-      const lines = [...ed.querySelectorAll('.view-lines .view-line')].map((l) => ({
-        top: parseFloat(l.style.top),
-        h: parseFloat(l.style.height) || parseFloat(l.style.lineHeight) || 19,
-        text: l.textContent.replace(/\u00a0/g, ' '),
-      }));
+      const numbers = new Map();
+      for (const d of ed.querySelectorAll('.margin-view-overlays > div')) {
+        const n = Number(d.querySelector('.line-numbers')?.textContent.trim());
+        if (Number.isInteger(n) && n > 0) numbers.set(parseFloat(d.style.top), n);
+      }
+      const lines = [...ed.querySelectorAll('.view-lines .view-line')].map((l) => {
+        const top = parseFloat(l.style.top);
+        const h = parseFloat(l.style.height) || parseFloat(l.style.lineHeight) || 19;
+        return { top, h, index: numbers.size ? (numbers.get(top) ?? 0) - 1 : Math.round(top / h), text: l.textContent.replace(/\u00a0/g, ' ') };
+      });
+      const content = ed.querySelector('.lines-content');
+      const viewLines = ed.querySelector('.view-lines');
       const viewport = ed.querySelector('.monaco-scrollable-element')?.clientHeight || ed.clientHeight;
-      return { lines, viewport };
+      // The gutter can be drawn a frame after the lines: until each line has its number, the read is not whole.
+      const drawn = !numbers.size || lines.every((l) => l.index >= 0);
+      return { lines, drawn, viewport, scrollTop: -parseFloat(content?.style.top || '0') || 0, scrollHeight: parseFloat(viewLines?.style.height || '0') || 0 };
     });
   const byLine = new Map();
-  let viewport = 0;
-  const add = ({ lines, viewport: v }) => {
-    viewport = v;
-    for (const l of lines) byLine.set(Math.round(l.top / l.h), { text: l.text, bottom: l.top + l.h });
+  const seen = []; // [from, to] px ranges that were on screen
+  const add = (x) => {
+    for (const l of x.lines) if (l.index >= 0) byLine.set(l.index, l.text);
+    seen.push([x.scrollTop, x.scrollTop + x.viewport]);
+    debug(`readEditorLines: at ${x.scrollTop}+${x.viewport} of ${x.scrollHeight} px: lines ${Math.min(...x.lines.map((l) => l.index))}..${Math.max(...x.lines.map((l) => l.index))}, drawn to ${Math.max(0, ...x.lines.map((l) => l.top + l.h))} px`);
   };
-  const firstShown = (r) => Math.min(...r.lines.map((l) => Math.round(l.top / l.h)));
-  const initial = await read();
-  add(initial);
-  const startLine = firstShown(initial);
-  const fits = () => byLine.has(0) && Math.max(0, ...[...byLine.values()].map((l) => l.bottom)) <= viewport;
-  if (!fits()) {
+  let r = await waitFor(
+    async () => {
+      const x = await read();
+      return x.drawn ? x : false;
+    },
+    { timeoutMs: 10_000, intervalMs: 25, message: 'the editor to draw the numbers of its lines' },
+  );
+  add(r);
+  const atTop = () => r.scrollTop <= 0.5;
+  const atBottom = () => r.scrollTop + r.viewport >= r.scrollHeight - 0.5;
+  // All on screen as it is: the view is at the top, and the last line drawn ends above its
+  // bottom with nothing below but the room to scroll past the end (the view's height less a
+  // line). A view zone, such as a CodeLens, at the bottom of the view can hide lines below: the
+  // height to scroll through says so.
+  const lastBottom = Math.max(0, ...r.lines.map((l) => l.top + l.h));
+  const lineHeight = r.lines[0]?.h || 19;
+  const allShown = atTop() && (atBottom() || (lastBottom < r.viewport - 0.5 && lastBottom >= r.scrollHeight - (r.viewport - lineHeight) - 1));
+  if (!allShown) {
+    if (!r.scrollHeight) throw new Error('readEditorLines: the editor does not say how high its text is (.view-lines has no height)');
     if (!focus) throw new Error('the editor has more lines than fit on screen and cannot be scrolled');
     await focus();
     const focused = await editorLocator.evaluate((ed) => ed.contains(document.activeElement));
     if (!focused) throw new Error('could not give the keyboard focus to the editor to scroll through its lines');
-    for (let i = 0; i < maxRounds && !byLine.has(0); i++) {
-      await page.keyboard.press('Alt+PageUp');
-      await sleep(40);
-      add(await read());
-    }
-    // Down to the end: until the view stops moving (not until no new line shows: going down
-    // from the top, the first pages may hold only lines already read from where the view was).
-    let stale = 0;
-    let first = firstShown(await read());
-    for (let i = 0; i < maxRounds && stale < 3; i++) {
-      await page.keyboard.press('Alt+PageDown');
-      await sleep(40);
-      const r = await read();
-      add(r);
-      const now = firstShown(r);
-      stale = now === first ? stale + 1 : 0;
-      first = now;
-    }
-    // back where the user was: the same first line on screen (the cursor never moved)
-    const pageLines = Math.max(1, Math.floor(viewport / 19) - 2);
-    let last;
-    let stuck = 0;
-    for (let i = 0; i < maxRounds && stuck < 5; i++) {
-      const shown = firstShown(await read());
-      const diff = shown - startLine;
-      if (diff === 0) break;
-      // a position the view cannot take (the text changed meanwhile): leave it where it is
-      stuck = shown === last ? stuck + 1 : 0;
-      last = shown;
-      const key = Math.abs(diff) > pageLines ? (diff > 0 ? 'Alt+PageUp' : 'Alt+PageDown') : diff > 0 ? 'Control+ArrowUp' : 'Control+ArrowDown';
+    const start = r.scrollTop;
+    const step = async (key, timeoutMs) => {
+      const before = r.scrollTop;
       await page.keyboard.press(key);
-      await sleep(20);
+      r = await scrolledFrom(read, before, `the editor (${key})`, timeoutMs);
+      add(r);
+    };
+    for (let i = 0; i < maxRounds && !atTop(); i++) await step('Alt+PageUp');
+    for (let i = 0; i < maxRounds && !atBottom(); i++) await step('Alt+PageDown');
+    // What was on screen covers the text without a gap (a view that moved more than a page would leave one).
+    seen.sort((a, b) => a[0] - b[0]);
+    let covered = 0;
+    for (const [from, to] of seen) if (from <= covered + 0.5) covered = Math.max(covered, to);
+    if (covered < r.scrollTop + r.viewport - 0.5) throw new Error(`readEditorLines: the lines from ${covered} px down to ${r.scrollTop} px were never on screen while reading`);
+    // Back where the user was: the same scroll position (the cursor never moved).
+    for (let i = 0; i < maxRounds; i++) {
+      const diff = r.scrollTop - start;
+      if (Math.abs(diff) <= lineHeight / 2) break;
+      const key = Math.abs(diff) > r.viewport - lineHeight ? (diff > 0 ? 'Alt+PageUp' : 'Alt+PageDown') : diff > 0 ? 'Control+ArrowUp' : 'Control+ArrowDown';
+      // a position the view cannot take (the text changed meanwhile): leave it where it is
+      if (!(await step(key, 3000).then(() => true, () => false))) break;
     }
   }
   const max = byLine.size ? Math.max(...byLine.keys()) : -1;
   const out = [];
-  for (let i = 0; i <= max; i++) out.push(byLine.get(i)?.text ?? '');
+  for (let i = 0; i <= max; i++) out.push(byLine.get(i) ?? '');
   return out;
 }
 
 // ---------------------------------------------------------------------------------------------
 // quick input (command palette, quick open, quick picks, input boxes)
 
-const QUICK_INPUT = '.quick-input-widget';
+// A quick input that closes fades out for 150 ms (longer on a loaded machine) before it is
+// hidden: inert, under the class below, with the focus back where it was. It is not on screen
+// any more for a user, nor for the harness (a key sent to it would go to the workbench).
+const QUICK_INPUT = '.quick-input-widget:not(.quick-input-widget-closing)';
 
 function quickInput(page) {
   return page.locator(QUICK_INPUT).filter({ visible: true }).first();
@@ -520,10 +605,66 @@ async function quickInputVisible(page) {
   return (await page.locator(QUICK_INPUT).filter({ visible: true }).count()) > 0;
 }
 
-async function closeQuickInput(page) {
-  for (let i = 0; i < 3 && (await quickInputVisible(page)); i++) {
+async function quickInputFocused(page) {
+  return page.evaluate((sel) => !!document.activeElement?.closest(sel), QUICK_INPUT);
+}
+
+/**
+ * Which quick input is on screen (its title, placeholder, input type and the rows on screen;
+ * not its message, which changes as an input box validates what is typed), to tell when it has
+ * gone on to something else; null when there is none.
+ */
+async function quickInputState(page) {
+  if (!(await quickInputVisible(page))) return null;
+  return quickInput(page)
+    .evaluate((el) => {
+      const t = (s) => (el.querySelector(s)?.textContent || '').replace(/\s+/g, ' ').trim();
+      const input = el.querySelector('.quick-input-box input');
+      const rows = [...el.querySelectorAll('.quick-input-list .monaco-list-row')].filter((r) => r.getClientRects().length > 0).map((r) => r.getAttribute('aria-label') || '');
+      return JSON.stringify([t('.quick-input-title'), input?.getAttribute('placeholder') || '', input?.getAttribute('type') || '', rows]);
+    })
+    .catch(() => null);
+}
+
+/**
+ * Waits until the quick input that showed `state` is gone or shows something else (the next
+ * step of the command): the choice went through. An extension hides its quick pick or input
+ * box when it gets the answer, a moment later (seconds on a loaded machine); a helper that
+ * returned before would leave a quick input on its way out for the next one to find.
+ */
+async function waitForQuickInputToMoveOn(page, state, what, timeoutMs = 20_000) {
+  const t0 = Date.now();
+  let now = state;
+  let message = '';
+  await waitFor(
+    async () => {
+      now = await quickInputState(page);
+      if (now === state) message = (await quickInputInfo(page).catch(() => null))?.message ?? '';
+      return now !== state;
+    },
+    { timeoutMs, intervalMs: 50, message: () => `the quick input to take ${what} (to close or go on); it still shows ${now}${message ? `, saying "${message}"` : ''}` },
+  );
+  debug(`the quick input took ${what} in ${Date.now() - t0} ms`);
+}
+
+/**
+ * Closes the quick input on screen, if any, and waits until it is gone. Escape goes only to a
+ * quick input that has the keyboard focus: one without it is on its way out (it was answered
+ * or dismissed; its extension hides it a moment later), and an Escape would land in the
+ * workbench, where it hides the notifications on screen. One that stays without the focus
+ * (an input that ignores losing the focus) gets the focus back first.
+ */
+export async function closeQuickInput(page, { timeoutMs = 15_000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  while (await quickInputVisible(page)) {
+    if (Date.now() > deadline) throw new Error(`closeQuickInput: the quick input at the top of the window did not close; it shows ${await quickInputState(page)}`);
+    if (!(await quickInputFocused(page))) {
+      const settled = await waitFor(async () => !(await quickInputVisible(page)) || (await quickInputFocused(page)), { timeoutMs: 2000, intervalMs: 50 }).catch(() => false);
+      if (!settled) await quickInput(page).locator('.quick-input-box input').focus({ timeout: 2000 }).catch(() => {});
+      continue;
+    }
     await page.keyboard.press('Escape');
-    await sleep(150);
+    await waitFor(async () => !(await quickInputVisible(page)), { timeoutMs: 5000, intervalMs: 50 }).catch(() => {});
   }
 }
 
@@ -589,6 +730,7 @@ export async function quickInputInfo(page) {
  * quick pick on screen: types into its filter box, then clicks the row.
  */
 async function selectQuickPickItem_(page, label, { filter = typeof label === 'string', timeoutMs = 10_000 } = {}) {
+  debug(`selectQuickPickItem ${label}`);
   await waitFor(() => quickInputVisible(page), { timeoutMs, message: `a quick pick to choose "${label}" from` });
   const widget = quickInput(page);
   if (filter) {
@@ -609,6 +751,7 @@ async function selectQuickPickItem_(page, label, { filter = typeof label === 'st
     .locator('.quick-input-list .monaco-list-row')
     .filter({ has: page.locator('.label-name', { hasText: label instanceof RegExp ? label : exactText(label) }) })
     .first();
+  const state = await quickInputState(page);
   if ((await row.count()) > 0) await row.click();
   else {
     // off screen in a long list: walk the focus with the keyboard
@@ -620,16 +763,25 @@ async function selectQuickPickItem_(page, label, { filter = typeof label === 'st
     for (let i = 0; i < Math.abs(idx - focusedIdx); i++) await page.keyboard.press(idx > focusedIdx ? 'ArrowDown' : 'ArrowUp');
     await page.keyboard.press('Enter');
   }
+  await waitForQuickInputToMoveOn(page, state, `the choice "${label}"`);
 }
 
-/** Types `text` into the input box on screen (showInputBox / a quick input) and presses Enter. */
+/**
+ * Types `text` into the input box on screen (showInputBox / a quick input) and presses Enter,
+ * then waits for the input box to take it (to close or go on; an answer it refuses keeps it
+ * open with its message, which the error then quotes).
+ */
 async function fillInputBox_(page, text, { submit = true, timeoutMs = 10_000 } = {}) {
+  debug('fillInputBox');
   await waitFor(() => quickInputVisible(page), { timeoutMs, message: 'an input box at the top of the window' });
   const input = quickInput(page).locator('.quick-input-box input');
   await input.fill('');
   await input.focus();
   await page.keyboard.insertText(text);
-  if (submit) await page.keyboard.press('Enter');
+  if (!submit) return;
+  const state = await quickInputState(page);
+  await page.keyboard.press('Enter');
+  await waitForQuickInputToMoveOn(page, state, 'the text typed');
 }
 
 function exactText(s) {
@@ -696,7 +848,7 @@ async function runCommand_(page, title, { timeoutMs = 15_000 } = {}) {
         .catch(() => '');
       return !v.startsWith('>');
     },
-    { timeoutMs: 5000, message: `the command palette to close after running "${title}"` },
+    { timeoutMs: 10_000, message: `the command palette to close after running "${title}"` },
   );
 }
 
@@ -770,7 +922,7 @@ async function openFile_(page, relativePath, { timeoutMs = 20_000 } = {}) {
   const dir = path.posix.dirname(relPosix);
   await closeQuickInput(page);
   await page.keyboard.press('Control+P');
-  await waitFor(() => quickInputVisible(page), { timeoutMs: 5000, message: 'Quick Open (Ctrl+P) to open' });
+  await waitFor(() => quickInputVisible(page), { timeoutMs: 10_000, message: 'Quick Open (Ctrl+P) to open' });
   await page.keyboard.type(relPosix);
   let items = [];
   const wanted = (i) =>
@@ -793,17 +945,121 @@ async function openFile_(page, relativePath, { timeoutMs = 20_000 } = {}) {
     async () => {
       const tab = page.locator('.editor-group-container.active .tab.active .monaco-icon-label').first();
       const label = (await tab.getAttribute('aria-label').catch(() => '')) || '';
-      return label.replace(/\\/g, '/').endsWith(`/${relPosix}`) && (await editorHasFocus(page));
+      return label.replace(/\\/g, '/').endsWith(`/${relPosix}`);
     },
-    { timeoutMs: 10_000, message: `the editor for "${relPosix}" to be the active tab with the keyboard focus` },
+    { timeoutMs: 15_000, message: `the editor for "${relPosix}" to be the active tab` },
   );
+  // Quick Open gives the focus back to where it was as it closes, which on a loaded machine can
+  // come after the editor took it: give it to the editor again.
+  await focusEditorElement(page, await activeEditor(page), `the editor for "${relPosix}"`);
+}
+
+/** Gives the keyboard focus to `editor` (a .monaco-editor locator) through its input element: the cursor stays where it is. */
+async function focusEditorElement(page, editor, what = 'the editor') {
+  const hasFocus = () => editor.evaluate((e) => e.contains(document.activeElement)).catch(() => false);
+  if (await hasFocus()) return;
+  await closeQuickInput(page);
+  await editor.locator('.native-edit-context, textarea.inputarea').first().focus();
+  await waitFor(hasFocus, { timeoutMs: 10_000, message: `${what} to take the keyboard focus` });
 }
 
 async function focusEditor(page) {
   if (await editorHasFocus(page)) return;
   await closeQuickInput(page);
   await page.keyboard.press('Control+1'); // View: Focus First Editor Group
-  await waitFor(() => editorHasFocus(page), { timeoutMs: 5000, message: 'a text editor to have the keyboard focus (open a file first)' });
+  await waitFor(() => editorHasFocus(page), { timeoutMs: 10_000, message: 'a text editor to have the keyboard focus (open a file first)' });
+}
+
+// CodeLenses. VS Code asks for an editor's CodeLenses again after each change, and lets the
+// extension host drop the commands of the old ones once it has drawn the new ones on screen.
+// Lenses off screen at that moment keep their old links until a scroll brings them into view and
+// VS Code draws them again, a debounce later (250 ms and more, seconds on a loaded machine): a
+// click on such a link runs a command that is gone ("Actual command not found"). A user does not
+// click that fast after scrolling; the harness waits for the lens to be drawn after the scroll.
+
+/**
+ * Keeps, in the page, the order in which CodeLens links were drawn and editors scrolled (a
+ * counter): a link drawn after its editor last scrolled is one VS Code refreshed on screen.
+ */
+async function trackCodeLenses(page) {
+  await page.evaluate(() => {
+    if (window.__pmE2eLens) return;
+    const st = (window.__pmE2eLens = { tick: 0, clicks: 0, drawn: new WeakMap(), scrolled: new WeakMap() });
+    const tops = new WeakMap();
+    const onScroll = new MutationObserver((records) => {
+      for (const { target } of records) {
+        if (tops.get(target) === target.style.top) continue;
+        tops.set(target, target.style.top);
+        const editor = target.closest('.monaco-editor');
+        if (editor) st.scrolled.set(editor, ++st.tick);
+      }
+    });
+    const watch = (root) => {
+      const all = (sel) => (root.matches?.(sel) ? [root] : []).concat([...(root.querySelectorAll?.(sel) ?? [])]);
+      for (const a of all('.codelens-decoration a')) st.drawn.set(a, ++st.tick);
+      for (const c of all('.lines-content')) {
+        tops.set(c, c.style.top);
+        onScroll.observe(c, { attributes: true, attributeFilter: ['style'] });
+      }
+    };
+    watch(document.body);
+    new MutationObserver((records) => {
+      for (const r of records) for (const n of r.addedNodes) if (n.nodeType === 1) watch(n);
+    }).observe(document.body, { childList: true, subtree: true });
+  });
+}
+
+/**
+ * Clicks the CodeLens link `title` (string: its exact text; RegExp: test) that sits right above
+ * the line of the active editor matching `lineRe`, once VS Code has drawn it since the editor last
+ * scrolled (see above). The line must be on screen (goToLine first).
+ */
+async function clickCodeLens_(page, title, lineRe, { timeoutMs = 30_000 } = {}) {
+  debug(`clickCodeLens ${title} ${lineRe}`);
+  const deadline = Date.now() + timeoutMs;
+  let lenses = [];
+  for (;;) {
+    const id = await waitFor(
+      async () => {
+        const r = await page.evaluate(
+          ({ title, lineRe }) => {
+            const st = window.__pmE2eLens;
+            if (!st) throw new Error('clickCodeLens: the page does not track CodeLenses (open it with openWorkbench)');
+            const match = (spec, s) => (spec.source !== undefined ? new RegExp(spec.source, spec.flags).test(s) : s === spec.text);
+            const editor = [...document.querySelectorAll('.editor-group-container.active .editor-instance .monaco-editor')].find((e) => e.getClientRects().length > 0);
+            if (!editor) return { lenses: [] };
+            const clean = (s) => s.replace(/\u00a0/g, ' ');
+            const lines = [...editor.querySelectorAll('.view-line')].map((l) => ({ top: l.getBoundingClientRect().top, text: clean(l.textContent) })).sort((a, b) => a.top - b.top);
+            const scrolled = st.scrolled.get(editor) ?? 0;
+            const found = [];
+            let target;
+            for (const d of editor.querySelectorAll('.codelens-decoration')) {
+              const below = lines.find((l) => l.top > d.getBoundingClientRect().top);
+              for (const a of d.querySelectorAll('a')) {
+                const lens = { text: clean(a.textContent).trim(), line: below ? below.text : '', drawnSinceScroll: (st.drawn.get(a) ?? 0) >= scrolled };
+                found.push(lens);
+                if (!target && lens.drawnSinceScroll && match(title, lens.text) && below && match(lineRe, below.text)) target = a;
+              }
+            }
+            if (!target) return { lenses: found };
+            const id = String(++st.clicks);
+            target.setAttribute('data-pm-e2e-lens', id);
+            return { lenses: found, id };
+          },
+          { title: title instanceof RegExp ? { source: title.source, flags: title.flags } : { text: String(title) }, lineRe: { source: lineRe.source, flags: lineRe.flags } },
+        );
+        lenses = r.lenses;
+        return r.id ?? false;
+      },
+      {
+        timeoutMs: Math.max(1000, deadline - Date.now()),
+        message: () => `a CodeLens "${title}" right above a line matching ${lineRe}, drawn since the editor last scrolled; the lenses on screen: ${JSON.stringify(lenses)}`,
+      },
+    );
+    // Drawn again between finding it and clicking it: find it again.
+    if (await page.locator(`[data-pm-e2e-lens="${id}"]`).click({ timeout: 3000 }).then(() => true, () => false)) return;
+    if (Date.now() > deadline) throw new Error(`clickCodeLens: the CodeLens "${title}" above ${lineRe} kept being drawn again before it could be clicked`);
+  }
 }
 
 /**
@@ -815,6 +1071,11 @@ async function focusEditor(page) {
 export async function typeInEditor(page, text, { paste = false, delay = 0 } = {}) {
   await focusEditor(page);
   if (!paste) return page.keyboard.type(text, { delay });
+  // VS Code applies a paste a moment after the event (it asks its paste providers first): the
+  // paste has landed when the cursor has moved (the status bar's "Ln, Col"); keys pressed before
+  // would go where the cursor was.
+  const cursor = async () => (await statusBarItems(page)).find((t) => /^Ln \d+, Col \d+/.test(t)) ?? null;
+  const before = await waitFor(cursor, { timeoutMs: 10_000, message: 'the status bar to show the cursor position (Ln, Col)' });
   const handled = await page.evaluate((t) => {
     const dt = new DataTransfer();
     dt.setData('text/plain', t);
@@ -823,6 +1084,7 @@ export async function typeInEditor(page, text, { paste = false, delay = 0 } = {}
     return ev.defaultPrevented;
   }, text);
   if (!handled) throw new Error('typeInEditor: the editor did not take the pasted text');
+  if (text) await waitFor(async () => (await cursor()) !== before, { timeoutMs: 15_000, intervalMs: 50, message: `the pasted text to land in the editor (the cursor stayed at ${before})` });
 }
 
 /** Presses keys in the active editor (giving it the focus back first), e.g. 'Control+End', 'Control+Z'. */
@@ -840,17 +1102,19 @@ export async function pressKeys(page, ...keys) {
 async function goToLine_(page, line, column = 1) {
   await focusEditor(page);
   await page.keyboard.press('Control+G');
-  await waitFor(() => quickInputVisible(page), { timeoutMs: 5000, message: 'Go to Line (Ctrl+G) to open' });
+  await waitFor(() => quickInputVisible(page), { timeoutMs: 10_000, message: 'Go to Line (Ctrl+G) to open' });
   await page.keyboard.type(`${line}:${column}`);
   await page.keyboard.press('Enter');
-  await waitFor(() => editorHasFocus(page), { timeoutMs: 5000, message: 'the editor to get the focus back after Go to Line' });
+  await waitFor(() => editorHasFocus(page), { timeoutMs: 10_000, message: 'the editor to get the focus back after Go to Line' });
 }
 
 /** The text of the active editor as shown on screen (all lines, scrolling through them). */
 async function editorText_(page) {
+  debug('editorText');
   const ed = await activeEditor(page);
   if ((await ed.count()) === 0) throw new Error('editorText: no text editor is open');
-  return (await readEditorLines(page, ed, { focus: () => focusEditor(page) })).join('\n');
+  // The editor read takes the focus itself (Ctrl+1 would give it to the first group's editor).
+  return (await readEditorLines(page, ed, { focus: () => focusEditorElement(page, ed, 'the editor read') })).join('\n');
 }
 
 /**
@@ -1009,18 +1273,23 @@ async function outputChannelText_(page, channelName, { timeoutMs = 15_000 } = {}
     },
     { timeoutMs, message: () => `the Output panel to offer a channel "${channelName}"; it offered: ${names.join(', ') || '(none)'}` },
   );
+  const editor = page.locator('.part.panel .output-view .monaco-editor, #workbench\\.panel\\.output .monaco-editor').filter({ visible: true }).first();
   const current = await select.evaluate((s) => s.options[s.selectedIndex]?.textContent || '');
   if (norm(current) !== channelName) {
+    // The channel shown is the editor's document (its data-uri): wait for the switch to reach it,
+    // then for the next frame to draw it, so that the lines read are the new channel's.
+    const shownUri = () => editor.getAttribute('data-uri', { timeout: 1000 }).catch(() => null);
+    const before = await shownUri();
     await select.selectOption({ label: channelName });
-    await waitFor(async () => norm(await select.evaluate((s) => s.options[s.selectedIndex]?.textContent || '')) === channelName, {
-      timeoutMs: 5000,
+    await waitFor(async () => norm(await select.evaluate((s) => s.options[s.selectedIndex]?.textContent || '')) === channelName && (await shownUri()) !== before, {
+      timeoutMs: 10_000,
       message: `the Output panel to switch to "${channelName}"`,
     });
-    await sleep(300);
+    await nextFrames(page);
   }
-  const editor = page.locator('.part.panel .output-view .monaco-editor, #workbench\\.panel\\.output .monaco-editor').filter({ visible: true }).first();
   await editor.waitFor({ state: 'visible', timeout: 5000 });
   const focus = async () => {
+    if (await editor.evaluate((ed) => ed.contains(document.activeElement))) return;
     await runCommand_(page, 'Output: Focus on Output View').catch(() => {});
     if (!(await editor.evaluate((ed) => ed.contains(document.activeElement)))) {
       const box = await editor.boundingBox();
@@ -1058,10 +1327,14 @@ export async function notifications(page, { all = false } = {}) {
   const wasOpen = await centerVisible();
   if (!wasOpen) {
     await runCommand_(page, 'Notifications: Show Notifications');
-    await waitFor(centerVisible, { timeoutMs: 5000, message: 'the notification center to open' });
+    await waitFor(centerVisible, { timeoutMs: 10_000, message: 'the notification center to open' });
   }
   const center = await read('.notifications-center');
-  if (!wasOpen) await runCommand_(page, 'Notifications: Hide Notifications').catch(() => page.keyboard.press('Escape'));
+  if (!wasOpen) {
+    // Closed before going on: while the center is open, new notifications show no toast.
+    await runCommand_(page, 'Notifications: Hide Notifications');
+    await waitFor(async () => !(await centerVisible()), { timeoutMs: 10_000, message: 'the notification center to close' });
+  }
   return [...new Set([...toasts, ...center])];
 }
 
@@ -1075,7 +1348,7 @@ export async function statusBarItems(page) {
  * Playwright FrameLocator: `await webviewFrame(page).locator('svg text').allTextContents()`.
  */
 export function webviewFrame(page) {
-  return page.frameLocator('iframe.webview.ready').first().frameLocator('iframe#active-frame, iframe').first();
+  return page.frameLocator('iframe.webview.ready:visible').first().frameLocator('iframe#active-frame, iframe').first();
 }
 
 /** Waits until the webview on screen has `selector` and returns its text contents. */
@@ -1123,6 +1396,7 @@ export async function launch({ vsix, folder, settings, env, workspaceTrust, view
 
 export const openFile = (page, ...a) => withFailureShot(page, 'openFile', () => openFile_(page, ...a));
 export const goToLine = (page, ...a) => withFailureShot(page, 'goToLine', () => goToLine_(page, ...a));
+export const clickCodeLens = (page, ...a) => withFailureShot(page, 'clickCodeLens', () => clickCodeLens_(page, ...a));
 export const editorText = (page, ...a) => withFailureShot(page, 'editorText', () => editorText_(page, ...a));
 export const quickPickItems = (page, ...a) => withFailureShot(page, 'quickPickItems', () => quickPickItems_(page, ...a));
 export const selectQuickPickItem = (page, ...a) => withFailureShot(page, 'selectQuickPickItem', () => selectQuickPickItem_(page, ...a));
