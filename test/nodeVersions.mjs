@@ -98,7 +98,7 @@ function main(argv) {
   for (const major of majors) {
     const node = ensureNode(major);
     const v = version(node);
-    say(`${v}: the built suite, out/test/ (${node})`);
+    say(`${v}: the built suite in out/test/ but ${SOURCE_ONLY_TEST_FOLDERS.join(", ")} (${node})`);
     const t0 = Date.now();
     // Dots on the terminal, TAP into a file for the counts; test/runTests.mjs lists the files
     // (Node 22 and 24 do not take a folder after --test).

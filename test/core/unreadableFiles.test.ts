@@ -48,13 +48,33 @@ function tempDir(): string {
  * address space is capped (4 GB), so that a regression fails fast instead of exhausting a
  * shared machine.
  */
-function node(argv: string[], options: Parameters<typeof spawnSync>[2] & object) {
-  if (!POSIX) return spawnSync(process.execPath, argv, { encoding: 'utf8', timeout: HANG_GUARD_MS, ...options });
-  return spawnSync('/bin/sh', ['-c', 'ulimit -v 4194304 2>/dev/null; exec "$@"', 'sh', process.execPath, ...argv], { encoding: 'utf8', timeout: HANG_GUARD_MS, ...options });
+function node(argv: string[], binary: string, options: Parameters<typeof spawnSync>[2] & object) {
+  if (!POSIX) return spawnSync(binary, argv, { encoding: 'utf8', timeout: HANG_GUARD_MS, ...options });
+  return spawnSync('/bin/sh', ['-c', 'ulimit -v 4194304 2>/dev/null; exec "$@"', 'sh', binary, ...argv], { encoding: 'utf8', timeout: HANG_GUARD_MS, ...options });
+}
+
+/**
+ * A Node binary that `uid` may run: this process's, unless it lies where that user cannot go
+ * (CI's Node lines run binaries kept under /root/.cache, which is 0700): then a copy of it in a
+ * folder of its own under the system's temporary folder, made once.
+ */
+let nodeCopy: string | undefined;
+function nodeBinaryFor(uid: number | undefined): string {
+  if (uid === undefined) return process.execPath;
+  if (spawnSync(process.execPath, ['-e', ''], { uid, gid: uid }).status === 0) return process.execPath;
+  if (!nodeCopy) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-node-'));
+    fs.chmodSync(dir, 0o755);
+    nodeCopy = path.join(dir, 'node');
+    fs.copyFileSync(process.execPath, nodeCopy);
+    fs.chmodSync(nodeCopy, 0o755);
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return nodeCopy;
 }
 
 function cli(args: string[], options: { cwd?: string; uid?: number; input?: string } = {}) {
-  const r = node([CLI, ...args], {
+  const r = node([CLI, ...args], nodeBinaryFor(options.uid), {
     cwd: options.cwd ?? REPO,
     input: options.input,
     env: { ...process.env, PROMPTMANAGER_API_KEY: '' },
@@ -195,7 +215,7 @@ test('an application whose configuration file is a link to /dev/zero: finding it
     const script = `const core = require(${JSON.stringify(path.join(REPO, 'dist', 'core.js'))});
       console.log(core.findAppWorkspace(${JSON.stringify(app)}));
       core.createPromptManagerForApp({ appRoot: ${JSON.stringify(app)}, watch: false }).then(() => console.log('loaded'), (e) => console.log(e.code, e.message));`;
-    const r = node(['-e', script], {});
+    const r = node(['-e', script], process.execPath, {});
     assert.equal(r.error, undefined, 'it hung or read /dev/zero');
     assert.equal(String(r.stdout).split('\n')[0], dir);
     assert.match(String(r.stdout), /invalid_configuration [\s\S]*unreadable-file [\s\S]*link to \/dev\/zero/);
@@ -235,7 +255,7 @@ test('the template worker (language server start) skips what it cannot read, and
     const script = `const { Worker } = require('node:worker_threads');
       new Worker(${JSON.stringify(TEMPLATE_WORKER)}, { workerData: { role: 'promptmanager-template-prewarm', requests: [{ templatesRoot: ${JSON.stringify(path.join(dir, 'templates'))}, limits: {} }] } })
         .once('message', (m) => console.log(JSON.stringify(m[0].map((x) => x.file))));`;
-    const child = node(['-e', script], {});
+    const child = node(['-e', script], process.execPath, {});
     assert.equal(child.error, undefined, 'the prewarm hung on the FIFO');
     const files = (JSON.parse(String(child.stdout)) as string[]).map((f) => path.relative(path.join(dir, 'templates'), f).split(path.sep).join('/')).sort();
     assert.deepEqual(files, ['folder.hbs/inner.hbs', 'hello.hbs']);
