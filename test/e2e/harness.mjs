@@ -349,6 +349,7 @@ export async function openWorkbench(url, folder, { viewport = { width: 1400, hei
   };
   try {
     await page.goto(folder ? workbenchUrl(url, folder) : url, { timeout: timeoutMs });
+    if (process.env.PROMPTMANAGER_E2E_DEBUG) await traceKeysAndToasts(page);
     await settleWorkbench(page, { folder, timeoutMs });
   } catch (e) {
     await screenshot(page, 'openWorkbench-failed').catch(() => {});
@@ -356,6 +357,25 @@ export async function openWorkbench(url, folder, { viewport = { width: 1400, hei
     throw new Error(`openWorkbench: the workbench did not come up: ${e.message}\nbrowser console errors:\n${consoleErrors.slice(-10).join('\n')}`);
   }
   return { browser, context, page, consoleErrors, close };
+}
+
+/**
+ * With PROMPTMANAGER_E2E_DEBUG: traces, with the harness's own steps, every key the page receives
+ * (and where the focus was) and every change of the notification toasts on screen: what a stray
+ * key did to a toast shows there.
+ */
+async function traceKeysAndToasts(page) {
+  page.on('console', (m) => m.text().startsWith('[pm-e2e] ') && debug(m.text().slice(9)));
+  await page.evaluate(() => {
+    const where = (el) => (el ? `${el.tagName.toLowerCase()}.${String(el.className).split(' ').slice(0, 2).join('.')}` : '(none)');
+    window.addEventListener('keydown', (e) => console.log(`[pm-e2e] page key ${e.key} in ${where(e.target)}`), true);
+    let last = '';
+    new MutationObserver(() => {
+      const toasts = [...document.querySelectorAll('.notifications-toasts.visible .notification-list-item-message')].map((el) => el.textContent.slice(0, 70)).join(' | ');
+      const now = `${toasts || '(none)'}${document.querySelector('.notifications-center.visible') ? ' [center open]' : ''}`;
+      if (now !== last) console.log(`[pm-e2e] toasts: ${(last = now)}`);
+    }).observe(document.body, { childList: true, subtree: true });
+  });
 }
 
 /** Waits for the workbench, the explorer showing the folder, and the DOM to go quiet. */
@@ -510,7 +530,10 @@ async function readEditorLines(page, editorLocator, { focus, maxRounds = 500 } =
 // ---------------------------------------------------------------------------------------------
 // quick input (command palette, quick open, quick picks, input boxes)
 
-const QUICK_INPUT = '.quick-input-widget';
+// A quick input that closes fades out for 150 ms (longer on a loaded machine) before it is
+// hidden: inert, under the class below, with the focus back where it was. It is not on screen
+// any more for a user, nor for the harness (a key sent to it would go to the workbench).
+const QUICK_INPUT = '.quick-input-widget:not(.quick-input-widget-closing)';
 
 function quickInput(page) {
   return page.locator(QUICK_INPUT).filter({ visible: true }).first();
@@ -520,10 +543,66 @@ async function quickInputVisible(page) {
   return (await page.locator(QUICK_INPUT).filter({ visible: true }).count()) > 0;
 }
 
-async function closeQuickInput(page) {
-  for (let i = 0; i < 3 && (await quickInputVisible(page)); i++) {
+async function quickInputFocused(page) {
+  return page.evaluate((sel) => !!document.activeElement?.closest(sel), QUICK_INPUT);
+}
+
+/**
+ * Which quick input is on screen (its title, placeholder, input type and the rows on screen;
+ * not its message, which changes as an input box validates what is typed), to tell when it has
+ * gone on to something else; null when there is none.
+ */
+async function quickInputState(page) {
+  if (!(await quickInputVisible(page))) return null;
+  return quickInput(page)
+    .evaluate((el) => {
+      const t = (s) => (el.querySelector(s)?.textContent || '').replace(/\s+/g, ' ').trim();
+      const input = el.querySelector('.quick-input-box input');
+      const rows = [...el.querySelectorAll('.quick-input-list .monaco-list-row')].filter((r) => r.getClientRects().length > 0).map((r) => r.getAttribute('aria-label') || '');
+      return JSON.stringify([t('.quick-input-title'), input?.getAttribute('placeholder') || '', input?.getAttribute('type') || '', rows]);
+    })
+    .catch(() => null);
+}
+
+/**
+ * Waits until the quick input that showed `state` is gone or shows something else (the next
+ * step of the command): the choice went through. An extension hides its quick pick or input
+ * box when it gets the answer, a moment later (seconds on a loaded machine); a helper that
+ * returned before would leave a quick input on its way out for the next one to find.
+ */
+async function waitForQuickInputToMoveOn(page, state, what, timeoutMs = 20_000) {
+  const t0 = Date.now();
+  let now = state;
+  let message = '';
+  await waitFor(
+    async () => {
+      now = await quickInputState(page);
+      if (now === state) message = (await quickInputInfo(page).catch(() => null))?.message ?? '';
+      return now !== state;
+    },
+    { timeoutMs, intervalMs: 50, message: () => `the quick input to take ${what} (to close or go on); it still shows ${now}${message ? `, saying "${message}"` : ''}` },
+  );
+  debug(`the quick input took ${what} in ${Date.now() - t0} ms`);
+}
+
+/**
+ * Closes the quick input on screen, if any, and waits until it is gone. Escape goes only to a
+ * quick input that has the keyboard focus: one without it is on its way out (it was answered
+ * or dismissed; its extension hides it a moment later), and an Escape would land in the
+ * workbench, where it hides the notifications on screen. One that stays without the focus
+ * (an input that ignores losing the focus) gets the focus back first.
+ */
+export async function closeQuickInput(page, { timeoutMs = 15_000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  while (await quickInputVisible(page)) {
+    if (Date.now() > deadline) throw new Error(`closeQuickInput: the quick input at the top of the window did not close; it shows ${await quickInputState(page)}`);
+    if (!(await quickInputFocused(page))) {
+      const settled = await waitFor(async () => !(await quickInputVisible(page)) || (await quickInputFocused(page)), { timeoutMs: 2000, intervalMs: 50 }).catch(() => false);
+      if (!settled) await quickInput(page).locator('.quick-input-box input').focus({ timeout: 2000 }).catch(() => {});
+      continue;
+    }
     await page.keyboard.press('Escape');
-    await sleep(150);
+    await waitFor(async () => !(await quickInputVisible(page)), { timeoutMs: 5000, intervalMs: 50 }).catch(() => {});
   }
 }
 
@@ -589,6 +668,7 @@ export async function quickInputInfo(page) {
  * quick pick on screen: types into its filter box, then clicks the row.
  */
 async function selectQuickPickItem_(page, label, { filter = typeof label === 'string', timeoutMs = 10_000 } = {}) {
+  debug(`selectQuickPickItem ${label}`);
   await waitFor(() => quickInputVisible(page), { timeoutMs, message: `a quick pick to choose "${label}" from` });
   const widget = quickInput(page);
   if (filter) {
@@ -609,6 +689,7 @@ async function selectQuickPickItem_(page, label, { filter = typeof label === 'st
     .locator('.quick-input-list .monaco-list-row')
     .filter({ has: page.locator('.label-name', { hasText: label instanceof RegExp ? label : exactText(label) }) })
     .first();
+  const state = await quickInputState(page);
   if ((await row.count()) > 0) await row.click();
   else {
     // off screen in a long list: walk the focus with the keyboard
@@ -620,16 +701,25 @@ async function selectQuickPickItem_(page, label, { filter = typeof label === 'st
     for (let i = 0; i < Math.abs(idx - focusedIdx); i++) await page.keyboard.press(idx > focusedIdx ? 'ArrowDown' : 'ArrowUp');
     await page.keyboard.press('Enter');
   }
+  await waitForQuickInputToMoveOn(page, state, `the choice "${label}"`);
 }
 
-/** Types `text` into the input box on screen (showInputBox / a quick input) and presses Enter. */
+/**
+ * Types `text` into the input box on screen (showInputBox / a quick input) and presses Enter,
+ * then waits for the input box to take it (to close or go on; an answer it refuses keeps it
+ * open with its message, which the error then quotes).
+ */
 async function fillInputBox_(page, text, { submit = true, timeoutMs = 10_000 } = {}) {
+  debug('fillInputBox');
   await waitFor(() => quickInputVisible(page), { timeoutMs, message: 'an input box at the top of the window' });
   const input = quickInput(page).locator('.quick-input-box input');
   await input.fill('');
   await input.focus();
   await page.keyboard.insertText(text);
-  if (submit) await page.keyboard.press('Enter');
+  if (!submit) return;
+  const state = await quickInputState(page);
+  await page.keyboard.press('Enter');
+  await waitForQuickInputToMoveOn(page, state, 'the text typed');
 }
 
 function exactText(s) {
@@ -696,7 +786,7 @@ async function runCommand_(page, title, { timeoutMs = 15_000 } = {}) {
         .catch(() => '');
       return !v.startsWith('>');
     },
-    { timeoutMs: 5000, message: `the command palette to close after running "${title}"` },
+    { timeoutMs: 10_000, message: `the command palette to close after running "${title}"` },
   );
 }
 
@@ -770,7 +860,7 @@ async function openFile_(page, relativePath, { timeoutMs = 20_000 } = {}) {
   const dir = path.posix.dirname(relPosix);
   await closeQuickInput(page);
   await page.keyboard.press('Control+P');
-  await waitFor(() => quickInputVisible(page), { timeoutMs: 5000, message: 'Quick Open (Ctrl+P) to open' });
+  await waitFor(() => quickInputVisible(page), { timeoutMs: 10_000, message: 'Quick Open (Ctrl+P) to open' });
   await page.keyboard.type(relPosix);
   let items = [];
   const wanted = (i) =>
@@ -840,10 +930,10 @@ export async function pressKeys(page, ...keys) {
 async function goToLine_(page, line, column = 1) {
   await focusEditor(page);
   await page.keyboard.press('Control+G');
-  await waitFor(() => quickInputVisible(page), { timeoutMs: 5000, message: 'Go to Line (Ctrl+G) to open' });
+  await waitFor(() => quickInputVisible(page), { timeoutMs: 10_000, message: 'Go to Line (Ctrl+G) to open' });
   await page.keyboard.type(`${line}:${column}`);
   await page.keyboard.press('Enter');
-  await waitFor(() => editorHasFocus(page), { timeoutMs: 5000, message: 'the editor to get the focus back after Go to Line' });
+  await waitFor(() => editorHasFocus(page), { timeoutMs: 10_000, message: 'the editor to get the focus back after Go to Line' });
 }
 
 /** The text of the active editor as shown on screen (all lines, scrolling through them). */
@@ -1058,10 +1148,14 @@ export async function notifications(page, { all = false } = {}) {
   const wasOpen = await centerVisible();
   if (!wasOpen) {
     await runCommand_(page, 'Notifications: Show Notifications');
-    await waitFor(centerVisible, { timeoutMs: 5000, message: 'the notification center to open' });
+    await waitFor(centerVisible, { timeoutMs: 10_000, message: 'the notification center to open' });
   }
   const center = await read('.notifications-center');
-  if (!wasOpen) await runCommand_(page, 'Notifications: Hide Notifications').catch(() => page.keyboard.press('Escape'));
+  if (!wasOpen) {
+    // Closed before going on: while the center is open, new notifications show no toast.
+    await runCommand_(page, 'Notifications: Hide Notifications');
+    await waitFor(async () => !(await centerVisible()), { timeoutMs: 10_000, message: 'the notification center to close' });
+  }
   return [...new Set([...toasts, ...center])];
 }
 

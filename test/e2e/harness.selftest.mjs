@@ -152,8 +152,15 @@ describe('e2e harness self-test (smoke extension in code-server)', { timeout: 10
 
   test('an input box takes typed text; a notification is read', async () => {
     await runCommand(page, 'Smoke: Ask for JSON');
-    const info = await quickInputInfo(page);
-    assert.equal(info.placeholder, '{"name": "value"}');
+    // The command shows its input box once the palette has closed.
+    let info = null;
+    await waitFor(
+      async () => {
+        info = await quickInputInfo(page);
+        return info?.placeholder === '{"name": "value"}';
+      },
+      { timeoutMs: 10_000, message: () => `the input box of Smoke: Ask for JSON; the quick input showed ${JSON.stringify(info)}` },
+    );
     assert.match(info.message, /Context as JSON/);
     await fillInputBox(page, '{"topic": "x", "tone": "dry"}');
     await waitForOutput(page, 'Smoke', 'asked: keys topic,tone');

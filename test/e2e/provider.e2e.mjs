@@ -85,10 +85,10 @@ async function startRun(page, composition, service, context) {
   await runCommand(page, 'PromptManager: Run Workflow');
   await selectQuickPickItem(page, composition);
   if (service) {
-    await waitFor(async () => (await quickPickItems(page).catch(() => [])).some((i) => i.label === service), { timeoutMs: 10_000, message: `the service picker to offer ${service}` });
+    await waitFor(async () => (await quickPickItems(page).catch(() => [])).some((i) => i.label === service), { timeoutMs: 20_000, message: `the service picker to offer ${service}` });
     await selectQuickPickItem(page, service);
   }
-  await waitFor(async () => (await quickPickItems(page).catch(() => [])).some((i) => i.label === context), { timeoutMs: 10_000, message: `the context picker to offer ${context}` });
+  await waitFor(async () => (await quickPickItems(page).catch(() => [])).some((i) => i.label === context), { timeoutMs: 20_000, message: `the context picker to offer ${context}` });
   await selectQuickPickItem(page, context);
 }
 

@@ -19,6 +19,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  closeQuickInput,
   editorText,
   examplesCopy,
   launch,
@@ -134,17 +135,21 @@ describe('Runs, contexts, the graph, health and metrics in VS Code (code-server)
   });
 
   test('a run whose model step fell back for want of an API key: "succeeded with fallbacks", a warning naming the cause, a button that asks for that key', async () => {
-    const run = await runToEnd(page, 'reply_drafter', 'drafting_service', 'reply_drafter.json');
-    assert.match(run, /^Run vscode-\S+ of reply_drafter \(service drafting_service\): succeeded with fallbacks in /m);
-    assert.match(run, /^Fallbacks:\n {2}draft fell back: the API key of provider local is not set \(PROMPTMANAGER_API_KEY\)$/m);
-    assert.match(run, /^draft +fallback +1 /m);
-    // promptManager.run.maxParallel = 1 lowers the defaults' max_parallel of 4.
-    assert.match(run, /\(workflow\) +started +2 steps {2}max parallel 1 /);
-
+    const before = countEnds(await outputChannelText(page, CHANNEL));
+    await startRun(page, 'reply_drafter', 'drafting_service', 'reply_drafter.json');
+    await selectQuickPickItem(page, 'reply_drafter.json');
+    // The warning hides itself after 12 s, the status bar message after 10 s: they are read as
+    // the run ends, the output channel after.
     const toast = await waitForToast(page, /^PromptManager: reply_drafter succeeded with fallbacks in .+: draft fell back: the API key of provider local is not set \(PROMPTMANAGER_API_KEY\)$/);
     assert.deepEqual(toast.buttons, ['Set Provider API Key', 'Show Output']);
-    await noProgressLeft(page, 'reply_drafter');
-    assert.ok((await statusBarItems(page)).some((t) => /PromptManager: reply_drafter succeeded with fallbacks/.test(t)), `the status bar says it too: ${(await statusBarItems(page)).join(' | ')}`);
+    let bar = [];
+    await waitFor(
+      async () => {
+        bar = await statusBarItems(page);
+        return bar.some((t) => /PromptManager: reply_drafter succeeded with fallbacks/.test(t));
+      },
+      { timeoutMs: 5000, intervalMs: 100, message: () => `the status bar to say it too; it showed: ${bar.join(' | ')}` },
+    );
     await screenshot(page, 'runs-01-fallback-warning');
 
     await toast.click('Set Provider API Key');
@@ -158,7 +163,16 @@ describe('Runs, contexts, the graph, health and metrics in VS Code (code-server)
     );
     assert.equal(await page.locator('.quick-input-widget .quick-input-box input').filter({ visible: true }).first().getAttribute('type'), 'password');
     await screenshot(page, 'runs-02-set-key-asked');
-    await pressKeys(page, 'Escape');
+    await closeQuickInput(page);
+    await noProgressLeft(page, 'reply_drafter');
+
+    const text = await waitForOutput(page, CHANNEL, (t) => countEnds(t) > before, { timeoutMs: 120_000 });
+    const run = text.slice(text.lastIndexOf('=== Run '));
+    assert.match(run, /^Run vscode-\S+ of reply_drafter \(service drafting_service\): succeeded with fallbacks in /m);
+    assert.match(run, /^Fallbacks:\n {2}draft fell back: the API key of provider local is not set \(PROMPTMANAGER_API_KEY\)$/m);
+    assert.match(run, /^draft +fallback +1 /m);
+    // promptManager.run.maxParallel = 1 lowers the defaults' max_parallel of 4.
+    assert.match(run, /\(workflow\) +started +2 steps {2}max parallel 1 /);
   });
 
   test('the context picker marks what lacks the required context, and offers "Last used" only for the same composition; a refused run says why', async () => {
@@ -189,7 +203,7 @@ describe('Runs, contexts, the graph, health and metrics in VS Code (code-server)
     await pressKeys(page, 'Escape');
     const again = await startRun(page, 'reply_drafter', 'drafting_service', 'reply_drafter.json');
     assert.match(again[0].label, /Last used: contexts\/reply_drafter\.json$/);
-    await pressKeys(page, 'Escape');
+    await closeQuickInput(page);
   });
 
   test('a run the engine refuses, then the graph: refused, steps "not run", fitted to a 420 px column, zoom and pan', async () => {
