@@ -48,10 +48,7 @@ function lineOf(text, re) {
   return i + 1;
 }
 
-/**
- * The lines of a text that hold something. The CodeLenses (`Run`, `Graph`, `Preview`) are view
- * zones between editor lines, which editorText reads as blank lines: compare without them.
- */
+/** The lines of a text that hold something (texts are compared without their blank lines). */
 const filled = (text) => text.split('\n').filter((l) => l.trim()).join('\n');
 
 /** Ctrl+Z until the editor shows `text` again (typing leaves several undo stops). */

@@ -49,6 +49,8 @@ export const DEFAULT_SETTINGS = {
 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Resolves once the page has drawn two more frames: what changed before is on screen. */
+const nextFrames = (page) => page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))));
 const T0 = Date.now();
 /** Traces what the harness does when PROMPTMANAGER_E2E_DEBUG is set. */
 function debug(msg) {
@@ -418,112 +420,171 @@ export async function screenshot(page, name) {
 // Monaco's lists and editors render only the rows on screen. Lists are scrolled with the mouse
 // wheel (each wheel event moves them ~50 px, whatever its delta), which moves neither the
 // keyboard focus nor the selection; editors with Alt+PageUp/PageDown, which do not move the cursor.
+// Each scroll step waits until the view has moved (its scroll position, read from the DOM: a
+// list's rows and an editor's lines are placed at -scrollTop, in a box as high as what scrolls),
+// and the reading goes on until the view is at its end by that measure: on a loaded machine a
+// view renders a step late, and a fixed pause would read a view that has not moved yet (stopping
+// short) or miss the page that went by (a gap in the text).
+
+/**
+ * Polls `read` until its scrollTop differs from `before` (the view moved) and what it read is
+ * all drawn for that position (`drawn`, when the read says), and returns that read.
+ */
+async function scrolledFrom(read, before, what, timeoutMs = 10_000) {
+  let last;
+  return waitFor(
+    async () => {
+      last = await read();
+      return Math.abs(last.scrollTop - before) > 0.5 && last.drawn !== false ? last : false;
+    },
+    { timeoutMs, intervalMs: 25, message: () => `${what} to scroll (it stayed at ${before} px of ${last?.scrollHeight} px)` },
+  );
+}
 
 /** Reads all rows of a Monaco list (skipping tree sticky-scroll copies), scrolling if needed. */
 async function collectListRows(page, listLocator, extract, { maxRounds = 400 } = {}) {
   const read = () =>
     listLocator.evaluate((list, extractSrc) => {
       const fn = new Function(`return (${extractSrc})`)();
-      return [...list.querySelectorAll('.monaco-list-row')]
-        .filter((row) => !row.closest('[class*="sticky"]') && row.getClientRects().length > 0)
-        .map((row) => ({ index: Number(row.dataset.index), last: row.dataset.lastElement === 'true', data: fn(row) }));
+      const scroller = [...list.querySelectorAll('.monaco-scrollable-element')].find((e) => e.closest('.monaco-list') === list);
+      const rowsBox = scroller?.querySelector(':scope > .monaco-list-rows');
+      // The height the list shows: its scrollbar's (a quick pick's list box is as high as all
+      // its rows, and its max-height cuts it).
+      const bar = parseFloat(scroller?.querySelector(':scope > .scrollbar.vertical')?.style.height || '');
+      return {
+        rows: [...list.querySelectorAll('.monaco-list-row')]
+          .filter((row) => !row.closest('[class*="sticky"]') && row.getClientRects().length > 0)
+          .map((row) => ({ index: Number(row.dataset.index), last: row.dataset.lastElement === 'true', data: fn(row) })),
+        scrollTop: -parseFloat(rowsBox?.style.top || '0') || 0,
+        scrollHeight: parseFloat(rowsBox?.style.height || '0') || 0,
+        viewport: bar || Math.min(scroller?.clientHeight || Infinity, list.clientHeight),
+      };
     }, extract.toString());
   const rows = new Map();
-  const add = (arr) => arr.forEach((r) => rows.set(r.index, r));
-  add(await read());
-  const complete = () => rows.size > 0 && rows.has(0) && [...rows.values()].some((r) => r.last) && rows.size === Math.max(...rows.keys()) + 1;
+  const add = (r) => r.rows.forEach((x) => rows.set(x.index, x));
+  let r = await read();
+  add(r);
+  const complete = () => rows.size > 0 && rows.has(0) && [...rows.values()].some((x) => x.last) && rows.size === Math.max(...rows.keys()) + 1;
   if (rows.size && !complete()) {
     const box = await listLocator.boundingBox();
-    if (box) {
-      await page.mouse.move(box.x + box.width / 2, box.y + Math.min(box.height / 2, 30));
-      let net = 0;
-      for (const dy of [120, -120]) {
-        let stale = 0;
-        for (let i = 0; i < maxRounds && !complete() && stale < 4; i++) {
-          const before = rows.size;
-          await page.mouse.wheel(0, dy);
-          net += Math.sign(dy);
-          await sleep(50);
-          add(await read());
-          stale = rows.size === before ? stale + 1 : 0;
+    if (!box) throw new Error('a list with rows off screen is not on screen itself: it cannot be scrolled');
+    await page.mouse.move(box.x + box.width / 2, box.y + Math.min(box.height / 2, 30));
+    const start = r.scrollTop;
+    const atEnd = (dir) => (dir > 0 ? r.scrollTop + r.viewport >= r.scrollHeight - 0.5 : r.scrollTop <= 0.5);
+    const step = async (dir) => {
+      if (atEnd(dir)) return false;
+      const before = r.scrollTop;
+      // The first wheel event after the mouse comes over a list may scroll nothing: wheel again.
+      for (let attempt = 1; ; attempt++) {
+        await page.mouse.wheel(0, 120 * dir);
+        const moved = await scrolledFrom(read, before, 'the list (mouse wheel)', 1000).catch((e) => {
+          if (attempt >= 10) throw e;
+        });
+        if (moved) {
+          r = moved;
+          add(r);
+          return true;
         }
       }
-      for (; net > 0; net--) await page.mouse.wheel(0, -120); // back where the user left it
-      await sleep(50);
-      await page.mouse.move(0, 0);
+    };
+    for (const dir of [1, -1]) for (let i = 0; i < maxRounds && !complete() && (await step(dir)); i++);
+    // back where the user left it (to a wheel step)
+    for (let i = 0; i < maxRounds && Math.abs(r.scrollTop - start) >= 25; i++) {
+      const dir = r.scrollTop > start ? -1 : 1;
+      if (!(await step(dir).catch(() => false)) || Math.sign(start - r.scrollTop) !== dir) break;
+    }
+    await page.mouse.move(0, 0);
+    if (!complete()) {
+      const idx = [...rows.keys()].sort((a, b) => a - b);
+      throw new Error(`read the list's rows ${idx[0]}..${idx.at(-1)} (${rows.size} rows) but not all of it, though the list scrolled from end to end`);
     }
   }
-  return [...rows.values()].sort((a, b) => a.index - b.index).map((r) => r.data);
+  return [...rows.values()].sort((a, b) => a.index - b.index).map((x) => x.data);
 }
 
 /**
  * Reads all lines of a Monaco editor; returns an array of strings. When lines are off screen it
- * calls `focus()` and scrolls with Alt+PageUp / Alt+PageDown, which do not move the cursor.
+ * calls `focus()` and scrolls with Alt+PageUp / Alt+PageDown, which do not move the cursor, and
+ * then back to where the view was. A line is placed by its number in the gutter, drawn at the
+ * same height; in an editor without line numbers (an output channel), by its top / the line
+ * height (there a view zone above a line, such as a CodeLens, would read as a blank line).
  */
 async function readEditorLines(page, editorLocator, { focus, maxRounds = 500 } = {}) {
   const read = () =>
     editorLocator.evaluate((ed) => {
-      const lines = [...ed.querySelectorAll('.view-lines .view-line')].map((l) => ({
-        top: parseFloat(l.style.top),
-        h: parseFloat(l.style.height) || parseFloat(l.style.lineHeight) || 19,
-        text: l.textContent.replace(/\u00a0/g, ' '),
-      }));
+      const numbers = new Map();
+      for (const d of ed.querySelectorAll('.margin-view-overlays > div')) {
+        const n = Number(d.querySelector('.line-numbers')?.textContent.trim());
+        if (Number.isInteger(n) && n > 0) numbers.set(parseFloat(d.style.top), n);
+      }
+      const lines = [...ed.querySelectorAll('.view-lines .view-line')].map((l) => {
+        const top = parseFloat(l.style.top);
+        const h = parseFloat(l.style.height) || parseFloat(l.style.lineHeight) || 19;
+        return { top, h, index: numbers.size ? (numbers.get(top) ?? 0) - 1 : Math.round(top / h), text: l.textContent.replace(/\u00a0/g, ' ') };
+      });
+      const content = ed.querySelector('.lines-content');
+      const viewLines = ed.querySelector('.view-lines');
       const viewport = ed.querySelector('.monaco-scrollable-element')?.clientHeight || ed.clientHeight;
-      return { lines, viewport };
+      // The gutter can be drawn a frame after the lines: until each line has its number, the read is not whole.
+      const drawn = !numbers.size || lines.every((l) => l.index >= 0);
+      return { lines, drawn, viewport, scrollTop: -parseFloat(content?.style.top || '0') || 0, scrollHeight: parseFloat(viewLines?.style.height || '0') || 0 };
     });
   const byLine = new Map();
-  let viewport = 0;
-  const add = ({ lines, viewport: v }) => {
-    viewport = v;
-    for (const l of lines) byLine.set(Math.round(l.top / l.h), { text: l.text, bottom: l.top + l.h });
+  const seen = []; // [from, to] px ranges that were on screen
+  const add = (x) => {
+    for (const l of x.lines) if (l.index >= 0) byLine.set(l.index, l.text);
+    seen.push([x.scrollTop, x.scrollTop + x.viewport]);
+    debug(`readEditorLines: at ${x.scrollTop}+${x.viewport} of ${x.scrollHeight} px: lines ${Math.min(...x.lines.map((l) => l.index))}..${Math.max(...x.lines.map((l) => l.index))}, drawn to ${Math.max(0, ...x.lines.map((l) => l.top + l.h))} px`);
   };
-  const firstShown = (r) => Math.min(...r.lines.map((l) => Math.round(l.top / l.h)));
-  const initial = await read();
-  add(initial);
-  const startLine = firstShown(initial);
-  const fits = () => byLine.has(0) && Math.max(0, ...[...byLine.values()].map((l) => l.bottom)) <= viewport;
-  if (!fits()) {
+  let r = await waitFor(
+    async () => {
+      const x = await read();
+      return x.drawn ? x : false;
+    },
+    { timeoutMs: 10_000, intervalMs: 25, message: 'the editor to draw the numbers of its lines' },
+  );
+  add(r);
+  const atTop = () => r.scrollTop <= 0.5;
+  const atBottom = () => r.scrollTop + r.viewport >= r.scrollHeight - 0.5;
+  // All on screen as it is: the view is at the top, and the last line drawn ends above its
+  // bottom with nothing below but the room to scroll past the end (the view's height less a
+  // line). A view zone, such as a CodeLens, at the bottom of the view can hide lines below: the
+  // height to scroll through says so.
+  const lastBottom = Math.max(0, ...r.lines.map((l) => l.top + l.h));
+  const lineHeight = r.lines[0]?.h || 19;
+  const allShown = atTop() && (atBottom() || (lastBottom < r.viewport - 0.5 && lastBottom >= r.scrollHeight - (r.viewport - lineHeight) - 1));
+  if (!allShown) {
+    if (!r.scrollHeight) throw new Error('readEditorLines: the editor does not say how high its text is (.view-lines has no height)');
     if (!focus) throw new Error('the editor has more lines than fit on screen and cannot be scrolled');
     await focus();
     const focused = await editorLocator.evaluate((ed) => ed.contains(document.activeElement));
     if (!focused) throw new Error('could not give the keyboard focus to the editor to scroll through its lines');
-    for (let i = 0; i < maxRounds && !byLine.has(0); i++) {
-      await page.keyboard.press('Alt+PageUp');
-      await sleep(40);
-      add(await read());
-    }
-    // Down to the end: until the view stops moving (not until no new line shows: going down
-    // from the top, the first pages may hold only lines already read from where the view was).
-    let stale = 0;
-    let first = firstShown(await read());
-    for (let i = 0; i < maxRounds && stale < 3; i++) {
-      await page.keyboard.press('Alt+PageDown');
-      await sleep(40);
-      const r = await read();
-      add(r);
-      const now = firstShown(r);
-      stale = now === first ? stale + 1 : 0;
-      first = now;
-    }
-    // back where the user was: the same first line on screen (the cursor never moved)
-    const pageLines = Math.max(1, Math.floor(viewport / 19) - 2);
-    let last;
-    let stuck = 0;
-    for (let i = 0; i < maxRounds && stuck < 5; i++) {
-      const shown = firstShown(await read());
-      const diff = shown - startLine;
-      if (diff === 0) break;
-      // a position the view cannot take (the text changed meanwhile): leave it where it is
-      stuck = shown === last ? stuck + 1 : 0;
-      last = shown;
-      const key = Math.abs(diff) > pageLines ? (diff > 0 ? 'Alt+PageUp' : 'Alt+PageDown') : diff > 0 ? 'Control+ArrowUp' : 'Control+ArrowDown';
+    const start = r.scrollTop;
+    const step = async (key, timeoutMs) => {
+      const before = r.scrollTop;
       await page.keyboard.press(key);
-      await sleep(20);
+      r = await scrolledFrom(read, before, `the editor (${key})`, timeoutMs);
+      add(r);
+    };
+    for (let i = 0; i < maxRounds && !atTop(); i++) await step('Alt+PageUp');
+    for (let i = 0; i < maxRounds && !atBottom(); i++) await step('Alt+PageDown');
+    // What was on screen covers the text without a gap (a view that moved more than a page would leave one).
+    seen.sort((a, b) => a[0] - b[0]);
+    let covered = 0;
+    for (const [from, to] of seen) if (from <= covered + 0.5) covered = Math.max(covered, to);
+    if (covered < r.scrollTop + r.viewport - 0.5) throw new Error(`readEditorLines: the lines from ${covered} px down to ${r.scrollTop} px were never on screen while reading`);
+    // Back where the user was: the same scroll position (the cursor never moved).
+    for (let i = 0; i < maxRounds; i++) {
+      const diff = r.scrollTop - start;
+      if (Math.abs(diff) <= lineHeight / 2) break;
+      const key = Math.abs(diff) > r.viewport - lineHeight ? (diff > 0 ? 'Alt+PageUp' : 'Alt+PageDown') : diff > 0 ? 'Control+ArrowUp' : 'Control+ArrowDown';
+      // a position the view cannot take (the text changed meanwhile): leave it where it is
+      if (!(await step(key, 3000).then(() => true, () => false))) break;
     }
   }
   const max = byLine.size ? Math.max(...byLine.keys()) : -1;
   const out = [];
-  for (let i = 0; i <= max; i++) out.push(byLine.get(i)?.text ?? '');
+  for (let i = 0; i <= max; i++) out.push(byLine.get(i) ?? '');
   return out;
 }
 
@@ -1099,18 +1160,23 @@ async function outputChannelText_(page, channelName, { timeoutMs = 15_000 } = {}
     },
     { timeoutMs, message: () => `the Output panel to offer a channel "${channelName}"; it offered: ${names.join(', ') || '(none)'}` },
   );
+  const editor = page.locator('.part.panel .output-view .monaco-editor, #workbench\\.panel\\.output .monaco-editor').filter({ visible: true }).first();
   const current = await select.evaluate((s) => s.options[s.selectedIndex]?.textContent || '');
   if (norm(current) !== channelName) {
+    // The channel shown is the editor's document (its data-uri): wait for the switch to reach it,
+    // then for the next frame to draw it, so that the lines read are the new channel's.
+    const shownUri = () => editor.getAttribute('data-uri', { timeout: 1000 }).catch(() => null);
+    const before = await shownUri();
     await select.selectOption({ label: channelName });
-    await waitFor(async () => norm(await select.evaluate((s) => s.options[s.selectedIndex]?.textContent || '')) === channelName, {
-      timeoutMs: 5000,
+    await waitFor(async () => norm(await select.evaluate((s) => s.options[s.selectedIndex]?.textContent || '')) === channelName && (await shownUri()) !== before, {
+      timeoutMs: 10_000,
       message: `the Output panel to switch to "${channelName}"`,
     });
-    await sleep(300);
+    await nextFrames(page);
   }
-  const editor = page.locator('.part.panel .output-view .monaco-editor, #workbench\\.panel\\.output .monaco-editor').filter({ visible: true }).first();
   await editor.waitFor({ state: 'visible', timeout: 5000 });
   const focus = async () => {
+    if (await editor.evaluate((ed) => ed.contains(document.activeElement))) return;
     await runCommand_(page, 'Output: Focus on Output View').catch(() => {});
     if (!(await editor.evaluate((ed) => ed.contains(document.activeElement)))) {
       const box = await editor.boundingBox();
@@ -1169,7 +1235,7 @@ export async function statusBarItems(page) {
  * Playwright FrameLocator: `await webviewFrame(page).locator('svg text').allTextContents()`.
  */
 export function webviewFrame(page) {
-  return page.frameLocator('iframe.webview.ready').first().frameLocator('iframe#active-frame, iframe').first();
+  return page.frameLocator('iframe.webview.ready:visible').first().frameLocator('iframe#active-frame, iframe').first();
 }
 
 /** Waits until the webview on screen has `selector` and returns its text contents. */

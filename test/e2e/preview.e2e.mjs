@@ -43,7 +43,7 @@ function lineOf(text, re) {
   return i + 1;
 }
 
-/** The lines that hold something (CodeLenses read as blank lines between editor lines). */
+/** The lines that hold something (texts are compared without their blank lines). */
 const filled = (text) => text.split('\n').filter((l) => l.trim()).join('\n');
 
 /** Ctrl+Z until the editor shows `text` again. */

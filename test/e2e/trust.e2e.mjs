@@ -44,8 +44,17 @@ function lineOf(text, re) {
   return i + 1;
 }
 
-/** The lines that hold something (CodeLenses read as blank lines between editor lines). */
+/** The lines that hold something (texts are compared without their blank lines). */
 const filled = (text) => text.split('\n').filter((l) => l.trim()).join('\n');
+
+/** Where `shown` parts from `expected`, for an error message: the first line that differs. */
+function firstDifference(shown, expected) {
+  const a = shown.split('\n');
+  const b = expected.split('\n');
+  const i = a.findIndex((l, k) => l !== b[k]);
+  if (i < 0) return `${a.length} lines where ${b.length} were expected`;
+  return `at line ${i + 1} of what holds something: ${JSON.stringify(a[i])} where ${JSON.stringify(b[i] ?? '(the end)')} was expected`;
+}
 
 /** The number in the PromptManager status bar item ("PromptManager 2"), or undefined. */
 async function statusErrorCount(page) {
@@ -137,7 +146,14 @@ describe('PromptManager in an untrusted workspace (Restricted Mode)', { timeout:
     await screenshot(page, 'trust-03-completions');
     await pressKeys(page, 'Escape');
     await runCommand(page, 'File: Revert File');
-    await waitFor(async () => filled(await editorText(page)) === filled(rulesText), { timeoutMs: 15_000, message: 'composition_rules.yaml to be reverted' });
+    let shown = '';
+    await waitFor(
+      async () => {
+        shown = await editorText(page);
+        return filled(shown) === filled(rulesText);
+      },
+      { timeoutMs: 15_000, message: () => `composition_rules.yaml to be reverted; the editor showed ${firstDifference(filled(shown), filled(rulesText))}` },
+    );
     await waitForProblems(page, (es) => !es.some((e) => e.code === 'unknown-template' && /extract_no_such_template/.test(e.message)), {
       timeoutMs: 30_000,
       description: 'no unknown-template error after reverting',
