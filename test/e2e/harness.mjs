@@ -352,6 +352,7 @@ export async function openWorkbench(url, folder, { viewport = { width: 1400, hei
   try {
     await page.goto(folder ? workbenchUrl(url, folder) : url, { timeout: timeoutMs });
     if (process.env.PROMPTMANAGER_E2E_DEBUG) await traceKeysAndToasts(page);
+    await trackCodeLenses(page);
     await settleWorkbench(page, { folder, timeoutMs });
   } catch (e) {
     await screenshot(page, 'openWorkbench-failed').catch(() => {});
@@ -944,17 +945,121 @@ async function openFile_(page, relativePath, { timeoutMs = 20_000 } = {}) {
     async () => {
       const tab = page.locator('.editor-group-container.active .tab.active .monaco-icon-label').first();
       const label = (await tab.getAttribute('aria-label').catch(() => '')) || '';
-      return label.replace(/\\/g, '/').endsWith(`/${relPosix}`) && (await editorHasFocus(page));
+      return label.replace(/\\/g, '/').endsWith(`/${relPosix}`);
     },
-    { timeoutMs: 10_000, message: `the editor for "${relPosix}" to be the active tab with the keyboard focus` },
+    { timeoutMs: 15_000, message: `the editor for "${relPosix}" to be the active tab` },
   );
+  // Quick Open gives the focus back to where it was as it closes, which on a loaded machine can
+  // come after the editor took it: give it to the editor again.
+  await focusEditorElement(page, await activeEditor(page), `the editor for "${relPosix}"`);
+}
+
+/** Gives the keyboard focus to `editor` (a .monaco-editor locator) through its input element: the cursor stays where it is. */
+async function focusEditorElement(page, editor, what = 'the editor') {
+  const hasFocus = () => editor.evaluate((e) => e.contains(document.activeElement)).catch(() => false);
+  if (await hasFocus()) return;
+  await closeQuickInput(page);
+  await editor.locator('.native-edit-context, textarea.inputarea').first().focus();
+  await waitFor(hasFocus, { timeoutMs: 10_000, message: `${what} to take the keyboard focus` });
 }
 
 async function focusEditor(page) {
   if (await editorHasFocus(page)) return;
   await closeQuickInput(page);
   await page.keyboard.press('Control+1'); // View: Focus First Editor Group
-  await waitFor(() => editorHasFocus(page), { timeoutMs: 5000, message: 'a text editor to have the keyboard focus (open a file first)' });
+  await waitFor(() => editorHasFocus(page), { timeoutMs: 10_000, message: 'a text editor to have the keyboard focus (open a file first)' });
+}
+
+// CodeLenses. VS Code asks for an editor's CodeLenses again after each change, and lets the
+// extension host drop the commands of the old ones once it has drawn the new ones on screen.
+// Lenses off screen at that moment keep their old links until a scroll brings them into view and
+// VS Code draws them again, a debounce later (250 ms and more, seconds on a loaded machine): a
+// click on such a link runs a command that is gone ("Actual command not found"). A user does not
+// click that fast after scrolling; the harness waits for the lens to be drawn after the scroll.
+
+/**
+ * Keeps, in the page, the order in which CodeLens links were drawn and editors scrolled (a
+ * counter): a link drawn after its editor last scrolled is one VS Code refreshed on screen.
+ */
+async function trackCodeLenses(page) {
+  await page.evaluate(() => {
+    if (window.__pmE2eLens) return;
+    const st = (window.__pmE2eLens = { tick: 0, clicks: 0, drawn: new WeakMap(), scrolled: new WeakMap() });
+    const tops = new WeakMap();
+    const onScroll = new MutationObserver((records) => {
+      for (const { target } of records) {
+        if (tops.get(target) === target.style.top) continue;
+        tops.set(target, target.style.top);
+        const editor = target.closest('.monaco-editor');
+        if (editor) st.scrolled.set(editor, ++st.tick);
+      }
+    });
+    const watch = (root) => {
+      const all = (sel) => (root.matches?.(sel) ? [root] : []).concat([...(root.querySelectorAll?.(sel) ?? [])]);
+      for (const a of all('.codelens-decoration a')) st.drawn.set(a, ++st.tick);
+      for (const c of all('.lines-content')) {
+        tops.set(c, c.style.top);
+        onScroll.observe(c, { attributes: true, attributeFilter: ['style'] });
+      }
+    };
+    watch(document.body);
+    new MutationObserver((records) => {
+      for (const r of records) for (const n of r.addedNodes) if (n.nodeType === 1) watch(n);
+    }).observe(document.body, { childList: true, subtree: true });
+  });
+}
+
+/**
+ * Clicks the CodeLens link `title` (string: its exact text; RegExp: test) that sits right above
+ * the line of the active editor matching `lineRe`, once VS Code has drawn it since the editor last
+ * scrolled (see above). The line must be on screen (goToLine first).
+ */
+async function clickCodeLens_(page, title, lineRe, { timeoutMs = 30_000 } = {}) {
+  debug(`clickCodeLens ${title} ${lineRe}`);
+  const deadline = Date.now() + timeoutMs;
+  let lenses = [];
+  for (;;) {
+    const id = await waitFor(
+      async () => {
+        const r = await page.evaluate(
+          ({ title, lineRe }) => {
+            const st = window.__pmE2eLens;
+            if (!st) throw new Error('clickCodeLens: the page does not track CodeLenses (open it with openWorkbench)');
+            const match = (spec, s) => (spec.source !== undefined ? new RegExp(spec.source, spec.flags).test(s) : s === spec.text);
+            const editor = [...document.querySelectorAll('.editor-group-container.active .editor-instance .monaco-editor')].find((e) => e.getClientRects().length > 0);
+            if (!editor) return { lenses: [] };
+            const clean = (s) => s.replace(/\u00a0/g, ' ');
+            const lines = [...editor.querySelectorAll('.view-line')].map((l) => ({ top: l.getBoundingClientRect().top, text: clean(l.textContent) })).sort((a, b) => a.top - b.top);
+            const scrolled = st.scrolled.get(editor) ?? 0;
+            const found = [];
+            let target;
+            for (const d of editor.querySelectorAll('.codelens-decoration')) {
+              const below = lines.find((l) => l.top > d.getBoundingClientRect().top);
+              for (const a of d.querySelectorAll('a')) {
+                const lens = { text: clean(a.textContent).trim(), line: below ? below.text : '', drawnSinceScroll: (st.drawn.get(a) ?? 0) >= scrolled };
+                found.push(lens);
+                if (!target && lens.drawnSinceScroll && match(title, lens.text) && below && match(lineRe, below.text)) target = a;
+              }
+            }
+            if (!target) return { lenses: found };
+            const id = String(++st.clicks);
+            target.setAttribute('data-pm-e2e-lens', id);
+            return { lenses: found, id };
+          },
+          { title: title instanceof RegExp ? { source: title.source, flags: title.flags } : { text: String(title) }, lineRe: { source: lineRe.source, flags: lineRe.flags } },
+        );
+        lenses = r.lenses;
+        return r.id ?? false;
+      },
+      {
+        timeoutMs: Math.max(1000, deadline - Date.now()),
+        message: () => `a CodeLens "${title}" right above a line matching ${lineRe}, drawn since the editor last scrolled; the lenses on screen: ${JSON.stringify(lenses)}`,
+      },
+    );
+    // Drawn again between finding it and clicking it: find it again.
+    if (await page.locator(`[data-pm-e2e-lens="${id}"]`).click({ timeout: 3000 }).then(() => true, () => false)) return;
+    if (Date.now() > deadline) throw new Error(`clickCodeLens: the CodeLens "${title}" above ${lineRe} kept being drawn again before it could be clicked`);
+  }
 }
 
 /**
@@ -966,6 +1071,11 @@ async function focusEditor(page) {
 export async function typeInEditor(page, text, { paste = false, delay = 0 } = {}) {
   await focusEditor(page);
   if (!paste) return page.keyboard.type(text, { delay });
+  // VS Code applies a paste a moment after the event (it asks its paste providers first): the
+  // paste has landed when the cursor has moved (the status bar's "Ln, Col"); keys pressed before
+  // would go where the cursor was.
+  const cursor = async () => (await statusBarItems(page)).find((t) => /^Ln \d+, Col \d+/.test(t)) ?? null;
+  const before = await waitFor(cursor, { timeoutMs: 10_000, message: 'the status bar to show the cursor position (Ln, Col)' });
   const handled = await page.evaluate((t) => {
     const dt = new DataTransfer();
     dt.setData('text/plain', t);
@@ -974,6 +1084,7 @@ export async function typeInEditor(page, text, { paste = false, delay = 0 } = {}
     return ev.defaultPrevented;
   }, text);
   if (!handled) throw new Error('typeInEditor: the editor did not take the pasted text');
+  if (text) await waitFor(async () => (await cursor()) !== before, { timeoutMs: 15_000, intervalMs: 50, message: `the pasted text to land in the editor (the cursor stayed at ${before})` });
 }
 
 /** Presses keys in the active editor (giving it the focus back first), e.g. 'Control+End', 'Control+Z'. */
@@ -999,9 +1110,11 @@ async function goToLine_(page, line, column = 1) {
 
 /** The text of the active editor as shown on screen (all lines, scrolling through them). */
 async function editorText_(page) {
+  debug('editorText');
   const ed = await activeEditor(page);
   if ((await ed.count()) === 0) throw new Error('editorText: no text editor is open');
-  return (await readEditorLines(page, ed, { focus: () => focusEditor(page) })).join('\n');
+  // The editor read takes the focus itself (Ctrl+1 would give it to the first group's editor).
+  return (await readEditorLines(page, ed, { focus: () => focusEditorElement(page, ed, 'the editor read') })).join('\n');
 }
 
 /**
@@ -1283,6 +1396,7 @@ export async function launch({ vsix, folder, settings, env, workspaceTrust, view
 
 export const openFile = (page, ...a) => withFailureShot(page, 'openFile', () => openFile_(page, ...a));
 export const goToLine = (page, ...a) => withFailureShot(page, 'goToLine', () => goToLine_(page, ...a));
+export const clickCodeLens = (page, ...a) => withFailureShot(page, 'clickCodeLens', () => clickCodeLens_(page, ...a));
 export const editorText = (page, ...a) => withFailureShot(page, 'editorText', () => editorText_(page, ...a));
 export const quickPickItems = (page, ...a) => withFailureShot(page, 'quickPickItems', () => quickPickItems_(page, ...a));
 export const selectQuickPickItem = (page, ...a) => withFailureShot(page, 'selectQuickPickItem', () => selectQuickPickItem_(page, ...a));

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
+  clickCodeLens,
   completionItems,
   editorText,
   examplesCopy,
@@ -21,6 +22,7 @@ import {
   goToLine,
   launch,
   openFile,
+  outputChannelText,
   pressInEditor,
   pressKeys,
   projectVsix,
@@ -57,36 +59,11 @@ async function undoUntil(page, text) {
   );
 }
 
-/**
- * The CodeLens decorations of the active editor, each with the text of the editor line right
- * below it (the line it belongs to), as a user sees them.
- */
-async function lensesAbove(page) {
-  return page.evaluate(() => {
-    const editor = [...document.querySelectorAll('.editor-group-container.active .monaco-editor')].find((e) => e.getClientRects().length > 0);
-    if (!editor) return [];
-    const lines = [...editor.querySelectorAll('.view-line')].map((l) => ({ top: l.getBoundingClientRect().top, text: l.textContent.replace(/\u00a0/g, ' ') })).sort((a, b) => a.top - b.top);
-    return [...editor.querySelectorAll('.codelens-decoration')].map((d, index) => {
-      const top = d.getBoundingClientRect().top;
-      const below = lines.find((l) => l.top > top);
-      return { index, text: d.textContent.replace(/\u00a0/g, ' ').trim(), line: below ? below.text : '' };
-    });
-  });
-}
-
 /** Clicks the `Preview` CodeLens that sits right above the editor line matching `lineRe`. */
-async function clickPreviewLens(page, lineRe) {
-  let lenses = [];
-  await waitFor(
-    async () => {
-      lenses = await lensesAbove(page);
-      return lenses.some((l) => /Preview/.test(l.text) && lineRe.test(l.line));
-    },
-    { timeoutMs: 30_000, message: () => `a Preview CodeLens right above a line matching ${lineRe}; lenses: ${JSON.stringify(lenses)}` },
-  );
-  const lens = lenses.find((l) => /Preview/.test(l.text) && lineRe.test(l.line));
-  await page.locator('.editor-group-container.active .codelens-decoration').nth(lens.index).locator('a', { hasText: 'Preview' }).first().click();
-}
+const clickPreviewLens = (page, lineRe) => clickCodeLens(page, 'Preview', lineRe);
+
+const END_RE = /^=== End of run \S+( \((interrupted|refused)\))? ===$/gm;
+const countEnds = (t) => (t.match(END_RE) ?? []).length;
 
 /** The active editor's text once it holds `pattern` (the preview opens beside and takes the focus). */
 async function previewText(page, pattern, what) {
@@ -233,14 +210,28 @@ describe('PromptManager previews and template-side diagnostics in VS Code (code-
   });
 
   test('after the run, the step preview takes the previous step\'s output from it', async () => {
+    // A run of complete_analysis of its own, from the Run CodeLens over the composition.
+    await pressKeys(page, 'Control+1');
     await openFile(page, 'composition_rules.yaml');
+    const ends = countEnds(await outputChannelText(page, CHANNEL));
+    await goToLine(page, lineOf(rulesText, /^ {2}complete_analysis:$/), 1);
+    await clickCodeLens(page, 'Run', /^ {2}complete_analysis:$/);
+    await waitFor(async () => (await quickPickItems(page).catch(() => [])).some((i) => i.label === 'No service'), { timeoutMs: 15_000, message: 'the service picker' });
+    await selectQuickPickItem(page, 'No service');
+    await waitFor(async () => (await quickPickItems(page).catch(() => [])).some((i) => i.label === 'complete_analysis.json'), { timeoutMs: 15_000, message: 'the context picker of the run' });
+    await selectQuickPickItem(page, 'complete_analysis.json');
+    const out = await waitForOutput(page, CHANNEL, (t) => countEnds(t) > ends, { timeoutMs: 90_000 });
+    assert.match(out.slice(out.lastIndexOf('=== Run ')), /^Run (vscode-\S+) of complete_analysis: succeeded in /m);
+
+    await pressKeys(page, 'Control+1');
     await goToLine(page, lineOf(rulesText, /^\s+template: analysis\/summary$/), 1);
     await clickPreviewLens(page, /^\s+template: analysis\/summary$/);
     await waitFor(async () => (await quickPickItems(page).catch(() => [])).some((i) => i.label === 'complete_analysis.json'), { timeoutMs: 15_000, message: 'the context picker' });
     await selectQuickPickItem(page, 'complete_analysis.json');
     await waitFor(async () => (await quickPickItems(page).catch(() => [])).some((i) => /As the context says/.test(i.label)), { timeoutMs: 15_000, message: 'the overrides picker' });
     await selectQuickPickItem(page, /As the context says/);
-    const text = await previewText(page, /^steps\.extract: from run vscode-\S+ \(succeeded\)$/m, 'the extract output of the last run');
+    const runId = /^Run (vscode-\S+) of complete_analysis: succeeded in /m.exec(out.slice(out.lastIndexOf('=== Run ')))[1];
+    const text = await previewText(page, new RegExp(`^steps\\.extract: from run ${runId} \\(succeeded\\)$`, 'm'), `the extract output of run ${runId}`);
     assert.doesNotMatch(text, /not run yet/);
     await screenshot(page, 'preview-10-step-from-last-run');
   });
@@ -271,6 +262,7 @@ describe('PromptManager previews and template-side diagnostics in VS Code (code-
   });
 
   test('depends_on with no step left to add offers no words; a misspelt template suggests the one it extends', async () => {
+    await pressKeys(page, 'Control+1');
     await openFile(page, 'composition_rules.yaml');
     // extract, the first step, which every other step of complete_analysis runs after.
     const line = lineOf(rulesText, /^\s+template: analysis\/extract$/);
