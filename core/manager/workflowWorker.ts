@@ -88,6 +88,15 @@ export class WorkflowWorker {
     return this.worker.active;
   }
 
+  /**
+   * A run's composition and step ids in declaration order (`onJob`'s `step` indexes them), from
+   * its spec in Redis; undefined once the run is no longer kept. For logs that name the steps.
+   */
+  async runSteps(runId: string): Promise<{ composition: string; steps: string[] } | undefined> {
+    const spec = await this.worker.store.spec(runId);
+    return spec && { composition: spec.composition.name, steps: spec.composition.steps.map((s) => s.id) };
+  }
+
   private serve(snapshot: EngineSnapshot): void {
     const pin = this.manager.configurationPin(snapshot);
     this.served.delete(pin);
