@@ -84,12 +84,16 @@ export class StepProcessor {
 
   // ---------------------------------------------------------------- the run's own jobs
 
-  /** A start job: creates the run (unless it exists) and sets it going. */
-  async start(spec: RunSpec, create: () => Promise<Advance | { kind: 'exists'; now: number }>): Promise<void> {
+  /**
+   * A start job: creates the run (unless it exists) and sets it going. `first`: this is the
+   * job's first run (no attempt made, none stalled), so no job of any step of the run exists
+   * yet, and it may run a first step itself that the starter's creation gave a slot.
+   */
+  async start(spec: RunSpec, create: () => Promise<Advance | { kind: 'exists'; now: number }>, first = false): Promise<void> {
     const r = await create();
-    if (r.kind !== 'ok') return this.resume(spec);
     const eager = this.budget();
-    await this.follow(spec, r, eager);
+    if (r.kind === 'ok') await this.follow(spec, r, eager);
+    else await this.resume(spec, first ? eager : undefined);
     await this.runEager(spec, eager);
   }
 
@@ -97,12 +101,20 @@ export class StepProcessor {
     return { left: this.deps.eagerSteps ?? DEFAULT_EAGER_STEPS };
   }
 
-  /** Redoes whatever a worker that died may have left undone after a step finished. */
-  async resume(spec: RunSpec): Promise<void> {
+  /** Redoes what a dead worker may have left undone after a step finished; with `eager` (a first start job: no step has a job yet), one render-only step holding a slot is left to this job. */
+  async resume(spec: RunSpec, eager?: EagerBudget): Promise<void> {
     const p = await this.deps.store.pending(spec.id);
     if (p.state === 'finishing') return this.finalize(spec, p.status as FinalRunStatus);
     if (p.state !== 'running') return;
-    if (p.slotted.length) await this.deps.enqueue(spec, p.slotted);
+    let slotted = p.slotted;
+    if (eager && eager.left > 0 && (this.deps.accepting?.() ?? true)) {
+      const k = slotted.findIndex((i) => spec.composition.steps[i]!.model === undefined);
+      if (k >= 0) {
+        eager.next = { step: slotted[k]! };
+        slotted = slotted.filter((_, j) => j !== k);
+      }
+    }
+    if (slotted.length) await this.deps.enqueue(spec, slotted);
     if (p.deciding.length) {
       const r = await this.deps.store.settle(spec.id, await this.decide(spec, p.deciding));
       if (r.kind === 'ok') await this.follow(spec, r);

@@ -152,7 +152,7 @@ export class DistributedStepWorker {
     if (d.kind === 'start') {
       const spec = specFromJSON(d.spec);
       const init = runInit(spec, this.prefix, this.opts.historyTtlMs);
-      await this.processor.start(spec, () => this.store.create(spec, init));
+      await this.processor.start(spec, () => this.store.create(spec, init), job.attemptsMade === 0 && !job.stalledCounter);
       if (spec.composition.timeoutMs !== undefined) await this.enqueuer.timeout(spec.id, spec.composition.timeoutMs);
       this.opts.onJob?.('start', 'done', { runId: d.run });
       return;

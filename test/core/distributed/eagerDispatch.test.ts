@@ -106,12 +106,11 @@ describe('eager dispatch on the bullmq back end', { skip: unavailable ?? false }
       const r = await t.m.executeWorkflow('chain', { name: 'x' }, { workflowId: `chain-${n}` });
       assert.equal(r.status, 'succeeded', JSON.stringify(r.error));
       assert.equal(Object.keys(r.outputs).length, 10);
-      // s0's job (the starter created the run and its first step's slot) runs s1..s4 itself; s5
-      // goes to the queue, and its job runs s6..s9. A job's own step is reported after the
-      // steps it ran eagerly.
+      // The run's start job runs s0..s3 itself; s4 goes to the queue, and its job runs s5..s8;
+      // s9 through the queue. A job's own step is reported after the steps it ran eagerly.
       assert.deepEqual(
         t.seen.map((s) => `${s.step}${s.eager ? '*' : ''}`),
-        ['s1*', 's2*', 's3*', 's4*', 's0', 's6*', 's7*', 's8*', 's9*', 's5'],
+        ['s0*', 's1*', 's2*', 's3*', 's5*', 's6*', 's7*', 's8*', 's4', 's9'],
       );
     } finally {
       await t.close();
@@ -138,8 +137,8 @@ describe('eager dispatch on the bullmq back end', { skip: unavailable ?? false }
       assert.equal(r.outputs.b, 'model: step of x');
       const b = t.seen.filter((s) => s.step === 'b');
       assert.deepEqual(b.map((s) => [s.eager, s.outcome]), [[false, 'done']]);
-      // c, which b made ready, ran eagerly in b's job.
-      assert.deepEqual(t.seen.filter((s) => s.step !== 'b').map((s) => `${s.step}${s.eager ? '*' : ''}`), ['a', 'c*']);
+      // a ran in the run's start job; c, which b made ready, ran eagerly in b's job.
+      assert.deepEqual(t.seen.filter((s) => s.step !== 'b').map((s) => `${s.step}${s.eager ? '*' : ''}`), ['a*', 'c*']);
     } finally {
       await t.close();
     }
@@ -207,7 +206,7 @@ describe('eager dispatch on the bullmq back end', { skip: unavailable ?? false }
       await second.close(2000);
       assert.equal(r.status, 'succeeded', JSON.stringify(r.error));
       const first = t.seen.filter((s) => s.who === 'first').map((s) => `${s.step}${s.eager ? '*' : ''}`);
-      assert.deepEqual(first, ['s1*', 's0'], 'the closing worker finished its step and ran nothing after it');
+      assert.deepEqual(first, ['s0*', 's1*'], 'the closing worker finished its step and ran nothing after it');
       assert.ok(t.seen.some((s) => s.who === 'second' && s.step === 's2' && !s.eager), 's2 came to the other worker as a job');
       assert.equal(t.seen.filter((s) => s.step === 's9').length, 1);
     } finally {
