@@ -70,7 +70,7 @@ function workspace(rules) {
 }
 
 function worker(dir, url, prefix, who, concurrency, record = false, eager = '') {
-  const child = spawn(process.execPath, [...(process.env.PM_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.PM_BENCH_PROF] : []), path.join(root, 'bench', 'distributedWorker.cjs'), dir, url, prefix, who, String(concurrency), record ? '1' : '0', String(eager)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.PM_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.PM_BENCH_PROF] : []), ...(process.env.PM_BENCH_HEAPPROF ? ['--heap-prof', '--heap-prof-dir=' + process.env.PM_BENCH_HEAPPROF] : []), path.join(root, 'bench', 'distributedWorker.cjs'), dir, url, prefix, who, String(concurrency), record ? '1' : '0', String(eager)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = new Promise((resolve) => child.stdout.on('data', (d) => String(d).includes('ready') && resolve()));
   const exited = new Promise((resolve) => child.on('exit', resolve));
   return { child, ready, exited, who };

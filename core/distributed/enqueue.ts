@@ -81,7 +81,8 @@ export class Enqueuer {
       if (!list) byQueue.set(q, (list = []));
       list.push({ name: 'step', data: { kind: 'step', run: spec.id, step: i }, opts: stepJobOptions(spec.id, i, rank[i] ?? 1) });
     }
-    await Promise.all([...byQueue].map(([q, jobs]) => this.queue(q).addBulk(jobs)));
+    // One job is added alone: a pipeline (addBulk) costs more to build than the add it sends (ioredis copies every script BullMQ defined onto each).
+    await Promise.all([...byQueue].map(([q, jobs]) => (jobs.length === 1 ? this.queue(q).add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts) : this.queue(q).addBulk(jobs))));
   }
 
   /** The job of a step whose first `base` attempts ran eagerly, its next attempt due in `delayMs`. */
