@@ -82,13 +82,14 @@ function signals(): { stop: Promise<string>; dispose(): void } {
 }
 
 export async function workerCommand(argv: string[], io: WorkerIO): Promise<number> {
-  const args = parseArgs(argv, new Set(['log-jobs']), new Set(['dir', 'redis', 'concurrency', 'prefix', 'grace-ms']));
+  const args = parseArgs(argv, new Set(['log-jobs']), new Set(['dir', 'redis', 'concurrency', 'prefix', 'grace-ms', 'eager-steps']));
   if (args.positionals.length) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
   const env = io.env ?? ((n: string) => process.env[n]);
   const url = (args.flags.get('redis') as string | undefined) ?? backendFromEnv(env)?.connection.url;
   if (!url) throw new UsageError(`say where Redis is: --redis redis://HOST:PORT, or set ${REDIS_URL_ENV}`);
   const concurrency = whole('concurrency', args.flags.get('concurrency'), 1) ?? 4;
   const graceMs = whole('grace-ms', args.flags.get('grace-ms'), 0) ?? 30_000;
+  const eagerSteps = whole('eager-steps', args.flags.get('eager-steps'), 0);
   const prefix = args.flags.get('prefix') as string | undefined;
   const root = pickWorkspace(args.flags.get('dir') as string | undefined, io.cwd);
   const sig = io.stopSignal ? undefined : signals();
@@ -96,7 +97,7 @@ export async function workerCommand(argv: string[], io: WorkerIO): Promise<numbe
   const log = args.flags.has('log-jobs') ? jobLogger(() => started, (line) => io.stderr(`promptmanager worker: ${line}\n`)) : undefined;
   let worker: WorkflowWorker;
   try {
-    worker = started = await createWorkflowWorker({ root, connection: { url }, concurrency, ...(prefix ? { prefix } : {}), ...(log ? { onJob: log.onJob } : {}) });
+    worker = started = await createWorkflowWorker({ root, connection: { url }, concurrency, ...(prefix ? { prefix } : {}), ...(eagerSteps !== undefined ? { eagerSteps } : {}), ...(log ? { onJob: log.onJob } : {}) });
   } catch (e) {
     sig?.dispose();
     io.stderr(`promptmanager worker: ${e instanceof PromptError ? `[${e.code}] ` : ''}${e instanceof Error ? e.message : String(e)}\n`);

@@ -18,7 +18,8 @@ import type { ResponseCache } from '../workflow/responseCache.js';
 import { applyQueueLimits, ProviderBusy, RateLimitRequeue, SharedProviderLimits } from './providerLimits.js';
 import { RunStore } from './runStore.js';
 import { Enqueuer, runInit, specFromJSON } from './enqueue.js';
-import { RetryLater, StepProcessor } from './stepProcessor.js';
+import { StepProcessor } from './stepProcessor.js';
+import { RetryLater } from './stepErrors.js';
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -48,6 +49,10 @@ export class DistributedStepWorker {
       env: opts.env ?? ((n) => process.env[n]),
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
       enqueue: (spec, steps) => enqueuer.steps(spec, steps),
+      enqueueRetry: (spec, step, base, delayMs) => enqueuer.retry(spec, step, base, delayMs),
+      ...(opts.eagerSteps !== undefined ? { eagerSteps: opts.eagerSteps } : {}),
+      accepting: () => !this.closing,
+      onEager: (runId, step, outcome) => opts.onJob?.('step', outcome, { runId, step, eager: true }),
       onRunStop: (runId, f) => {
         let set = this.stopListeners.get(runId);
         if (!set) this.stopListeners.set(runId, (set = new Set()));
@@ -147,7 +152,7 @@ export class DistributedStepWorker {
     if (d.kind === 'start') {
       const spec = specFromJSON(d.spec);
       const init = runInit(spec, this.prefix, this.opts.historyTtlMs);
-      await this.processor.start(spec, () => this.store.create(spec, init));
+      await this.processor.start(spec, () => this.store.create(spec, init), job.attemptsMade === 0 && !job.stalledCounter);
       if (spec.composition.timeoutMs !== undefined) await this.enqueuer.timeout(spec.id, spec.composition.timeoutMs);
       this.opts.onJob?.('start', 'done', { runId: d.run });
       return;
@@ -163,7 +168,7 @@ export class DistributedStepWorker {
       this.opts.onJob?.('timeout', 'done', { runId: d.run });
       return;
     }
-    const attempt = job.attemptsMade + 1;
+    const attempt = job.attemptsMade + 1 + (d.base ?? 0);
     try {
       const outcome = await this.processor.step(spec, d.step, attempt, d.requeued?.[0] === attempt ? d.requeued[1] : 0);
       // The spec stays cached while the run goes on (it is large for a big composition, and never changes).

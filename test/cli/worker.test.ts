@@ -18,6 +18,12 @@ test('worker without a Redis URL: a usage error that says where to give it', () 
   assert.match(r.stderr, /--redis redis:\/\/HOST:PORT, or set PROMPTMANAGER_REDIS_URL/);
 });
 
+test('worker --eager-steps takes a whole number from 0, and says so otherwise', () => {
+  const r = spawnSync(process.execPath, [CLI, 'worker', '--dir', 'examples', '--redis', 'redis://127.0.0.1:1', '--eager-steps', '-1'], { cwd: REPO, encoding: 'utf8', env });
+  assert.equal(r.status, 64);
+  assert.match(r.stderr, /--eager-steps must be an integer of at least 0, got '-1'/);
+});
+
 const unavailable = redisMissingReason();
 if (unavailable) console.log(`# the CLI worker tests on Redis are skipped: ${unavailable}`);
 
