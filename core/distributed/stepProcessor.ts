@@ -89,11 +89,12 @@ export class StepProcessor {
    * job's first run (no attempt made, none stalled), so no job of any step of the run exists
    * yet, and it may run a first step itself that the starter's creation gave a slot.
    */
-  async start(spec: RunSpec, create: () => Promise<Advance | { kind: 'exists'; now: number }>, first = false): Promise<void> {
+  async start(spec: RunSpec, create: () => Promise<Advance | { kind: 'exists'; now: number }>, first = false, started?: () => void): Promise<void> {
     const r = await create();
     const eager = this.budget();
     if (r.kind === 'ok') await this.follow(spec, r, eager);
     else await this.resume(spec, first ? eager : undefined);
+    started?.();
     await this.runEager(spec, eager);
   }
 
@@ -243,9 +244,11 @@ export class StepProcessor {
    * the attempt (`requeues`: how often this attempt was sent back already); returns otherwise,
    * the outcome recorded.
    */
-  async step(spec: RunSpec, i: number, attempt: number, requeues = 0): Promise<StepOutcome> {
+  async step(spec: RunSpec, i: number, attempt: number, requeues = 0, finished?: (outcome: StepOutcome) => void): Promise<StepOutcome> {
     const eager = this.budget();
     const outcome = await this.attempt(spec, i, attempt, requeues, eager);
+    // Told before the steps the job runs eagerly, so that reports come in the order the steps end.
+    finished?.(outcome);
     await this.runEager(spec, eager);
     return outcome;
   }

@@ -152,9 +152,9 @@ export class DistributedStepWorker {
     if (d.kind === 'start') {
       const spec = specFromJSON(d.spec);
       const init = runInit(spec, this.prefix, this.opts.historyTtlMs);
-      await this.processor.start(spec, () => this.store.create(spec, init), job.attemptsMade === 0 && !job.stalledCounter);
+      // The run's deadline job before any step runs here (the starter added it too, unless it died first).
       if (spec.composition.timeoutMs !== undefined) await this.enqueuer.timeout(spec.id, spec.composition.timeoutMs);
-      this.opts.onJob?.('start', 'done', { runId: d.run });
+      await this.processor.start(spec, () => this.store.create(spec, init), job.attemptsMade === 0 && !job.stalledCounter, () => this.opts.onJob?.('start', 'done', { runId: d.run }));
       return;
     }
     const spec = await this.store.spec(d.run);
@@ -170,10 +170,9 @@ export class DistributedStepWorker {
     }
     const attempt = job.attemptsMade + 1 + (d.base ?? 0);
     try {
-      const outcome = await this.processor.step(spec, d.step, attempt, d.requeued?.[0] === attempt ? d.requeued[1] : 0);
+      const outcome = await this.processor.step(spec, d.step, attempt, d.requeued?.[0] === attempt ? d.requeued[1] : 0, (o) => this.opts.onJob?.('step', o, { runId: d.run, step: d.step }));
       // The spec stays cached while the run goes on (it is large for a big composition, and never changes).
       if (outcome === 'ended') this.processor.forget(d.run);
-      this.opts.onJob?.('step', outcome, { runId: d.run, step: d.step });
     } catch (e) {
       // Both go back to the provider's queue when it may take them, the attempt not used: a
       // delayed job (BullMQ wakes the workers when it is due; a job put back to wait with a
