@@ -7,7 +7,7 @@
  * run here, feeding this manager's health as in-process (providerHealth.ts).
  */
 import type { Redis } from 'ioredis';
-import { PromptError } from '../errors.js';
+import { isPromptError, PromptError } from '../errors.js';
 import type { ProviderDef } from '../model/types.js';
 import { BullmqWorkflowBackend } from '../distributed/backend.js';
 import type { BullmqBackendConfig } from '../distributed/connection.js';
@@ -22,7 +22,6 @@ import type { FinalRunStatus, WorkflowEvent, WorkflowResult, WorkflowRun, Workfl
 import type { Clock } from '../clock.js';
 import type { ComponentHealth } from './health.js';
 import { providerQueue } from '../distributed/jobs.js';
-import { isPromptError } from '../errors.js';
 import { runLimits, type RunLimits } from '../workflow/runLimits.js';
 import { judgeProviders, startProbes } from './providerHealth.js';
 import type { ProviderProbes } from './providerProbes.js';
