@@ -10,9 +10,9 @@ import type { HistogramSummary } from '../stats/histogram.js';
 import type { RunQueueStats } from '../workflow/engine.js';
 import type { ProviderMetricsJSON } from '../workflow/metrics.js';
 
-/** What the built-in workflow engine adds to the text. */
+/** What the built-in workflow engine adds to the text (the BullMQ back end: its run queue). */
 export interface WorkflowEngineMetrics {
-  providers: Record<string, ProviderMetricsJSON>;
+  providers?: Record<string, ProviderMetricsJSON>;
   runs: RunQueueStats;
 }
 
@@ -146,7 +146,7 @@ export function toPrometheusText(m: MetricsSnapshot, engine?: WorkflowEngineMetr
   w.family('template_compilations_total', 'counter', 'Template compilations (one per template version).');
   w.sample('template_compilations_total', {}, m.templatesCompiled);
   if (engine) {
-    renderProviders(w, engine.providers);
+    if (engine.providers) renderProviders(w, engine.providers);
     renderRunQueue(w, engine.runs);
   }
   return w.text();
