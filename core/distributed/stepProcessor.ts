@@ -152,7 +152,7 @@ export class StepProcessor {
     if (mine !== undefined && eager) eager.next = claimed ? { step: mine, claim: claimed } : { step: mine };
   }
 
-  /** What this worker offers to run eagerly when step `i` ends: its render-only dependents, with their reads. */
+  /** What this worker offers to run eagerly when step `i` ends (runPlans.ts). */
   private offers(spec: RunSpec, i: number, cfg: PinnedConfig, eager: EagerBudget): EagerOffer[] {
     if (eager.left <= 0 || !(this.deps.accepting?.() ?? true)) return [];
     return this.plans.offers(spec, i, cfg);
@@ -247,8 +247,7 @@ export class StepProcessor {
   async step(spec: RunSpec, i: number, attempt: number, requeues = 0, finished?: (outcome: StepOutcome) => void): Promise<StepOutcome> {
     const eager = this.budget();
     const outcome = await this.attempt(spec, i, attempt, requeues, eager);
-    // Told before the steps the job runs eagerly, so that reports come in the order the steps end.
-    finished?.(outcome);
+    finished?.(outcome); // before the steps the job runs eagerly: reports in the order the steps end
     await this.runEager(spec, eager);
     return outcome;
   }
