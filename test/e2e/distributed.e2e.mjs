@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { examplesCopy, launch, notifications, openFile, outputChannelText, projectVsix, quickPickItems, runCommand, screenshot, selectQuickPickItem, waitFor, waitForOutput, webviewFrame, webviewTexts } from './harness.mjs';
+import { examplesCopy, launch, notifications, openFile, outputChannelText, projectVsix, quickPickItems, runCommand, screenshot, selectQuickPickItem, waitFor, waitForOutput, webviewFrame, webviewTexts, withFailureShot } from './harness.mjs';
 import { pointProviderAt, REPLY_MARKER, startModelServer, waitForToast } from './support.mjs';
 import { redisServer, startWorker } from './workers.mjs';
 
@@ -62,9 +62,22 @@ async function startReplyDrafter(page, from) {
     await runCommand(page, 'PromptManager: Run Workflow');
     await selectQuickPickItem(page, 'reply_drafter');
   }
-  await waitFor(async () => (await quickPickItems(page).catch(() => [])).some((i) => i.label === 'drafting_service'), { timeoutMs: 20_000, message: 'the service picker' });
+  // What the quick input offers when a picker does not come: on screen, and in the message.
+  const offers = async (label, what) => {
+    let items = [];
+    await withFailureShot(page, `distributed-${what}`, () =>
+      waitFor(
+        async () => {
+          items = await quickPickItems(page).catch(() => []);
+          return items.some((i) => i.label === label);
+        },
+        { timeoutMs: 20_000, message: () => `the ${what} picker to offer ${label}; it offered: ${items.map((i) => i.label).join(', ') || '(no quick pick)'}` },
+      ),
+    );
+  };
+  await offers('drafting_service', 'service');
   await selectQuickPickItem(page, 'drafting_service');
-  await waitFor(async () => (await quickPickItems(page).catch(() => [])).some((i) => i.label === 'reply_drafter.json'), { timeoutMs: 20_000, message: 'the context picker' });
+  await offers('reply_drafter.json', 'context');
   await selectQuickPickItem(page, 'reply_drafter.json');
   const text = await waitForOutput(page, CHANNEL, (t) => (t.match(/^=== Run /gm) ?? []).length > headers, { timeoutMs: 30_000 });
   return /^=== Run (vscode-\S+): reply_drafter/m.exec(lastRun(text))[1];
