@@ -267,7 +267,8 @@ export class StepProcessor {
       const limits = this.deps.limits;
       if (provider) {
         aspec.provider = provider;
-        if (limits && provider.tokensPerMinute) aspec.admit = (prompt) => tokenTicket(limits, provider, prompt, this.deps.metrics);
+        // Every call takes a ticket: it charges `tokens_per_minute` (Redis only when the provider has one) and counts the call's admission and tokens.
+        if (limits) aspec.admit = (prompt) => tokenTicket(limits, provider, prompt, this.deps.metrics);
       }
       if (spec.serviceName !== undefined) aspec.serviceName = spec.serviceName;
       const r = await runAttempt(aspec);

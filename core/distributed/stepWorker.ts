@@ -19,6 +19,7 @@ import { applyQueueLimits, ProviderBusy, RateLimitRequeue, SharedProviderLimits 
 import { RunStore } from './runStore.js';
 import { Enqueuer, runInit, specFromJSON } from './enqueue.js';
 import { RetryLater, StepProcessor } from './stepProcessor.js';
+import { FleetMetricsRecorder, queuedMsOf } from './fleetMetrics.js';
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -30,6 +31,8 @@ export class DistributedStepWorker {
   /** The response caches in Redis of the runs that asked for one, by time to live. */
   private readonly caches = new Map<number, ResponseCache>();
   readonly processor: StepProcessor;
+  /** The provider figures this worker adds to the fleet's, in Redis (fleetMetrics.ts). */
+  private readonly fleet: FleetMetricsRecorder;
 
   private constructor(
     private readonly opts: StepWorkerOptions,
@@ -40,13 +43,14 @@ export class DistributedStepWorker {
     private readonly enqueuer: Enqueuer,
     private readonly limits: SharedProviderLimits,
   ) {
+    this.fleet = new FleetMetricsRecorder(redis, opts.prefix ?? DEFAULT_PREFIX, opts.metrics);
     this.processor = new StepProcessor({
       store,
       resolvePin: opts.resolvePin,
       describeServed: opts.describeServed,
       executors: opts.executors,
       env: opts.env ?? ((n) => process.env[n]),
-      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+      metrics: this.fleet.metrics,
       enqueue: (spec, steps) => enqueuer.steps(spec, steps),
       onRunStop: (runId, f) => {
         let set = this.stopListeners.get(runId);
@@ -119,7 +123,9 @@ export class DistributedStepWorker {
       async (job: Job, token?: string) => {
         this.running++;
         try {
-          return await this.process(name, job, token);
+          // A provider's job counts its call for the fleet's metrics; a render-only step's makes no call and sends nothing.
+          if (name === STEPS_QUEUE) return await this.process(name, job, token);
+          return await this.fleet.job(queuedMsOf(job), () => this.process(name, job, token));
         } finally {
           this.running--;
         }
@@ -183,12 +189,16 @@ export class DistributedStepWorker {
         // Before the calls waiting on the provider: the highest priority.
         this.opts.onJob?.('step', 'requeued', { runId: d.run, step: d.step });
         const n = d.requeued?.[0] === attempt ? d.requeued[1] + 1 : 1;
-        await job.updateData({ ...d, requeued: [attempt, n] });
+        await job.updateData({ ...d, requeued: [attempt, n], since: Date.now() });
         await job.changePriority({ priority: 1 });
         await job.moveToDelayed(Date.now() + Math.max(1, e.pausedMs), token);
         throw new this.bull.DelayedError();
       }
-      if (e instanceof RetryLater) this.opts.onJob?.('step', 'retry', { runId: d.run, step: d.step });
+      if (e instanceof RetryLater) {
+        this.opts.onJob?.('step', 'retry', { runId: d.run, step: d.step });
+        // The next attempt's call waits for its provider from the end of this backoff, not from when the job was added.
+        if (queueName !== STEPS_QUEUE) await job.updateData({ ...d, since: Date.now() + e.waitMs }).catch(() => undefined);
+      }
       throw e;
     }
   }
@@ -225,6 +235,7 @@ export class DistributedStepWorker {
       const r = await Promise.race([graceful.then(() => 'ok' as const), timedOut]);
       systemClock.clearTimeout(timer);
       if (r === 'timeout') await Promise.all(all.map((w) => w.close(true).catch(() => undefined)));
+      await this.fleet.close();
       await this.enqueuer.close();
       await this.subscriber.quit().catch(() => undefined);
       await this.redis.quit().catch(() => undefined);

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { PromptError } from '../errors.js';
 import type { ProviderDef } from '../model/types.js';
 import { BullmqWorkflowBackend } from '../distributed/backend.js';
+import { FleetMetricsReader, type FleetProviderFigures } from '../distributed/fleetMetricsReader.js';
 import type { BullmqBackendConfig } from '../distributed/connection.js';
 import { remainingPathLengths } from '../workflow/dag.js';
 import { WorkflowEngine, type RunSummary } from '../workflow/engine.js';
@@ -30,6 +31,8 @@ export class DistributedWorkflowPort implements WorkflowPort {
   private trusted: boolean;
   /** Answers the runs refused before they start, exactly as the in-process engine does (they never reach Redis). */
   private readonly refusals: WorkflowEngine;
+  /** The providers' figures of every worker (README "Scaling out"), read from Redis. */
+  private readonly fleet: FleetMetricsReader;
 
   private constructor(
     readonly backend: BullmqWorkflowBackend,
@@ -37,6 +40,7 @@ export class DistributedWorkflowPort implements WorkflowPort {
   ) {
     this.executors = executorRegistry(settings.executors);
     this.trusted = settings.trusted ?? true;
+    this.fleet = new FleetMetricsReader(backend.redis, backend.prefix);
     this.refusals = new WorkflowEngine({
       host: { renderTemplate: () => Promise.reject(new Error('unused')), renderString: () => '' },
       clock: settings.clock,
@@ -172,12 +176,28 @@ export class DistributedWorkflowPort implements WorkflowPort {
     }
   }
 
+  /**
+   * The providers' figures of the whole fleet (every worker's calls, counted in Redis, and the
+   * provider queues' gauges), as last read: at most FLEET_METRICS_MAX_AGE_MS old, else a new
+   * read starts and the next call has it. Undefined before the first read. Only the
+   * configuration's providers.
+   */
+  providerMetrics(snapshot: EngineSnapshot): FleetProviderFigures | undefined {
+    return this.fleet.latest(this.providers(snapshot).map((p) => p.name));
+  }
+
+  /** Reads the fleet's provider figures now. */
+  refreshProviderMetrics(snapshot: EngineSnapshot): Promise<FleetProviderFigures> {
+    return this.fleet.refresh(this.providers(snapshot).map((p) => p.name));
+  }
+
   health(): ComponentHealth {
     const runs = this.backend.activeRuns;
     return { status: 'healthy', reason: `distributed (BullMQ, prefix ${this.backend.prefix}); ${runs} run${runs === 1 ? '' : 's'} watched by this process` };
   }
 
   async close(): Promise<void> {
+    await this.fleet.close();
     await this.backend.close();
   }
 }
