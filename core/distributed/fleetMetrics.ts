@@ -13,11 +13,10 @@
  * in-process (`_sum`, `_count`, and quantiles that are the whole fleet's, since the counters
  * began, as precise as one process's): dashboards do not change.
  *
- * Cost: a worker sends what a provider job counted in one Lua call when the job ends (calls
+ * Cost: a worker sends what a provider job counted in one Lua call when the job ends (jobs
  * ending at once share it), never waiting for it; render-only steps make no provider call and
  * send nothing.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Redis } from 'ioredis';
 import { systemClock } from '../clock.js';
 import { LatencyHistogram } from '../stats/histogram.js';
@@ -146,11 +145,6 @@ class ProviderDelta {
   }
 }
 
-/** The provider job a worker runs now: how long it waited in its provider's queue. */
-interface JobScope {
-  queuedMs: number;
-}
-
 /**
  * A worker's side: counts its provider calls (in its own `worker.metrics` as before, and for
  * the fleet) and sends the fleet's share to Redis once per provider job.
@@ -158,7 +152,6 @@ interface JobScope {
 export class FleetMetricsRecorder {
   private pending = new Map<string, ProviderDelta>();
   private readonly sending = new Set<Promise<void>>();
-  private readonly scope = new AsyncLocalStorage<JobScope>();
   private readonly apply: Apply;
   /** What the step processor records into: this process's metrics, and the fleet's counters. */
   readonly metrics: WorkflowMetrics;
@@ -171,7 +164,7 @@ export class FleetMetricsRecorder {
     const r = redis as unknown as Record<string, Apply | undefined>;
     if (typeof r.pmFleetMetricsApply !== 'function') redis.defineCommand('pmFleetMetricsApply', { lua: APPLY });
     this.apply = (r.pmFleetMetricsApply as Apply).bind(redis);
-    this.metrics = new FleetRecordingMetrics(this, this.scope, local);
+    this.metrics = new FleetRecordingMetrics(this, local);
   }
 
   delta(provider: string): ProviderDelta {
@@ -180,19 +173,7 @@ export class FleetMetricsRecorder {
     return d;
   }
 
-  /**
-   * Runs one provider job, which waited `queuedMs` in its provider's queue; what it counted
-   * goes to Redis when it ends, without holding the job.
-   */
-  async job<T>(queuedMs: number, f: () => Promise<T>): Promise<T> {
-    try {
-      return await this.scope.run({ queuedMs }, f);
-    } finally {
-      void this.flush();
-    }
-  }
-
-  /** Sends what was counted since the last batch (nothing when nothing was). */
+  /** Sends what was counted since the last batch, in one call (nothing when nothing was): a worker calls it when a provider job ends, without waiting for it. */
   flush(): Promise<void> {
     if (this.pending.size === 0) return Promise.resolve();
     const batch = this.pending;
@@ -237,23 +218,17 @@ export class FleetMetricsRecorder {
 class FleetRecordingMetrics extends WorkflowMetrics {
   constructor(
     private readonly fleet: FleetMetricsRecorder,
-    private readonly scope: AsyncLocalStorage<JobScope>,
     private readonly local: WorkflowMetrics | undefined,
   ) {
     super(0);
   }
 
-  /**
-   * A call admitted past the limits kept in Redis, after `waitMs` there; its job's time in the
-   * provider's queue (BullMQ's limiter and global concurrency, free workers) is added: both
-   * are the call's wait for admission.
-   */
+  /** A call admitted, after `waitMs` in its provider's queue (tokenTicket). */
   override recordAdmission(provider: string, waitMs: number): void {
-    const total = waitMs + (this.scope.getStore()?.queuedMs ?? 0);
-    this.local?.recordAdmission(provider, total);
+    this.local?.recordAdmission(provider, waitMs);
     const d = this.fleet.delta(provider);
     d.add(FIELD.admitted);
-    d.sample(FIELD.wait, total);
+    d.sample(FIELD.wait, waitMs);
   }
 
   override recordPause(provider: string): void {

@@ -205,14 +205,15 @@ export interface SharedLimits {
  * `tokens_per_minute` for one call: admitted at once when the provider's shared token time
  * has passed (its estimated tokens charged), else refused with ProviderBusy (the job waits);
  * the answer's reported usage corrects the charge for the calls after it. A provider without
- * it admits at once, with no Redis call. The admission and the tokens are counted in `metrics`.
+ * it admits at once, with no Redis call. The admission (after `queuedMs` in the provider's
+ * queue) and the tokens are counted in `metrics`.
  */
-export function tokenTicket(limits: SharedLimits, provider: ProviderDef, prompt: string, metrics: WorkflowMetrics | undefined): AdmissionTicket {
+export function tokenTicket(limits: SharedLimits, provider: ProviderDef, prompt: string, metrics: WorkflowMetrics | undefined, queuedMs = 0): AdmissionTicket {
   const estimated = estimateTokens(prompt, provider);
   const admitted = limits.admitTokens(provider, estimated).then((wait): Admission => {
     if (wait > 0) throw new ProviderBusy(wait);
-    // Admitted without waiting here: the wait was the job's, in its provider's queue (the fleet's metrics add it).
-    metrics?.recordAdmission(provider.name, 0);
+    // Admitted without waiting here: the call's wait was its job's, in its provider's queue (BullMQ's limiter and global concurrency, free workers).
+    metrics?.recordAdmission(provider.name, queuedMs);
     let reported: number | undefined;
     return {
       waitedMs: 0,

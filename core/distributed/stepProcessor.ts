@@ -206,9 +206,10 @@ export class StepProcessor {
    * again), ProviderBusy when the provider's shared limit has no room (the caller puts the job
    * back to wait), RateLimitRequeue when a 429 sends the call back to its queue without using
    * the attempt (`requeues`: how often this attempt was sent back already); returns otherwise,
-   * the outcome recorded.
+   * the outcome recorded. `queuedMs`: how long the job waited in its provider's queue (the
+   * call's wait for admission, in the metrics).
    */
-  async step(spec: RunSpec, i: number, attempt: number, requeues = 0): Promise<StepOutcome> {
+  async step(spec: RunSpec, i: number, attempt: number, requeues = 0, queuedMs = 0): Promise<StepOutcome> {
     const store = this.deps.store;
     const def = spec.composition.steps[i]!;
     const cfg = this.deps.resolvePin(spec.pin);
@@ -268,7 +269,7 @@ export class StepProcessor {
       if (provider) {
         aspec.provider = provider;
         // Every call takes a ticket: it charges `tokens_per_minute` (Redis only when the provider has one) and counts the call's admission and tokens.
-        if (limits) aspec.admit = (prompt) => tokenTicket(limits, provider, prompt, this.deps.metrics);
+        if (limits) aspec.admit = (prompt) => tokenTicket(limits, provider, prompt, this.deps.metrics, queuedMs);
       }
       if (spec.serviceName !== undefined) aspec.serviceName = spec.serviceName;
       const r = await runAttempt(aspec);

@@ -123,11 +123,11 @@ export class DistributedStepWorker {
       async (job: Job, token?: string) => {
         this.running++;
         try {
-          // A provider's job counts its call for the fleet's metrics; a render-only step's makes no call and sends nothing.
-          if (name === STEPS_QUEUE) return await this.process(name, job, token);
-          return await this.fleet.job(queuedMsOf(job), () => this.process(name, job, token));
+          return await this.process(name, job, token);
         } finally {
           this.running--;
+          // What a provider's job counted goes to the fleet's metrics, not waited for; a render-only step's made no call and sends nothing.
+          if (name !== STEPS_QUEUE) void this.fleet.flush();
         }
       },
       {
@@ -171,7 +171,7 @@ export class DistributedStepWorker {
     }
     const attempt = job.attemptsMade + 1;
     try {
-      const outcome = await this.processor.step(spec, d.step, attempt, d.requeued?.[0] === attempt ? d.requeued[1] : 0);
+      const outcome = await this.processor.step(spec, d.step, attempt, d.requeued?.[0] === attempt ? d.requeued[1] : 0, queueName === STEPS_QUEUE ? 0 : queuedMsOf(job));
       // The spec stays cached while the run goes on (it is large for a big composition, and never changes).
       if (outcome === 'ended') this.processor.forget(d.run);
       this.opts.onJob?.('step', outcome, { runId: d.run, step: d.step });
