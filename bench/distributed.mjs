@@ -3,6 +3,9 @@
 //  1. overhead: 10,000 render-only steps (100 runs of a 100-step chain, at most 16 runs at once
 //     so that no step waits for a worker slot): per step, the time from its last dependency's
 //     end (the run's start for the first) to its own end, the render included; median, p95.
+//     Then the same one run at a time (10 runs): a step's latency with nothing queued.
+//     Parts 1 and 2 run twice in one go: with eager dispatch (the default) and with every step
+//     through the queue (the workers' eagerSteps 0), so that the two compare at the same load.
 //  2. a 1,000-step DAG of 50 ms steps (32 layers of up to 32 steps, each depending on 1-3 steps
 //     of the layer before) on 4 workers x 8 jobs: the run's time against the bound
 //     max(critical path, total work / slots).
@@ -10,7 +13,8 @@
 //     one worker is killed with SIGKILL and the starting process is killed and started again
 //     (it attaches to its runs by id). Every run must complete with every output, and no step
 //     run again after it finished (counted from the executions recorded in Redis).
-// `--only=overhead,dag,faults` runs some parts.
+// `--only=overhead,dag,faults` runs some parts; `--lanes=N --runs=N` change part 1's main figure.
+// PM_BENCH_PROF=DIR writes the workers' CPU profiles there (node --cpu-prof).
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -65,8 +69,8 @@ function workspace(rules) {
   return dir;
 }
 
-function worker(dir, url, prefix, who, concurrency, record = false) {
-  const child = spawn(process.execPath, [path.join(root, 'bench', 'distributedWorker.cjs'), dir, url, prefix, who, String(concurrency), record ? '1' : '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+function worker(dir, url, prefix, who, concurrency, record = false, eager = '') {
+  const child = spawn(process.execPath, [...(process.env.PM_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.PM_BENCH_PROF] : []), ...(process.env.PM_BENCH_HEAPPROF ? ['--heap-prof', '--heap-prof-dir=' + process.env.PM_BENCH_HEAPPROF] : []), path.join(root, 'bench', 'distributedWorker.cjs'), dir, url, prefix, who, String(concurrency), record ? '1' : '0', String(eager)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = new Promise((resolve) => child.stdout.on('data', (d) => String(d).includes('ready') && resolve()));
   const exited = new Promise((resolve) => child.on('exit', resolve));
   return { child, ready, exited, who };
@@ -113,14 +117,14 @@ console.log(`distributed benchmark: ${new Date().toISOString()}, ${os.cpus().len
 const redis = await startRedis();
 try {
   // ---------------------------------------------------------------- 1. overhead
-  if (wanted('overhead')) {
+  // Each figure twice in this run: with eager dispatch (the default: a job runs the render-only
+  // step its step made ready itself) and with every step through the queue (eagerSteps 0).
+  const overhead = async (lanes, runs, eager) => {
     const STEPS = 100;
-    const RUNS = arg('runs', 100);
-    const LANES = arg('lanes', 16);
     const steps = Array.from({ length: STEPS }, (_, i) => `      - { id: s${i}, template: step${i ? `, depends_on: [s${i - 1}]` : ''} }`).join('\n');
     const dir = workspace(`version: 1\ncompositions:\n  chain:\n    steps:\n${steps}\n`);
-    const prefix = 'overhead';
-    const ws = [0, 1, 2, 3].map((i) => worker(dir, redis.url, prefix, `w${i}`, 4));
+    const prefix = `overhead${lanes}e${eager}`;
+    const ws = [0, 1, 2, 3].map((i) => worker(dir, redis.url, prefix, `w${i}`, 4, false, eager));
     await Promise.all(ws.map((w) => w.ready));
     const m = await starter(dir, redis.url, prefix);
     // Warm-up: one run, not counted.
@@ -130,20 +134,14 @@ try {
     const results = [];
     let next = 0;
     const lane = async () => {
-      while (next < RUNS) {
+      while (next < runs) {
         next++;
         results.push(await m.executeWorkflow('chain', { n: next }));
       }
     };
-    await Promise.all(Array.from({ length: LANES }, lane));
+    await Promise.all(Array.from({ length: lanes }, lane));
     const wall = performance.now() - t0;
     const used = cpu();
-    const rtt = [];
-    for (let i = 0; i < 200; i++) {
-      const a = performance.now();
-      await redis.client.ping();
-      rtt.push(performance.now() - a);
-    }
     const per = [];
     const inStep = [];
     for (const r of results) {
@@ -156,14 +154,29 @@ try {
       }
     }
     console.log(
-      `overhead: ${per.length} render-only steps (${RUNS} runs, ${LANES} at once) on 4 workers in ${f1(wall)} ms (${f1((per.length / wall) * 1000)} steps/s); per step, dependency's end to own end: median ${per.length ? quantile(per, 0.5).toFixed(2) : '-'} ms, p95 ${quantile(per, 0.95).toFixed(2)} ms (claim to finish: median ${quantile(inStep, 0.5).toFixed(2)} ms); a Redis PING after: median ${quantile(rtt, 0.5).toFixed(2)} ms; ${cpuText(used, per.length)}; load ${load()}`,
+      `overhead, ${eager === 0 ? 'every step through the queue (eagerSteps 0)' : `eager dispatch (eagerSteps ${eager === '' ? 'default' : eager})`}: ${per.length} render-only steps (${runs} runs, ${lanes} at once) on 4 workers in ${f1(wall)} ms (${f1((per.length / wall) * 1000)} steps/s); per step, dependency's end to own end: median ${quantile(per, 0.5).toFixed(2)} ms, p95 ${quantile(per, 0.95).toFixed(2)} ms (claim to finish: median ${quantile(inStep, 0.5).toFixed(2)} ms); ${cpuText(used, per.length)}; load ${load()}`,
     );
     await m.close();
     await stopAll(ws);
+  };
+  if (wanted('overhead')) {
+    const lanes = arg('lanes', 16);
+    const runs = arg('runs', 100);
+    const rtt = [];
+    for (let i = 0; i < 200; i++) {
+      const a = performance.now();
+      await redis.client.ping();
+      rtt.push(performance.now() - a);
+    }
+    console.log(`a Redis PING: median ${quantile(rtt, 0.5).toFixed(2)} ms`);
+    for (const eager of ['', 0]) {
+      await overhead(lanes, runs, eager);
+      await overhead(1, 10, eager);
+    }
   }
 
   // ---------------------------------------------------------------- 2. 1,000-step DAG
-  if (wanted('dag')) {
+  const dag = async (eager) => {
     const LAYERS = 32;
     const WIDTH = 32;
     const TOTAL = 1000;
@@ -186,12 +199,17 @@ try {
     }
     const layers = Math.max(...layerOf) + 1;
     const dir = workspace(`version: 1\ncompositions:\n  dag:\n    steps:\n${lines.join('\n')}\n`);
-    const prefix = 'dag';
+    const prefix = `dag${eager}`;
     const WORKERS = 4;
     const CONC = 8;
-    const ws = Array.from({ length: WORKERS }, (_, i) => worker(dir, redis.url, prefix, `w${i}`, CONC));
+    // The reference: the same DAG on the in-process engine, 32 steps at once, in this process.
+    const inProcess = eager === 'in-process';
+    const ws = inProcess ? [] : Array.from({ length: WORKERS }, (_, i) => worker(dir, redis.url, prefix, `w${i}`, CONC, false, eager));
     await Promise.all(ws.map((w) => w.ready));
-    const m = await starter(dir, redis.url, prefix);
+    const sleeper = { name: 'render', execute: (req) => new Promise((r) => setTimeout(() => r(req.prompt), Number(req.context.sleep_ms || 0))) };
+    const m = inProcess
+      ? await PromptManager.create({ root: dir, watch: false, environment: 'production', workflow: { maxParallel: WORKERS * CONC, executors: [sleeper] } })
+      : await starter(dir, redis.url, prefix);
     const slots = WORKERS * CONC;
     const critical = layers * STEP_MS;
     const bound = Math.max(critical, (TOTAL * STEP_MS) / slots);
@@ -206,10 +224,15 @@ try {
     }
     const used = cpu();
     console.log(
-      `dag: ${TOTAL} steps of ${STEP_MS} ms in ${layers} layers on ${WORKERS} workers x ${CONC} jobs: ${times.map(f1).join(' / ')} ms (3 runs); bound max(critical path ${critical} ms, work / slots ${f1((TOTAL * STEP_MS) / slots)} ms) = ${f1(bound)} ms; ratio ${times.map((t) => (t / bound).toFixed(3)).join(' / ')} (goal <= 1.1); ${cpuText(used, 3 * TOTAL)}; load ${load()}`,
+      `dag, ${inProcess ? 'in-process engine (the reference: one process, max_parallel 32)' : eager === 0 ? 'every step through the queue' : 'eager dispatch'}: ${TOTAL} steps of ${STEP_MS} ms in ${layers} layers${inProcess ? '' : ` on ${WORKERS} workers x ${CONC} jobs`}: ${times.map(f1).join(' / ')} ms (3 runs); bound max(critical path ${critical} ms, work / slots ${f1((TOTAL * STEP_MS) / slots)} ms) = ${f1(bound)} ms; ratio ${times.map((t) => (t / bound).toFixed(3)).join(' / ')} (goal <= 1.1); ${cpuText(used, 3 * TOTAL)}; load ${load()}`,
     );
     await m.close();
     await stopAll(ws);
+  };
+  if (wanted('dag')) {
+    await dag('');
+    await dag(0);
+    await dag('in-process');
   }
 
   // ---------------------------------------------------------------- 3. faults

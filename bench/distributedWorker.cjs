@@ -7,7 +7,7 @@ const root = path.join(__dirname, '..');
 const { createWorkflowWorker } = require(path.join(root, 'dist', 'core.js'));
 const { Redis } = require(path.join(root, 'node_modules', 'ioredis'));
 
-const [dir, url, prefix, who, concurrency, record] = process.argv.slice(2);
+const [dir, url, prefix, who, concurrency, record, eager] = process.argv.slice(2);
 
 (async () => {
   const redis = new Redis(url);
@@ -32,6 +32,7 @@ const [dir, url, prefix, who, concurrency, record] = process.argv.slice(2);
     connection: { url },
     prefix,
     concurrency: Number(concurrency),
+    ...(eager !== undefined && eager !== '' ? { eagerSteps: Number(eager) } : {}),
     executors: [executor],
     lockDurationMs: 2000,
     stalledIntervalMs: 1000,

@@ -34,7 +34,7 @@ export const COMMANDS: Record<string, Command> = {
   },
   worker: {
     summary: 'Execute the steps of distributed runs (BullMQ over Redis) for the prompt workspace in DIR, until SIGTERM or Ctrl-C.',
-    usage: 'worker [--dir DIR] [--redis URL] [--concurrency N] [--prefix PREFIX] [--grace-ms MS]',
+    usage: 'worker [--dir DIR] [--redis URL] [--concurrency N] [--prefix PREFIX] [--grace-ms MS] [--eager-steps N] [--log-jobs]',
     run: workerCommand,
   },
   test: {

@@ -3,7 +3,7 @@
  * line per workflow event, the run's summary table, render lines, health and validation
  * reports. Pure functions (no `vscode` import) so that they are unit-tested as they are.
  */
-import type { HealthReport, PromptErrorInfo, PromptWorkspaceInfo, WorkflowEvent, WorkflowStatus } from '../protocol/protocol.js';
+import type { HealthReport, PromptErrorInfo, PromptWorkspaceInfo, RunBackendInfo, WorkflowEvent, WorkflowStatus } from '../protocol/protocol.js';
 import { describeFallback, outcomeOfStatus } from './runOutcome.js';
 
 /** `12 ms`, `3.4 ms`, `1.25 s`, `2 min 5 s`. */
@@ -42,18 +42,27 @@ function errorText(e: Record<string, unknown> | undefined): string {
   return code && !msg.startsWith(code) ? `${code}: ${msg}` : msg;
 }
 
+/** Where a run executes, for a person: `on BullMQ at redis://127.0.0.1:6379 (prefix promptmanager)`, `in the language server`. */
+export function formatBackend(b: RunBackendInfo): string {
+  return b.type === 'bullmq' ? `on BullMQ at ${b.redisUrl} (prefix ${b.prefix})` : 'in the language server';
+}
+
+/** Said only when a run does not execute in the language server (the default goes unsaid). */
+const elsewhere = (b: RunBackendInfo | undefined) => (b && b.type !== 'in-process' ? formatBackend(b) : '');
+
 /**
  * One output-channel line for a workflow event: time, step, status, attempt, duration (and
- * why, for retries and failures). `stepWidth` aligns the step column.
+ * why, for retries and failures). `stepWidth` aligns the step column. With `backend` (the run's
+ * first event), the run's start says where it executes, unless in the language server.
  */
-export function formatEventLine(ev: WorkflowEvent, received: Date, stepWidth = 12): string {
+export function formatEventLine(ev: WorkflowEvent, received: Date, stepWidth = 12, backend?: RunBackendInfo): string {
   const time = formatClock(eventDate(ev, received));
   const col = (step: string, status: string, rest: string[]) => `${time}  ${step.padEnd(stepWidth)}  ${status.padEnd(10)}  ${rest.filter(Boolean).join('  ')}`.trimEnd();
   switch (ev.type) {
     case 'workflow.queued':
-      return col('(workflow)', 'queued', [`position ${ev.position}`, `run ${ev.runId}`]);
+      return col('(workflow)', 'queued', [`position ${ev.position}`, `run ${ev.runId}`, elsewhere(backend)]);
     case 'workflow.started':
-      return col('(workflow)', 'started', [`${ev.steps.length} step${ev.steps.length === 1 ? '' : 's'}`, `max parallel ${Number.isFinite(ev.maxParallel) ? ev.maxParallel : 'unbounded'}`, `run ${ev.runId}`]);
+      return col('(workflow)', 'started', [`${ev.steps.length} step${ev.steps.length === 1 ? '' : 's'}`, `max parallel ${Number.isFinite(ev.maxParallel) ? ev.maxParallel : 'unbounded'}`, `run ${ev.runId}`, elsewhere(backend)]);
     case 'step.started':
       return col(ev.stepId, 'running', [`attempt ${ev.attempt}`]);
     case 'step.retrying':
@@ -79,15 +88,17 @@ export function table(header: string[], rows: string[][]): string[] {
 }
 
 /**
- * The summary printed when a run ends: a header line ("succeeded with fallbacks", "refused"),
- * why steps fell back, a table of steps, then the output.
+ * The summary printed when a run ends: a header line ("succeeded with fallbacks", "refused",
+ * and where it ran unless in the language server), why steps fell back, a table of steps, then
+ * the output.
  */
-export function formatRunSummary(status: WorkflowStatus): string[] {
+export function formatRunSummary(status: WorkflowStatus, backend?: RunBackendInfo): string[] {
   const outcome = outcomeOfStatus(status);
   const who = `Run ${status.id} of ${status.composition}${status.serviceName ? ` (service ${status.serviceName})` : ''}`;
+  const where = elsewhere(backend);
   const head = outcome.refused
     ? `${who}: refused: ${outcome.reasons.join('; ')}`
-    : `${who}: ${outcome.label} in ${formatDuration(status.durationMs ?? (status.finishedAt !== undefined ? status.finishedAt - status.startedAt : undefined))}`;
+    : `${who}: ${outcome.label} in ${formatDuration(status.durationMs ?? (status.finishedAt !== undefined ? status.finishedAt - status.startedAt : undefined))}${where ? ` ${where}` : ''}`;
   const applied = [status.appliedOverrides.state && `state ${status.appliedOverrides.state}`, status.appliedOverrides.experienceLevel && `experience level ${status.appliedOverrides.experienceLevel}`].filter(Boolean);
   const rows = status.steps.map((s) => [
     s.id,

@@ -185,12 +185,14 @@ export class GraphPanels implements vscode.Disposable {
 
 /** The graph's line about the last run: "last run …: succeeded with fallbacks in 12 ms: draft fell back: …", "…: refused: …". */
 function runLine(last: LastRun): string {
-  if (last.running) return `run ${last.runId}: running`;
+  // Where it runs, when not in the language server (the details are in the output channel).
+  const run = `run ${last.runId}${last.backend?.type === 'bullmq' ? ' on BullMQ' : ''}`;
+  if (last.running) return `${run}: running`;
   const o = last.outcome;
-  if (!o) return `last run ${last.runId}: ended`;
+  if (!o) return `last ${run}: ended`;
   const took = last.durationMs !== undefined && !o.refused ? ` in ${formatDuration(last.durationMs)}` : '';
   const why = o.severity !== 'info' && o.reasons.length ? `: ${oneLine(o.reasons.join('; '), 200)}` : '';
-  return `last run ${last.runId}: ${o.label}${took}${why}`;
+  return `last ${run}: ${o.label}${took}${why}`;
 }
 
 function nonce(): string {

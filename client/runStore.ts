@@ -3,7 +3,7 @@
  * composition (live while it runs, for the graph's colours) and who listens to a run's events.
  * Fed by promptManager/stepProgress notifications and by the runWorkflow results. Pure.
  */
-import type { PromptErrorInfo, StepProgressParams, WorkflowEvent, WorkflowStatus } from '../protocol/protocol.js';
+import type { PromptErrorInfo, RunBackendInfo, StepProgressParams, WorkflowEvent, WorkflowStatus } from '../protocol/protocol.js';
 import type { StepStatusName } from './graphLayout.js';
 import { outcomeOfRefusal, outcomeOfStatus, type RunOutcome } from './runOutcome.js';
 
@@ -16,23 +16,27 @@ export interface LastRun {
   status?: WorkflowStatus;
   /** How it ended, once it has: from its final status, its refusal, or its last event. */
   outcome?: RunOutcome;
+  /** Where it executes, as the server said with its first event. */
+  backend?: RunBackendInfo;
   durationMs?: number;
 }
 
 /**
- * How a run started from this client ended: its final status (and how many errors elsewhere in
- * the workspace it ran despite), the server's refusal, or neither (the server went away).
+ * How a run started from this client ended: its final status (how many errors elsewhere in the
+ * workspace it ran despite, and where it ran), the server's refusal, or neither (the server went away).
  */
-export type RunEnd = { final: WorkflowStatus; errorsElsewhere?: number } | { refusal: PromptErrorInfo } | undefined;
+export type RunEnd = { final: WorkflowStatus; errorsElsewhere?: number; backend?: RunBackendInfo } | { refusal: PromptErrorInfo } | undefined;
 
 type Listener<T> = (v: T) => void;
+/** A run's event, with the notification that carried it (its `backend` on the first). */
+type EventListener = (ev: WorkflowEvent, p: StepProgressParams) => void;
 
 export const runKey = (workspace: string, composition: string) => `${workspace.replace(/\/+$/, '')}#${composition}`;
 
 export class RunStore {
   private readonly last = new Map<string, LastRun>();
   private readonly byRun = new Map<string, string>();
-  private readonly eventListeners = new Map<string, Set<Listener<WorkflowEvent>>>();
+  private readonly eventListeners = new Map<string, Set<EventListener>>();
   private readonly changeListeners = new Set<Listener<string>>();
   private active = 0;
 
@@ -55,6 +59,7 @@ export class RunStore {
     }
     const run = this.last.get(key);
     if (run && run.runId === p.runId) {
+      if (p.backend) run.backend = p.backend;
       const ev = p.event;
       if (ev.type === 'workflow.started') for (const s of ev.steps) run.steps[s] ??= 'pending';
       else if (ev.type === 'step.started') run.steps[ev.stepId] = 'running';
@@ -67,7 +72,7 @@ export class RunStore {
       }
       this.emitChange(key);
     }
-    for (const l of this.eventListeners.get(p.runId) ?? []) l(p.event);
+    for (const l of this.eventListeners.get(p.runId) ?? []) l(p.event, p);
   }
 
   /** Called when a run started from this client ends: with its final status, the server's refusal, or nothing when the server went away. */
@@ -106,7 +111,7 @@ export class RunStore {
     return this.last.get(runKey(workspace, composition));
   }
 
-  onEvent(runId: string, l: Listener<WorkflowEvent>): { dispose(): void } {
+  onEvent(runId: string, l: EventListener): { dispose(): void } {
     let set = this.eventListeners.get(runId);
     if (!set) this.eventListeners.set(runId, (set = new Set()));
     set.add(l);

@@ -103,8 +103,8 @@ export async function runWorkflow(server: ServerController, runs: RunStore, out:
         const running = new Set<string>();
         const message = () => `step ${Math.min(total, finished + (running.size ? 1 : 0))} of ${total}${running.size ? `: ${[...running].join(', ')}` : ''}`;
         progress.report({ message: `step 0 of ${total}: starting` });
-        const sub = runs.onEvent(runId, (ev: WorkflowEvent) => {
-          out.appendLine(formatEventLine(ev, new Date(), width));
+        const sub = runs.onEvent(runId, (ev: WorkflowEvent, p) => {
+          out.appendLine(formatEventLine(ev, new Date(), width, p.backend));
           if (ev.type === 'step.started') {
             running.add(ev.stepId);
             progress.report({ message: message() });
@@ -120,7 +120,7 @@ export async function runWorkflow(server: ServerController, runs: RunStore, out:
         });
         try {
           const r = await server.request(RunWorkflowRequest, params);
-          end = r.ok ? { final: r.status, ...(r.errorsElsewhere ? { errorsElsewhere: r.errorsElsewhere } : {}) } : { refusal: r.error };
+          end = r.ok ? { final: r.status, ...(r.errorsElsewhere ? { errorsElsewhere: r.errorsElsewhere } : {}), ...(r.backend ? { backend: r.backend } : {}) } : { refusal: r.error };
         } finally {
           sub.dispose();
           cancel.dispose();
@@ -167,7 +167,7 @@ function reportRunEnd(out: vscode.OutputChannel, composition: string, runId: str
   const status = end.final;
   const o = outcomeOfStatus(status);
   out.appendLine('');
-  for (const line of formatRunSummary(status)) out.appendLine(line);
+  for (const line of formatRunSummary(status, end.backend)) out.appendLine(line);
   if (end.errorsElsewhere) out.appendLine(`Note: ${end.errorsElsewhere} error${end.errorsElsewhere === 1 ? '' : 's'} elsewhere in the workspace (not in what this run uses: see Problems).`);
   out.appendLine(`=== End of run ${runId} ===`);
   out.show(true);

@@ -232,6 +232,13 @@ export interface RunWorkflowParams extends WorkspaceParams, WorkDoneProgressPara
 }
 
 /**
+ * Where a run executes (`promptManager.run.backend`): in the language server's own engine, or
+ * as BullMQ jobs on the `promptmanager worker` processes of a Redis (`redisUrl`, its password
+ * hidden), under a key prefix that those workers must share.
+ */
+export type RunBackendInfo = { type: 'in-process' } | { type: 'bullmq'; redisUrl: string; prefix: string };
+
+/**
  * `ok: false` when the run could not be started: the workspace's configuration does not load,
  * the composition is unknown, the service may not run it or the context lacks what it requires,
  * or a run with this id is still running.
@@ -242,6 +249,8 @@ export type RunWorkflowResult =
       status: WorkflowStatus;
       /** Errors of the workspace in what this run does not use (one it uses refuses it); absent when none. */
       errorsElsewhere?: number;
+      /** Where it ran. */
+      backend: RunBackendInfo;
     }
   | { ok: false; error: PromptErrorInfo };
 
@@ -263,6 +272,8 @@ export interface StepProgressParams {
   event: WorkflowEvent;
   /** The step's location in composition_rules.yaml, for events about a step. */
   location?: Location;
+  /** With the run's first event: where it executes. */
+  backend?: RunBackendInfo;
 }
 export const StepProgressNotification = new NotificationType<StepProgressParams>('promptManager/stepProgress');
 

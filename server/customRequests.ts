@@ -300,6 +300,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     if ('error' in e) return { ok: false as const, error: e.error };
     const backendProblem = engines.backendProblem(ws);
     if (backendProblem) return { ok: false as const, error: backendProblem };
+    const backend = engines.runsOn(ws);
     const snap = host.freshSnapshot(ws);
     const runId = p.runId ?? e.pm.idGenerator();
     const entry = runs.start(runId, ws, p.composition);
@@ -312,6 +313,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     let finished = 0;
     // Cancelled through the request (or promptManager/cancelRun), not through the progress.
     progress.begin(`Running ${p.composition}`, 0, undefined, false);
+    let first = true;
     const forward = (ev: WorkflowEvent) => {
       const step = 'stepId' in ev ? def?.steps.find((s) => s.id === ev.stepId) : undefined;
       void connection.sendNotification(StepProgressNotification, {
@@ -319,7 +321,9 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
         workspace: manager.uriOf(ws.root),
         event: wireWorkflowEvent(ev),
         ...(step && def ? { location: locationOf(snap, snap.validation.compositionRulesFile, step.idNode ?? step.node) } : {}),
+        ...(first ? { backend } : {}),
       });
+      first = false;
       if (ev.type === 'step.finished') {
         finished++;
         progress.report(Math.round((finished / total) * 100), `${ev.stepId}: ${ev.status}`);
@@ -337,7 +341,7 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
       entry.final = result;
       // Errors elsewhere in the workspace did not stop the run (errors in what it uses would have): say so.
       const elsewhere = e.pm.configurationErrors({ composition: p.composition, ...(p.service !== undefined ? { serviceName: p.service } : {}) }).elsewhere;
-      return { ok: true as const, status: wireWorkflowStatus(result), ...(elsewhere ? { errorsElsewhere: elsewhere } : {}) };
+      return { ok: true as const, status: wireWorkflowStatus(result), ...(elsewhere ? { errorsElsewhere: elsewhere } : {}), backend };
     } catch (err) {
       runs.failed(runId, entry, wirePromptError(err, (f) => manager.uriOf(f)) as unknown as Record<string, unknown>);
       return { ok: false as const, error: wirePromptError(err, (f) => snap.uriOf(f)) };

@@ -16,8 +16,8 @@
 import * as path from 'node:path';
 import { PromptManager } from '../core/manager/promptManager.js';
 import { nodeFileSystem, type FileSystemHost } from '../core/workspace/fileSystem.js';
-import type { PromptErrorInfo, PromptManagerSettings } from '../protocol/protocol.js';
-import { REDIS_URL_ENV, type BullmqBackendConfig } from '../core/distributed/connection.js';
+import type { PromptErrorInfo, PromptManagerSettings, RunBackendInfo } from '../protocol/protocol.js';
+import { DEFAULT_PREFIX, redactRedisUrl, REDIS_URL_ENV, type BullmqBackendConfig } from '../core/distributed/connection.js';
 import { wirePromptError } from './wire.js';
 import type { ManagedWorkspace, WorkspaceManager } from './workspaceManager.js';
 import type { WorkspaceSnapshot } from './workspaceSnapshot.js';
@@ -34,6 +34,8 @@ interface EngineEntry {
   backendKey?: string;
   /** Why the chosen run back end could not be used (runs are refused with it; renders go on). */
   backendError?: PromptErrorInfo;
+  /** Where the manager's runs execute. */
+  runsOn?: RunBackendInfo;
   error?: PromptErrorInfo;
 }
 
@@ -111,9 +113,12 @@ export class EnginePool {
               ...(templatesRoot ? { templatesRoot } : {}),
             });
           if ('error' in backend) entry.backendError = backend.error;
+          entry.runsOn = { type: 'in-process' };
           if ('config' in backend && backend.config) {
+            const config = backend.config;
             try {
-              entry.pm = await create(backend.config);
+              entry.pm = await create(config);
+              entry.runsOn = { type: 'bullmq', redisUrl: redactRedisUrl(config.connection.url ?? ''), prefix: config.prefix ?? DEFAULT_PREFIX };
             } catch (e) {
               // Redis unreachable: previews go on; runs say why they cannot start.
               entry.backendError = wirePromptError(e, (f) => this.manager.uriOf(f));
@@ -144,6 +149,11 @@ export class EnginePool {
   /** Why runs of this workspace cannot start on the back end the settings chose, if they cannot. */
   backendProblem(ws: ManagedWorkspace): PromptErrorInfo | undefined {
     return this.engines.get(ws.root)?.backendError;
+  }
+
+  /** Where the runs of the workspace's manager (`engineFor()`'s) execute. */
+  runsOn(ws: ManagedWorkspace): RunBackendInfo {
+    return this.engines.get(ws.root)?.runsOn ?? { type: 'in-process' };
   }
 
   /** The manager the workspace last loaded, even while its current configuration is refused (health, metrics). */

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { analyseGraph } from '../workflow/precheck.js';
 import { controlJobOptions, priorityRanks, queueOfStep, startJobId, STEPS_QUEUE, stepJobOptions, timeoutJobId, type JobData } from './jobs.js';
 import type { RunSpec } from './runStore.js';
-import { timeoutError } from './stepProcessor.js';
+import { timeoutError } from './stepErrors.js';
 import { DEFAULT_HISTORY_TTL_MS } from './connection.js';
 import type { BullmqModule } from './redisClient.js';
 
@@ -81,7 +81,15 @@ export class Enqueuer {
       if (!list) byQueue.set(q, (list = []));
       list.push({ name: 'step', data: { kind: 'step', run: spec.id, step: i }, opts: stepJobOptions(spec.id, i, rank[i] ?? 1) });
     }
-    await Promise.all([...byQueue].map(([q, jobs]) => this.queue(q).addBulk(jobs)));
+    // One job is added alone: a pipeline (addBulk) costs more to build than the add it sends (ioredis copies every script BullMQ defined onto each).
+    await Promise.all([...byQueue].map(([q, jobs]) => (jobs.length === 1 ? this.queue(q).add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts) : this.queue(q).addBulk(jobs))));
+  }
+
+  /** The job of a step whose first `base` attempts ran eagerly, its next attempt due in `delayMs`. */
+  async retry(spec: RunSpec, step: number, base: number, delayMs: number): Promise<void> {
+    const data: JobData = { kind: 'step', run: spec.id, step, base };
+    const opts = { ...stepJobOptions(spec.id, step, this.rankOf(spec)[step] ?? 1), delay: Math.max(1, Math.ceil(delayMs)) };
+    await this.queue(queueOfStep(spec.composition.steps[step]!)).add('step', data, opts);
   }
 
   async start(spec: RunSpec): Promise<void> {

@@ -253,12 +253,11 @@ local function deadlinePassed()
   return false
 end
 
--- ARGV: op, step index, attempt, then the steps whose \`steps.<id>\` the step reads.
-function ops.claim()
+-- Claims step i for attempt a, and reads the views of the steps in \`reads\` (the \`steps.<id>\` it reads).
+local function claimStep(i, a, reads)
   local state = mget('state')
   if state ~= 'running' then return { 'ended', num(now), state or 'gone' } end
   if deadlinePassed() then return { 'ended', num(now), 'ended' } end
-  local i = ARGV[2]
   local s = sget('s', i)
   if FINAL[s] then return { 'done', num(now), s } end
   redis.call('HDEL', M, 'notice')
@@ -269,14 +268,19 @@ function ops.claim()
   elseif s ~= 'running' then
     return { 'notready', num(now), s or 'none' }
   end
-  local a = tonumber(ARGV[3])
   if a > tonumber(sget('a', i) or '0') then sset('a', i, a) end
   local views = {}
-  for k = 4, #ARGV do
-    local j = ARGV[k]
+  for _, j in ipairs(reads) do
     views[#views + 1] = redis.call('HMGET', S, 's:' .. j, 'a:' .. j, 't0:' .. j, 't1:' .. j, 'o:' .. j)
   end
   return { 'ok', num(now), sget('t0', i), mget('deadline') or '', views }
+end
+
+-- ARGV: op, step index, attempt, then the steps whose \`steps.<id>\` the step reads.
+function ops.claim()
+  local reads = {}
+  for k = 4, #ARGV do reads[#reads + 1] = ARGV[k] end
+  return claimStep(ARGV[2], tonumber(ARGV[3]), reads)
 end
 
 -- ARGV: op, step index, attempt, next attempt, wait ms, error JSON.
@@ -291,7 +295,10 @@ end
 
 -- ARGV: op, step index, status (succeeded | fallback | failed), output JSON ('' = null), the
 -- event's error JSON ('' = none), a fallback's provider failure JSON ('' = none: its kind and
--- provider, for the run's \`fallbacks\`), then the errors to keep in the step's status.
+-- provider, for the run's \`fallbacks\`), the number of errors, the errors to keep in the step's
+-- status; then the steps the worker would run eagerly, each as: index, number of reads, reads.
+-- The first of those the step's end dispatches is claimed for attempt 1 in this same call (it
+-- leaves the dispatched list; its claim is the reply's 6th and 7th items).
 function ops.complete()
   if mget('state') ~= 'running' then return { 'stale', num(now) } end
   local i, status = ARGV[2], ARGV[3]
@@ -301,7 +308,8 @@ function ops.complete()
   if status ~= 'failed' and ARGV[4] ~= '' then sset('o', i, ARGV[4]) end
   sset('t1', i, num(now))
   if status == 'fallback' and ARGV[6] ~= '' then sset('fb', i, ARGV[6]) end
-  for k = 7, #ARGV do pushError(i, ARGV[k]) end
+  local nerr = tonumber(ARGV[7])
+  for k = 8, 7 + nerr do pushError(i, ARGV[k]) end
   finishedEvent(i, status, ARGV[5])
   mincr('running', -1)
   if status == 'failed' then
@@ -315,7 +323,27 @@ function ops.complete()
   else
     release(i)
   end
-  return advance()
+  local res = advance()
+  local eager = {}
+  local k = 8 + nerr
+  while k <= #ARGV do
+    local n = tonumber(ARGV[k + 1])
+    local reads = {}
+    for r = k + 2, k + 1 + n do reads[#reads + 1] = ARGV[r] end
+    eager[ARGV[k]] = reads
+    k = k + 2 + n
+  end
+  local dispatched = res[5]
+  for x = 1, #dispatched do
+    local d = dispatched[x]
+    if eager[d] then
+      table.remove(dispatched, x)
+      res[6] = d
+      res[7] = claimStep(d, 1, eager[d])
+      break
+    end
+  end
+  return res
 end
 
 -- ARGV: op, status (cancelled | timed_out), error JSON.

@@ -43,7 +43,12 @@ export interface Advance {
   toDecide: number[];
   /** Steps that just got a slot: each needs its job. */
   dispatched: number[];
+  /** The step the caller offered to run eagerly that got a slot, claimed for attempt 1 in the same call (not in `dispatched`). */
+  claimed?: { step: number; claim: Claim };
 }
+
+/** A step a worker offers to run eagerly if a completion dispatches it: its index and the steps it reads. */
+export type EagerOffer = readonly [step: number, reads: readonly number[]];
 
 export type Claim = { kind: 'ok'; now: number; startedAt: number; deadline?: number; views: Map<number, StepView> } | { kind: 'done' | 'ended' | 'notready'; now: number; state: string };
 
@@ -80,12 +85,32 @@ function ints(v: unknown): number[] {
   return Array.isArray(v) ? v.map((x) => Number(x)) : [];
 }
 
-function advanceOf(r: unknown): Advance | { kind: 'ended' | 'exists' | 'stale'; now: number } {
-  const a = r as [string, string, string, unknown, unknown];
+function advanceOf(r: unknown, offers: readonly EagerOffer[] = []): Advance | { kind: 'ended' | 'exists' | 'stale'; now: number } {
+  const a = r as [string, string, string, unknown, unknown, unknown?, unknown?];
   if (a[0] !== 'ok') return { kind: a[0] as 'ended', now: Number(a[1]) };
   const out: Advance = { kind: 'ok', now: Number(a[1]), toDecide: ints(a[3]), dispatched: ints(a[4]) };
   if (a[2]) out.finishing = a[2] as FinalRunStatus;
+  if (a[5] !== undefined && a[5] !== null) {
+    const step = Number(a[5]);
+    out.claimed = { step, claim: claimOf(a[6], offers.find(([i]) => i === step)?.[1] ?? []) };
+  }
   return out;
+}
+
+/** A claim's reply: the run's views of `reads`, in their order. */
+function claimOf(reply: unknown, reads: readonly number[]): Claim {
+  const r = reply as unknown[];
+  if (r[0] === 'ok') {
+    const views = new Map<number, StepView>();
+    ((r[4] ?? []) as (string | null)[][]).forEach((v, k) => {
+      const view = viewOf(v);
+      if (view) views.set(reads[k]!, view);
+    });
+    const out: Claim = { kind: 'ok', now: Number(r[1]), startedAt: Number(r[2]), views };
+    if (r[3]) out.deadline = Number(r[3]);
+    return out;
+  }
+  return { kind: r[0] as 'done', now: Number(r[1]), state: String(r[2] ?? '') };
 }
 
 function pairs(flat: unknown): Map<string, string> {
@@ -159,18 +184,7 @@ export class RunStore {
 
   /** Claims a step for an attempt, and reads the `steps.<id>` of the steps it reads (`reads`), in the same call. */
   async claim(runId: string, step: number, attempt: number, reads: readonly number[] = []): Promise<Claim> {
-    const r = (await this.run(runId, 'claim', step, attempt, ...reads)) as unknown[];
-    if (r[0] === 'ok') {
-      const views = new Map<number, StepView>();
-      ((r[4] ?? []) as (string | null)[][]).forEach((v, k) => {
-        const view = viewOf(v);
-        if (view) views.set(reads[k]!, view);
-      });
-      const out: Claim = { kind: 'ok', now: Number(r[1]), startedAt: Number(r[2]), views };
-      if (r[3]) out.deadline = Number(r[3]);
-      return out;
-    }
-    return { kind: r[0] as 'done', now: Number(r[1]), state: String(r[2] ?? '') };
+    return claimOf(await this.run(runId, 'claim', step, attempt, ...reads), reads);
   }
 
   async retrying(runId: string, step: number, attempt: number, waitMs: number, error: ErrorJSON): Promise<boolean> {
@@ -186,10 +200,13 @@ export class RunStore {
     errors: readonly ErrorJSON[],
     /** A fallback after its provider's call failed: the kind of failure, for the run's `fallbacks`. */
     providerFailure?: ProviderFailureNote,
+    /** Steps this worker would run eagerly: the first one this completion dispatches comes back claimed. */
+    offers: readonly EagerOffer[] = [],
   ): Promise<Advance | { kind: 'stale'; now: number }> {
     const out = status === 'failed' || output === null || output === undefined ? '' : JSON.stringify(output);
-    const r = await this.run(runId, 'complete', step, status, out, eventError ? JSON.stringify(eventError) : '', providerFailure ? JSON.stringify(providerFailure) : '', ...errors.map((e) => JSON.stringify(e)));
-    return advanceOf(r) as Advance | { kind: 'stale'; now: number };
+    const args: (string | number)[] = ['complete', step, status, out, eventError ? JSON.stringify(eventError) : '', providerFailure ? JSON.stringify(providerFailure) : '', errors.length, ...errors.map((e) => JSON.stringify(e))];
+    for (const [i, reads] of offers) args.push(i, reads.length, ...reads);
+    return advanceOf(await this.run(runId, ...args), offers) as Advance | { kind: 'stale'; now: number };
   }
 
   /** Cancels or times out a running run; false when it had already ended (or is rendering its output). */

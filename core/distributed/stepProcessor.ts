@@ -12,34 +12,23 @@ import { hostname } from 'node:os';
 import { systemClock } from '../clock.js';
 import { PromptError, toPromptError } from '../errors.js';
 import { LIMITS } from '../limits.js';
-import type { ProviderDef } from '../model/types.js';
 import { hasLimits, requeuesAfter429 } from '../workflow/admission.js';
 import { runAttempt, type AttemptSpec } from '../workflow/attempt.js';
-import { dependencyClosure } from '../workflow/dag.js';
-import { RENDER_EXECUTOR, type ExecutorRegistry, type StepExecutor } from '../workflow/executors.js';
+import type { ExecutorRegistry } from '../workflow/executors.js';
 import type { WorkflowMetrics } from '../workflow/metrics.js';
-import type { ProviderFailureKind } from '../workflow/providerFailure.js';
 import type { ResponseCache } from '../workflow/responseCache.js';
-import { analyseGraph } from '../workflow/precheck.js';
-import { isRetryable, markNonRetryable, planRetry, withReason } from '../workflow/retry.js';
+import { isRetryable, planRetry, withReason } from '../workflow/retry.js';
 import type { ErrorJSON, FinalRunStatus, ResolvedStep, WorkflowHost } from '../workflow/types.js';
 import { evaluateWhen } from '../workflow/when.js';
-import type { RunStore, RunSpec, Advance, Decision, ProviderFailureNote, StepView } from './runStore.js';
+import type { RunStore, RunSpec, Advance, Claim, Decision, EagerOffer, ProviderFailureNote, StepView } from './runStore.js';
 import type { PinnedConfig, StepOutcome } from './workerTypes.js';
-import { defineData, stepReads, viewsObject } from './stepReads.js';
+import { defineData, viewsObject } from './stepReads.js';
+import { DEFAULT_EAGER_STEPS, type EagerBudget } from './eager.js';
+import { RunPlans } from './runPlans.js';
+import { stepExecutor } from './stepExecutor.js';
+import { providerFailureNote, RetryLater, timeoutError } from './stepErrors.js';
 import { ProviderBusy, RateLimitRequeue, tokenTicket, type SharedLimits } from './providerLimits.js';
 export type { PinnedConfig, StepOutcome } from './workerTypes.js';
-
-/** Thrown by a step job to have BullMQ run it again after `waitMs` (the worker's backoffStrategy reads it). */
-export class RetryLater extends Error {
-  constructor(
-    readonly waitMs: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RetryLater';
-  }
-}
 
 export interface ProcessorDeps {
   store: RunStore;
@@ -60,15 +49,18 @@ export interface ProcessorDeps {
   limits?: SharedLimits;
   /** The response cache in Redis whose entries live `ttlMs`, for runs that asked for it. */
   responseCache?(ttlMs: number): ResponseCache;
+  /**
+   * Render-only steps a job may run itself, one after another, when the step it finished made
+   * them ready (eager dispatch, eager.ts); 0: every step goes through the queue.
+   */
+  eagerSteps?: number;
+  /** False once the worker is closing: the steps made ready go to the queue, for other workers. */
+  accepting?(): boolean;
+  /** Adds the job of a step whose eager attempt asked for a retry: it runs after `delayMs`, as attempt `attemptsMade + 1 + base`. */
+  enqueueRetry?(spec: RunSpec, step: number, base: number, delayMs: number): Promise<void>;
+  /** Each step this worker ran eagerly, by outcome (as the worker's onJob reports jobs). */
+  onEager?(runId: string, step: number, outcome: StepOutcome | 'retry'): void;
 }
-
-
-interface RunPlanCache {
-  spec: RunSpec;
-  closure: Set<number>[];
-  leaves: number[];
-}
-
 
 function outputText(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
@@ -77,23 +69,9 @@ function outputText(v: unknown): string {
 export const WORKER_ID = `${hostname()}:${process.pid}`;
 
 export class StepProcessor {
-  private readonly plans = new Map<string, RunPlanCache>();
+  private readonly plans = new RunPlans();
 
   constructor(private readonly deps: ProcessorDeps) {}
-
-  private plan(spec: RunSpec): RunPlanCache {
-    let p = this.plans.get(spec.id);
-    if (p && p.spec === spec) return p;
-    const { graph } = analyseGraph(spec.composition);
-    const leaves: number[] = [];
-    graph.dependents.forEach((d, i) => {
-      if (d.length === 0) leaves.push(i);
-    });
-    p = { spec, closure: dependencyClosure(graph.deps), leaves };
-    if (this.plans.size > 256) this.plans.delete(this.plans.keys().next().value!);
-    this.plans.set(spec.id, p);
-    return p;
-  }
 
   /** `steps.<id>` of the steps a step may read: its transitive dependencies, all finished before it starts. */
   private async stepsView(spec: RunSpec, of: readonly number[]): Promise<Record<string, StepView>> {
@@ -101,43 +79,101 @@ export class StepProcessor {
   }
 
   private async runContext(spec: RunSpec, step: number): Promise<Record<string, unknown>> {
-    const p = this.plan(spec);
-    return { ...spec.input, steps: await this.stepsView(spec, [...p.closure[step]!]) };
+    return { ...spec.input, steps: await this.stepsView(spec, this.plans.ancestors(spec, step)) };
   }
 
   // ---------------------------------------------------------------- the run's own jobs
 
-  /** A start job: creates the run (unless it exists) and sets it going. */
-  async start(spec: RunSpec, create: () => Promise<Advance | { kind: 'exists'; now: number }>): Promise<void> {
+  /**
+   * A start job: creates the run (unless it exists) and sets it going. `first`: this is the
+   * job's first run (no attempt made, none stalled), so no job of any step of the run exists
+   * yet, and it may run a first step itself that the starter's creation gave a slot.
+   */
+  async start(spec: RunSpec, create: () => Promise<Advance | { kind: 'exists'; now: number }>, first = false, started?: () => void): Promise<void> {
     const r = await create();
-    if (r.kind === 'ok') await this.follow(spec, r);
-    else await this.resume(spec);
+    const eager = this.budget();
+    if (r.kind === 'ok') await this.follow(spec, r, eager);
+    else await this.resume(spec, first ? eager : undefined);
+    started?.();
+    await this.runEager(spec, eager);
   }
 
-  /** Redoes whatever a worker that died may have left undone after a step finished. */
-  async resume(spec: RunSpec): Promise<void> {
+  private budget(): EagerBudget {
+    return { left: this.deps.eagerSteps ?? DEFAULT_EAGER_STEPS };
+  }
+
+  /** Redoes what a dead worker may have left undone after a step finished; with `eager` (a first start job: no step has a job yet), one render-only step holding a slot is left to this job. */
+  async resume(spec: RunSpec, eager?: EagerBudget): Promise<void> {
     const p = await this.deps.store.pending(spec.id);
     if (p.state === 'finishing') return this.finalize(spec, p.status as FinalRunStatus);
     if (p.state !== 'running') return;
-    if (p.slotted.length) await this.deps.enqueue(spec, p.slotted);
+    let slotted = p.slotted;
+    if (eager && eager.left > 0 && (this.deps.accepting?.() ?? true)) {
+      const k = slotted.findIndex((i) => spec.composition.steps[i]!.model === undefined);
+      if (k >= 0) {
+        eager.next = { step: slotted[k]! };
+        slotted = slotted.filter((_, j) => j !== k);
+      }
+    }
+    if (slotted.length) await this.deps.enqueue(spec, slotted);
     if (p.deciding.length) {
       const r = await this.deps.store.settle(spec.id, await this.decide(spec, p.deciding));
       if (r.kind === 'ok') await this.follow(spec, r);
     }
   }
 
-  /** Enqueues what got a slot, decides what became ready, finishes the run at its end: until nothing is left to do. */
-  private async follow(spec: RunSpec, first: Advance): Promise<void> {
+  /**
+   * Enqueues what got a slot, decides what became ready, finishes the run at its end: until
+   * nothing is left to do; then, with an eager budget, runs one render-only step that got a
+   * slot itself (the first: the highest priority).
+   */
+  private async follow(spec: RunSpec, first: Advance, eager?: EagerBudget): Promise<void> {
     let r: Advance | { kind: string } = first;
+    let mine = first.claimed?.step;
+    const claimed = first.claimed?.claim;
     while (r.kind === 'ok') {
       const a = r as Advance;
-      if (a.dispatched.length) await this.deps.enqueue(spec, a.dispatched);
+      let rest = a.dispatched;
+      if (mine === undefined && eager && eager.left > 0 && rest.length && (this.deps.accepting?.() ?? true)) {
+        const k = rest.findIndex((i) => spec.composition.steps[i]!.model === undefined);
+        if (k >= 0) {
+          mine = rest[k];
+          rest = rest.filter((_, j) => j !== k);
+        }
+      }
+      if (rest.length) await this.deps.enqueue(spec, rest);
       if (a.toDecide.length) {
         r = await this.deps.store.settle(spec.id, await this.decide(spec, a.toDecide));
         continue;
       }
       if (a.finishing) await this.finalize(spec, a.finishing);
-      return;
+      break;
+    }
+    if (mine !== undefined && eager) eager.next = claimed ? { step: mine, claim: claimed } : { step: mine };
+  }
+
+  /** What this worker offers to run eagerly when step `i` ends: its render-only dependents, with their reads. */
+  private offers(spec: RunSpec, i: number, cfg: PinnedConfig, eager: EagerBudget): EagerOffer[] {
+    if (eager.left <= 0 || !(this.deps.accepting?.() ?? true)) return [];
+    return this.plans.offers(spec, i, cfg);
+  }
+
+  /** The steps this job runs itself, one after another: each its first attempt; a retry goes to the queue as a job, delayed. */
+  private async runEager(spec: RunSpec, eager: EagerBudget): Promise<void> {
+    while (eager.next) {
+      const { step: i, claim } = eager.next;
+      eager.next = undefined;
+      eager.left--;
+      let outcome: StepOutcome | 'retry';
+      try {
+        outcome = await this.attempt(spec, i, 1, 0, eager, claim);
+      } catch (e) {
+        if (!(e instanceof RetryLater) || !this.deps.enqueueRetry) throw e;
+        await this.deps.enqueueRetry(spec, i, 1, e.waitMs);
+        outcome = 'retry';
+      }
+      if (outcome === 'ended') this.forget(spec.id);
+      this.deps.onEager?.(spec.id, i, outcome);
     }
   }
 
@@ -169,7 +205,7 @@ export class StepProcessor {
     if (status === 'succeeded' || status === 'partial') {
       const all = c.steps.map((_, i) => i);
       if (c.output === undefined) {
-        const views = await this.deps.store.views(spec.id, this.plan(spec).leaves);
+        const views = await this.deps.store.views(spec.id, this.plans.of(spec).leaves);
         output = [...views.values()].filter((v) => v.output !== null && v.output !== undefined).map((v) => outputText(v.output)).join('\n\n');
       } else {
         const cfg = this.deps.resolvePin(spec.pin);
@@ -189,7 +225,7 @@ export class StepProcessor {
 
   /** Drops what this worker keeps of a run that has ended. */
   forget(runId: string): void {
-    this.plans.delete(runId);
+    this.plans.forget(runId);
     this.deps.store.forget(runId);
   }
 
@@ -206,10 +242,19 @@ export class StepProcessor {
    * again), ProviderBusy when the provider's shared limit has no room (the caller puts the job
    * back to wait), RateLimitRequeue when a 429 sends the call back to its queue without using
    * the attempt (`requeues`: how often this attempt was sent back already); returns otherwise,
-   * the outcome recorded. `queuedMs`: how long the job waited in its provider's queue (the
-   * call's wait for admission, in the metrics).
+   * the outcome recorded. `queuedMs`: the job's time in its provider's queue (the call's wait).
    */
-  async step(spec: RunSpec, i: number, attempt: number, requeues = 0, queuedMs = 0): Promise<StepOutcome> {
+  async step(spec: RunSpec, i: number, attempt: number, requeues = 0, finished?: (outcome: StepOutcome) => void, queuedMs = 0): Promise<StepOutcome> {
+    const eager = this.budget();
+    const outcome = await this.attempt(spec, i, attempt, requeues, eager, undefined, queuedMs);
+    // Told before the steps the job runs eagerly, so that reports come in the order the steps end.
+    finished?.(outcome);
+    await this.runEager(spec, eager);
+    return outcome;
+  }
+
+  /** One attempt of step `i` (claimed already when `claimed` is given); the eager step its end makes ready is left in `eager.next`. */
+  private async attempt(spec: RunSpec, i: number, attempt: number, requeues: number, eager: EagerBudget, claimed?: Claim, queuedMs = 0): Promise<StepOutcome> {
     const store = this.deps.store;
     const def = spec.composition.steps[i]!;
     const cfg = this.deps.resolvePin(spec.pin);
@@ -219,7 +264,7 @@ export class StepProcessor {
       await this.deps.notice(spec.id, text);
       throw new RetryLater(2000, text);
     }
-    const claim = await store.claim(spec.id, i, attempt, stepReads(spec, i, cfg, () => [...this.plan(spec).closure[i]!]));
+    const claim = claimed ?? (await store.claim(spec.id, i, attempt, this.plans.reads(spec, i, cfg)));
     if (claim.kind === 'done') {
       await this.resume(spec);
       return 'duplicate';
@@ -244,7 +289,7 @@ export class StepProcessor {
         const err = toPromptError(e, 'template_error', { step: def.id, composition: spec.composition.name });
         return await this.afterFailure(spec, i, err, base, cfg, [err.toJSON()]);
       }
-      const executor = this.executorOf(spec, def, cfg);
+      const executor = stepExecutor(spec, def, cfg, this.deps.executors, WORKER_ID, this.deps.responseCache);
       if (executor instanceof PromptError) return await this.afterFailure(spec, i, executor, ctx, cfg, [executor.toJSON()]);
       const aspec: AttemptSpec = {
         runId: spec.id,
@@ -268,7 +313,6 @@ export class StepProcessor {
       const limits = this.deps.limits;
       if (provider) {
         aspec.provider = provider;
-        // Every call takes a ticket: it charges `tokens_per_minute` (Redis only when the provider has one) and counts the call's admission and tokens.
         if (limits) aspec.admit = (prompt) => tokenTicket(limits, provider, prompt, this.deps.metrics, queuedMs);
       }
       if (spec.serviceName !== undefined) aspec.serviceName = spec.serviceName;
@@ -276,8 +320,8 @@ export class StepProcessor {
       if (stopped) return 'ended';
       if (r.ok && provider && limits && hasLimits(provider)) await limits.answered(provider);
       if (r.ok) {
-        const a = await store.complete(spec.id, i, 'succeeded', r.output, undefined, []);
-        if (a.kind === 'ok') await this.follow(spec, a);
+        const a = await store.complete(spec.id, i, 'succeeded', r.output, undefined, [], undefined, this.offers(spec, i, cfg, eager));
+        if (a.kind === 'ok') await this.follow(spec, a, eager);
         return 'done';
       }
       let err = r.error;
@@ -320,25 +364,6 @@ export class StepProcessor {
     }
   }
 
-  private executorOf(spec: RunSpec, def: ResolvedStep, cfg: PinnedConfig): { executor: StepExecutor; provider?: ProviderDef } | PromptError {
-    const details = { step: def.id, composition: undefined as string | undefined };
-    if (def.model === undefined) {
-      const e = this.deps.executors.get(RENDER_EXECUTOR);
-      return e ? { executor: e } : markNonRetryable(new PromptError('invalid_configuration', `no "${RENDER_EXECUTOR}" executor is registered on worker ${WORKER_ID}`, details));
-    }
-    const provider = cfg.providers.get(def.model);
-    if (!provider) return markNonRetryable(new PromptError('invalid_configuration', `step "${def.id}" names the model "${def.model}", which is not among the providers of worker ${WORKER_ID}`, details));
-    const e = this.deps.executors.get(provider.type);
-    if (!e) {
-      return markNonRetryable(
-        new PromptError('invalid_configuration', `provider "${provider.name}" has the type "${provider.type}", and worker ${WORKER_ID} has no executor of that name (registered: ${this.deps.executors.names().join(', ')})`, details),
-      );
-    }
-    // A run whose starter asked for the response cache answers from Redis (the same digest on every worker).
-    const cache = spec.responseCache ? this.deps.responseCache?.(spec.responseCache.ttlMs) : undefined;
-    return { executor: cache ? cache.wrap(e) : e, provider };
-  }
-
   private stepContext(host: WorkflowHost, def: ResolvedStep, base: Record<string, unknown>): Record<string, unknown> {
     const keys = Object.keys(def.context);
     if (keys.length === 0) return base;
@@ -372,15 +397,4 @@ export class StepProcessor {
     if (a.kind === 'ok') await this.follow(spec, a);
     return 'done';
   }
-}
-
-/** What a fallback's cause adds when its provider's call failed (as the in-process runner's fallbackCause). */
-function providerFailureNote(kind: ProviderFailureKind, provider: ProviderDef): ProviderFailureNote {
-  const note: ProviderFailureNote = { kind, provider: provider.name };
-  if (kind === 'missing_key' && provider.apiKeyEnv) note.apiKeyEnv = provider.apiKeyEnv;
-  return note;
-}
-
-export function timeoutError(composition: string, ms: number): ErrorJSON {
-  return new PromptError('timeout', `the run took longer than its timeout_ms of ${ms} ms`, { composition }).toJSON();
 }

@@ -18,7 +18,8 @@ import type { ResponseCache } from '../workflow/responseCache.js';
 import { applyQueueLimits, ProviderBusy, RateLimitRequeue, SharedProviderLimits } from './providerLimits.js';
 import { RunStore } from './runStore.js';
 import { Enqueuer, runInit, specFromJSON } from './enqueue.js';
-import { RetryLater, StepProcessor } from './stepProcessor.js';
+import { StepProcessor } from './stepProcessor.js';
+import { RetryLater } from './stepErrors.js';
 import { FleetMetricsRecorder, queuedMsOf } from './fleetMetrics.js';
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -52,6 +53,10 @@ export class DistributedStepWorker {
       env: opts.env ?? ((n) => process.env[n]),
       metrics: this.fleet.metrics,
       enqueue: (spec, steps) => enqueuer.steps(spec, steps),
+      enqueueRetry: (spec, step, base, delayMs) => enqueuer.retry(spec, step, base, delayMs),
+      ...(opts.eagerSteps !== undefined ? { eagerSteps: opts.eagerSteps } : {}),
+      accepting: () => !this.closing,
+      onEager: (runId, step, outcome) => opts.onJob?.('step', outcome, { runId, step, eager: true }),
       onRunStop: (runId, f) => {
         let set = this.stopListeners.get(runId);
         if (!set) this.stopListeners.set(runId, (set = new Set()));
@@ -153,9 +158,9 @@ export class DistributedStepWorker {
     if (d.kind === 'start') {
       const spec = specFromJSON(d.spec);
       const init = runInit(spec, this.prefix, this.opts.historyTtlMs);
-      await this.processor.start(spec, () => this.store.create(spec, init));
+      // The run's deadline job before any step runs here (the starter added it too, unless it died first).
       if (spec.composition.timeoutMs !== undefined) await this.enqueuer.timeout(spec.id, spec.composition.timeoutMs);
-      this.opts.onJob?.('start', 'done', { runId: d.run });
+      await this.processor.start(spec, () => this.store.create(spec, init), job.attemptsMade === 0 && !job.stalledCounter, () => this.opts.onJob?.('start', 'done', { runId: d.run }));
       return;
     }
     const spec = await this.store.spec(d.run);
@@ -169,12 +174,11 @@ export class DistributedStepWorker {
       this.opts.onJob?.('timeout', 'done', { runId: d.run });
       return;
     }
-    const attempt = job.attemptsMade + 1;
+    const attempt = job.attemptsMade + 1 + (d.base ?? 0);
     try {
-      const outcome = await this.processor.step(spec, d.step, attempt, d.requeued?.[0] === attempt ? d.requeued[1] : 0, queueName === STEPS_QUEUE ? 0 : queuedMsOf(job));
+      const outcome = await this.processor.step(spec, d.step, attempt, d.requeued?.[0] === attempt ? d.requeued[1] : 0, (o) => this.opts.onJob?.('step', o, { runId: d.run, step: d.step }), queueName === STEPS_QUEUE ? 0 : queuedMsOf(job));
       // The spec stays cached while the run goes on (it is large for a big composition, and never changes).
       if (outcome === 'ended') this.processor.forget(d.run);
-      this.opts.onJob?.('step', outcome, { runId: d.run, step: d.step });
     } catch (e) {
       // Both go back to the provider's queue when it may take them, the attempt not used: a
       // delayed job (BullMQ wakes the workers when it is due; a job put back to wait with a

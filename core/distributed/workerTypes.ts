@@ -46,6 +46,8 @@ export interface StepWorkerOptions {
   /** How often workers look for jobs whose worker died. */
   stalledIntervalMs?: number;
   historyTtlMs?: number;
-  /** Each job this worker finished, by outcome (tests and benchmarks count them). */
-  onJob?(kind: 'step' | 'start' | 'timeout', outcome: StepOutcome | 'retry', job: { runId: string; step?: number }): void;
+  /** Render-only steps a job may run itself when its step made them ready, before the next goes to the queue (eager dispatch). Default 16; 0: none. */
+  eagerSteps?: number;
+  /** Each job this worker finished, by outcome, and each step it ran eagerly (`eager`: true) (tests and benchmarks count them). */
+  onJob?(kind: 'step' | 'start' | 'timeout', outcome: StepOutcome | 'retry', job: { runId: string; step?: number; eager?: true }): void;
 }

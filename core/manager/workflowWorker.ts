@@ -25,6 +25,12 @@ export interface WorkflowWorkerOptions {
   prefix?: string;
   /** Jobs this worker runs at once, per queue (render-only steps, and each provider's). Default 4. */
   concurrency?: number;
+  /**
+   * Render-only steps a job may run itself, one after another, when the step it finished made
+   * them ready, instead of a trip through the queue each (eager dispatch; provider steps always
+   * go through their queue). Default 16; 0 sends every step through the queue.
+   */
+  eagerSteps?: number;
   /** Your model clients and mocks, added to `render` and `openai-compatible` as in `workflow.executors`. */
   executors?: ExecutorsOption;
   env?: (name: string) => string | undefined;
@@ -61,6 +67,7 @@ export class WorkflowWorker {
       connection: opts.connection,
       ...(opts.prefix !== undefined ? { prefix: opts.prefix } : {}),
       ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+      ...(opts.eagerSteps !== undefined ? { eagerSteps: opts.eagerSteps } : {}),
       ...(opts.lockDurationMs !== undefined ? { lockDurationMs: opts.lockDurationMs } : {}),
       ...(opts.stalledIntervalMs !== undefined ? { stalledIntervalMs: opts.stalledIntervalMs } : {}),
       ...(opts.env ? { env: opts.env } : {}),
@@ -86,6 +93,15 @@ export class WorkflowWorker {
   /** Jobs running on this worker now. */
   get active(): number {
     return this.worker.active;
+  }
+
+  /**
+   * A run's composition and step ids in declaration order (`onJob`'s `step` indexes them), from
+   * its spec in Redis; undefined once the run is no longer kept. For logs that name the steps.
+   */
+  async runSteps(runId: string): Promise<{ composition: string; steps: string[] } | undefined> {
+    const spec = await this.worker.store.spec(runId);
+    return spec && { composition: spec.composition.name, steps: spec.composition.steps.map((s) => s.id) };
   }
 
   private serve(snapshot: EngineSnapshot): void {

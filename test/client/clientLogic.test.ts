@@ -39,6 +39,11 @@ test('one line per workflow event: time, step, status, attempt, duration', () =>
   assert.equal(lines[3], '13:04:05.067  extract     succeeded   attempt 2  42 ms');
   assert.match(lines[4]!, /summary {5}skipped {5}attempt 0 {2}0 ms {2}\(when is false\)/);
   assert.equal(lines[5], '13:04:05.067  (workflow)  succeeded   60 ms');
+  // Where the run executes: said at its start when not in the language server.
+  const bull = { type: 'bullmq', redisUrl: 'redis://127.0.0.1:6390', prefix: 'pm' } as const;
+  const started = { ...base, type: 'workflow.started', steps: ['extract'], maxParallel: 1 } as WorkflowEvent;
+  assert.equal(formatEventLine(started, at, 10, bull), '13:04:05.067  (workflow)  started     1 step  max parallel 1  run r1  on BullMQ at redis://127.0.0.1:6390 (prefix pm)');
+  assert.equal(formatEventLine(started, at, 10, { type: 'in-process' }), '13:04:05.067  (workflow)  started     1 step  max parallel 1  run r1');
   // An epoch time is the event's own.
   const own = formatEventLine({ ...base, time: new Date(2025, 0, 1, 9, 0, 0, 1).getTime(), type: 'step.started', stepId: 's', attempt: 1 }, at);
   assert.ok(own.startsWith('09:00:00.001'));
@@ -75,6 +80,8 @@ test('the run summary is a table of steps, then the output', () => {
     'report    skipped (upstream)  0         -',
   ]);
   assert.deepEqual(lines.slice(-3), ['Output:', 'Line 1', 'Line 2']);
+  assert.equal(formatRunSummary(status, { type: 'bullmq', redisUrl: 'redis://127.0.0.1:6390', prefix: 'promptmanager' })[0], 'Run run-1 of complete_analysis (service analysis_service): partial in 80 ms on BullMQ at redis://127.0.0.1:6390 (prefix promptmanager)');
+  assert.equal(formatRunSummary(status, { type: 'in-process' })[0], lines[0]);
   const failed = formatRunSummary({ ...status, status: 'failed', output: null, error: { code: 'missing_context', message: 'document is required' } });
   assert.equal(failed.at(-1), 'No output (run failed): missing_context: document is required');
 });
@@ -186,6 +193,15 @@ test('the run store follows a run live and keeps its last statuses', () => {
   // A run started elsewhere is tracked from its notifications.
   store.onProgress({ runId: 'other', workspace: 'file:///w', event: { runId: 'other', composition: 'd', time: 1, type: 'step.started', stepId: 'x', attempt: 1 } });
   assert.equal(store.lastRun('file:///w', 'd')!.steps.x, 'running');
+  // Where a run executes comes with its first event, and is kept with the run.
+  const where = { type: 'bullmq', redisUrl: 'redis://127.0.0.1:6390', prefix: 'promptmanager' } as const;
+  const told: unknown[] = [];
+  store.begin('file:///w', 'e', 'r2', ['a']);
+  store.onEvent('r2', (_e, p) => told.push(p.backend));
+  store.onProgress({ runId: 'r2', workspace: 'file:///w', backend: where, event: { runId: 'r2', composition: 'e', time: 1, type: 'workflow.started', steps: ['a'], maxParallel: 1 } });
+  store.onProgress({ runId: 'r2', workspace: 'file:///w', event: { runId: 'r2', composition: 'e', time: 2, type: 'step.started', stepId: 'a', attempt: 1 } });
+  assert.deepEqual(told, [where, undefined]);
+  assert.deepEqual(store.lastRun('file:///w', 'e')!.backend, where);
 });
 
 test('the graph page allows no network and no inline code but its nonce', () => {

@@ -186,13 +186,16 @@ function runToEnd(cmd, args, opts) {
  * @param {string|string[]} [o.vsix]    packaged extension(s) to install first
  * @param {string} [o.folder]           folder opened by default
  * @param {object} [o.settings]         user settings merged over DEFAULT_SETTINGS
+ * @param {object} [o.machineSettings]  settings of the machine code-server runs on (the Settings
+ *                                      editor's "Remote" tab): where settings of scope `machine`
+ *                                      go, which VS Code ignores in the user settings of a remote window
  * @param {object} [o.env]              extra environment for code-server (and the extension host)
  * @param {boolean} [o.workspaceTrust=false] true: Workspace Trust is on (the folder opens in
  *                                      Restricted Mode until trusted); default: off, as --disable-workspace-trust
  * @param {number} [o.timeoutMs=60000]  how long to wait for HTTP
  * @returns {Promise<{url, port, folder, workbenchUrl, tmpDir, userDataDir, extensionsDir, logFile, logTail(n?), stop()}>}
  */
-export async function startCodeServer({ vsix, folder, settings = {}, env = {}, workspaceTrust = false, timeoutMs = 60_000 } = {}) {
+export async function startCodeServer({ vsix, folder, settings = {}, machineSettings, env = {}, workspaceTrust = false, timeoutMs = 60_000 } = {}) {
   const deps = ensureE2EDeps({ quiet: true });
   hookExit();
   const tmpDir = makeTempDir('pm-e2e-cs-');
@@ -203,6 +206,10 @@ export async function startCodeServer({ vsix, folder, settings = {}, env = {}, w
   fs.mkdirSync(extensionsDir, { recursive: true });
   const trust = workspaceTrust ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' } : {};
   fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...DEFAULT_SETTINGS, ...trust, ...settings }, null, 2));
+  if (machineSettings) {
+    fs.mkdirSync(path.join(userDataDir, 'Machine'), { recursive: true });
+    fs.writeFileSync(path.join(userDataDir, 'Machine', 'settings.json'), JSON.stringify(machineSettings, null, 2));
+  }
 
   const childEnv = {
     ...process.env,
@@ -1372,8 +1379,8 @@ async function webviewTexts_(page, selector = 'body', { timeoutMs = 20_000 } = {
 }
 
 /** startCodeServer + openWorkbench in one; close() ends both. */
-export async function launch({ vsix, folder, settings, env, workspaceTrust, viewport } = {}) {
-  const server = await startCodeServer({ vsix, folder, settings, env, workspaceTrust });
+export async function launch({ vsix, folder, settings, machineSettings, env, workspaceTrust, viewport } = {}) {
+  const server = await startCodeServer({ vsix, folder, settings, machineSettings, env, workspaceTrust });
   let wb;
   try {
     wb = await openWorkbench(server.url, folder, { viewport });

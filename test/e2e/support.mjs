@@ -8,13 +8,15 @@
 // answers as the test says:
 //   mode 'ok'     200, a reply that starts with REPLY_MARKER and echoes the Authorization header
 //                 (a careless client would print the key with it);
-//   mode 'slow'   the same reply after `slowMs` (a run that lasts, to stop the language server under it);
+//   mode 'slow'   the same reply after `slowMs` (a run that lasts, to stop the language server under
+//                 it), or when the test calls `answerPending()`;
 //   mode 'fail'   `failStatus` (500 by default) with an error body and headers that echo the
 //                 Authorization header.
 //
 //   const model = await startModelServer();
 //   model.url                       http://127.0.0.1:PORT/v1 (the provider's base_url)
-//   model.mode = 'fail'; model.requests (all received); model.pending (not answered yet)
+//   model.mode = 'fail'; model.requests (all received); model.pending (not answered yet);
+//   model.answerPending() (answers the slow requests waiting, now)
 //   await model.close();
 
 import fs from 'node:fs';
@@ -25,6 +27,8 @@ export const REPLY_MARKER = 'MODEL-REPLY-FROM-E2E-SERVER';
 
 export async function startModelServer({ slowMs = 30_000, failStatus = 500 } = {}) {
   const state = { mode: 'ok', slowMs, failStatus, requests: [], pending: 0 };
+  /** The slow requests waiting: their answer, by their timer. */
+  const waiting = new Map();
   const sockets = new Set();
   const server = http.createServer((req, res) => {
     let body = '';
@@ -48,14 +52,19 @@ export async function startModelServer({ slowMs = 30_000, failStatus = 500 } = {
         res.end(JSON.stringify({ error: { message: `upstream refused the request carrying authorization: ${auth}`, type: 'server_error', headers: req.headers } }));
       } else if (mode === 'slow') {
         state.pending++;
-        const timer = setTimeout(() => {
+        const answer = () => {
+          clearTimeout(timer);
+          waiting.delete(timer);
           state.pending--;
           reply();
-        }, state.slowMs);
-        // The caller went away (its process was killed): nothing to answer.
+        };
+        const timer = setTimeout(answer, state.slowMs);
+        waiting.set(timer, answer);
+        // The caller went away (its process was killed, or it aborted the call): nothing to answer.
         res.on('close', () => {
-          if (!res.writableEnded) {
+          if (!res.writableEnded && waiting.has(timer)) {
             clearTimeout(timer);
+            waiting.delete(timer);
             state.pending--;
           }
         });
@@ -84,6 +93,9 @@ export async function startModelServer({ slowMs = 30_000, failStatus = 500 } = {
     },
     get pending() {
       return state.pending;
+    },
+    answerPending() {
+      for (const answer of [...waiting.values()]) answer();
     },
     close: () =>
       new Promise((resolve) => {

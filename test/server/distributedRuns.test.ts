@@ -1,7 +1,8 @@
 /**
  * Runs started from the editor on the configured back end: with `promptManager.run.backend`
  * `bullmq`, `promptManager/runWorkflow` runs on the workers of the Redis and answers as it does
- * in-process (progress notifications from the run's events, the final status); Redis out of
+ * in-process (progress notifications from the run's events, the final status), saying where it
+ * ran (`backend`, in the result and with the first event); Redis out of
  * reach refuses runs (saying why) and leaves renders alone; an untrusted workspace runs
  * in-process whatever the settings say. Live prompt tests from the Testing view keep the model's
  * answers in that Redis.
@@ -56,6 +57,11 @@ describe('runs from the editor on the BullMQ back end', { skip: unavailable ?? f
       assert.equal(r.status.status, 'succeeded');
       assert.equal(r.status.output, 'B after A for ann');
       assert.equal(jobs, 2, 'both steps ran on the worker');
+      // The client is told where it ran: in the result, and with the run's first event.
+      const where = { type: 'bullmq', redisUrl: redis.url, prefix: 'promptmanager' };
+      assert.deepEqual(r.backend, where);
+      assert.deepEqual(events[0]!.backend, where);
+      assert.ok(events.slice(1).every((e) => e.backend === undefined), 'only the first event says it');
       assert.deepEqual(
         events.map((e) => `${e.event.type} ${e.event.stepId ?? ''}`.trim()),
         ['workflow.started', 'step.started a', 'step.finished a', 'step.started b', 'step.finished b', 'workflow.finished'],
@@ -63,6 +69,7 @@ describe('runs from the editor on the BullMQ back end', { skip: unavailable ?? f
       await c.conn.sendNotification(SetTrustNotification, { trusted: false });
       const local = await c.conn.sendRequest(RunWorkflowRequest, { composition: 'c', context: { name: 'bo' }, runId: 'editor-2' });
       assert.ok(local.ok && local.status.status === 'succeeded', JSON.stringify(local));
+      assert.deepEqual(local.backend, { type: 'in-process' });
       assert.equal(jobs, 2, 'an untrusted workspace runs nothing on the workers');
     } finally {
       await c.stop();
