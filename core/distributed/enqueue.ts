@@ -92,9 +92,22 @@ export class Enqueuer {
     await this.queue(queueOfStep(spec.composition.steps[step]!)).add('step', data, opts);
   }
 
-  async start(spec: RunSpec): Promise<void> {
+  /** The run's start job; `slotted` (a run under `maxConcurrentRuns`, runSlots.ts), held back `delayMs` until its run is created. */
+  async start(spec: RunSpec, slotted?: { delayMs: number }): Promise<void> {
     const data: JobData = { kind: 'start', run: spec.id, spec: specToJSON(spec) };
-    await this.queue(STEPS_QUEUE).add('start', data, controlJobOptions(startJobId(spec.id)));
+    if (slotted) data.slotted = true;
+    await this.queue(STEPS_QUEUE).add('start', data, controlJobOptions(startJobId(spec.id), slotted?.delayMs));
+  }
+
+  /** Sends a held-back start job to the workers now; a job not held back (being processed, or gone) looks at its run itself. */
+  async promoteStart(runId: string): Promise<void> {
+    const job = await this.queue(STEPS_QUEUE).getJob(startJobId(runId));
+    await job?.promote().catch(() => undefined);
+  }
+
+  /** Removes a run's start job unless a worker holds it (a refused run's, or a lingering one before its id is used again). */
+  async dropStart(runId: string): Promise<void> {
+    await this.queue(STEPS_QUEUE).remove(startJobId(runId)).catch(() => 0);
   }
 
   async timeout(runId: string, ms: number): Promise<void> {

@@ -7,16 +7,23 @@
  * dispatched twice. The TypeScript side (runStore.ts) decides what needs the templates (`when`,
  * the output); this script decides what needs the whole run's state.
  *
- * KEYS: 1 meta hash, 2 steps hash, 3 ready zset, 4 events stream, 5 errors hash, 6 run index zset.
+ * KEYS: 1 meta hash, 2 steps hash, 3 ready zset, 4 events stream, 5 errors hash, 6 run index zset,
+ * 7-9 the run slots of `maxConcurrentRuns` (runSlots.ts, whose ops and release this script includes).
  * ARGV[1]: the operation; the rest depends on it (see each `ops.*`).
  *
  * Step states: pending (dependencies unfinished), deciding (dependencies finished, its `skip` and
  * `when` not yet decided by TypeScript), ready (waiting for a slot), queued (has a slot and a
- * job, no worker yet), running, then one of the final statuses. Times are Redis's clock
- * (`TIME`), in milliseconds, one clock for every worker.
+ * job, no worker yet), running, then one of the final statuses. A run under `maxConcurrentRuns`
+ * may wait for a run slot first (state `queued`, runSlots.ts), its steps all pending. Times are
+ * Redis's clock (`TIME`), in milliseconds, one clock for every worker.
  */
+import { RUN_SLOTS_LUA } from './runSlots.js';
+
 export const RUN_SCRIPT = String.raw`
 local M, S, R, E, ER, IDX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local SH, SQ, SC = KEYS[7], KEYS[8], KEYS[9]
+-- A run's end gives up its run slot (runSlots.ts, defined below).
+local releaseSlot
 local op = ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -152,6 +159,8 @@ end
 -- Ends the run: steps that never got to finish are cancelled (or, running at a timeout, failed).
 local function endRun(status, err, stopped)
   local n = tonumber(mget('n'))
+  -- A run that never left the queue has no step events (in-process, the same).
+  local begun = mget('state') ~= 'queued'
   for i = 0, n - 1 do
     local s = sget('s', i)
     if s == 'running' and stopped then
@@ -163,7 +172,7 @@ local function endRun(status, err, stopped)
       finishedEvent(i, st, err)
     elseif s and not FINAL[s] and s ~= 'running' then
       sset('s', i, 'cancelled')
-      finishedEvent(i, 'cancelled')
+      if begun then finishedEvent(i, 'cancelled') end
     end
   end
   redis.call('DEL', R)
@@ -176,6 +185,7 @@ local function endRun(status, err, stopped)
   emit(body)
   redis.call('ZADD', IDX, now, mget('id'))
   expireAll()
+  releaseSlot()
 end
 
 local function stop(status, err)
@@ -190,28 +200,37 @@ local ops = {}
 -- timeout error JSON, ttl ms, cancel channel, workflow.started body, then per step: id, number
 -- of dependencies, dependents (comma-separated indexes), priority, continue_on_error, skip (an
 -- override's), has a \`when\`.
-function ops.create()
-  if redis.call('EXISTS', M) == 1 then return { 'exists', num(now) } end
+-- The run's state from create's ARGV, all its steps pending: not begun yet.
+local function initRun()
   local n = tonumber(ARGV[5])
   redis.call('HSET', M, 'spec', ARGV[2], 'id', ARGV[3], 'comp', ARGV[4], 'n', n, 'mp', ARGV[6], 'ff', ARGV[7],
     'state', 'running', 'status', 'running', 'running', 0, 'undecided', 0, 'bad', 0, 'stopping', 0,
     't0', num(now), 'terr', ARGV[9], 'ttl', ARGV[10], 'channel', ARGV[11])
-  local timeout = tonumber(ARGV[8])
-  if timeout > 0 then redis.call('HSET', M, 'deadline', num(now + timeout)) end
-  emit(ARGV[12])
   local base, per = 12, 7
   for i = 0, n - 1 do
     local o = base + i * per
     redis.call('HSET', S, 'id:' .. i, ARGV[o + 1], 'rem:' .. i, ARGV[o + 2], 'd:' .. i, ARGV[o + 3], 'p:' .. i, ARGV[o + 4], 'coe:' .. i, ARGV[o + 5], 'sk:' .. i, ARGV[o + 6], 'w:' .. i, ARGV[o + 7], 'a:' .. i, 0, 's:' .. i, 'pending')
   end
-  for i = 0, n - 1 do
-    if tonumber(ARGV[base + i * per + 2]) == 0 and sget('s', i) == 'pending' then arrive(tostring(i)) end
-  end
   -- Running runs sort last and are never trimmed; a finished one is scored by its end.
   redis.call('ZADD', IDX, '+inf', ARGV[3])
   local ttl = tonumber(ARGV[10])
   if ttl > 0 then redis.call('ZREMRANGEBYSCORE', IDX, '-inf', '(' .. num(now - ttl)) end
+end
+
+-- Begins a created run: its deadline counts from now, its first event, its first steps.
+local function beginRun(startedBody, timeout)
+  if timeout > 0 then redis.call('HSET', M, 'deadline', num(now + timeout)) end
+  emit(startedBody)
+  for i = 0, tonumber(mget('n')) - 1 do
+    if tonumber(sget('rem', i)) == 0 and sget('s', i) == 'pending' then arrive(tostring(i)) end
+  end
   return advance()
+end
+
+function ops.create()
+  if redis.call('EXISTS', M) == 1 then return { 'exists', num(now) } end
+  initRun()
+  return beginRun(ARGV[12], tonumber(ARGV[8]))
 end
 
 -- ARGV: op, then pairs of step index and decision (ready | when | override).
@@ -348,7 +367,8 @@ end
 
 -- ARGV: op, status (cancelled | timed_out), error JSON.
 function ops.stop()
-  if mget('state') ~= 'running' then return 0 end
+  local state = mget('state')
+  if state ~= 'running' and state ~= 'queued' then return 0 end
   stop(ARGV[2], ARGV[3])
   return 1
 end
@@ -364,6 +384,8 @@ end
 
 -- A timeout job: ends the run once its deadline has passed; else the milliseconds left.
 function ops.expire()
+  -- A run waiting for a slot has no deadline yet: it is at least its timeout away.
+  if mget('state') == 'queued' then return tonumber(mget('tmo')) end
   if mget('state') ~= 'running' then return 0 end
   local d = tonumber(mget('deadline') or '')
   if not d then return 0 end
@@ -387,5 +409,6 @@ function ops.read()
   return { redis.call('HGETALL', M), redis.call('HGETALL', S), redis.call('HGETALL', ER), num(now) }
 end
 
+${RUN_SLOTS_LUA}
 return ops[op]()
 `;

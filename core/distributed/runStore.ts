@@ -7,6 +7,8 @@ import type { Redis } from 'ioredis';
 import { MAX_STEP_ERRORS, STEP_ERRORS_KEPT_FIRST } from '../workflow/bounds.js';
 import type { ErrorJSON, FallbackCause, FinalRunStatus, ResolvedComposition, SkipReason, StepRunStatus, StepStatus, WorkflowStatus } from '../workflow/types.js';
 import { RUN_SCRIPT } from './runScript.js';
+import { slotKeys } from './runSlots.js';
+import type { RunLimits } from '../workflow/runLimits.js';
 
 /** What a run carries from its start to every worker: all a worker needs besides the templates. */
 export interface RunSpec {
@@ -29,6 +31,16 @@ export interface RunSpec {
 }
 
 export type Decision = 'ready' | SkipReason;
+
+/** What the Lua `create` needs beside the spec (enqueue.ts's runInit). */
+export interface RunInit {
+  dependents: number[][];
+  depCounts: number[];
+  timeoutError: string;
+  ttlMs: number;
+  channel: string;
+  startedEvent: string;
+}
 
 /** Why a step's provider call failed, kept with a fallback: what FallbackCause adds to the error. */
 export type ProviderFailureNote = Pick<FallbackCause, 'kind' | 'provider' | 'apiKeyEnv'>;
@@ -62,10 +74,19 @@ export interface StepView {
 
 const FINAL = new Set(['succeeded', 'fallback', 'failed', 'skipped', 'cancelled']);
 
-/** The keys of one run: the run id in a hash tag, so that a run's keys share a slot. */
+/** The keys of one run (the run id in a hash tag, so that a run's keys share a slot), then the prefix's run index and run slots. */
 export function runKeys(prefix: string, runId: string): string[] {
   const base = `${prefix}:run:{${encodeURIComponent(runId)}}`;
-  return [base, `${base}:steps`, `${base}:ready`, `${base}:events`, `${base}:errors`, `${prefix}:runs`];
+  return [base, `${base}:steps`, `${base}:ready`, `${base}:events`, `${base}:errors`, `${prefix}:runs`, ...slotKeys(prefix)];
+}
+
+/** How a run under `maxConcurrentRuns` was admitted (runSlots.ts), with the runs holding slots and waiting after it. */
+export interface Admission {
+  kind: 'started' | 'queued' | 'full' | 'exists' | 'abandoned';
+  now: number;
+  running: number;
+  /** Runs waiting: with `queued`, this run's place. */
+  queued: number;
 }
 
 export function eventsKey(prefix: string, runId: string): string {
@@ -139,7 +160,7 @@ export class RunStore {
     readonly prefix: string,
   ) {
     const r = redis as Redis & { pmRunScript?: ScriptCall };
-    if (typeof r.pmRunScript !== 'function') redis.defineCommand('pmRunScript', { numberOfKeys: 6, lua: RUN_SCRIPT });
+    if (typeof r.pmRunScript !== 'function') redis.defineCommand('pmRunScript', { numberOfKeys: 9, lua: RUN_SCRIPT });
     const fn = (redis as unknown as { pmRunScript: ScriptCall }).pmRunScript;
     this.call = fn.bind(redis);
   }
@@ -149,10 +170,28 @@ export class RunStore {
   }
 
   /** Creates the run unless it exists (a second call, from a recovering worker, changes nothing). */
-  async create(spec: RunSpec, init: { dependents: number[][]; depCounts: number[]; timeoutError: string; ttlMs: number; channel: string; startedEvent: string }): Promise<Advance | { kind: 'exists'; now: number }> {
+  async create(spec: RunSpec, init: RunInit): Promise<Advance | { kind: 'exists'; now: number }> {
+    return advanceOf(await this.run(spec.id, ...this.createArgs('create', spec, init))) as Advance | { kind: 'exists'; now: number };
+  }
+
+  /** Creates the run under the run limit: begun with a slot, queued for one, or (`full`) not at all. */
+  async admit(spec: RunSpec, init: RunInit, limits: RunLimits): Promise<Admission> {
+    const args = this.createArgs('admit', spec, init);
+    args.push(limits.maxConcurrentRuns, limits.maxQueuedRuns === Infinity ? -1 : limits.maxQueuedRuns);
+    const r = (await this.run(spec.id, ...args)) as [string, string, number, number];
+    return { kind: r[0] as Admission['kind'], now: Number(r[1]), running: Number(r[2]), queued: Number(r[3]) };
+  }
+
+  /** A run's start job under the run limit: begins the run when it holds a slot; `gone` (and a tombstone kept `tombstoneMs`) when it was never created. */
+  async begin(runId: string, tombstoneMs: number): Promise<{ kind: 'gone' | 'queued' | 'running' | 'finishing' | 'ended'; position: number }> {
+    const r = (await this.run(runId, 'begin', runId, Math.max(1, Math.round(tombstoneMs)))) as [string, string, number];
+    return { kind: r[0] as 'queued', position: Number(r[2]) };
+  }
+
+  private createArgs(op: string, spec: RunSpec, init: RunInit): (string | number)[] {
     const c = spec.composition;
     const args: (string | number)[] = [
-      'create',
+      op,
       JSON.stringify(spec),
       spec.id,
       c.name,
@@ -167,7 +206,7 @@ export class RunStore {
     ];
     c.steps.forEach((s, i) => args.push(s.id, init.depCounts[i]!, init.dependents[i]!.join(','), spec.priority[i] ?? 0, s.continueOnError ? 1 : 0, s.skip ? 1 : 0, s.when ? 1 : 0));
     this.specs.set(spec.id, spec);
-    return advanceOf(await this.run(spec.id, ...args)) as Advance | { kind: 'exists'; now: number };
+    return args;
   }
 
   async settle(runId: string, decisions: readonly (readonly [number, Decision])[]): Promise<Advance | { kind: 'ended'; now: number }> {
@@ -209,7 +248,7 @@ export class RunStore {
     return advanceOf(await this.run(runId, ...args), offers) as Advance | { kind: 'stale'; now: number };
   }
 
-  /** Cancels or times out a running run; false when it had already ended (or is rendering its output). */
+  /** Cancels or times out a running run (or one waiting for a run slot); false when it had already ended (or is rendering its output). */
   async stop(runId: string, status: 'cancelled' | 'timed_out', error: ErrorJSON): Promise<boolean> {
     return Number(await this.run(runId, 'stop', status, JSON.stringify(error))) === 1;
   }
@@ -280,7 +319,7 @@ export class RunStore {
       spec = JSON.parse(raw) as RunSpec;
       if (spec.composition.maxParallel === null) spec.composition.maxParallel = Infinity;
     }
-    return statusOf(spec, meta, steps, errors);
+    return statusOf(spec, meta, steps, errors, Number(r[3]));
   }
 
   /** Run ids in the index, oldest first (running runs last). */
@@ -289,7 +328,7 @@ export class RunStore {
   }
 }
 
-function statusOf(spec: RunSpec, meta: Map<string, string>, steps: Map<string, string>, errors: Map<string, string>): WorkflowStatus {
+function statusOf(spec: RunSpec, meta: Map<string, string>, steps: Map<string, string>, errors: Map<string, string>, now: number): WorkflowStatus {
   const outputs: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   const fallbacks: FallbackCause[] = [];
   const list: StepRunStatus[] = spec.composition.steps.map((def, i) => {
@@ -327,7 +366,7 @@ function statusOf(spec: RunSpec, meta: Map<string, string>, steps: Map<string, s
   const out: WorkflowStatus = {
     id: spec.id,
     composition: spec.composition.name,
-    status: state === 'ended' ? (meta.get('status') as FinalRunStatus) : 'running',
+    status: state === 'ended' ? (meta.get('status') as FinalRunStatus) : state === 'queued' ? 'pending' : 'running',
     startedAt: Number(meta.get('t0')),
     steps: list,
     outputs: { ...outputs },
@@ -341,6 +380,8 @@ function statusOf(spec: RunSpec, meta: Map<string, string>, steps: Map<string, s
     out.finishedAt = Number(t1);
     out.durationMs = Number(t1) - out.startedAt;
   }
+  // A run that waited for a run slot: until it began, or so far (`now`, Redis's clock), or until it ended waiting.
+  if (meta.get('q')) out.queuedMs = Number(meta.get('tb') ?? (state === 'queued' ? now : t1 ?? now)) - out.startedAt;
   const notice = meta.get('notice');
   if (notice && out.status === 'running') out.notice = notice;
   const err = meta.get('error');

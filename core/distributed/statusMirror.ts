@@ -9,6 +9,9 @@ import type { RunSpec } from './runStore.js';
 export class StatusMirror {
   private status: WorkflowStatus;
   private readonly index = new Map<string, StepRunStatus>();
+  /** The run waited for a run slot (runSlots.ts) from `startedAt`; `begunAt` when it left the queue. */
+  private waited = false;
+  private begunAt?: number;
 
   constructor(spec: RunSpec, startedAt: number) {
     const steps = spec.composition.steps.map((d) => {
@@ -36,11 +39,26 @@ export class StatusMirror {
     if (e && s.errors[s.errors.length - 1] !== e) s.errors.push(e);
   }
 
+  /** The run waits for a run slot since `at` (as in-process: `pending`, its steps pending). */
+  queued(at: number): void {
+    if (this.waited) return;
+    this.waited = true;
+    this.status.status = 'pending';
+    this.status.startedAt = at;
+  }
+
   apply(e: WorkflowEvent): void {
     const st = this.status;
     switch (e.type) {
+      case 'workflow.queued':
+        this.queued(e.time);
+        return;
       case 'workflow.started':
-        st.startedAt = e.time;
+        // A run that waited started when it was queued (its duration counts the wait).
+        if (this.waited) {
+          this.begunAt = e.time;
+          st.status = 'running';
+        } else st.startedAt = e.time;
         return;
       case 'step.started': {
         const s = this.index.get(e.stepId);
@@ -80,6 +98,8 @@ export class StatusMirror {
   }
 
   snapshot(): WorkflowStatus {
+    const st = this.status;
+    if (this.waited) st.queuedMs = (this.begunAt ?? st.finishedAt ?? Date.now()) - st.startedAt;
     return { ...this.status, steps: this.status.steps.map((s) => ({ ...s, errors: s.errors.slice() })), outputs: { ...this.status.outputs }, appliedOverrides: { ...this.status.appliedOverrides } };
   }
 }

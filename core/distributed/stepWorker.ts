@@ -9,7 +9,7 @@
  */
 import { systemClock } from '../clock.js';
 import { PromptError } from '../errors.js';
-import { DEFAULT_PREFIX } from './connection.js';
+import { DEFAULT_HISTORY_TTL_MS, DEFAULT_PREFIX } from './connection.js';
 import { connectRedis, loadBullmq } from './redisClient.js';
 import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS, MAX_STALLED_COUNT, type StepWorkerOptions } from './workerTypes.js';
 import { BACKOFF_TYPE, providerQueue, STEPS_QUEUE, type JobData } from './jobs.js';
@@ -20,6 +20,7 @@ import { RunStore } from './runStore.js';
 import { Enqueuer, runInit, specFromJSON } from './enqueue.js';
 import { StepProcessor } from './stepProcessor.js';
 import { RetryLater } from './stepErrors.js';
+import { grantedChannel, holdsSlot, queuedPollMs } from './runSlots.js';
 import { FleetMetricsRecorder, queuedMsOf } from './fleetMetrics.js';
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -89,8 +90,10 @@ export class DistributedStepWorker {
     const store = new RunStore(redis, prefix);
     const enqueuer = new Enqueuer(bull, redis, prefix);
     const w = new DistributedStepWorker(opts, bull, redis, subscriber, store, enqueuer, new SharedProviderLimits(redis, prefix));
-    await subscriber.subscribe(`${prefix}:stop`);
-    subscriber.on('message', (_channel: string, runId: string) => w.runStopped(runId));
+    const granted = grantedChannel(prefix);
+    await subscriber.subscribe(`${prefix}:stop`, granted);
+    // A run given a run slot: its held-back start job goes now (whichever worker gets there first).
+    subscriber.on('message', (channel: string, runId: string) => (channel === granted ? void enqueuer.promoteStart(runId) : w.runStopped(runId)));
     w.work(STEPS_QUEUE);
     await w.refreshProviders();
     return w;
@@ -155,6 +158,7 @@ export class DistributedStepWorker {
 
   private async process(queueName: string, job: Job, token: string | undefined): Promise<void> {
     const d = job.data as JobData;
+    if (d.kind === 'start' && d.slotted) return this.startSlotted(d.run, job, token);
     if (d.kind === 'start') {
       const spec = specFromJSON(d.spec);
       const init = runInit(spec, this.prefix, this.opts.historyTtlMs);
@@ -205,6 +209,28 @@ export class DistributedStepWorker {
       }
       throw e;
     }
+  }
+
+  /**
+   * The start job of a run under the run limit (runSlots.ts): its starter created the run; the
+   * job begins it once it holds a slot, and while it waits looks again later (a worker promotes
+   * it sooner when the run is given a slot).
+   */
+  private async startSlotted(runId: string, job: Job, token: string | undefined): Promise<void> {
+    const b = await this.store.begin(runId, this.opts.historyTtlMs ?? DEFAULT_HISTORY_TTL_MS);
+    if (b.kind === 'queued') {
+      await job.moveToDelayed(Date.now() + queuedPollMs(b.position), token);
+      // Given its slot in the meantime (its announcement found this job still running): at once.
+      if (await holdsSlot(this.redis, this.prefix, runId)) await job.promote().catch(() => undefined);
+      throw new this.bull.DelayedError();
+    }
+    // The run as Redis keeps it (a job left from an earlier run of the same id carries another spec).
+    const spec = b.kind === 'gone' ? undefined : await this.store.spec(runId);
+    if (spec) {
+      await this.processor.resume(spec);
+      if (spec.composition.timeoutMs !== undefined) await this.enqueuer.timeout(spec.id, spec.composition.timeoutMs);
+    }
+    this.opts.onJob?.('start', 'done', { runId });
   }
 
   /** BullMQ gave a step job up (its worker died MAX_STALLED_COUNT times, or it kept failing): the step fails, saying why. */

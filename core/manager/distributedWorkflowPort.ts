@@ -2,16 +2,18 @@
  * Plugs the BullMQ back end (core/distributed/) into the prompt manager, beside the in-process
  * engine's port (engineWorkflowPort.ts) and with the same duties: the run starts on the
  * configuration snapshot it was asked on (here pinned by its content hash, which the workers
- * must serve), is refused before any step runs for the same reasons, and is measured.
+ * must serve), is refused before any step runs for the same reasons, and is measured; the run
+ * limit holds for the whole deployment (core/distributed/runSlots.ts), and the provider probes
+ * run here, feeding this manager's health as in-process (providerHealth.ts).
  */
 import type { Redis } from 'ioredis';
-import { PromptError } from '../errors.js';
+import { isPromptError, PromptError } from '../errors.js';
 import type { ProviderDef } from '../model/types.js';
 import { BullmqWorkflowBackend } from '../distributed/backend.js';
 import { FleetMetricsReader, type FleetProviderFigures } from '../distributed/fleetMetricsReader.js';
 import type { BullmqBackendConfig } from '../distributed/connection.js';
 import { remainingPathLengths } from '../workflow/dag.js';
-import { WorkflowEngine, type RunSummary } from '../workflow/engine.js';
+import { WorkflowEngine, type RunQueueStats, type RunSummary } from '../workflow/engine.js';
 import { executorRegistry, type ExecutorRegistry } from '../workflow/executors.js';
 import { WorkflowMetrics } from '../workflow/metrics.js';
 import { precheckRun } from '../workflow/precheck.js';
@@ -20,6 +22,10 @@ import { DEFAULT_RESPONSE_TTL_MS, ResponseCache } from '../workflow/responseCach
 import type { FinalRunStatus, WorkflowEvent, WorkflowResult, WorkflowRun, WorkflowStatus } from '../workflow/types.js';
 import type { Clock } from '../clock.js';
 import type { ComponentHealth } from './health.js';
+import { providerQueue } from '../distributed/jobs.js';
+import { runLimits, type RunLimits } from '../workflow/runLimits.js';
+import { judgeProviders, startProbes } from './providerHealth.js';
+import type { ProviderProbes } from './providerProbes.js';
 import type { StartOptions, WorkflowSettings } from './engineWorkflowPort.js';
 import type { EngineSnapshot } from './snapshot.js';
 import type { WorkflowExecuteOptions, WorkflowPort } from './workflowPort.js';
@@ -31,6 +37,12 @@ export class DistributedWorkflowPort implements WorkflowPort {
   private trusted: boolean;
   /** Answers the runs refused before they start, exactly as the in-process engine does (they never reach Redis). */
   private readonly refusals: WorkflowEngine;
+  private readonly limits: RunLimits;
+  /** Runs this process refused because the deployment's run queue was full. */
+  private refused = 0;
+  private slotTimer?: ReturnType<typeof setInterval>;
+  /** Running once `startProbes` was called with probes configured. */
+  probes?: ProviderProbes;
   /** The providers' figures of every worker (README "Scaling out"), read from Redis. */
   private readonly fleet: FleetMetricsReader;
 
@@ -40,6 +52,7 @@ export class DistributedWorkflowPort implements WorkflowPort {
   ) {
     this.executors = executorRegistry(settings.executors);
     this.trusted = settings.trusted ?? true;
+    this.limits = runLimits(settings);
     this.fleet = new FleetMetricsReader(backend.redis, backend.prefix);
     this.refusals = new WorkflowEngine({
       host: { renderTemplate: () => Promise.reject(new Error('unused')), renderString: () => '' },
@@ -55,11 +68,76 @@ export class DistributedWorkflowPort implements WorkflowPort {
     });
     backend.on('workflow.finished', (e) => {
       void backend.getStatus(e.runId).then((s) => s && this.record(s));
+      if (this.limited) void backend.refreshSlots().catch(() => undefined);
     });
+    // The run queue's gauges read from Redis now and then: other processes start and end runs too.
+    if (this.limited) {
+      this.slotTimer = setInterval(() => void backend.refreshSlots().catch(() => undefined), 5000);
+      this.slotTimer.unref?.();
+    }
+  }
+
+  private get limited(): boolean {
+    return this.limits.maxConcurrentRuns !== Infinity;
   }
 
   static async connect(config: BullmqBackendConfig, settings: WorkflowSettings & { clock: Clock; idGenerator: () => string }): Promise<DistributedWorkflowPort> {
+    // Wrong limits fail before connecting, as the in-process engine's constructor does.
+    runLimits(settings);
     return new DistributedWorkflowPort(await BullmqWorkflowBackend.connect(config), settings);
+  }
+
+  /**
+   * The probes, when configured: from this process, with this manager's executors and keys,
+   * admitted by its own scheduler; a provider whose queue has jobs waiting or running on the
+   * workers is not probed (its calls say more).
+   */
+  startProbes(current: () => EngineSnapshot | undefined): void {
+    const settings = this.settings.probes;
+    if (!settings || this.probes) return;
+    const admission = this.refusals.admission;
+    this.probes = startProbes(
+      settings,
+      {
+        clock: this.settings.clock,
+        executors: this.executors,
+        env: this.keyLookup,
+        overrides: this.settings.providerOverrides ?? {},
+        trusted: () => this.trusted,
+        admission,
+        gauges: () => admission.gauges(),
+        calls: (name) => this.metrics.getMetrics().providers[name]?.calls ?? 0,
+        busy: (p) => this.backend.queueBusy(providerQueue(p.name)),
+      },
+      current,
+    );
+  }
+
+  private get keyLookup(): (name: string) => string | undefined {
+    return this.settings.env ?? ((name) => process.env[name]);
+  }
+
+  /** The providers component of health, judged as in-process (providerHealth.ts): keys, the calls this manager knows of, the probes. */
+  providerHealth(snapshot?: EngineSnapshot): ComponentHealth | undefined {
+    return judgeProviders({
+      ...(snapshot ? { snapshot } : {}),
+      overrides: this.settings.providerOverrides ?? {},
+      keyLookup: this.keyLookup,
+      keySource: this.settings.env ? 'workflow.env' : 'process.env',
+      calls: this.metrics.getMetrics().providers,
+      ...(this.probes ? { probes: this.probes } : {}),
+    });
+  }
+
+  /**
+   * The run queue for the Prometheus gauges: runs holding a slot and waiting across the
+   * deployment (read from Redis at each start and run end this process sees, and every 5 s),
+   * and the runs this process refused. Undefined without `maxConcurrentRuns`.
+   */
+  runQueue(): RunQueueStats | undefined {
+    if (!this.limited) return undefined;
+    const { running, queued } = this.backend.slots;
+    return { running, queued, refused: this.refused, ...this.limits };
   }
 
   /** The Redis connection of this back end (for other features that keep state beside the runs). */
@@ -116,16 +194,23 @@ export class DistributedWorkflowPort implements WorkflowPort {
     } catch (e) {
       throw new PromptError('invalid_configuration', `a distributed run's context must be JSON (it goes to workers on other machines): ${e instanceof Error ? e.message : String(e)}`, { composition: compositionName });
     }
-    const run = await this.backend.start({
-      workflowId: opts.workflowId,
-      composition,
-      input,
-      ...(opts.serviceName !== undefined ? { serviceName: opts.serviceName } : {}),
-      maxParallel,
-      pin: opts.pin,
-      priority,
-      ...(this.responseCacheTtlMs !== undefined ? { responseCacheTtlMs: this.responseCacheTtlMs } : {}),
-    });
+    let run: WorkflowRun;
+    try {
+      run = await this.backend.start({
+        workflowId: opts.workflowId,
+        composition,
+        input,
+        ...(opts.serviceName !== undefined ? { serviceName: opts.serviceName } : {}),
+        maxParallel,
+        pin: opts.pin,
+        priority,
+        ...(this.responseCacheTtlMs !== undefined ? { responseCacheTtlMs: this.responseCacheTtlMs } : {}),
+        ...(this.limited ? { limits: this.limits } : {}),
+      });
+    } catch (e) {
+      if (isPromptError(e) && e.code === 'limit_exceeded') this.refused++;
+      throw e;
+    }
     if (opts.signal) {
       const signal = opts.signal;
       const onAbort = () => run.cancel(typeof signal.reason === 'string' ? signal.reason : 'the caller aborted the run');
@@ -198,6 +283,8 @@ export class DistributedWorkflowPort implements WorkflowPort {
 
   async close(): Promise<void> {
     await this.fleet.close();
+    if (this.slotTimer) clearInterval(this.slotTimer);
+    this.probes?.close();
     await this.backend.close();
   }
 }

@@ -4,7 +4,7 @@
  * with, so a hot reload during a run never reaches it.
  */
 import type { Clock } from '../clock.js';
-import { checkProviderKeys, type ComponentHealth } from './health.js';
+import type { ComponentHealth } from './health.js';
 import type { EngineSnapshot } from './snapshot.js';
 import type { WorkflowExecuteOptions, WorkflowPort } from './workflowPort.js';
 import { PromptError } from '../errors.js';
@@ -13,14 +13,12 @@ import { plural } from '../plural.js';
 import { WorkflowEngine } from '../workflow/engine.js';
 import { executorRegistry, type ExecutorsOption } from '../workflow/executors.js';
 import { ResponseCache } from '../workflow/responseCache.js';
-import { describeFailures, PROVIDER_FAILURE_LABELS } from '../workflow/providerFailure.js';
-import { providersInUse } from '../workspace/queries.js';
-import { describeProbe, PROBE_DOWN_STREAK, ProviderProbes, type ProbeSettings } from './providerProbes.js';
+import type { ProviderProbes, ProbeSettings } from './providerProbes.js';
+import { judgeProviders, providersOf, startProbes, type ProviderOverrides } from './providerHealth.js';
 import type { WorkflowResult, WorkflowRun } from '../workflow/types.js';
 import type { WorkflowBackendConfig } from '../distributed/connection.js';
 
-/** Per-provider settings that win over composition_rules.yaml (the demo's local server, tests, a deployment's own limits). */
-export type ProviderOverrides = Record<string, Partial<Pick<ProviderDef, 'baseUrl' | 'model' | 'apiKeyEnv' | 'maxConcurrency' | 'requestsPerMinute' | 'tokensPerMinute'>>>;
+export { PROVIDER_DOWN_STREAK, type ProviderOverrides } from './providerHealth.js';
 
 export interface WorkflowSettings {
   /** Finished runs kept for status queries (default 1,000). */
@@ -30,10 +28,15 @@ export interface WorkflowSettings {
   /**
    * At most this many runs at once; a run started past it waits, `pending` with a
    * `workflow.queued` event, and starts when a run ends (first come, first served);
-   * `getWorkflowStatus` and `cancelWorkflow` work on it. Default: no limit.
+   * `getWorkflowStatus` and `cancelWorkflow` work on it. Default: no limit. On the BullMQ back
+   * end the limit is the whole deployment's (every starting process on the same Redis prefix),
+   * not each process's: give every starter the same.
    */
   maxConcurrentRuns?: number;
-  /** Runs that may wait for a slot (default 1,000; 0: none): past it `startWorkflow` fails with `limit_exceeded`. */
+  /**
+   * Runs that may wait for a slot (default 1,000; 0: none): past it `startWorkflow` fails with
+   * `limit_exceeded`. On the BullMQ back end, the runs waiting across the deployment.
+   */
   maxQueuedRuns?: number;
   /** False in an untrusted workspace: runs with provider steps are refused. Default true. */
   trusted?: boolean;
@@ -57,7 +60,8 @@ export interface WorkflowSettings {
    * Active provider probes: every `intervalMs` (default 60 s) each provider some step uses gets
    * a cheap request (`openai-compatible`: `GET {base_url}/models`), whose outcome feeds the
    * providers component of `healthCheck()`. Off by default; never in an untrusted workspace
-   * (core/manager/providerProbes.ts).
+   * (core/manager/providerProbes.ts). On the BullMQ back end the manager probes from its own
+   * process, with its executors and keys, for its own health.
    */
   probes?: ProbeSettings;
   /**
@@ -86,9 +90,6 @@ function cachedExecutors(executors: ExecutorsOption | undefined, cache: Response
   if (!(cache instanceof ResponseCache)) throw new TypeError('workflow.responseCache: true needs the workspace folder; the PromptManager resolves it, an engine built by hand takes a ResponseCache');
   return cache.wrapRegistry(executorRegistry(executors));
 }
-
-/** A provider whose last this many calls all failed is unhealthy; one failed call makes it degraded. */
-export const PROVIDER_DOWN_STREAK = 5;
 
 export class EngineWorkflowPort implements WorkflowPort {
   readonly engine: WorkflowEngine;
@@ -124,29 +125,24 @@ export class EngineWorkflowPort implements WorkflowPort {
   startProbes(current: () => EngineSnapshot | undefined): void {
     if (!this.probeSettings || this.probes) return;
     const engine = this.engine;
-    this.probes = new ProviderProbes(
+    this.probes = startProbes(
+      this.probeSettings,
       {
         clock: engine.clock,
         executors: engine.executors,
         env: this.keyLookup,
-        providers: () => {
-          const snap = current();
-          if (!snap) return [];
-          const used = providersInUse(snap.validation.compositionRules);
-          return this.providers(snap).filter((p) => used.has(p.name));
-        },
+        overrides: this.overrides,
         trusted: () => engine.isTrusted,
         admission: engine.admission,
         gauges: () => engine.admission.gauges(),
         calls: (name) => engine.metrics.getMetrics().providers[name]?.calls ?? 0,
       },
-      this.probeSettings,
+      current,
     );
-    this.probes.start();
   }
 
   private providers(snapshot: EngineSnapshot): ProviderDef[] {
-    return (snapshot.validation.compositionRules?.providers ?? []).map((p) => ({ ...p, ...(this.overrides[p.name] ?? {}) }));
+    return providersOf(snapshot, this.overrides);
   }
 
   /** Starts a run and returns its handle at once (progress iterator, done, cancel). */
@@ -187,59 +183,16 @@ export class EngineWorkflowPort implements WorkflowPort {
     return { status: 'healthy', reason: `${plural(runs, 'run')}, none failed` };
   }
 
-  /**
-   * The providers as they are now: each used provider's API key where this engine looks it up
-   * (`snapshot`'s providers, with overrides), and the calls made so far. A provider whose last
-   * call failed is degraded, unhealthy after PROVIDER_DOWN_STREAK failures in a row; one whose
-   * last call succeeded is healthy again, its earlier failures told as information. Failures
-   * are named by kind (connection refused, timed out, server error 503, rate limited 429...).
-   * With probes, the newest evidence judges: a probe with no call since (degraded when it
-   * failed or warned, unhealthy after PROBE_DOWN_STREAK failures in a row, and a success
-   * clears the failed calls before it), else the calls.
-   */
+  /** The providers component of health (providerHealth.ts): keys, this engine's calls, the probes. */
   providerHealth(snapshot?: EngineSnapshot): ComponentHealth | undefined {
-    const calls = this.engine.getMetrics().providers;
-    const defs = snapshot ? this.providers(snapshot) : [];
-    const { checks, unused } = checkProviderKeys(snapshot?.validation.compositionRules, defs, this.keyLookup, this.keySource);
-    const key = new Map(checks.map((c) => [c.provider, c]));
-    const probes = this.probes?.results() ?? new Map();
-    const names = [...new Set([...checks.map((c) => c.provider), ...Object.keys(calls)])];
-    if (!names.length) return defs.length ? { status: 'healthy', reason: `used by no step: ${unused.join(', ')}` } : undefined;
-    const problems: string[] = [];
-    const fine: string[] = [];
-    let down = false;
-    for (const name of names) {
-      const k = key.get(name);
-      const p = calls[name];
-      const parts: string[] = k ? [k.text] : [];
-      let bad = k ? !k.ok : false;
-      const probe = probes.get(name);
-      // A probe that ended with no call since is the newest evidence about the provider.
-      const probeNewer = probe !== undefined && (p?.calls ?? 0) <= probe.callsAtProbe;
-      if (probe) {
-        // A call made since the probe is newer evidence: the probe is told, not judged.
-        parts.push(`${describeProbe(probe)}${probeNewer ? '' : ' (before the last call)'}`);
-        if (probeNewer && (!probe.ok || probe.warning)) bad = true;
-        if (probeNewer && !probe.ok && probe.consecutiveFailures >= PROBE_DOWN_STREAK) down = true;
-      }
-      if (p && p.calls > 0) {
-        const all = p.failures ? `; ${p.failures} of ${plural(p.calls, 'call')} failed in all (${describeFailures(p.failuresByKind, p.failuresByStatus)})` : '';
-        if (p.consecutiveFailures > 0 && probeNewer && probe!.ok) {
-          parts.push(`the last ${p.consecutiveFailures === 1 ? 'call' : `${p.consecutiveFailures} calls`} failed (the last: ${PROVIDER_FAILURE_LABELS[p.lastFailureKind ?? 'other']}), and a probe since answered${all}`);
-        } else if (p.consecutiveFailures > 0) {
-          bad = true;
-          if (p.consecutiveFailures >= PROVIDER_DOWN_STREAK) down = true;
-          const last = PROVIDER_FAILURE_LABELS[p.lastFailureKind ?? 'other'];
-          parts.push(`the last ${p.consecutiveFailures === 1 ? 'call' : `${p.consecutiveFailures} calls`} failed (the last: ${last})${all}`);
-        } else {
-          parts.push(`${plural(p.calls, 'call')}, the last succeeded${all}`);
-        }
-      }
-      (bad ? problems : fine).push(`provider ${name}: ${parts.join(', ')}`);
-    }
-    if (unused.length) fine.push(`used by no step: ${unused.join(', ')}`);
-    if (problems.length) return { status: down ? 'unhealthy' : 'degraded', reason: [...problems, ...fine].join('; ') };
-    return { status: 'healthy', reason: fine.join('; ') };
+    return judgeProviders({
+      ...(snapshot ? { snapshot } : {}),
+      overrides: this.overrides,
+      keyLookup: this.keyLookup,
+      keySource: this.keySource,
+      calls: this.engine.getMetrics().providers,
+      ...(this.probes ? { probes: this.probes } : {}),
+    });
   }
 
   close(): void {

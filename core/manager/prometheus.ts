@@ -11,9 +11,9 @@ import type { HistogramSummary } from '../stats/histogram.js';
 import type { RunQueueStats } from '../workflow/engine.js';
 import type { ProviderMetricsJSON } from '../workflow/metrics.js';
 
-/** What the workflow engine adds to the text: the built-in one's providers and run queue, or the BullMQ back end's fleet-wide providers. */
+/** What the workflow engine adds to the text: the built-in one's providers and run queue; the BullMQ back end's fleet-wide providers and, with `maxConcurrentRuns`, its run queue. */
 export interface WorkflowEngineMetrics {
-  providers: Record<string, ProviderMetricsJSON>;
+  providers?: Record<string, ProviderMetricsJSON>;
   runs?: RunQueueStats;
   /** How old the provider figures are, when they were read from elsewhere (the BullMQ back end's Redis). */
   providersAgeMs?: number;
@@ -149,7 +149,7 @@ export function toPrometheusText(m: MetricsSnapshot, engine?: WorkflowEngineMetr
   w.family('template_compilations_total', 'counter', 'Template compilations (one per template version).');
   w.sample('template_compilations_total', {}, m.templatesCompiled);
   if (engine) {
-    renderProviders(w, engine.providers);
+    if (engine.providers) renderProviders(w, engine.providers);
     if (engine.providersAgeMs !== undefined) {
       w.family('provider_metrics_age_seconds', 'gauge', 'Seconds since the provider figures in this text were read from Redis (the BullMQ back end: every worker\'s calls, and the provider queues).');
       w.sample('provider_metrics_age_seconds', {}, engine.providersAgeMs / 1000);

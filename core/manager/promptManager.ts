@@ -182,21 +182,6 @@ interface TemplateRuntime {
 }
 
 /**
- * Workflow settings that only the in-process engine has: on the BullMQ back end a manager
- * refuses them rather than run without them (README "Scaling out").
- */
-function refuseInProcessOnly(options: PromptManagerOptions): void {
-  const wf = options.workflow;
-  if (options.workflows || wf?.backend?.type !== 'bullmq') return;
-  const given = (['maxConcurrentRuns', 'maxQueuedRuns', 'probes'] as const).filter((k) => wf[k] !== undefined);
-  if (!given.length) return;
-  throw new PromptError(
-    'invalid_configuration',
-    `workflow.${given.join(' and workflow.')} ${given.length > 1 ? 'are' : 'is'} not supported by the bullmq back end (they hold in one process only); remove ${given.length > 1 ? 'them' : 'it'}, or run in-process`,
-  );
-}
-
-/**
  * Events (`manager.events`):
  * - `configReloaded` `{ generation, changedTemplates, durationMs }` — a valid change was swapped in;
  * - `configRejected` `{ diagnostics, error, generation }` — an invalid change, a file that cannot
@@ -294,7 +279,6 @@ export class PromptManager {
    * PromptError('invalid_configuration') listing every `file:line:col code message`.
    */
   static async create(options: PromptManagerOptions): Promise<PromptManager> {
-    refuseInProcessOnly(options);
     const m = new PromptManager(options);
     m.initialLoad(options.validation);
     const backend = options.workflow?.backend;
@@ -304,7 +288,7 @@ export class PromptManager {
       const given = options.workflow?.responseCache;
       m.responses = createRedisResponseCache(m.distributed!.redis, { prefix: backend.prefix ?? DEFAULT_PREFIX, ...(given instanceof ResponseCache ? { ttlMs: given.ttlMs } : {}) });
     }
-    m.runner?.startProbes(() => (m.closed ? undefined : m.current));
+    (m.runner ?? m.distributed)?.startProbes(() => (m.closed ? undefined : m.current));
     const preset = recommendConfiguration(m.environment).settings;
     const watch = (options.watch ?? preset.watch) && m.fs === nodeFileSystem;
     if (watch) m.startWatching(options.debounceMs ?? preset.debounceMs);
@@ -1146,8 +1130,10 @@ export class PromptManager {
     const engine = this.runner?.engine;
     if (engine) return toPrometheusText(snapshot, { providers: engine.getMetrics().providers, runs: engine.runQueue() });
     if (!this.distributed) return toPrometheusText(snapshot);
+    // On the BullMQ back end: every worker's provider figures, and the deployment's run queue with maxConcurrentRuns.
     const fleet = this.distributed.providerMetrics(this.current);
-    return toPrometheusText(snapshot, { providers: fleet?.providers ?? {}, ...(fleet ? { providersAgeMs: Math.max(0, Date.now() - fleet.readAt) } : {}) });
+    const runs = this.distributed.runQueue();
+    return toPrometheusText(snapshot, { providers: fleet?.providers ?? {}, ...(fleet ? { providersAgeMs: Math.max(0, Date.now() - fleet.readAt) } : {}), ...(runs ? { runs } : {}) });
   }
 
   healthCheck(): HealthReport {

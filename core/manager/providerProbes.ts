@@ -8,7 +8,8 @@
  *
  * - Never in an untrusted workspace: a workspace's YAML must not make the manager send
  *   requests (and a key) to an address it chose; a round is skipped while untrusted.
- * - A provider with calls queued or in flight is not probed: its calls say more.
+ * - A provider with calls queued or in flight is not probed: its calls say more (on the BullMQ
+ *   back end, where the workers make the calls: jobs waiting or running on its queue).
  * - A probe goes through the admission scheduler like a call, so it counts against the
  *   provider's `requests_per_minute` and never causes a 429; its timeout covers that wait.
  * - Rounds never overlap; a round's timer does not keep the process alive.
@@ -61,6 +62,8 @@ export interface ProbeDependencies {
   gauges: () => ReadonlyMap<string, AdmissionGauges>;
   /** Calls made to a provider so far. */
   calls: (provider: string) => number;
+  /** A provider whose calls run elsewhere and are busy now (the BullMQ workers'). */
+  busy?: (provider: ProviderDef) => Promise<boolean>;
 }
 
 export class ProviderProbes {
@@ -112,7 +115,9 @@ export class ProviderProbes {
         const executor = this.deps.executors.get(p.type);
         const g = gauges.get(p.name);
         if (!executor?.probe || (g && g.queued + g.inFlight > 0)) continue;
-        jobs.push(this.probe(p, executor.probe.bind(executor)));
+        const probe = executor.probe.bind(executor);
+        const busy = this.deps.busy;
+        jobs.push(busy ? busy(p).then((b) => (b || this.closed ? undefined : this.probe(p, probe)), () => this.probe(p, probe)) : this.probe(p, probe));
       }
       await Promise.all(jobs);
     } finally {

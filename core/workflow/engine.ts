@@ -15,6 +15,7 @@ import { executorRegistry, type ExecutorRegistry, type ExecutorsOption } from '.
 import { WorkflowMetrics, type WorkflowMetricsJSON } from './metrics.js';
 import { resolveComposition } from './resolve.js';
 import { WorkflowRunner, type SchedulingPolicy } from './run.js';
+import { DEFAULT_MAX_QUEUED_RUNS, runLimits, runQueueFull } from './runLimits.js';
 import type {
   ExecuteOptions,
   ResolvedComposition,
@@ -33,8 +34,7 @@ import type {
 
 /** The default of `historyLimit`; `LIMITS.historyLimit` (core/limits.ts) is the one in force. */
 export const DEFAULT_HISTORY_LIMIT = DEFAULT_LIMITS.historyLimit;
-/** Runs that may wait for a slot when `maxConcurrentRuns` is set and `maxQueuedRuns` is not. */
-export const DEFAULT_MAX_QUEUED_RUNS = 1000;
+export { DEFAULT_MAX_QUEUED_RUNS };
 
 export interface WorkflowEngineOptions {
   host: WorkflowHost;
@@ -144,14 +144,7 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
     this.trusted = options.trusted ?? true;
     this.policy = options.schedulingPolicy ?? 'critical-path';
     this.admission = new AdmissionScheduler(this.clock, this.metrics);
-    this.maxConcurrentRuns = options.maxConcurrentRuns ?? Infinity;
-    this.maxQueuedRuns = options.maxQueuedRuns ?? DEFAULT_MAX_QUEUED_RUNS;
-    if (!(this.maxConcurrentRuns === Infinity || (Number.isInteger(this.maxConcurrentRuns) && this.maxConcurrentRuns >= 1))) {
-      throw new TypeError(`maxConcurrentRuns must be a whole number from 1 up, not ${options.maxConcurrentRuns}`);
-    }
-    if (!(this.maxQueuedRuns === Infinity || (Number.isInteger(this.maxQueuedRuns) && this.maxQueuedRuns >= 0))) {
-      throw new TypeError(`maxQueuedRuns must be a whole number from 0 up, not ${options.maxQueuedRuns}`);
-    }
+    ({ maxConcurrentRuns: this.maxConcurrentRuns, maxQueuedRuns: this.maxQueuedRuns } = runLimits(options));
     this.setProviders(options.providers ?? []);
   }
 
@@ -195,11 +188,7 @@ export class WorkflowEngine extends EventEmitter<WorkflowEngineEvents> {
     const mustWait = this.runningRuns >= this.maxConcurrentRuns || this.waiting.size > 0;
     if (mustWait && this.waiting.size >= this.maxQueuedRuns) {
       this.refusedRuns++;
-      throw new PromptError(
-        'limit_exceeded',
-        `composition "${composition.name}" was not started: ${this.runningRuns} runs are running (maxConcurrentRuns ${this.maxConcurrentRuns}) and ${this.waiting.size} are waiting (maxQueuedRuns ${this.maxQueuedRuns}); try again when a run has ended, or raise the limits`,
-        { composition: composition.name },
-      );
+      throw runQueueFull(composition.name, this.runningRuns, this.waiting.size, { maxConcurrentRuns: this.maxConcurrentRuns, maxQueuedRuns: this.maxQueuedRuns });
     }
     const settings: ConstructorParameters<typeof WorkflowRunner>[2] = { id, maxParallel };
     if (options.serviceName !== undefined) settings.serviceName = options.serviceName;

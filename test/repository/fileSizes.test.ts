@@ -16,6 +16,7 @@ const MAX_LINES = 400;
 const ONE_JOB: Record<string, string> = {
   'core/manager/promptManager.ts': 'the PromptManager class, the library API: each method checks its arguments and hands over to the snapshot, template engine, caches, workflow port, metrics and health modules',
   'core/yaml/fastParse.ts': 'the fast parser of the block-style YAML subset the configuration files use, building the same source tree as the yaml package (one parser class and its scalar rules)',
+  'core/distributed/runScript.ts': "the Lua script of a distributed run's state in Redis: every change of a run (create, claim, finish, release, dispatch, stop, end) atomic in one script, as run.ts is in one class",
   'core/workflow/run.ts': "one workflow run: the scheduler and its state machine (ready heap, slots, retries, timeouts, cancellation), every state change in one class",
   'core/manager/templateEngine.ts': 'one isolated Handlebars environment per manager: templates compiled once per text and rendered under their budgets (work, time, output, partial depth)',
   'core/templates/helpers.ts': 'the prompt helpers: for each, its documentation and its implementation under the render budget',

@@ -39,16 +39,16 @@ interface Call {
   worker: number;
 }
 
-test('a manager on the bullmq back end refuses the run limit and probes, which hold in one process only, rather than ignore them', async () => {
+test('on the bullmq back end a wrong run limit is refused as in-process, before connecting', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-limits-'));
   try {
     fs.mkdirSync(path.join(dir, 'templates'));
     fs.writeFileSync(path.join(dir, 'composition_rules.yaml'), rules('max_concurrency: 2', 1));
     fs.writeFileSync(path.join(dir, 'templates', 'ask.hbs'), 'question {{n}}');
-    // Refused before connecting: no Redis listens on this port.
+    // No Redis listens on this port: the limits are checked first.
     const backend = { type: 'bullmq' as const, connection: { url: 'redis://127.0.0.1:9' } };
-    await assert.rejects(PromptManager.create({ root: dir, watch: false, workflow: { backend, maxConcurrentRuns: 4, maxQueuedRuns: 10 } }), (e: unknown) => e instanceof PromptError && e.code === 'invalid_configuration' && /workflow\.maxConcurrentRuns and workflow\.maxQueuedRuns are not supported by the bullmq back end/.test(e.message));
-    await assert.rejects(PromptManager.create({ root: dir, watch: false, workflow: { backend, probes: { intervalMs: 60_000 } } }), /workflow\.probes is not supported by the bullmq back end/);
+    await assert.rejects(PromptManager.create({ root: dir, watch: false, workflow: { backend, maxConcurrentRuns: 0 } }), /maxConcurrentRuns must be a whole number from 1 up, not 0/);
+    await assert.rejects(PromptManager.create({ root: dir, watch: false, workflow: { backend, maxConcurrentRuns: 2, maxQueuedRuns: -1 } }), /maxQueuedRuns must be a whole number from 0 up, not -1/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
