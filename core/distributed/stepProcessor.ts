@@ -123,9 +123,8 @@ export class StepProcessor {
   }
 
   /**
-   * Enqueues what got a slot, decides what became ready, finishes the run at its end: until
-   * nothing is left to do; then, with an eager budget, runs one render-only step that got a
-   * slot itself (the first: the highest priority).
+   * Enqueues what got a slot, decides what became ready, finishes the run at its end: until nothing is
+   * left to do; then, with an eager budget, runs one render-only step that got a slot itself (the first: the highest priority).
    */
   private async follow(spec: RunSpec, first: Advance, eager?: EagerBudget): Promise<void> {
     let r: Advance | { kind: string } = first;
