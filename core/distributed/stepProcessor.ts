@@ -123,8 +123,9 @@ export class StepProcessor {
   }
 
   /**
-   * Enqueues what got a slot, decides what became ready, finishes the run at its end: until nothing is
-   * left to do; then, with an eager budget, runs one render-only step that got a slot itself (the first: the highest priority).
+   * Enqueues what got a slot, decides what became ready, finishes the run at its end: until
+   * nothing is left to do; then, with an eager budget, runs one render-only step that got a
+   * slot itself (the first: the highest priority).
    */
   private async follow(spec: RunSpec, first: Advance, eager?: EagerBudget): Promise<void> {
     let r: Advance | { kind: string } = first;
@@ -151,7 +152,7 @@ export class StepProcessor {
     if (mine !== undefined && eager) eager.next = claimed ? { step: mine, claim: claimed } : { step: mine };
   }
 
-  /** What this worker offers to run eagerly when step `i` ends: its render-only dependents, with their reads. */
+  /** What this worker offers to run eagerly when step `i` ends (runPlans.ts). */
   private offers(spec: RunSpec, i: number, cfg: PinnedConfig, eager: EagerBudget): EagerOffer[] {
     if (eager.left <= 0 || !(this.deps.accepting?.() ?? true)) return [];
     return this.plans.offers(spec, i, cfg);
@@ -246,8 +247,7 @@ export class StepProcessor {
   async step(spec: RunSpec, i: number, attempt: number, requeues = 0, finished?: (outcome: StepOutcome) => void, queuedMs = 0): Promise<StepOutcome> {
     const eager = this.budget();
     const outcome = await this.attempt(spec, i, attempt, requeues, eager, undefined, queuedMs);
-    // Told before the steps the job runs eagerly, so that reports come in the order the steps end.
-    finished?.(outcome);
+    finished?.(outcome); // before the steps the job runs eagerly: reports in the order the steps end
     await this.runEager(spec, eager);
     return outcome;
   }
