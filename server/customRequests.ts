@@ -407,6 +407,8 @@ export function registerCustomRequests(host: CustomRequestHost): () => Promise<v
     const e = await engines.engineFor(ws);
     const pm = 'pm' in e ? e.pm : engines.loaded(ws);
     if (!pm) return { ok: false as const, error: 'error' in e ? e.error : { code: 'not_available', message: 'no engine' } };
+    // Runs on the BullMQ back end: the workers' provider figures, read from Redis now (a Redis that does not answer leaves the last read, its age said).
+    await pm.refreshMetrics().catch(() => undefined);
     if (p.format === 'prometheus') return { ok: true as const, workspace: manager.uriOf(ws.root), format: 'prometheus' as const, text: pm.getMetrics({ format: 'prometheus' }) };
     const metrics = { ...(pm.getMetrics() as unknown as Record<string, unknown>), workflowEngine: pm.getWorkflowMetrics() };
     return { ok: true as const, workspace: manager.uriOf(ws.root), format: 'json' as const, metrics };

@@ -41,8 +41,11 @@ export function timeoutJobId(runId: string): string {
  * `requeued`: [attempt, times] a 429 sent this attempt back to the provider's queue without using it.
  * `base`: attempts made before the job existed (a step run eagerly whose retry became this job).
  * `slotted`: a run under `maxConcurrentRuns`, which its starter creates; its start job begins it once it holds a slot (runSlots.ts).
+ * `since`: when a provider step's call began waiting for its provider, when that is not when its
+ * job was added (it was sent back after a 429, or its retry's backoff ended then); the fleet's
+ * metrics measure the wait from it (fleetMetrics.ts).
  */
-export type JobData = { kind: 'step'; run: string; step: number; requeued?: [number, number]; base?: number } | { kind: 'start'; run: string; spec: string; slotted?: true } | { kind: 'timeout'; run: string };
+export type JobData = { kind: 'step'; run: string; step: number; requeued?: [number, number]; base?: number; since?: number } | { kind: 'start'; run: string; spec: string; slotted?: true } | { kind: 'timeout'; run: string };
 
 /** BullMQ's priority: 1 is first. Within a run, the step on the longest remaining path; across runs, rank for rank (fair). */
 export function priorityRanks(priority: readonly number[]): number[] {

@@ -76,6 +76,9 @@ redis.call('SET', KEYS[1], '9007199254740991', 'PX', ms)
 return ms
 `;
 
+/** The limiter key's value while PAUSE or HOLD pause the queue (BullMQ's own windows count jobs, far below it). */
+const PAUSE_MARK = '9007199254740991';
+
 type Cmd = (...args: (string | number)[]) => Promise<unknown>;
 
 function command(redis: Redis, name: string, keys: number, lua: string): Cmd {
@@ -133,6 +136,12 @@ export class SharedProviderLimits {
   /** Pauses the provider's queue for `ms` unless a longer pause is in force. */
   async hold(queue: Queue, ms: number): Promise<void> {
     await this.holdCmd(queue.keys.limiter, Math.max(1, Math.ceil(ms)));
+  }
+
+  /** Milliseconds left of the pause in force on the provider's queue (a 429's, or a `tokens_per_minute` wait's); 0 when none (BullMQ's own rate window is not a pause). */
+  async pausedMs(queue: Queue): Promise<number> {
+    const [value, left] = (await this.redis.multi().get(queue.keys.limiter).pttl(queue.keys.limiter).exec()) ?? [];
+    return value?.[1] === PAUSE_MARK ? Math.max(0, Number(left?.[1] ?? 0)) : 0;
   }
 }
 
@@ -195,12 +204,16 @@ export interface SharedLimits {
 /**
  * `tokens_per_minute` for one call: admitted at once when the provider's shared token time
  * has passed (its estimated tokens charged), else refused with ProviderBusy (the job waits);
- * the answer's reported usage corrects the charge for the calls after it.
+ * the answer's reported usage corrects the charge for the calls after it. A provider without
+ * it admits at once, with no Redis call. The admission (after `queuedMs` in the provider's
+ * queue) and the tokens are counted in `metrics`.
  */
-export function tokenTicket(limits: SharedLimits, provider: ProviderDef, prompt: string, metrics: WorkflowMetrics | undefined): AdmissionTicket {
+export function tokenTicket(limits: SharedLimits, provider: ProviderDef, prompt: string, metrics: WorkflowMetrics | undefined, queuedMs = 0): AdmissionTicket {
   const estimated = estimateTokens(prompt, provider);
   const admitted = limits.admitTokens(provider, estimated).then((wait): Admission => {
     if (wait > 0) throw new ProviderBusy(wait);
+    // Admitted without waiting here: the call's wait was its job's, in its provider's queue (BullMQ's limiter and global concurrency, free workers).
+    metrics?.recordAdmission(provider.name, queuedMs);
     let reported: number | undefined;
     return {
       waitedMs: 0,

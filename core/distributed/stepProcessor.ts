@@ -242,18 +242,18 @@ export class StepProcessor {
    * again), ProviderBusy when the provider's shared limit has no room (the caller puts the job
    * back to wait), RateLimitRequeue when a 429 sends the call back to its queue without using
    * the attempt (`requeues`: how often this attempt was sent back already); returns otherwise,
-   * the outcome recorded.
+   * the outcome recorded. `queuedMs`: the job's time in its provider's queue (the call's wait).
    */
-  async step(spec: RunSpec, i: number, attempt: number, requeues = 0, finished?: (outcome: StepOutcome) => void): Promise<StepOutcome> {
+  async step(spec: RunSpec, i: number, attempt: number, requeues = 0, finished?: (outcome: StepOutcome) => void, queuedMs = 0): Promise<StepOutcome> {
     const eager = this.budget();
-    const outcome = await this.attempt(spec, i, attempt, requeues, eager);
+    const outcome = await this.attempt(spec, i, attempt, requeues, eager, undefined, queuedMs);
     finished?.(outcome); // before the steps the job runs eagerly: reports in the order the steps end
     await this.runEager(spec, eager);
     return outcome;
   }
 
   /** One attempt of step `i` (claimed already when `claimed` is given); the eager step its end makes ready is left in `eager.next`. */
-  private async attempt(spec: RunSpec, i: number, attempt: number, requeues: number, eager: EagerBudget, claimed?: Claim): Promise<StepOutcome> {
+  private async attempt(spec: RunSpec, i: number, attempt: number, requeues: number, eager: EagerBudget, claimed?: Claim, queuedMs = 0): Promise<StepOutcome> {
     const store = this.deps.store;
     const def = spec.composition.steps[i]!;
     const cfg = this.deps.resolvePin(spec.pin);
@@ -312,7 +312,7 @@ export class StepProcessor {
       const limits = this.deps.limits;
       if (provider) {
         aspec.provider = provider;
-        if (limits && provider.tokensPerMinute) aspec.admit = (prompt) => tokenTicket(limits, provider, prompt, this.deps.metrics);
+        if (limits) aspec.admit = (prompt) => tokenTicket(limits, provider, prompt, this.deps.metrics, queuedMs);
       }
       if (spec.serviceName !== undefined) aspec.serviceName = spec.serviceName;
       const r = await runAttempt(aspec);

@@ -21,6 +21,7 @@ import { Enqueuer, runInit, specFromJSON } from './enqueue.js';
 import { StepProcessor } from './stepProcessor.js';
 import { RetryLater } from './stepErrors.js';
 import { grantedChannel, holdsSlot, queuedPollMs } from './runSlots.js';
+import { FleetMetricsRecorder, queuedMsOf } from './fleetMetrics.js';
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -32,6 +33,8 @@ export class DistributedStepWorker {
   /** The response caches in Redis of the runs that asked for one, by time to live. */
   private readonly caches = new Map<number, ResponseCache>();
   readonly processor: StepProcessor;
+  /** The provider figures this worker adds to the fleet's, in Redis (fleetMetrics.ts). */
+  private readonly fleet: FleetMetricsRecorder;
 
   private constructor(
     private readonly opts: StepWorkerOptions,
@@ -42,13 +45,14 @@ export class DistributedStepWorker {
     private readonly enqueuer: Enqueuer,
     private readonly limits: SharedProviderLimits,
   ) {
+    this.fleet = new FleetMetricsRecorder(redis, opts.prefix ?? DEFAULT_PREFIX, opts.metrics);
     this.processor = new StepProcessor({
       store,
       resolvePin: opts.resolvePin,
       describeServed: opts.describeServed,
       executors: opts.executors,
       env: opts.env ?? ((n) => process.env[n]),
-      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+      metrics: this.fleet.metrics,
       enqueue: (spec, steps) => enqueuer.steps(spec, steps),
       enqueueRetry: (spec, step, base, delayMs) => enqueuer.retry(spec, step, base, delayMs),
       ...(opts.eagerSteps !== undefined ? { eagerSteps: opts.eagerSteps } : {}),
@@ -130,6 +134,8 @@ export class DistributedStepWorker {
           return await this.process(name, job, token);
         } finally {
           this.running--;
+          // What a provider's job counted goes to the fleet's metrics, not waited for; a render-only step's made no call and sends nothing.
+          if (name !== STEPS_QUEUE) void this.fleet.flush();
         }
       },
       {
@@ -174,7 +180,7 @@ export class DistributedStepWorker {
     }
     const attempt = job.attemptsMade + 1 + (d.base ?? 0);
     try {
-      const outcome = await this.processor.step(spec, d.step, attempt, d.requeued?.[0] === attempt ? d.requeued[1] : 0, (o) => this.opts.onJob?.('step', o, { runId: d.run, step: d.step }));
+      const outcome = await this.processor.step(spec, d.step, attempt, d.requeued?.[0] === attempt ? d.requeued[1] : 0, (o) => this.opts.onJob?.('step', o, { runId: d.run, step: d.step }), queueName === STEPS_QUEUE ? 0 : queuedMsOf(job));
       // The spec stays cached while the run goes on (it is large for a big composition, and never changes).
       if (outcome === 'ended') this.processor.forget(d.run);
     } catch (e) {
@@ -191,12 +197,16 @@ export class DistributedStepWorker {
         // Before the calls waiting on the provider: the highest priority.
         this.opts.onJob?.('step', 'requeued', { runId: d.run, step: d.step });
         const n = d.requeued?.[0] === attempt ? d.requeued[1] + 1 : 1;
-        await job.updateData({ ...d, requeued: [attempt, n] });
+        await job.updateData({ ...d, requeued: [attempt, n], since: Date.now() });
         await job.changePriority({ priority: 1 });
         await job.moveToDelayed(Date.now() + Math.max(1, e.pausedMs), token);
         throw new this.bull.DelayedError();
       }
-      if (e instanceof RetryLater) this.opts.onJob?.('step', 'retry', { runId: d.run, step: d.step });
+      if (e instanceof RetryLater) {
+        this.opts.onJob?.('step', 'retry', { runId: d.run, step: d.step });
+        // The next attempt's call waits for its provider from the end of this backoff, not from when the job was added.
+        if (queueName !== STEPS_QUEUE) await job.updateData({ ...d, since: Date.now() + e.waitMs }).catch(() => undefined);
+      }
       throw e;
     }
   }
@@ -255,6 +265,7 @@ export class DistributedStepWorker {
       const r = await Promise.race([graceful.then(() => 'ok' as const), timedOut]);
       systemClock.clearTimeout(timer);
       if (r === 'timeout') await Promise.all(all.map((w) => w.close(true).catch(() => undefined)));
+      await this.fleet.close();
       await this.enqueuer.close();
       await this.subscriber.quit().catch(() => undefined);
       await this.redis.quit().catch(() => undefined);

@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { isPromptError, PromptError } from '../errors.js';
 import type { ProviderDef } from '../model/types.js';
 import { BullmqWorkflowBackend } from '../distributed/backend.js';
+import { FleetMetricsReader, type FleetProviderFigures } from '../distributed/fleetMetricsReader.js';
 import type { BullmqBackendConfig } from '../distributed/connection.js';
 import { remainingPathLengths } from '../workflow/dag.js';
 import { WorkflowEngine, type RunQueueStats, type RunSummary } from '../workflow/engine.js';
@@ -42,6 +43,8 @@ export class DistributedWorkflowPort implements WorkflowPort {
   private slotTimer?: ReturnType<typeof setInterval>;
   /** Running once `startProbes` was called with probes configured. */
   probes?: ProviderProbes;
+  /** The providers' figures of every worker (README "Scaling out"), read from Redis. */
+  private readonly fleet: FleetMetricsReader;
 
   private constructor(
     readonly backend: BullmqWorkflowBackend,
@@ -50,6 +53,7 @@ export class DistributedWorkflowPort implements WorkflowPort {
     this.executors = executorRegistry(settings.executors);
     this.trusted = settings.trusted ?? true;
     this.limits = runLimits(settings);
+    this.fleet = new FleetMetricsReader(backend.redis, backend.prefix);
     this.refusals = new WorkflowEngine({
       host: { renderTemplate: () => Promise.reject(new Error('unused')), renderString: () => '' },
       clock: settings.clock,
@@ -257,12 +261,28 @@ export class DistributedWorkflowPort implements WorkflowPort {
     }
   }
 
+  /**
+   * The providers' figures of the whole fleet (every worker's calls, counted in Redis, and the
+   * provider queues' gauges), as last read: at most FLEET_METRICS_MAX_AGE_MS old, else a new
+   * read starts and the next call has it. Undefined before the first read. Only the
+   * configuration's providers.
+   */
+  providerMetrics(snapshot: EngineSnapshot): FleetProviderFigures | undefined {
+    return this.fleet.latest(this.providers(snapshot).map((p) => p.name));
+  }
+
+  /** Reads the fleet's provider figures now. */
+  refreshProviderMetrics(snapshot: EngineSnapshot): Promise<FleetProviderFigures> {
+    return this.fleet.refresh(this.providers(snapshot).map((p) => p.name));
+  }
+
   health(): ComponentHealth {
     const runs = this.backend.activeRuns;
     return { status: 'healthy', reason: `distributed (BullMQ, prefix ${this.backend.prefix}); ${runs} run${runs === 1 ? '' : 's'} watched by this process` };
   }
 
   async close(): Promise<void> {
+    await this.fleet.close();
     if (this.slotTimer) clearInterval(this.slotTimer);
     this.probes?.close();
     await this.backend.close();

@@ -3,17 +3,20 @@
  * exported as summaries (p50/p95/p99 plus _sum and _count) in seconds, the Prometheus base
  * unit; exporting our 242 internal buckets as a Prometheus histogram would flood the scraper.
  * With the built-in workflow engine, its providers (calls, failures, the admission
- * scheduler's queue, waits, 429s and tokens) and its run queue are exported too.
+ * scheduler's queue, waits, 429s and tokens) and its run queue are exported too; on the BullMQ
+ * back end, the same provider families with every worker's figures (read from Redis).
  */
 import { UNKNOWN_SERIES, type MetricsSnapshot, type RenderStatsJSON, type WorkflowStatsJSON } from './metrics.js';
 import type { HistogramSummary } from '../stats/histogram.js';
 import type { RunQueueStats } from '../workflow/engine.js';
 import type { ProviderMetricsJSON } from '../workflow/metrics.js';
 
-/** What the built-in workflow engine adds to the text (the BullMQ back end: its run queue). */
+/** What the workflow engine adds to the text: the built-in one's providers and run queue; the BullMQ back end's fleet-wide providers and, with `maxConcurrentRuns`, its run queue. */
 export interface WorkflowEngineMetrics {
   providers?: Record<string, ProviderMetricsJSON>;
-  runs: RunQueueStats;
+  runs?: RunQueueStats;
+  /** How old the provider figures are, when they were read from elsewhere (the BullMQ back end's Redis). */
+  providersAgeMs?: number;
 }
 
 const PREFIX = 'promptmanager_';
@@ -147,7 +150,11 @@ export function toPrometheusText(m: MetricsSnapshot, engine?: WorkflowEngineMetr
   w.sample('template_compilations_total', {}, m.templatesCompiled);
   if (engine) {
     if (engine.providers) renderProviders(w, engine.providers);
-    renderRunQueue(w, engine.runs);
+    if (engine.providersAgeMs !== undefined) {
+      w.family('provider_metrics_age_seconds', 'gauge', 'Seconds since the provider figures in this text were read from Redis (the BullMQ back end: every worker\'s calls, and the provider queues).');
+      w.sample('provider_metrics_age_seconds', {}, engine.providersAgeMs / 1000);
+    }
+    if (engine.runs) renderRunQueue(w, engine.runs);
   }
   return w.text();
 }

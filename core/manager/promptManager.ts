@@ -914,6 +914,8 @@ export class PromptManager {
       this.events.emit('workflow.progress', e);
       this.events.emit(e.type, e);
     });
+    // The first metrics call then has the fleet's provider figures.
+    void port.refreshProviderMetrics(this.current).catch(() => undefined);
   }
 
   get workflowEngine(): WorkflowPort | undefined {
@@ -1032,10 +1034,28 @@ export class PromptManager {
     return this.runner?.engine.listRuns() ?? [];
   }
 
-  /** Per composition and step: runs by status, durations, retries, fallbacks, timeouts. */
+  /**
+   * Per composition and step: runs by status, durations, retries, fallbacks, timeouts; per
+   * provider: calls, failures, admission. On the BullMQ back end the providers' figures are the
+   * whole fleet's, as last read from Redis (`providersReadAt`; see `refreshMetrics()`).
+   */
   getWorkflowMetrics(): ReturnType<EngineWorkflowPort['engine']['getMetrics']> | undefined {
-    if (this.distributed) return this.distributed.metrics.getMetrics();
+    if (this.distributed) {
+      const m = this.distributed.metrics.getMetrics();
+      const fleet = this.distributed.providerMetrics(this.current);
+      return fleet ? { ...m, providers: fleet.providers, providersReadAt: fleet.readAt } : m;
+    }
     return this.runner?.engine.getMetrics();
+  }
+
+  /**
+   * On the BullMQ back end, reads the providers' figures of every worker from Redis now, for
+   * the next `getMetrics()` and `getWorkflowMetrics()` (which otherwise answer from a read at
+   * most 5 s old, renewed as they are called): call it before answering a scrape. Rejects when
+   * Redis does not answer within 5 s. Nothing to read with the in-process engine.
+   */
+  async refreshMetrics(): Promise<void> {
+    await this.distributed?.refreshProviderMetrics(this.current);
   }
 
   /** Follows the workspace's trust: an untrusted workspace runs no provider step. */
@@ -1109,9 +1129,11 @@ export class PromptManager {
     if (options.format !== 'prometheus') return snapshot;
     const engine = this.runner?.engine;
     if (engine) return toPrometheusText(snapshot, { providers: engine.getMetrics().providers, runs: engine.runQueue() });
-    // On the BullMQ back end: the deployment's run queue, with maxConcurrentRuns.
-    const runs = this.distributed?.runQueue();
-    return toPrometheusText(snapshot, runs ? { runs } : undefined);
+    if (!this.distributed) return toPrometheusText(snapshot);
+    // On the BullMQ back end: every worker's provider figures, and the deployment's run queue with maxConcurrentRuns.
+    const fleet = this.distributed.providerMetrics(this.current);
+    const runs = this.distributed.runQueue();
+    return toPrometheusText(snapshot, { providers: fleet?.providers ?? {}, ...(fleet ? { providersAgeMs: Math.max(0, Date.now() - fleet.readAt) } : {}), ...(runs ? { runs } : {}) });
   }
 
   healthCheck(): HealthReport {

@@ -32,15 +32,35 @@ export class LatencyHistogram {
   min = Infinity;
   max = 0;
 
+  /** The bucket a sample goes to: what a histogram kept elsewhere (in Redis, by several processes) counts, to be merged with `fromBuckets`. */
+  static bucketOf(ms: number): number {
+    if (!(ms >= MIN_MS)) return 0; // NaN and negatives (a clock stepping back) count as 0
+    const i = Math.ceil(Math.log2(ms / MIN_MS) * LOG_SCALE);
+    return i < 1 ? 1 : i >= BUCKETS ? BUCKETS - 1 : i;
+  }
+
+  /**
+   * A histogram of samples counted elsewhere: bucket index (`bucketOf`) to count, with the
+   * samples' sum, min and max. Its quantiles are those of all the samples, as precise as one
+   * process's: merging buckets is exact, where averaging quantiles would not be.
+   */
+  static fromBuckets(counts: Iterable<readonly [number, number]>, sum: number, min: number, max: number): LatencyHistogram {
+    const h = new LatencyHistogram();
+    for (const [i, c] of counts) {
+      if (!(Number.isInteger(i) && i >= 0 && i < BUCKETS && c > 0)) continue;
+      h.counts[i]! += c;
+      h.count += c;
+    }
+    if (h.count === 0) return h;
+    h.sum = sum;
+    h.min = min;
+    h.max = max;
+    return h;
+  }
+
   record(ms: number): void {
     if (!(ms >= 0)) ms = 0; // NaN and negatives (a clock stepping back) count as 0
-    let i: number;
-    if (ms < MIN_MS) i = 0;
-    else {
-      i = Math.ceil(Math.log2(ms / MIN_MS) * LOG_SCALE);
-      if (i < 1) i = 1;
-      else if (i >= BUCKETS) i = BUCKETS - 1;
-    }
+    const i = LatencyHistogram.bucketOf(ms);
     this.counts[i]!++;
     this.count++;
     this.sum += ms;

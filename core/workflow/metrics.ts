@@ -77,6 +77,8 @@ export interface ProviderAdmissionJSON {
 export interface WorkflowMetricsJSON {
   compositions: Record<string, CompositionMetricsJSON>;
   providers: Record<string, ProviderMetricsJSON>;
+  /** On the BullMQ back end: when `providers`, the whole fleet's figures, were read from Redis (milliseconds since the epoch). */
+  providersReadAt?: number;
 }
 
 function summarize(h: LatencyHistogram): DurationSummary {

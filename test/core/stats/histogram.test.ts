@@ -48,3 +48,25 @@ test('memory is bounded: a million samples keep the same buckets', () => {
   assert.equal(h.count, 1_000_003);
   assert.equal(h.max, 1e12);
 });
+
+test('histograms counted elsewhere (by bucket) merge exactly: the same quantiles as one histogram of every sample', () => {
+  const all = new LatencyHistogram();
+  const buckets = new Map<number, number>();
+  let sum = 0;
+  let min = Infinity;
+  let max = 0;
+  // Two "processes" counting their samples by bucket, as the workers do in Redis.
+  for (const samples of [[0.0004, 3, 7, 7, 120, 2500], [1, 15, 15, 900, 42_000]]) {
+    for (const ms of samples) {
+      all.record(ms);
+      const i = LatencyHistogram.bucketOf(ms);
+      buckets.set(i, (buckets.get(i) ?? 0) + 1);
+      sum += ms;
+      min = Math.min(min, ms);
+      max = Math.max(max, ms);
+    }
+  }
+  const merged = LatencyHistogram.fromBuckets(buckets, sum, min, max);
+  assert.deepEqual(merged.summary(), all.summary());
+  assert.deepEqual(LatencyHistogram.fromBuckets([[-1, 3], [1e6, 2], [5, 0]], 10, 1, 2).summary(), new LatencyHistogram().summary(), 'buckets out of range and empty counts are ignored');
+});
