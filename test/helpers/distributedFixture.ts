@@ -7,8 +7,30 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { after, before } from 'node:test';
 import { REPO } from './paths.js';
+import { startRedis, type TestRedis } from './redisServer.js';
 import type { StepExecutor } from '../../core/workflow/executors.js';
+
+/**
+ * For a suite: a redis-server of its own, and a workspace whose composition_rules.yaml is
+ * `rules` and whose `templates/step.hbs` renders `step of {{name}}`; both gone after it.
+ */
+export function redisWorkspace(tmpPrefix: string, rules: string): { readonly redis: TestRedis; readonly dir: string } {
+  const fx = {} as { redis: TestRedis; dir: string };
+  before(async () => {
+    fx.redis = await startRedis();
+    fx.dir = fs.mkdtempSync(path.join(os.tmpdir(), tmpPrefix));
+    fs.mkdirSync(path.join(fx.dir, 'templates'));
+    fs.writeFileSync(path.join(fx.dir, 'composition_rules.yaml'), rules);
+    fs.writeFileSync(path.join(fx.dir, 'templates', 'step.hbs'), 'step of {{name}}');
+  });
+  after(async () => {
+    await fx.redis?.stop();
+    if (fx.dir) fs.rmSync(fx.dir, { recursive: true, force: true });
+  });
+  return fx;
+}
 
 /**
  * The executor both the child workers and a test's own workers use: it records the execution

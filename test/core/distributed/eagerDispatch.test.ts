@@ -5,15 +5,13 @@
  * worker leaves what follows to the queue. The run's outcome is the same as through the queue.
  */
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { PromptManager } from '../../../core/manager/promptManager.js';
 import { createWorkflowWorker, type WorkflowWorker } from '../../../core/manager/workflowWorker.js';
 import { PromptError } from '../../../core/errors.js';
 import type { StepExecutor } from '../../../core/workflow/executors.js';
-import { redisMissingReason, startRedis, type TestRedis } from '../../helpers/redisServer.js';
+import { redisMissingReason } from '../../helpers/redisServer.js';
+import { redisWorkspace } from '../../helpers/distributedFixture.js';
 
 const unavailable = redisMissingReason();
 if (unavailable) console.log(`# the eager dispatch tests are skipped: ${unavailable}`);
@@ -53,21 +51,8 @@ interface Seen {
 }
 
 describe('eager dispatch on the bullmq back end', { skip: unavailable ?? false }, () => {
-  let redis: TestRedis;
-  let dir: string;
+  const fx = redisWorkspace('pm-eager-', RULES);
   let n = 0;
-
-  before(async () => {
-    redis = await startRedis();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-eager-'));
-    fs.mkdirSync(path.join(dir, 'templates'));
-    fs.writeFileSync(path.join(dir, 'composition_rules.yaml'), RULES);
-    fs.writeFileSync(path.join(dir, 'templates', 'step.hbs'), 'step of {{name}}');
-  });
-  after(async () => {
-    await redis?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
 
   const mockllm: StepExecutor = { name: 'mockllm', execute: async (req) => `model: ${req.prompt}` };
 
@@ -78,8 +63,8 @@ describe('eager dispatch on the bullmq back end', { skip: unavailable ?? false }
     for (const who of opts.workers ?? ['w']) {
       workers.push(
         await createWorkflowWorker({
-          root: dir,
-          connection: { url: redis.url },
+          root: fx.dir,
+          connection: { url: fx.redis.url },
           prefix,
           executors: [mockllm, ...(opts.executors ?? [])],
           ...(opts.eagerSteps !== undefined ? { eagerSteps: opts.eagerSteps } : {}),
@@ -88,7 +73,7 @@ describe('eager dispatch on the bullmq back end', { skip: unavailable ?? false }
         }),
       );
     }
-    const m = await PromptManager.create({ root: dir, watch: false, workflow: { backend: { type: 'bullmq', connection: { url: redis.url }, prefix }, executors: [mockllm] } });
+    const m = await PromptManager.create({ root: fx.dir, watch: false, workflow: { backend: { type: 'bullmq', connection: { url: fx.redis.url }, prefix }, executors: [mockllm] } });
     return {
       seen,
       m,
@@ -194,8 +179,8 @@ describe('eager dispatch on the bullmq back end', { skip: unavailable ?? false }
       await bStarted;
       const closing = t.workers[0]!.close(20_000);
       const second = await createWorkflowWorker({
-        root: dir,
-        connection: { url: redis.url },
+        root: fx.dir,
+        connection: { url: fx.redis.url },
         prefix: `eager${n}`,
         managerOptions: { watch: false },
         onJob: (kind, outcome, job) => void (kind === 'step' && t.seen.push({ step: stepName(job.runId, job.step!), outcome, eager: job.eager === true, who: 'second' })),

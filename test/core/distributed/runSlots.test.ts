@@ -15,14 +15,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { isPromptError } from '../../../core/errors.js';
 import { PromptManager } from '../../../core/manager/promptManager.js';
 import { createWorkflowWorker, type WorkflowWorker } from '../../../core/manager/workflowWorker.js';
 import type { StepExecutor } from '../../../core/workflow/executors.js';
 import type { WorkflowEvent, WorkflowRun } from '../../../core/workflow/types.js';
 import { REPO } from '../../helpers/paths.js';
-import { redisMissingReason, startRedis, type TestRedis } from '../../helpers/redisServer.js';
+import { redisMissingReason } from '../../helpers/redisServer.js';
+import { redisWorkspace } from '../../helpers/distributedFixture.js';
 
 const unavailable = redisMissingReason();
 if (unavailable) console.log(`# the distributed run-limit and probe tests are skipped: ${unavailable}`);
@@ -90,26 +91,13 @@ async function until(ready: () => Promise<boolean> | boolean, what: string, ms =
 }
 
 describe('the run limit across starting processes', { skip: unavailable ?? false }, () => {
-  let redis: TestRedis;
-  let dir: string;
+  const fx = redisWorkspace('pm-slots-', RULES);
   let n = 0;
 
-  before(async () => {
-    redis = await startRedis();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-slots-'));
-    fs.mkdirSync(path.join(dir, 'templates'));
-    fs.writeFileSync(path.join(dir, 'composition_rules.yaml'), RULES);
-    fs.writeFileSync(path.join(dir, 'templates', 'step.hbs'), 'step of {{name}}');
-  });
-  after(async () => {
-    await redis?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-
   const starter = (prefix: string, limits: { maxConcurrentRuns?: number; maxQueuedRuns?: number }) =>
-    PromptManager.create({ root: dir, watch: false, workflow: { backend: { type: 'bullmq', connection: { url: redis.url }, prefix }, ...limits } });
+    PromptManager.create({ root: fx.dir, watch: false, workflow: { backend: { type: 'bullmq', connection: { url: fx.redis.url }, prefix }, ...limits } });
   const worker = (prefix: string, executor: StepExecutor): Promise<WorkflowWorker> =>
-    createWorkflowWorker({ root: dir, connection: { url: redis.url }, prefix, concurrency: 4, executors: [executor], managerOptions: { watch: false } });
+    createWorkflowWorker({ root: fx.dir, connection: { url: fx.redis.url }, prefix, concurrency: 4, executors: [executor], managerOptions: { watch: false } });
 
   test('two starters, one limit: never two runs at once, first come first served, the waiting runs pending with their place', async () => {
     const prefix = `fifo${++n}`;
@@ -219,7 +207,7 @@ describe('the run limit across starting processes', { skip: unavailable ?? false
       const script = `
         const { PromptManager } = require(${JSON.stringify(path.join(REPO, 'dist', 'core.js'))});
         (async () => {
-          const m = await PromptManager.create({ root: ${JSON.stringify(dir)}, watch: false, workflow: { maxConcurrentRuns: 1, backend: { type: 'bullmq', connection: { url: ${JSON.stringify(redis.url)} }, prefix: ${JSON.stringify(prefix)} } } });
+          const m = await PromptManager.create({ root: ${JSON.stringify(fx.dir)}, watch: false, workflow: { maxConcurrentRuns: 1, backend: { type: 'bullmq', connection: { url: ${JSON.stringify(fx.redis.url)} }, prefix: ${JSON.stringify(prefix)} } } });
           const run = await m.startWorkflow('pair', { name: 'orphan', delays: { a: 500, b: 500 } }, { workflowId: 'orphan' });
           process.stdout.write('started ' + (await m.getWorkflowStatus(run.id)).status + '\\n');
           setInterval(() => {}, 1000);
@@ -288,14 +276,14 @@ compositions:
 `,
     );
     const prefix = `probes${++n}`;
-    const m = await PromptManager.create({ root: ws, watch: false, workflow: { backend: { type: 'bullmq', connection: { url: redis.url }, prefix }, probes: { intervalMs: 1000, timeoutMs: 5000 } } });
+    const m = await PromptManager.create({ root: ws, watch: false, workflow: { backend: { type: 'bullmq', connection: { url: fx.redis.url }, prefix }, probes: { intervalMs: 1000, timeoutMs: 5000 } } });
     // The workers' model client: a call that holds until released.
     let release!: () => void;
     let calling = false;
     const held = new Promise<void>((r) => (release = r));
     const w = await createWorkflowWorker({
       root: ws,
-      connection: { url: redis.url },
+      connection: { url: fx.redis.url },
       prefix,
       executors: [{ name: 'openai-compatible', execute: async () => ((calling = true), await held, 'answer') }],
       managerOptions: { watch: false },
