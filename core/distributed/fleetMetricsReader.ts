@@ -160,6 +160,11 @@ export class FleetMetricsReader {
     return { providers, readAt: last.readAt };
   }
 
+  /** The calls the last read counted of a provider (0 before the first read); starts no read. */
+  callsOf(name: string): number {
+    return this.last?.providers[name]?.calls ?? 0;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await this.reading?.done.catch(() => undefined);

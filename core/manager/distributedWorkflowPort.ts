@@ -106,7 +106,8 @@ export class DistributedWorkflowPort implements WorkflowPort {
         trusted: () => this.trusted,
         admission,
         gauges: () => admission.gauges(),
-        calls: (name) => this.metrics.getMetrics().providers[name]?.calls ?? 0,
+        // The workers make the calls: a probe is newer than the calls the fleet had made when it went.
+        calls: (name) => this.fleet.callsOf(name),
         busy: (p) => this.backend.queueBusy(providerQueue(p.name)),
       },
       current,
@@ -117,14 +118,18 @@ export class DistributedWorkflowPort implements WorkflowPort {
     return this.settings.env ?? ((name) => process.env[name]);
   }
 
-  /** The providers component of health, judged as in-process (providerHealth.ts): keys, the calls this manager knows of, the probes. */
+  /**
+   * The providers component of health, judged as in-process (providerHealth.ts): keys, the
+   * calls of every worker (the fleet's figures as last read, at most FLEET_METRICS_MAX_AGE_MS
+   * old), the probes.
+   */
   providerHealth(snapshot?: EngineSnapshot): ComponentHealth | undefined {
     return judgeProviders({
       ...(snapshot ? { snapshot } : {}),
       overrides: this.settings.providerOverrides ?? {},
       keyLookup: this.keyLookup,
       keySource: this.settings.env ? 'workflow.env' : 'process.env',
-      calls: this.metrics.getMetrics().providers,
+      calls: (snapshot ? this.providerMetrics(snapshot)?.providers : undefined) ?? this.metrics.getMetrics().providers,
       ...(this.probes ? { probes: this.probes } : {}),
     });
   }

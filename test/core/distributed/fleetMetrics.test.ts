@@ -87,6 +87,9 @@ ${[0, 1, 2, 3, 4, 5].map((i) => `      - { id: s${i}, template: ask, model: llm 
   flaky:
     steps:
       - { id: once, template: ask, model: llm, retry: { max_attempts: 2, initial_interval_ms: 2000, non_retryable: [] } }
+  doomed:
+    steps:
+      - { id: ask, template: ask, model: llm, retry: { max_attempts: 1 }, fallback: { value: sorry } }
 `,
     );
     fs.writeFileSync(path.join(dir, 'templates', 'ask.hbs'), 'question {{n}}');
@@ -247,6 +250,36 @@ ${[0, 1, 2, 3, 4, 5].map((i) => `      - { id: s${i}, template: ask, model: llm 
       assert.equal(sample(text, llm(`${P}admitted_calls_total`)), 2);
       const waited = sample(text, llm(`${P}admission_wait_seconds_sum`));
       assert.ok(waited < 1.5, `the 2 s backoff is the retry's, not a wait for the provider: ${waited} s waited in all`);
+    } finally {
+      await m.close();
+      await w.close(5000);
+    }
+  });
+
+  test("the starting manager's health judges the providers by every worker's calls", async () => {
+    const prefix = 'health';
+    const w = await worker(prefix);
+    const m = await starter(prefix);
+    try {
+      for (let i = 0; i < 2; i++) {
+        script.push((res) => {
+          res.writeHead(503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { message: 'down' } }));
+        });
+        const r = await m.executeWorkflow('doomed', { n: i });
+        assert.equal(r.steps[0]!.status, 'fallback');
+      }
+      await until('both calls counted', async () => ((await m.refreshMetrics(), m.getWorkflowMetrics()?.providers.llm?.calls) === 2 ? true : undefined));
+      const h = m.healthCheck().components.providers!;
+      assert.equal(h.status, 'degraded', h.reason);
+      assert.match(h.reason, /provider llm: .*the last 2 calls failed \(the last: server error\)/);
+      // A call that succeeds makes it healthy again, its failures told.
+      const ok = await m.executeWorkflow('doomed', { n: 9 });
+      assert.equal(ok.steps[0]!.status, 'succeeded');
+      await until('the third call counted', async () => ((await m.refreshMetrics(), m.getWorkflowMetrics()?.providers.llm?.calls) === 3 ? true : undefined));
+      const again = m.healthCheck().components.providers!;
+      assert.equal(again.status, 'healthy', again.reason);
+      assert.match(again.reason, /2 of 3 calls failed in all/);
     } finally {
       await m.close();
       await w.close(5000);

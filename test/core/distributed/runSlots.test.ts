@@ -307,7 +307,9 @@ compositions:
       await until(() => probes.length > before, 'probes again once the queue is idle');
       mode = 'down';
       await until(() => providers().status !== 'healthy', 'a failed probe');
-      assert.deepEqual(providers(), { status: 'degraded', reason: 'provider llm: no API key, the last probe failed (server error)' });
+      // The worker's call, older than the probe, is told once the fleet's figures have been read.
+      assert.equal(providers().status, 'degraded');
+      assert.match(providers().reason, /^provider llm: no API key, the last probe failed \(server error\)(, 1 call, the last succeeded)?$/);
     } finally {
       release();
       await m.close();
