@@ -788,7 +788,19 @@ async function fillInputBox_(page, text, { submit = true, timeoutMs = 10_000 } =
   if (!submit) return;
   const state = await quickInputState(page);
   await page.keyboard.press('Enter');
-  await waitForQuickInputToMoveOn(page, state, 'the text typed');
+  // On a loaded machine an Enter can be lost before the box has it: when the same box still
+  // shows the text, with the focus, after a while, Enter again (a box that took it has gone on).
+  const took = await waitForQuickInputToMoveOn(page, state, 'the text typed', 5000).then(
+    () => true,
+    () => false,
+  );
+  if (took) return;
+  const still = (await quickInputState(page)) === state && (await quickInputFocused(page)) && (await input.inputValue().catch(() => null)) === text;
+  if (still) {
+    debug('fillInputBox: Enter again');
+    await page.keyboard.press('Enter');
+  }
+  await waitForQuickInputToMoveOn(page, state, 'the text typed', 15_000);
 }
 
 function exactText(s) {
