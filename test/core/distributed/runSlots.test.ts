@@ -98,13 +98,18 @@ describe('the run limit across starting processes', { skip: unavailable ?? false
     PromptManager.create({ root: fx.dir, watch: false, workflow: { backend: { type: 'bullmq', connection: { url: fx.redis.url }, prefix }, ...limits } });
   const worker = (prefix: string, executor: StepExecutor): Promise<WorkflowWorker> =>
     createWorkflowWorker({ root: fx.dir, connection: { url: fx.redis.url }, prefix, concurrency: 4, executors: [executor], managerOptions: { watch: false } });
+  /** A worker and two starting processes sharing one run limit; `close` ends all three. */
+  const deployment = async (prefix: string, limits: { maxConcurrentRuns: number; maxQueuedRuns?: number }, executor: StepExecutor) => {
+    const w = await worker(prefix, executor);
+    const a = await starter(prefix, limits);
+    const b = await starter(prefix, limits);
+    return { a, b, close: async () => (await a.close(), await b.close(), await w.close(2000)) };
+  };
 
   test('two starters, one limit: never two runs at once, first come first served, the waiting runs pending with their place', async () => {
     const prefix = `fifo${++n}`;
     const { executor, rec } = overlapExecutor();
-    const w = await worker(prefix, executor);
-    const a = await starter(prefix, { maxConcurrentRuns: 1, maxQueuedRuns: 10 });
-    const b = await starter(prefix, { maxConcurrentRuns: 1, maxQueuedRuns: 10 });
+    const { a, b, close } = await deployment(prefix, { maxConcurrentRuns: 1, maxQueuedRuns: 10 }, executor);
     try {
       const runs: WorkflowRun[] = [];
       for (let i = 0; i < 5; i++) runs.push(await (i % 2 ? b : a).startWorkflow('pair', { name: `r${i}`, delays: { a: 150, b: 150 } }, { workflowId: `r${i}` }));
@@ -131,18 +136,14 @@ describe('the run limit across starting processes', { skip: unavailable ?? false
       assert.equal(status!.queuedMs, results[4]!.queuedMs);
       await until(() => /promptmanager_workflow_runs_running 0\n[^]*promptmanager_workflow_runs_queued 0\n/.test(b.getMetrics({ format: 'prometheus' })), 'the gauges read the empty queue');
     } finally {
-      await a.close();
-      await b.close();
-      await w.close(2000);
+      await close();
     }
   });
 
   test('a full queue refuses as in-process (limit_exceeded, both limits named); a run cancelled while it waits never starts', async () => {
     const prefix = `full${++n}`;
     const { executor, rec } = overlapExecutor();
-    const w = await worker(prefix, executor);
-    const a = await starter(prefix, { maxConcurrentRuns: 1, maxQueuedRuns: 1 });
-    const b = await starter(prefix, { maxConcurrentRuns: 1, maxQueuedRuns: 1 });
+    const { a, b, close } = await deployment(prefix, { maxConcurrentRuns: 1, maxQueuedRuns: 1 }, executor);
     try {
       const first = await a.startWorkflow('pair', { name: 'first', delays: { a: 600, b: 100 } }, { workflowId: 'first' });
       const waiting = await b.startWorkflow('pair', { name: 'waiting' }, { workflowId: 'waiting' });
@@ -169,18 +170,14 @@ describe('the run limit across starting processes', { skip: unavailable ?? false
       assert.deepEqual(rec.firstStarts, ['first', 'next'], 'the cancelled and the refused runs never ran');
       assert.equal(rec.most, 1);
     } finally {
-      await a.close();
-      await b.close();
-      await w.close(2000);
+      await close();
     }
   });
 
   test('a run that times out gives its slot up; the run after it, its timeout counting from its start, runs its course', async () => {
     const prefix = `timeout${++n}`;
     const { executor, rec } = overlapExecutor();
-    const w = await worker(prefix, executor);
-    const a = await starter(prefix, { maxConcurrentRuns: 1 });
-    const b = await starter(prefix, { maxConcurrentRuns: 1 });
+    const { a, b, close } = await deployment(prefix, { maxConcurrentRuns: 1 }, executor);
     try {
       const stuck = await a.startWorkflow('timed', { name: 'stuck', delays: { a: 60_000 } }, { workflowId: 'stuck' });
       const after = await b.startWorkflow('timed', { name: 'after', delays: { a: 50 } }, { workflowId: 'after' });
@@ -193,9 +190,7 @@ describe('the run limit across starting processes', { skip: unavailable ?? false
       assert.deepEqual(rec.firstStarts, ['stuck', 'after']);
       assert.equal(rec.most, 1);
     } finally {
-      await a.close();
-      await b.close();
-      await w.close(2000);
+      await close();
     }
   });
 
