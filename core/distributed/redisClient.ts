@@ -46,6 +46,9 @@ export async function connectRedis(conn: RedisConnectionOptions, extra: RedisOpt
   const Ctor = (await loadIORedis()) as unknown as new (...args: unknown[]) => Redis;
   const options: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: true, ...conn.options, ...extra };
   const client = conn.url ? new Ctor(conn.url, options) : new Ctor(options);
+  // A client whose server went away reconnects on its own; errors are reported by the calls that
+  // fail (and a failed connect by the message below, not by ioredis's "Unhandled error event").
+  client.on('error', () => undefined);
   try {
     await client.connect();
   } catch (e) {
@@ -53,8 +56,6 @@ export async function connectRedis(conn: RedisConnectionOptions, extra: RedisOpt
     const where = conn.url ? redactRedisUrl(conn.url) : `${options.host ?? '127.0.0.1'}:${options.port ?? 6379}`;
     throw new PromptError('invalid_configuration', `cannot connect to Redis at ${where}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  // A client whose server went away reconnects on its own; errors are reported by the calls that fail.
-  client.on('error', () => undefined);
   return client;
 }
 

@@ -18,6 +18,13 @@ test('worker without a Redis URL: a usage error that says where to give it', () 
   assert.match(r.stderr, /--redis redis:\/\/HOST:PORT, or set PROMPTMANAGER_REDIS_URL/);
 });
 
+test('worker with a Redis it cannot reach: one line naming it, its password hidden, exit 1', () => {
+  const r = spawnSync(process.execPath, [CLI, 'worker', '--dir', 'examples', '--redis', 'redis://user:s3cretpw@127.0.0.1:1'], { cwd: REPO, encoding: 'utf8', env, timeout: 30_000 });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^promptmanager worker: \[invalid_configuration\] cannot connect to Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1:1: /);
+  assert.doesNotMatch(r.stderr, /s3cretpw|Unhandled error event/);
+});
+
 test('worker --eager-steps takes a whole number from 0, and says so otherwise', () => {
   const r = spawnSync(process.execPath, [CLI, 'worker', '--dir', 'examples', '--redis', 'redis://127.0.0.1:1', '--eager-steps', '-1'], { cwd: REPO, encoding: 'utf8', env });
   assert.equal(r.status, 64);
