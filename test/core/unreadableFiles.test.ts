@@ -54,28 +54,45 @@ function node(argv: string[], binary: string, options: Parameters<typeof spawnSy
 }
 
 /**
- * A Node binary that `uid` may run: this process's, unless it lies where that user cannot go
- * (CI's Node lines run binaries kept under /root/.cache, which is 0700): then a copy of it in a
- * folder of its own under the system's temporary folder, made once.
+ * The Node binary and the CLI bundle that `uid` may run: this process's and the repository's,
+ * unless they lie where that user cannot go (CI's Node lines run binaries kept under
+ * /root/.cache, which is 0700; a clone in a folder of `mktemp -d` is 0700 too): then copies in a
+ * folder of their own under the system's temporary folder, made once.
  */
-let nodeCopy: string | undefined;
-function nodeBinaryFor(uid: number | undefined): string {
-  if (uid === undefined) return process.execPath;
-  if (spawnSync(process.execPath, ['-e', ''], { uid, gid: uid }).status === 0) return process.execPath;
-  if (!nodeCopy) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-node-'));
+let copies: { dir: string; node?: string; cli?: string } | undefined;
+function runnableFor(uid: number | undefined): { binary: string; cliPath: string } {
+  if (uid === undefined) return { binary: process.execPath, cliPath: CLI };
+  const reach = (binary: string, file?: string) => spawnSync(binary, ['-e', file ? `require('fs').accessSync(${JSON.stringify(file)}, 4)` : ''], { uid, gid: uid }).status === 0;
+  if (!copies) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-runnable-'));
     fs.chmodSync(dir, 0o755);
-    nodeCopy = path.join(dir, 'node');
-    fs.copyFileSync(process.execPath, nodeCopy);
-    fs.chmodSync(nodeCopy, 0o755);
+    copies = { dir };
     process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   }
-  return nodeCopy;
+  const c = copies;
+  if (!c.node) {
+    c.node = process.execPath;
+    if (!reach(c.node)) {
+      c.node = path.join(c.dir, 'node');
+      fs.copyFileSync(process.execPath, c.node);
+      fs.chmodSync(c.node, 0o755);
+    }
+  }
+  if (!c.cli) {
+    c.cli = CLI;
+    if (!reach(c.node, CLI)) {
+      // The bundles the CLI loads (itself, the template worker) side by side, as in dist/.
+      for (const f of fs.readdirSync(path.dirname(CLI))) if (f.endsWith('.js')) fs.copyFileSync(path.join(path.dirname(CLI), f), path.join(c.dir, f));
+      c.cli = path.join(c.dir, path.basename(CLI));
+    }
+  }
+  return { binary: c.node, cliPath: c.cli };
 }
 
 function cli(args: string[], options: { cwd?: string; uid?: number; input?: string } = {}) {
-  const r = node([CLI, ...args], nodeBinaryFor(options.uid), {
-    cwd: options.cwd ?? REPO,
+  const { binary, cliPath } = runnableFor(options.uid);
+  const r = node([cliPath, ...args], binary, {
+    cwd: options.cwd ?? (options.uid === undefined ? REPO : os.tmpdir()),
     input: options.input,
     env: { ...process.env, PROMPTMANAGER_API_KEY: '' },
     ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}),
